@@ -1,0 +1,43 @@
+# consultation-nlp: set-up from nothing into .venv, the main job, and the tests.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROJECT ?= demo-project
+CORPUS := corpora/vcs-commissioning/units.jsonl
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo demo-batch test test-fast browser clean-demo
+
+# A stamp file so set-up runs once, and again when the dependencies change.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU build of torch first, so nothing pulls the multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	@if $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia'; then echo "CUDA packages crept in"; exit 1; fi
+	touch $@
+
+setup: $(VENV)/.installed
+
+# The main job: a project from the bundled corpus, coded, opened in the review app.
+demo: setup
+	$(BIN)/nlp demo $(PROJECT) $(if $(NO_APP),--no-app,)
+
+# Batch variant: coded quotes and a report draft written to $(PROJECT)/out, no app.
+demo-batch:
+	$(MAKE) demo NO_APP=1
+
+# Chromium + driver for the browser test (Debian packages; needs root, as in CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+test: setup browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+clean-demo:
+	rm -rf $(PROJECT)

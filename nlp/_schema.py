@@ -1,0 +1,118 @@
+"""Store: the project database's tables (SQLAlchemy Core). Alembic migrations mirror these."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+TS = sa.DateTime(timezone=True)
+
+sources = sa.Table(
+    "sources", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("format", sa.String(20), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("encoding", sa.String(20)),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    sa.Column("rows_read", sa.Integer, nullable=False, default=0),
+    sa.Column("imported_at", TS, nullable=False),
+)
+
+responses = sa.Table(
+    "responses", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("response_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=True, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("text_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("location", sa.Integer),
+    sa.Column("respondent_id", sa.String(200), index=True),
+    sa.Column("question", sa.Text),
+    sa.Column("meta", sa.JSON, nullable=False, default=dict),
+    sa.Column("flag", sa.String(20)),
+)
+
+codebooks = sa.Table(
+    "codebooks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(50), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("yaml", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("name", "version", name="uq_codebook_version"),
+)
+
+themes = sa.Table(
+    "themes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("codebook_id", sa.Integer, sa.ForeignKey("codebooks.id"), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("theme_id", sa.String(64), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("include", sa.JSON, nullable=False, default=list),
+    sa.Column("exclude", sa.JSON, nullable=False, default=list),
+    sa.UniqueConstraint("codebook_id", "theme_id", name="uq_theme_in_codebook"),
+)
+
+# The current state: one row per (response, theme, coder). The model is coder "model".
+codings = sa.Table(
+    "codings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+              nullable=False),
+    sa.Column("theme_id", sa.String(64), nullable=False),
+    sa.Column("coder", sa.String(200), nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("confidence", sa.Float),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("response_id", "theme_id", "coder", name="uq_coding"),
+    sa.Index("ix_codings_theme_status", "theme_id", "status"),
+    sa.Index("ix_codings_coder", "coder"),
+)
+
+# Append-only: every change to `codings`, with the state before and after.
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("response_id", sa.String(200), nullable=False),
+    sa.Column("theme_id", sa.String(64), nullable=False),
+    sa.Column("coder", sa.String(200), nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+    sa.Column("undoes", sa.Integer, nullable=True),
+    sa.Index("ix_events_actor", "actor", "id"),
+)
+
+# The model's latest scores for every theme of a response (codings hold only suggestions).
+predictions = sa.Table(
+    "predictions", metadata,
+    sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+              primary_key=True),
+    sa.Column("model_id", sa.String(200), nullable=False),
+    sa.Column("scores", sa.JSON, nullable=False),
+    sa.Column("uncertainty", sa.Float, nullable=False, default=0.0, index=True),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# spaCy output cached by text hash, so the app and topic model never redo it.
+processed = sa.Table(
+    "processed", metadata,
+    sa.Column("text_hash", sa.String(64), primary_key=True),
+    sa.Column("pipeline", sa.String(100), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.JSON),
+)

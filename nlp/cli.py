@@ -1,0 +1,195 @@
+"""CLI: the `nlp` command; each command parses, calls one library function, prints."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import errors
+
+# Nothing at run time may reach a model hub: the default models ship inside packages.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+app = typer.Typer(help="consultation-nlp: turn free-text consultation responses into coded, "
+                       "quotable evidence.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+_state = {"project": None, "debug": False}
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """Turn the toolkit's errors into one clear paragraph on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except errors.NlpError as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc}. "
+                      "Run again with --debug for the traceback.", markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.callback()
+def main_options(
+    project: Optional[Path] = typer.Option(None, "--project", "-p",
+                                           help="Project folder (default: the current folder "
+                                                "or its nearest parent holding a project)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+) -> None:
+    """Global options."""
+    _state["project"] = project
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _project():
+    from .project import open_project
+
+    return open_project(_state["project"])
+
+
+@app.command()
+@handles_errors
+def init(
+    directory: Path = typer.Argument(..., help="Folder for the new project."),
+    codebook: Optional[Path] = typer.Option(None, help="Codebook YAML (default: bundled)."),
+    db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of a team database, e.g. "
+                                                "postgresql+psycopg://user@host/db."),
+) -> None:
+    """Create a new project (SQLite project.db unless --db is given)."""
+    from .project import init_project
+
+    p = init_project(directory, codebook=codebook, db_url=db)
+    cb = p.store.active_codebook()
+    out.print(f"created project in {p.root} (codebook {cb.name} v{cb.version}, "
+              f"{len(cb.themes)} themes)")
+
+
+@app.command("import")
+@handles_errors
+def import_(
+    files: List[Path] = typer.Argument(..., help="CSV, XLSX, JSONL, TXT, MD, DOCX or PDF files."),
+    text_col: Optional[str] = typer.Option(None, help="Column holding the answer text."),
+    id_col: Optional[str] = typer.Option(None, help="Column holding a unique response id."),
+    respondent_col: Optional[str] = typer.Option(None, help="Column holding the respondent id."),
+    question_col: Optional[str] = typer.Option(None, help="Column holding the question."),
+    sheet: Optional[str] = typer.Option(None, help="Excel sheet to read (default: first)."),
+    kind: Optional[str] = typer.Option(None, help="For text/Word/PDF: 'transcript' or 'report' "
+                                                  "(detected when not given)."),
+    id_prefix: Optional[str] = typer.Option(None, help="Prefix for generated/ids from this file."),
+) -> None:
+    """Import files into the project, one transaction per file."""
+    from .ingest import ImportOptions, import_file
+
+    opts = ImportOptions(text_col=text_col, id_col=id_col, respondent_col=respondent_col,
+                         question_col=question_col, sheet=sheet, kind=kind, id_prefix=id_prefix)
+    project = _project()
+    table = Table("file", "rows read", "imported", "flagged", "skipped (already present)")
+    notes = []
+    for f in files:
+        s = import_file(project.store, f, opts)
+        table.add_row(Path(s.path).name, str(s.rows_read), str(s.imported), str(s.flagged),
+                      str(s.skipped_present))
+        notes += [f"{Path(s.path).name}: {n}" for n in s.notes]
+    out.print(table)
+    for n in notes:
+        out.print(f"  {n}")
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    limit: int = typer.Option(20, help="How many responses to show."),
+    offset: int = typer.Option(0, help="Skip this many first."),
+    sources: bool = typer.Option(False, "--sources", help="List imported files instead."),
+) -> None:
+    """List responses (or imported sources) in the project."""
+    store = _project().store
+    if sources:
+        t = Table("id", "file", "format", "rows read", "responses", "imported at")
+        for s in store.list_sources():
+            t.add_row(str(s["id"]), s["name"], s["format"], str(s["rows_read"]),
+                      str(s["responses"]), str(s["imported_at"])[:19])
+        out.print(t)
+        return
+    corpus = store.corpus(limit=limit, offset=offset)
+    t = Table("response_id", "source", "loc", "flag", "text")
+    for r in corpus:
+        t.add_row(r.response_id, r.source, str(r.location or ""), r.flag or "",
+                  (r.text[:80] + "…") if len(r.text) > 80 else r.text)
+    out.print(t)
+    out.print(f"{store.count_responses()} responses in the project")
+
+
+@app.command()
+@handles_errors
+def show(response_id: str = typer.Argument(..., help="The response id.")) -> None:
+    """Show one response with its provenance and codings."""
+    store = _project().store
+    try:
+        r = store.response(response_id)
+    except KeyError:
+        raise errors.NlpError(f"no response {response_id!r} in the project; "
+                              "'nlp list' shows the ids.") from None
+    out.print(f"[bold]{r.response_id}[/] {r.source} {r.location or ''}", markup=True)
+    for k in ("respondent_id", "question", "flag"):
+        if getattr(r, k):
+            out.print(f"{k}: {getattr(r, k)}")
+    for k, v in r.metadata.items():
+        out.print(f"{k}: {v}")
+    out.print(r.text, markup=False)
+    for c in store.codings(response_id=response_id):
+        conf = f" p={c.confidence:.2f}" if c.confidence is not None else ""
+        out.print(f"  {c.theme_id}: {c.status} by {c.coder} ({c.origin}){conf}")
+
+
+@app.command()
+@handles_errors
+def export(
+    format: str = typer.Option(..., "--format", "-f", help="csv, xlsx or jsonl."),
+    out_file: Path = typer.Option(..., "--out", "-o", help="File to write."),
+    no_anonymise: bool = typer.Option(False, "--no-anonymise",
+                                      help="Keep names, places and contacts (ask first)."),
+    layout: str = typer.Option("wide", help="wide: a row per quote; long: a row per coding."),
+) -> None:
+    """Export coded quotes, anonymised unless --no-anonymise."""
+    from .export import export_project
+
+    path = export_project(_project().store, out_file, format=format,
+                          anonymise=not no_anonymise, layout=layout)
+    out.print(str(path))
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point of the `nlp` console script."""
+    if "--debug" in (argv or sys.argv[1:]):
+        _state["debug"] = True
+    app(args=argv, prog_name="nlp")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

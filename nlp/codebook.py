@@ -1,0 +1,136 @@
+"""Codebook stage: load, validate, save and version codebooks (YAML)."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import errors
+from .types import Codebook, Theme
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+MAX_CODEBOOK_BYTES = 2_000_000
+
+
+class _SafeNoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses YAML aliases: a codebook never needs them, and
+    alias expansion is how a 'billion laughs' YAML bomb eats memory."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a codebook", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def default_codebook_path() -> Path:
+    """The codebook bundled with the toolkit (the vcs-commissioning corpus's)."""
+    return Path(str(resources.files("nlp") / "data" / "codebook.yaml"))
+
+
+def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
+    """Validate a parsed YAML/JSON mapping and build a Codebook.
+
+    Raises:
+        CodebookError: naming the missing or bad field and the theme it is in.
+    """
+    if not isinstance(data, dict):
+        raise errors.codebook_problem(source, "the top level must be a mapping with "
+                                      "'name', 'version' and 'themes'.")
+    for key in ("name", "version", "themes"):
+        if key not in data or data[key] in (None, ""):
+            raise errors.codebook_problem(source, f"missing field {key!r}.")
+    if not isinstance(data["themes"], list) or not data["themes"]:
+        raise errors.codebook_problem(source, "'themes' must be a non-empty list.")
+    themes: list[Theme] = []
+    seen: set[str] = set()
+    for i, t in enumerate(data["themes"], start=1):
+        where = f"theme {i}"
+        if not isinstance(t, dict):
+            raise errors.codebook_problem(source, f"{where} is not a mapping.")
+        for key in ("id", "label", "definition"):
+            if not isinstance(t.get(key), (str, int)) or str(t.get(key)).strip() == "":
+                raise errors.codebook_problem(source, f"{where} ({t.get('id', 'no id')}) is "
+                                              f"missing field {key!r}.")
+        tid = str(t["id"]).strip()
+        if not _ID_RE.match(tid):
+            raise errors.codebook_problem(source, f"{where}: id {tid!r} must be letters, digits, "
+                                          "'_', '-' or '.', at most 64 characters.")
+        if tid in seen:
+            raise errors.codebook_problem(source, f"duplicate theme id {tid!r} ({where}).")
+        seen.add(tid)
+        lists = {}
+        for key in ("include", "exclude"):
+            v = t.get(key) or []
+            if isinstance(v, str):
+                v = [v]
+            if not isinstance(v, list):
+                raise errors.codebook_problem(source, f"{where} ({tid}): {key!r} must be a list.")
+            lists[key] = tuple(str(x).strip() for x in v if str(x).strip())
+        themes.append(Theme(theme_id=tid, label=str(t["label"]).strip(),
+                            definition=" ".join(str(t["definition"]).split()),
+                            include=lists["include"], exclude=lists["exclude"]))
+    question = data.get("question")
+    return Codebook(name=str(data["name"]).strip(), version=data["version"],
+                    themes=tuple(themes), question=str(question).strip() if question else None)
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Load a codebook YAML file (the bundled default when `path` is None).
+
+    Raises:
+        CodebookError: unreadable file, bad YAML, or a missing/duplicate field.
+    """
+    p = Path(path) if path is not None else default_codebook_path()
+    if not p.exists():
+        raise errors.codebook_problem(p, "no such file.")
+    if p.stat().st_size > MAX_CODEBOOK_BYTES:
+        raise errors.codebook_problem(p, "the file is too large to be a codebook (over 2 MB).")
+    return loads_codebook(p.read_text(encoding="utf-8-sig"), source=str(p))
+
+
+def loads_codebook(text: str, *, source: str = "<codebook>") -> Codebook:
+    """Parse codebook YAML text (see `load_codebook`)."""
+    try:
+        data = yaml.load(text, Loader=_SafeNoAliasLoader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as exc:
+        raise errors.codebook_problem(source, f"not valid YAML ({exc}).") from None
+    return parse_codebook(data, source=source)
+
+
+def dumps_codebook(codebook: Codebook) -> str:
+    """The codebook as YAML text (round-trips through `loads_codebook`)."""
+    return yaml.safe_dump(codebook.to_dict(), sort_keys=False, allow_unicode=True, width=88)
+
+
+def save_codebook(codebook: Codebook, path: str | Path) -> Path:
+    """Write the codebook as YAML; returns the path."""
+    p = Path(path)
+    p.write_text(dumps_codebook(codebook), encoding="utf-8")
+    return p
+
+
+def next_version(codebook: Codebook) -> int | str:
+    """The version number a changed codebook gets (integers count up; other versions get '.1')."""
+    v = codebook.version
+    if isinstance(v, int):
+        return v + 1
+    try:
+        return int(str(v)) + 1
+    except ValueError:
+        return f"{v}.1"
+
+
+def with_theme(codebook: Codebook, theme: Theme) -> Codebook:
+    """A new codebook version with `theme` added (or replaced when its id exists)."""
+    themes = [t for t in codebook.themes if t.theme_id != theme.theme_id]
+    if len(themes) == len(codebook.themes):
+        themes.append(theme)
+    else:
+        themes = [theme if t.theme_id == theme.theme_id else t for t in codebook.themes]
+    return replace(codebook, themes=tuple(themes), version=next_version(codebook))

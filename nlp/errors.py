@@ -1,0 +1,132 @@
+"""Errors: one exception hierarchy; every user-facing message is written here."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NlpError(Exception):
+    """Base of every error the toolkit raises on purpose (CLI exit code 1)."""
+
+
+class InputError(NlpError):
+    """A file the user gave us cannot be read as asked.
+
+    The message names the file, the row or line when there is one, the problem, and
+    what the user can do about it.
+    """
+
+    def __init__(self, path: str | Path, problem: str, *, row: int | None = None,
+                 hint: str = "", unit: str = "row") -> None:
+        self.path = str(path)
+        self.row = row
+        self.problem = problem
+        self.hint = hint
+        where = f"{self.path}" + (f", {unit} {row}" if row is not None else "")
+        msg = f"{where}: {problem}"
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+
+
+class CodebookError(NlpError):
+    """A codebook file is missing a field, repeats a theme id, or is not YAML."""
+
+
+class ProjectError(NlpError):
+    """No project where one was expected, or a project that cannot be opened."""
+
+
+class ModelError(NlpError):
+    """A saved model is missing, damaged, or was trained for another codebook/embedder."""
+
+
+class NotReadyError(NlpError):
+    """A stage that needs something (a model, an optional package) that is not there."""
+
+
+# --- messages -----------------------------------------------------------------
+# Kept here so they can be grepped, reviewed and tested in one place.
+
+def missing_file(path: str | Path) -> InputError:
+    return InputError(path, "no such file.", hint="Check the path and try again.")
+
+
+def unknown_format(path: str | Path, suffix: str, known: list[str]) -> InputError:
+    return InputError(path, f"unknown file format {suffix or '(no extension)'!r}.",
+                      hint=f"Supported formats: {', '.join(known)}.")
+
+
+def empty_file(path: str | Path) -> InputError:
+    return InputError(path, "the file is empty.",
+                      hint="Export the data again; nothing was imported.")
+
+
+def binary_junk(path: str | Path, kind: str) -> InputError:
+    return InputError(path, f"this does not look like a {kind} file (binary content).",
+                      hint="Check that the file is what its extension says.")
+
+
+def undecodable(path: str | Path, line: int, tried: list[str]) -> InputError:
+    return InputError(path, f"the bytes cannot be decoded as any of {', '.join(tried)}.",
+                      row=line, unit="line",
+                      hint="Save the file as UTF-8 and import it again.")
+
+
+def no_text_column(path: str | Path, columns: list[str]) -> InputError:
+    found = ", ".join(repr(c) for c in columns) or "(none)"
+    return InputError(path, f"no text column found; columns are {found}.",
+                      hint="Name it with --text-col.")
+
+
+def missing_column(path: str | Path, option: str, name: str, columns: list[str]) -> InputError:
+    found = ", ".join(repr(c) for c in columns) or "(none)"
+    return InputError(path, f"{option} {name!r} is not a column; columns are {found}.")
+
+
+def cell_too_long(path: str | Path, row: int, length: int, limit: int) -> InputError:
+    return InputError(path, f"the answer has {length:,} characters, over the limit of {limit:,}.",
+                      row=row, hint="Split the answer or check the file for a broken quote mark.")
+
+
+def duplicate_id(path: str | Path, row: int, response_id: str, first: str) -> InputError:
+    return InputError(path, f"duplicate id {response_id!r} (first seen {first}).", row=row,
+                      hint="Ids must be unique; fix the id column or import without --id-col.")
+
+
+def conflicting_id(path: str | Path, row: int, response_id: str, other: str) -> InputError:
+    return InputError(path, f"id {response_id!r} is already in the project with a different "
+                      f"text (from {other}).", row=row,
+                      hint="Rename the ids in this file, or import it without --id-col.")
+
+
+def bad_json_line(path: str | Path, line: int, problem: str) -> InputError:
+    return InputError(path, f"not a JSON object: {problem}.", row=line, unit="line",
+                      hint="Each line of a JSON Lines file must be one JSON object.")
+
+
+def unreadable(path: str | Path, kind: str, problem: str) -> InputError:
+    return InputError(path, f"cannot read this {kind} file ({problem}).",
+                      hint="The file may be damaged or truncated; save it again from the "
+                           "program that made it.")
+
+
+def nothing_found(path: str | Path, what: str) -> InputError:
+    return InputError(path, f"no {what} found in the file.")
+
+
+def codebook_problem(path: str | Path, problem: str) -> CodebookError:
+    return CodebookError(f"{path}: {problem}")
+
+
+def no_project(start: str | Path) -> ProjectError:
+    return ProjectError(f"no consultation-nlp project at {start} or any parent folder. "
+                        f"Create one with 'nlp init DIR' or pass --project DIR.")
+
+
+def project_exists(path: str | Path) -> ProjectError:
+    return ProjectError(f"{path} already holds a project. Use it with --project {path}.")
+
+
+def optional_dependency(package: str, extra: str | None = None) -> NotReadyError:
+    how = f"pip install 'consultation-nlp[{extra}]'" if extra else f"pip install {package}"
+    return NotReadyError(f"this needs the optional package {package!r}: {how}")

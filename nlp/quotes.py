@@ -1,0 +1,196 @@
+"""Ingest: lift respondents' quotes out of a published report's text, with section and speaker."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+MIN_WORDS = 8
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_HTML_B = re.compile(r"^\s*<b>(.+?)</b>\s*$", re.I)
+_NUM_HEADING = re.compile(
+    r"^\s*(?:(?:chapter|section|part)\s+\d+[.:]?\s+|\d+(?:\.\d+){0,3}\.?\s+|"
+    r"core principle \d+:\s*|appendix\s+\w+[.:]?\s*)[A-Z][^.!?]{2,100}$", re.I)
+_OPEN_CLOSE = {"“": "”", '"': '"'}
+_ATTR_AFTER = re.compile(
+    r"^[\s*_’'”\".,;:]*(?:\(([^()]{2,80})\)|[–—-]\s*([A-Z][^.;()]{2,60}?)(?:[.;]|$))")
+_ROLE = re.compile(
+    r"\b((?:survey |workshop |focus group )?(?:respondent|interviewee|participant|commissioner|"
+    r"chief executive|provider|member|manager|practitioner|service user|volunteer)s?|"
+    r"organisation [A-Z]\b|case study[^.;,]{0,40})", re.I)
+_DOC_CUE = re.compile(
+    r"\b(white paper|green paper|the act|guidance|strategy|regulations?|the report|committee|"
+    r"states?|stated|defin(?:es|ed|ition)|according to|published|entitled|called|titled|"
+    r"prospectus|specification|the government|ministry of justice said|mo[jJ] said)\b[^“\"]{0,60}$",
+    re.I)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quoted passage: its text (no quote marks), 1-based start line, section, speaker."""
+
+    text: str
+    line: int
+    section: str | None = None
+    speaker: str | None = None
+
+
+def _heading(line: str, prev_blank: bool, next_blank: bool) -> str | None:
+    if "\t" in line.strip():
+        return None  # a table row
+    m = _MD_HEADING.match(line)
+    if m:
+        inner = m.group(1).strip()
+        if inner.startswith(">") or inner.endswith("<"):
+            return None  # a pull-quote set as a heading
+        return _strip_md(inner)
+    m = _HTML_B.match(line)
+    if m and len(m.group(1).split()) <= 12 and not line.rstrip().endswith("\t"):
+        return _strip_md(m.group(1))
+    s = line.strip()
+    letters = sum(ch.isalpha() for ch in s)
+    if not s or len(s) > 110 or letters < len(s) * 0.5 or s.endswith((".", ",", ";", ":", "”", '"')):
+        return None
+    if _NUM_HEADING.match(s) and prev_blank:
+        return _strip_md(s)
+    stripped = _strip_md(s)
+    if (prev_blank and next_blank and s.startswith("**") and s.endswith("**")
+            and 1 <= len(stripped.split()) <= 12):
+        return stripped
+    return None
+
+
+def _strip_md(s: str) -> str:
+    s = re.sub(r"</?b>", "", s)
+    return s.strip().strip("*_ ").strip()
+
+
+def _words(s: str) -> int:
+    return len(re.findall(r"[A-Za-z0-9’']+", s))
+
+
+def _clean_quote(s: str) -> str:
+    s = s.strip()
+    s = re.sub(r"^[*_\s]+|[*_\s]+$", "", s)
+    return s.strip()
+
+
+def _speaker(after: str, before: str) -> str | None:
+    m = _ATTR_AFTER.match(after)
+    if m:
+        who = (m.group(1) or m.group(2) or "").strip()
+        if who and _words(who) <= 8 and not re.match(r"^(?:p\.|page|see|\d)", who, re.I):
+            return who
+    tail = before[-160:]
+    roles = _ROLE.findall(tail)
+    if roles:
+        return roles[-1].strip().lower() if not roles[-1].lower().startswith("organisation") \
+            else roles[-1].strip()
+    m = _ROLE.search(after[:120])
+    if m:
+        w = m.group(1)
+        return w if w.lower().startswith(("organisation", "case study")) else w.lower()
+    return None
+
+
+def _paragraphs(lines: Sequence[str], headings: dict[int, str]
+                ) -> list[tuple[int, str, list[int]]]:
+    """Join consecutive non-blank lines into paragraphs: (first line index, text, line starts).
+    A heading line is always a paragraph of its own (PDF text often has no blank lines)."""
+    paras: list[tuple[int, str, list[int]]] = []
+    cur: list[str] = []
+    starts: list[int] = []
+    first = 0
+    for i, line in enumerate(lines):
+        if i in headings:
+            if cur:
+                paras.append((first, " ".join(cur), starts))
+                cur, starts = [], []
+            paras.append((i, line.strip(), [0]))
+        elif line.strip():
+            if not cur:
+                first = i
+            starts.append(sum(len(c) + 1 for c in cur))
+            cur.append(line.strip())
+        elif cur:
+            paras.append((first, " ".join(cur), starts))
+            cur, starts = [], []
+    if cur:
+        paras.append((first, " ".join(cur), starts))
+    return paras
+
+
+def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[Quote]:
+    """Find respondents' quoted passages in a report's lines.
+
+    Quoted passages are text in typographic (“...”) or straight ("...") double quotes of at
+    least `min_words` words, including quotes that run across paragraphs; passages that look
+    like quotes of documents (after "the White Paper states", "entitled") and pull-quotes
+    (Markdown `> ... <`) are left out. Each quote carries the nearest heading above it.
+
+    Args:
+        lines: the document's text, one entry per line.
+        min_words: shortest passage kept.
+
+    Returns:
+        Quotes in document order.
+    """
+    section: str | None = None
+    out: list[Quote] = []
+    headings: dict[int, str] = {}
+    for i, line in enumerate(lines):
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        next_blank = i + 1 >= len(lines) or not lines[i + 1].strip()
+        h = _heading(line, prev_blank, next_blank)
+        if h and _words(h) >= 1:
+            headings[i] = h
+    paras = _paragraphs(lines, headings)
+    carry: tuple[int, str, str, str] | None = None  # open quote spanning paragraphs
+    for first, text, starts in paras:
+        for j in sorted(k for k in headings if k <= first):
+            section = headings[j]
+        if first in headings:
+            carry = None
+            continue
+        if text.lstrip().startswith(">") and text.rstrip().endswith("<"):
+            continue  # a pull-quote: the authors' own words repeated large
+        pos = 0
+        if carry is not None:
+            cline, ctext, cbefore, csection = carry
+            close = text.find("”")
+            if close >= 0 and close < len(text):
+                full = f"{ctext} {text[:close]}"
+                carry = None
+                q = _clean_quote(full)
+                if _words(q) >= min_words:
+                    out.append(Quote(q, cline + 1, csection, _speaker(text[close + 1:], cbefore)))
+                pos = close + 1
+            else:
+                if len(ctext) < 3000:
+                    carry = (cline, f"{ctext} {text}", cbefore, csection)
+                else:
+                    carry = None
+                continue
+        while True:
+            m = re.compile(r"[“\"]").search(text, pos)
+            if m is None:
+                break
+            opener = m.group(0)
+            close = text.find(_OPEN_CLOSE[opener], m.end())
+            before = text[:m.start()]
+            if close < 0:
+                if opener == "“":
+                    line_idx = first + max(k for k, s in enumerate(starts) if s <= m.start())
+                    carry = (line_idx, text[m.end():], before, section or "")
+                break
+            inner = text[m.end():close]
+            pos = close + 1
+            q = _clean_quote(inner)
+            if _words(q) < min_words:
+                continue
+            if _DOC_CUE.search(before[-80:]):
+                continue
+            line_idx = first + max(k for k, s in enumerate(starts) if s <= m.start())
+            out.append(Quote(q, line_idx + 1, section, _speaker(text[close + 1:], before)))
+    return out

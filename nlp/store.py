@@ -1,0 +1,495 @@
+"""Store: the only module that talks to the project database (SQLAlchemy, Alembic migrations)."""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+import sqlalchemy.pool
+from sqlalchemy import event
+
+from . import errors
+from ._schema import (codebooks, codings, events, metadata, predictions, processed,
+                      responses, settings, sources, themes)
+from .codebook import dumps_codebook, loads_codebook
+from .types import MODEL_CODER, Codebook, Coding, Corpus, Response
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Store", "metadata"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _state(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The part of a coding row the event log records as before/after."""
+    if row is None:
+        return None
+    return {"origin": row["origin"], "status": row["status"], "confidence": row["confidence"]}
+
+
+def _make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        # An in-memory database lives in one connection: share it (tests, scratch work).
+        engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                                  **({"poolclass": sa.pool.StaticPool} if memory else {}))
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):  # pragma: no cover - trivial wiring
+            # Let us issue BEGIN ourselves (pysqlite's own handling defers it badly).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # pragma: no cover - trivial wiring
+            # Writers take the write lock up front, so two writers queue instead of
+            # deadlocking on a read-to-write upgrade (SQLITE_BUSY mid-transaction).
+            immediate = conn.get_execution_options().get("nlp_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """A project's database. SQLite file by default, any SQLAlchemy URL (PostgreSQL) for teams.
+
+    Every write method runs in one transaction: it lands whole or not at all.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+        self._write_engine = self.engine.execution_options(nlp_write=True)
+
+    # -- connection and schema --------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success."""
+        with self._write_engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (creates it in a new database)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(resources.files("nlp") / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def schema_revision(self) -> str | None:
+        with self.read() as conn:
+            try:
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            except sa.exc.OperationalError:
+                return None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- settings ------------------------------------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self.read() as conn:
+            row = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).first()
+        return default if row is None else row[0]
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.write() as conn:
+            conn.execute(sa.delete(settings).where(settings.c.key == key))
+            conn.execute(sa.insert(settings).values(key=key, value=value))
+
+    # -- sources and responses -------------------------------------------------------------
+    def source_by_hash(self, content_hash: str) -> dict[str, Any] | None:
+        with self.read() as conn:
+            row = conn.execute(sa.select(sources).where(
+                sources.c.content_hash == content_hash)).mappings().first()
+        return dict(row) if row else None
+
+    def existing_hashes(self, response_ids: Sequence[str],
+                        conn: sa.Connection | None = None) -> dict[str, tuple[str, str]]:
+        """{response_id: (text_hash, source name)} for those ids already stored."""
+        out: dict[str, tuple[str, str]] = {}
+        ids = list(response_ids)
+
+        def run(c: sa.Connection) -> None:
+            for i in range(0, len(ids), 900):
+                q = (sa.select(responses.c.response_id, responses.c.text_hash, sources.c.name)
+                     .select_from(responses.outerjoin(sources))
+                     .where(responses.c.response_id.in_(ids[i:i + 900])))
+                for rid, h, name in c.execute(q):
+                    out[rid] = (h, name or "")
+
+        if conn is not None:
+            run(conn)
+        else:
+            with self.read() as c:
+                run(c)
+        return out
+
+    def add_source(self, conn: sa.Connection, *, name: str, path: str, format: str,
+                   content_hash: str, encoding: str | None, options: Mapping[str, Any],
+                   rows_read: int) -> int:
+        res = conn.execute(sa.insert(sources).values(
+            name=name, path=path, format=format, content_hash=content_hash, encoding=encoding,
+            options=dict(options), rows_read=rows_read, imported_at=_now()))
+        return int(res.inserted_primary_key[0])
+
+    def add_responses(self, conn: sa.Connection, rows: Iterable[Response],
+                      source_id: int | None) -> int:
+        """Insert responses inside the caller's transaction; returns how many."""
+        batch: list[dict[str, Any]] = []
+        n = 0
+        for r in rows:
+            batch.append({"response_id": r.response_id, "source_id": source_id, "text": r.text,
+                          "text_hash": r.text_hash, "location": r.location,
+                          "respondent_id": r.respondent_id, "question": r.question,
+                          "meta": dict(r.metadata), "flag": r.flag})
+            if len(batch) >= 5000:
+                conn.execute(sa.insert(responses), batch)
+                n += len(batch)
+                batch = []
+        if batch:
+            conn.execute(sa.insert(responses), batch)
+            n += len(batch)
+        return n
+
+    def count_responses(self, *, flagged: bool | None = None) -> int:
+        q = sa.select(sa.func.count()).select_from(responses)
+        if flagged is True:
+            q = q.where(responses.c.flag.is_not(None))
+        elif flagged is False:
+            q = q.where(responses.c.flag.is_(None))
+        with self.read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def list_sources(self) -> list[dict[str, Any]]:
+        q = (sa.select(sources, sa.func.count(responses.c.id).label("responses"))
+             .select_from(sources.outerjoin(responses)).group_by(sources.c.id)
+             .order_by(sources.c.id))
+        with self.read() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def corpus(self, *, answers_only: bool = False, ids: Sequence[str] | None = None,
+               limit: int | None = None, offset: int = 0) -> Corpus:
+        """Responses as a Corpus, in import order."""
+        q = (sa.select(responses, sources.c.name.label("source_name"))
+             .select_from(responses.outerjoin(sources)).order_by(responses.c.id))
+        if answers_only:
+            q = q.where(responses.c.flag.is_(None))
+        if ids is not None:
+            q = q.where(responses.c.response_id.in_(list(ids)))
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        with self.read() as conn:
+            rows = conn.execute(q).mappings().all()
+        return Corpus(tuple(Response(
+            response_id=r["response_id"], text=r["text"], source=r["source_name"] or "",
+            location=r["location"], respondent_id=r["respondent_id"], question=r["question"],
+            metadata=r["meta"] or {}, flag=r["flag"]) for r in rows))
+
+    def response(self, response_id: str) -> Response:
+        c = self.corpus(ids=[response_id])
+        if not len(c):
+            raise KeyError(response_id)
+        return c[0]
+
+    # -- codebooks ---------------------------------------------------------------------------
+    def add_codebook(self, codebook: Codebook, *, activate: bool = True) -> int:
+        """Store a codebook version (idempotent by name+version+content); returns its row id.
+
+        Raises:
+            CodebookError: the same name and version is stored with different content.
+        """
+        with self.write() as conn:
+            row = conn.execute(sa.select(codebooks).where(
+                codebooks.c.name == codebook.name,
+                codebooks.c.version == str(codebook.version))).mappings().first()
+            if row is not None:
+                if row["content_hash"] != codebook.content_hash:
+                    raise errors.CodebookError(
+                        f"codebook {codebook.name!r} version {codebook.version} is already in "
+                        "the project with different themes; give the changed codebook a new "
+                        "version number.")
+                cb_id = int(row["id"])
+            else:
+                cb_id = int(conn.execute(sa.insert(codebooks).values(
+                    name=codebook.name, version=str(codebook.version),
+                    content_hash=codebook.content_hash, yaml=dumps_codebook(codebook),
+                    active=False, created_at=_now())).inserted_primary_key[0])
+                conn.execute(sa.insert(themes), [{
+                    "codebook_id": cb_id, "position": i, "theme_id": t.theme_id,
+                    "label": t.label, "definition": t.definition, "include": list(t.include),
+                    "exclude": list(t.exclude)} for i, t in enumerate(codebook.themes)])
+            if activate:
+                conn.execute(sa.update(codebooks).values(active=False))
+                conn.execute(sa.update(codebooks).where(codebooks.c.id == cb_id)
+                             .values(active=True))
+        return cb_id
+
+    def active_codebook(self) -> Codebook:
+        """The codebook the project codes with now.
+
+        Raises:
+            ProjectError: the project has no codebook.
+        """
+        with self.read() as conn:
+            y = conn.execute(sa.select(codebooks.c.yaml).where(codebooks.c.active.is_(True))
+                             ).scalar()
+        if y is None:
+            raise errors.ProjectError("the project has no codebook; add one with "
+                                      "'nlp codebook set FILE'.")
+        return loads_codebook(y, source="project codebook")
+
+    def codebook_versions(self) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.select(codebooks.c.id, codebooks.c.name, codebooks.c.version,
+                          codebooks.c.active, codebooks.c.created_at)
+                .order_by(codebooks.c.id)).mappings()]
+
+    # -- codings and the event log -------------------------------------------------------------
+    def _get_coding(self, conn: sa.Connection, response_id: str, theme_id: str,
+                    coder: str) -> dict[str, Any] | None:
+        row = conn.execute(sa.select(codings).where(
+            codings.c.response_id == response_id, codings.c.theme_id == theme_id,
+            codings.c.coder == coder)).mappings().first()
+        return dict(row) if row else None
+
+    def _apply(self, conn: sa.Connection, *, response_id: str, theme_id: str, coder: str,
+               after: Mapping[str, Any] | None, actor: str, action: str,
+               undoes: int | None = None) -> int:
+        """Set one coding to `after` (None deletes it) and log the change; returns event id."""
+        before_row = self._get_coding(conn, response_id, theme_id, coder)
+        now = _now()
+        if after is None:
+            if before_row is not None:
+                conn.execute(sa.delete(codings).where(codings.c.id == before_row["id"]))
+        elif before_row is None:
+            conn.execute(sa.insert(codings).values(
+                response_id=response_id, theme_id=theme_id, coder=coder, updated_at=now,
+                origin=after["origin"], status=after["status"],
+                confidence=after.get("confidence")))
+        else:
+            conn.execute(sa.update(codings).where(codings.c.id == before_row["id"]).values(
+                origin=after["origin"], status=after["status"],
+                confidence=after.get("confidence"), updated_at=now))
+        res = conn.execute(sa.insert(events).values(
+            at=now, actor=actor, action=action, response_id=response_id, theme_id=theme_id,
+            coder=coder, before=_state(before_row), after=_state(after) if after else None,
+            undoes=undoes))
+        return int(res.inserted_primary_key[0])
+
+    def set_coding(self, response_id: str, theme_id: str, *, coder: str, status: str,
+                   origin: str = "researcher", confidence: float | None = None) -> Coding:
+        """Record a coder's decision on one theme of one response (one transaction, logged).
+
+        Raises:
+            KeyError: no such response.
+            ValueError: bad status/origin, or a theme id not in the active codebook.
+        """
+        if status not in ("suggested", "accepted", "rejected"):
+            raise ValueError(f"status must be suggested, accepted or rejected, not {status!r}")
+        if origin not in ("model", "researcher"):
+            raise ValueError(f"origin must be model or researcher, not {origin!r}")
+        if theme_id not in self.active_codebook().theme_ids:
+            raise ValueError(f"theme {theme_id!r} is not in the project's codebook")
+        with self.write() as conn:
+            if conn.execute(sa.select(responses.c.id).where(
+                    responses.c.response_id == response_id)).first() is None:
+                raise KeyError(response_id)
+            self._apply(conn, response_id=response_id, theme_id=theme_id, coder=coder,
+                        after={"origin": origin, "status": status, "confidence": confidence},
+                        actor=coder, action="set")
+        return Coding(response_id=response_id, theme_id=theme_id, coder=coder,
+                      origin=origin, status=status, confidence=confidence)  # type: ignore[arg-type]
+
+    def clear_coding(self, response_id: str, theme_id: str, *, coder: str) -> None:
+        """Remove a coder's decision (logged, undoable)."""
+        with self.write() as conn:
+            self._apply(conn, response_id=response_id, theme_id=theme_id, coder=coder,
+                        after=None, actor=coder, action="clear")
+
+    def undo(self, actor: str) -> dict[str, Any] | None:
+        """Undo `actor`'s most recent change that is not already undone; returns that event.
+
+        Undo is itself logged, so the log stays append-only and replayable.
+        """
+        with self.write() as conn:
+            undone = sa.select(events.c.undoes).where(events.c.undoes.is_not(None))
+            ev = conn.execute(
+                sa.select(events).where(events.c.actor == actor, events.c.action != "undo",
+                                        events.c.id.not_in(undone))
+                .order_by(events.c.id.desc()).limit(1)).mappings().first()
+            if ev is None:
+                return None
+            self._apply(conn, response_id=ev["response_id"], theme_id=ev["theme_id"],
+                        coder=ev["coder"], after=ev["before"], actor=actor, action="undo",
+                        undoes=int(ev["id"]))
+            return dict(ev)
+
+    def write_model_codings(self, scores: Mapping[str, Mapping[str, float]],
+                            thresholds: Mapping[str, float], *, model_id: str,
+                            uncertainty: Mapping[str, float] | None = None) -> int:
+        """Store the model's scores and its suggested codings for many responses, in one
+        transaction. Researchers' own codings are never touched. Returns codings written."""
+        now = _now()
+        n = 0
+        with self.write() as conn:
+            ids = list(scores)
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                conn.execute(sa.delete(predictions).where(predictions.c.response_id.in_(chunk)))
+            if scores:
+                conn.execute(sa.insert(predictions), [{
+                    "response_id": rid, "model_id": model_id, "scores": dict(s),
+                    "uncertainty": float((uncertainty or {}).get(rid, 0.0)), "updated_at": now}
+                    for rid, s in scores.items()])
+            current: dict[tuple[str, str], dict[str, Any]] = {}
+            for i in range(0, len(ids), 900):
+                for row in conn.execute(sa.select(codings).where(
+                        codings.c.coder == MODEL_CODER,
+                        codings.c.response_id.in_(ids[i:i + 900]))).mappings():
+                    current[(row["response_id"], row["theme_id"])] = dict(row)
+            ins, upd, dels, evs = [], [], [], []
+            for rid, s in scores.items():
+                for tid, p in s.items():
+                    key = (rid, tid)
+                    old = current.get(key)
+                    want = p >= thresholds.get(tid, 0.5)
+                    after = {"origin": "model", "status": "suggested", "confidence": float(p)}
+                    if want and old is None:
+                        ins.append({"response_id": rid, "theme_id": tid, "coder": MODEL_CODER,
+                                    "updated_at": now, **after})
+                    elif want and old is not None:
+                        upd.append({"_id": old["id"], "confidence": float(p), "updated_at": now})
+                    elif not want and old is not None:
+                        dels.append(old["id"])
+                        after = None  # type: ignore[assignment]
+                    else:
+                        continue
+                    if old is None or after is None or abs((old["confidence"] or 0) - p) > 1e-9:
+                        evs.append({"at": now, "actor": MODEL_CODER, "action": "model",
+                                    "response_id": rid, "theme_id": tid, "coder": MODEL_CODER,
+                                    "before": _state(old), "after": after, "undoes": None})
+            if ins:
+                conn.execute(sa.insert(codings), ins)
+            if upd:
+                conn.execute(sa.update(codings).where(codings.c.id == sa.bindparam("_id"))
+                             .values(confidence=sa.bindparam("confidence"),
+                                     updated_at=sa.bindparam("updated_at")), upd)
+            for i in range(0, len(dels), 900):
+                conn.execute(sa.delete(codings).where(codings.c.id.in_(dels[i:i + 900])))
+            if evs:
+                conn.execute(sa.insert(events), evs)
+            n = len(ins) + len(upd)
+        return n
+
+    def codings(self, *, response_id: str | None = None, coder: str | None = None,
+                theme_id: str | None = None, status: str | None = None) -> list[Coding]:
+        q = sa.select(codings).order_by(codings.c.id)
+        for col, val in (("response_id", response_id), ("coder", coder),
+                         ("theme_id", theme_id), ("status", status)):
+            if val is not None:
+                q = q.where(codings.c[col] == val)
+        with self.read() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [Coding(response_id=r["response_id"], theme_id=r["theme_id"], coder=r["coder"],
+                       origin=r["origin"], status=r["status"], confidence=r["confidence"],
+                       created_at=r["updated_at"]) for r in rows]
+
+    def codings_frame(self):
+        """All codings with their responses' provenance (pandas DataFrame)."""
+        import pandas as pd
+
+        q = (sa.select(codings.c.response_id, codings.c.theme_id, codings.c.coder,
+                       codings.c.origin, codings.c.status, codings.c.confidence,
+                       codings.c.updated_at)
+             .order_by(codings.c.id))
+        with self.read() as conn:
+            return pd.DataFrame(conn.execute(q).mappings().all(),
+                                columns=["response_id", "theme_id", "coder", "origin", "status",
+                                         "confidence", "updated_at"])
+
+    def events(self, *, actor: str | None = None, since_id: int = 0) -> list[dict[str, Any]]:
+        q = sa.select(events).where(events.c.id > since_id).order_by(events.c.id)
+        if actor is not None:
+            q = q.where(events.c.actor == actor)
+        with self.read() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def replay_events(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The coding state rebuilt from the event log alone (for audits and tests)."""
+        state: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for ev in self.events():
+            key = (ev["response_id"], ev["theme_id"], ev["coder"])
+            if ev["after"] is None:
+                state.pop(key, None)
+            else:
+                state[key] = dict(ev["after"])
+        return state
+
+    def current_state(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        with self.read() as conn:
+            return {(r["response_id"], r["theme_id"], r["coder"]): _state(r)  # type: ignore[misc]
+                    for r in conn.execute(sa.select(codings)).mappings()}
+
+    def predictions(self, ids: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+        q = sa.select(predictions.c.response_id, predictions.c.scores)
+        if ids is not None:
+            q = q.where(predictions.c.response_id.in_(list(ids)))
+        with self.read() as conn:
+            return {rid: s for rid, s in conn.execute(q)}
+
+    # -- processing cache ----------------------------------------------------------------------
+    def cached_processed(self, hashes: Sequence[str], pipeline: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        hs = list(hashes)
+        with self.read() as conn:
+            for i in range(0, len(hs), 900):
+                q = sa.select(processed.c.text_hash, processed.c.data).where(
+                    processed.c.pipeline == pipeline, processed.c.text_hash.in_(hs[i:i + 900]))
+                out.update({h: d for h, d in conn.execute(q)})
+        return out
+
+    def put_processed(self, items: Mapping[str, Any], pipeline: str) -> None:
+        if not items:
+            return
+        with self.write() as conn:
+            existing = set()
+            hs = list(items)
+            for i in range(0, len(hs), 900):
+                existing |= {h for (h,) in conn.execute(sa.select(processed.c.text_hash).where(
+                    processed.c.pipeline == pipeline, processed.c.text_hash.in_(hs[i:i + 900])))}
+            rows = [{"text_hash": h, "pipeline": pipeline, "data": d}
+                    for h, d in items.items() if h not in existing]
+            if rows:
+                conn.execute(sa.insert(processed), rows)
+
+    def dump(self) -> dict[str, list[tuple]]:
+        """Every table's rows, sorted: compare two dumps to prove nothing changed."""
+        out = {}
+        with self.read() as conn:
+            for name, table in metadata.tables.items():
+                rows = conn.execute(sa.select(table)).all()
+                out[name] = sorted((tuple(str(v) for v in r) for r in rows))
+        return out

@@ -1,0 +1,77 @@
+"""The `nlp` command line: help for every command, exit codes, import/list/show/export."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from nlp.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _commands():
+    import typer.main
+    return sorted(typer.main.get_command(app).commands)
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_has_help(command):
+    res = run(command, "--help")
+    assert res.exit_code == 0
+    cmd = __import__("typer.main").main.get_command(app).commands[command]
+    assert (cmd.help or "").strip(), f"{command} has no help text"
+
+
+def test_init_import_list_show_export(tmp_path):
+    proj = tmp_path / "p"
+    assert run("init", proj).exit_code == 0
+    data = tmp_path / "a.csv"
+    data.write_text("id,text,group\nr1,Sarah Jones at Nacro never replied to us,A\nr2,N/A,B\n")
+    res = run("--project", proj, "import", data)
+    assert res.exit_code == 0, res.output
+    assert "a.csv" in res.output and "text column: 'text'" in res.output
+    res = run("--project", proj, "list")
+    assert "r1" in res.output and "2 responses" in res.output
+    res = run("--project", proj, "show", "r1")
+    assert "Sarah Jones" in res.output and "group: A" in res.output
+    out = tmp_path / "out.jsonl"
+    res = run("--project", proj, "export", "--format", "jsonl", "--out", out, "--no-anonymise")
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["response_id"] for r in rows] == ["r1", "r2"]
+
+
+def test_bad_input_exit_1_with_message(tmp_path):
+    proj = tmp_path / "p"
+    run("init", proj)
+    res = run("--project", proj, "import", tmp_path / "missing.csv")
+    assert res.exit_code == 1
+    assert "missing.csv: no such file" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_no_project_is_exit_1(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run("list")
+    assert res.exit_code == 1 and "no consultation-nlp project" in res.output
+
+
+def test_wrong_usage_is_exit_2():
+    assert run("import", "--no-such-flag").exit_code == 2
+    assert run("no-such-command").exit_code == 2
+
+
+def test_init_twice_refused(tmp_path):
+    run("init", tmp_path / "p")
+    res = run("init", tmp_path / "p")
+    assert res.exit_code == 1 and "already holds a project" in res.output
+
+
+def test_show_unknown_id(tmp_path):
+    run("init", tmp_path / "p")
+    res = run("--project", tmp_path / "p", "show", "nope")
+    assert res.exit_code == 1 and "no response 'nope'" in res.output

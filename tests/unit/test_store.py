@@ -1,0 +1,138 @@
+"""Store round trips, the event log, undo, and import atomicity."""
+import pytest
+import sqlalchemy as sa
+
+from nlp.errors import CodebookError, InputError
+from nlp.ingest import import_file
+from nlp.project import init_project, open_project
+from nlp.codebook import loads_codebook
+
+
+def _import(store, write, n=3):
+    body = "".join(f"{i},answer number {i} about the tender\n" for i in range(1, n + 1))
+    return import_file(store, write("s.csv", "id,text\n" + body))
+
+
+def test_response_round_trip(store, write):
+    _import(store, write)
+    c = store.corpus()
+    assert c.ids == ["1", "2", "3"] and c[0].source == "s.csv" and c[0].location == 2
+    assert store.response("2").text == "answer number 2 about the tender"
+
+
+def test_codebook_versions(store):
+    cb = store.active_codebook()
+    assert cb.name == "vcs-commissioning"
+    other = loads_codebook("name: x\nversion: 1\nthemes: [{id: a, label: A, definition: d}]")
+    store.add_codebook(other)
+    assert store.active_codebook().theme_ids == ["a"]
+    with pytest.raises(CodebookError, match="new version number"):
+        store.add_codebook(loads_codebook(
+            "name: x\nversion: 1\nthemes: [{id: b, label: B, definition: d}]"))
+    assert len(store.codebook_versions()) == 2
+
+
+def test_set_coding_logs_event_and_undo_restores(store, write):
+    _import(store, write)
+    store.set_coding("1", "bid_candy", coder="ana", status="accepted", origin="model",
+                     confidence=0.8)
+    store.set_coding("1", "bid_candy", coder="ana", status="rejected", origin="model")
+    [c] = store.codings(response_id="1")
+    assert (c.status, c.coder) == ("rejected", "ana")
+    evs = store.events()
+    assert [e["before"] for e in evs] == [None, {"origin": "model", "status": "accepted",
+                                                 "confidence": 0.8}]
+    undone = store.undo("ana")
+    assert undone["id"] == evs[1]["id"]
+    assert store.codings(response_id="1")[0].status == "accepted"
+    store.undo("ana")
+    assert store.codings(response_id="1") == []
+    assert store.undo("ana") is None
+    assert store.replay_events() == store.current_state() == {}
+
+
+def test_undo_is_per_actor(store, write):
+    _import(store, write)
+    store.set_coding("1", "bid_candy", coder="ana", status="accepted")
+    store.set_coding("2", "bid_candy", coder="ben", status="accepted")
+    store.undo("ana")
+    assert [(c.response_id, c.coder) for c in store.codings()] == [("2", "ben")]
+
+
+def test_set_coding_validates(store, write):
+    _import(store, write)
+    with pytest.raises(ValueError, match="not in the project's codebook"):
+        store.set_coding("1", "nope", coder="ana", status="accepted")
+    with pytest.raises(ValueError, match="status"):
+        store.set_coding("1", "bid_candy", coder="ana", status="maybe")
+    with pytest.raises(KeyError):
+        store.set_coding("zz", "bid_candy", coder="ana", status="accepted")
+    assert store.events() == []
+
+
+def test_model_codings_never_touch_researchers(store, write):
+    _import(store, write)
+    store.set_coding("1", "bid_candy", coder="ana", status="rejected", origin="model")
+    n = store.write_model_codings(
+        {"1": {"bid_candy": 0.9, "poor_communication": 0.1}, "2": {"bid_candy": 0.7}},
+        {"bid_candy": 0.5, "poor_communication": 0.5}, model_id="m1")
+    assert n == 2
+    assert {(c.response_id, c.coder, c.status) for c in store.codings()} == {
+        ("1", "ana", "rejected"), ("1", "model", "suggested"), ("2", "model", "suggested")}
+    # A new run that drops a suggestion removes it, and the log replays to the same state.
+    store.write_model_codings({"2": {"bid_candy": 0.2}}, {"bid_candy": 0.5}, model_id="m2")
+    assert not store.codings(response_id="2")
+    assert store.replay_events() == store.current_state()
+    assert store.predictions(["1"])["1"]["bid_candy"] == 0.9
+
+
+def test_reimport_adds_nothing(store, write):
+    s1 = _import(store, write)
+    s2 = _import(store, write)
+    assert (s1.imported, s2.imported, s2.skipped_present) == (3, 0, 3)
+    assert s2.source_already_present
+    # The same rows in a new file are skipped row by row; new rows are added.
+    p = write("more.csv", "id,text\n1,answer number 1 about the tender\n9,a new answer here\n")
+    s3 = import_file(store, p)
+    assert (s3.imported, s3.skipped_present) == (1, 1)
+
+
+def test_conflicting_id_fails_whole_file(store, write):
+    _import(store, write)
+    before = store.dump()
+    p = write("c.csv", "id,text\n50,brand new answer\n2,a different text for id two\n")
+    with pytest.raises(InputError, match=r"c\.csv, row 3: id '2' is already in the project"):
+        import_file(store, p)
+    assert store.dump() == before
+
+
+def test_import_is_atomic_when_insert_fails_midway(store, write, monkeypatch):
+    _import(store, write)
+    before = store.dump()
+    from nlp import store as store_mod
+
+    real = store_mod.Store.add_responses
+
+    def explode(self, conn, rows, source_id):
+        real(self, conn, list(rows)[:1], source_id)  # some rows really written...
+        raise RuntimeError("disk full")              # ...then the failure
+
+    monkeypatch.setattr(store_mod.Store, "add_responses", explode)
+    with pytest.raises(RuntimeError):
+        import_file(store, write("n.csv", "id,text\n70,one new answer\n71,two new answer\n"))
+    assert store.dump() == before
+
+
+def test_project_init_open_and_wal(tmp_path):
+    p = init_project(tmp_path / "proj")
+    assert (tmp_path / "proj" / "project.db").exists()
+    with p.store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert p.store.schema_revision() == "0001"
+    p.close()
+    sub = tmp_path / "proj" / "a" / "b"
+    sub.mkdir(parents=True)
+    q = open_project(sub)
+    assert q.root == (tmp_path / "proj").resolve()
+    assert q.store.active_codebook().name == "vcs-commissioning"
+    q.close()
