@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from nlp._schema import metadata
+from nlp.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - the toolkit always passes a connection

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 import sqlalchemy.pool
 from sqlalchemy import event
 
-from . import errors
-from ._schema import (codebooks, codings, events, metadata, predictions, processed,
+from .. import errors
+from .schema import (codebooks, codings, events, metadata, predictions, processed,
                       responses, settings, sources, themes)
-from .codebook import dumps_codebook, loads_codebook
-from .types import MODEL_CODER, Codebook, Coding, Corpus, Response
+from ..codebook import dumps_codebook, loads_codebook
+from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Store:
         from alembic.config import Config
 
         cfg = Config()
-        cfg.set_main_option("script_location", str(resources.files("nlp") / "migrations"))
+        cfg.set_main_option("script_location", str(resources.files("nlp.store") / "migrations"))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
