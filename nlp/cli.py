@@ -184,6 +184,90 @@ def export(
     out.print(str(path))
 
 
+@app.command()
+@handles_errors
+def code(
+    input_file: Optional[Path] = typer.Argument(None, help="File mode: JSONL/CSV with id and "
+                                                          "text (no project needed)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="File mode: output JSONL."),
+    codebook: Optional[Path] = typer.Option(None, help="Codebook YAML (file mode; default: "
+                                                       "bundled)."),
+    model: Optional[str] = typer.Option(None, help="Model folder, or 'none' for definitions "
+                                                   "alone (default: the shipped model)."),
+    examples: Optional[Path] = typer.Option(None, help="Hand-coded sample (JSONL/CSV with "
+                                                       "text and themes) to learn from first."),
+    all_: bool = typer.Option(False, "--all", help="Project mode: recode every answer."),
+) -> None:
+    """Code answers into the codebook's themes (project mode, or file mode with INPUT --out)."""
+    from .pipeline import code_file, code_project
+
+    if input_file is not None:
+        if out_file is None:
+            raise typer.BadParameter("file mode needs --out OUT.jsonl")
+        n = code_file(input_file, out_file, codebook_path=codebook, model_dir=model,
+                      examples=examples, progress=True)
+        out.print(f"coded {n} answers -> {out_file}")
+        return
+    if codebook is not None or examples is not None:
+        raise typer.BadParameter("--codebook and --examples are for file mode; a project "
+                                 "codes with its own codebook and its researchers' decisions")
+    run = code_project(_project(), recode_all=all_, model_dir=model, progress=True)
+    t = Table("theme", "suggested")
+    for theme, n in run.per_theme.items():
+        t.add_row(theme, str(n))
+    out.print(t)
+    out.print(f"coded {run.coded} answers ({run.skipped_flagged} flagged non-answers skipped; "
+              f"learned from {run.examples} researcher-coded answers)")
+
+
+@app.command()
+@handles_errors
+def train(
+    corpus: str = typer.Option("vcs-commissioning", help="Bundled corpus to train on."),
+    out_dir: Path = typer.Option(Path("models/vcs-commissioning"), "--out",
+                                 help="Folder to write the model to."),
+    embedder: Optional[str] = typer.Option(None, help="Embedder spec (default: st)."),
+) -> None:
+    """Train a theme model on a bundled corpus and save it (JSON + NumPy, no pickle)."""
+    from .training import train_bundled
+
+    path = train_bundled(corpus, out_dir, embedder_spec=embedder)
+    out.print(str(path))
+
+
+@app.command()
+@handles_errors
+def demo(
+    directory: Path = typer.Argument(Path("demo-project"), help="Project folder to use."),
+    no_app: bool = typer.Option(False, "--no-app", help="Batch: write coded quotes and a "
+                                                       "report instead of opening the app."),
+    port: int = typer.Option(8501, help="App port."),
+) -> None:
+    """The main job: the bundled corpus imported into a project, coded, and opened for review."""
+    from .demo import run_demo
+
+    for line in run_demo(directory, no_app=no_app, port=port):
+        out.print(line)
+
+
+@app.command("app")
+@handles_errors
+def app_(
+    directory: Optional[Path] = typer.Argument(None, help="Project folder (default: --project "
+                                                         "or the current one)."),
+    port: int = typer.Option(8501, help="Port to listen on."),
+    host: Optional[str] = typer.Option(None, help="Address to listen on (default 127.0.0.1, "
+                                                  "or $NLP_APP_HOST)."),
+) -> None:
+    """Open the review app on http://127.0.0.1:8501 (localhost only unless --host)."""
+    from .appserver import serve
+    from .project import find_project_root
+
+    root = find_project_root(directory or _state["project"])
+    for line in serve(root, port=port, host=host):
+        out.print(line)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the `nlp` console script."""
     if "--debug" in (argv or sys.argv[1:]):

@@ -130,3 +130,41 @@ def project_exists(path: str | Path) -> ProjectError:
 def optional_dependency(package: str, extra: str | None = None) -> NotReadyError:
     how = f"pip install 'consultation-nlp[{extra}]'" if extra else f"pip install {package}"
     return NotReadyError(f"this needs the optional package {package!r}: {how}")
+
+
+# --- embed (appended by the embed stage) ------------------------------------------------------
+
+class EmbedderError(NlpError):
+    """An embedder spec names no known backend, or a model that backend cannot run."""
+
+
+def unknown_embedder(spec: str, backends: list[str]) -> EmbedderError:
+    return EmbedderError(f"unknown embedder {spec!r}. Use one of {', '.join(backends)}, "
+                         f"'BACKEND:MODEL' (e.g. 'st:sentence-transformers/all-mpnet-base-v2'), "
+                         f"or the path of a sentence-transformers model folder.")
+
+
+def unsupported_model(backend: str, model: str, why: str) -> EmbedderError:
+    return EmbedderError(f"the {backend!r} embedder cannot run {model!r}: {why}. "
+                         f"Use the 'st' backend for this model.")
+
+
+def embedder_problem(problem: str) -> EmbedderError:
+    return EmbedderError(problem)
+
+
+class SettingsError(NlpError, ValueError):
+    """An option or a stored setting has a value the toolkit cannot use."""
+
+
+def unknown_pii_label(label: str, known: list[str]) -> SettingsError:
+    return SettingsError(f"unknown PII label {label!r}; use one of {', '.join(known)}.")
+
+
+def unknown_settings(what: str, keys: list[str], known: list[str]) -> SettingsError:
+    return SettingsError(f"unknown {what} setting(s) {', '.join(map(repr, keys))}; "
+                         f"known settings: {', '.join(known)}.")
+
+
+def bad_setting(name: str, expected: str) -> SettingsError:
+    return SettingsError(f"{name} must be {expected}.")

@@ -26,6 +26,10 @@ _DOC_CUE = re.compile(
     re.I)
 
 
+# A footnote/reference right after the closing mark: a cited document, not a respondent.
+_CITED = re.compile(r"^[\s.,;:’'”\"]*(?:<sup>|[¹²³⁴⁵⁶⁷⁸⁹⁰]|\[\d+\]|\(\d{4}\))")
+
+
 @dataclass(frozen=True)
 class Quote:
     """A quoted passage: its text (no quote marks), 1-based start line, section, speaker."""
@@ -94,6 +98,26 @@ def _speaker(after: str, before: str) -> str | None:
     return None
 
 
+def _find_close(text: str, start: int, opener: str) -> int:
+    """Index of the mark closing a quote opened by `opener` (reports mix “ with ")."""
+    if opener == "“":
+        c = [i for i in (text.find("”", start), text.find('"', start)) if i >= 0]
+        return min(c) if c else -1
+    return text.find('"', start)
+
+
+_ATTR_LINE = re.compile(r"^[*_\s]*([A-Z][^.!?“”\"]{1,70}?)[*_\s]*$")
+
+
+def _attribution_line(text: str) -> str | None:
+    """A short paragraph that names the speaker of the quote above ("Organisation D")."""
+    m = _ATTR_LINE.match(text)
+    if not m or len(m.group(1).split()) > 8:
+        return None
+    who = m.group(1).strip()
+    return who if _ROLE.search(who) or re.match(r"^(?:[A-Z][\w’'-]*\s?){1,6}$", who) else None
+
+
 def _paragraphs(lines: Sequence[str], headings: dict[int, str]
                 ) -> list[tuple[int, str, list[int]]]:
     """Join consecutive non-blank lines into paragraphs: (first line index, text, line starts).
@@ -147,7 +171,8 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
             headings[i] = h
     paras = _paragraphs(lines, headings)
     carry: tuple[int, str, str, str] | None = None  # open quote spanning paragraphs
-    for first, text, starts in paras:
+    for pi, (first, text, starts) in enumerate(paras):
+        nxt = paras[pi + 1][1] if pi + 1 < len(paras) else ""
         for j in sorted(k for k in headings if k <= first):
             section = headings[j]
         if first in headings:
@@ -158,13 +183,16 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
         pos = 0
         if carry is not None:
             cline, ctext, cbefore, csection = carry
-            close = text.find("”")
-            if close >= 0 and close < len(text):
+            close = _find_close(text, 0, "“")
+            if close >= 0:
                 full = f"{ctext} {text[:close]}"
                 carry = None
                 q = _clean_quote(full)
                 if _words(q) >= min_words:
-                    out.append(Quote(q, cline + 1, csection, _speaker(text[close + 1:], cbefore)))
+                    who = _speaker(text[close + 1:], cbefore)
+                    if who is None and not text[close + 1:].strip(" .,*_”\"'"):
+                        who = _attribution_line(nxt)
+                    out.append(Quote(q, cline + 1, csection, who))
                 pos = close + 1
             else:
                 if len(ctext) < 3000:
@@ -177,10 +205,10 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
             if m is None:
                 break
             opener = m.group(0)
-            close = text.find(_OPEN_CLOSE[opener], m.end())
+            close = _find_close(text, m.end(), opener)
             before = text[:m.start()]
             if close < 0:
-                if opener == "“":
+                if opener == "“" or _words(text[m.end():]) >= min_words:
                     line_idx = first + max(k for k, s in enumerate(starts) if s <= m.start())
                     carry = (line_idx, text[m.end():], before, section or "")
                 break
@@ -189,8 +217,11 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
             q = _clean_quote(inner)
             if _words(q) < min_words:
                 continue
-            if _DOC_CUE.search(before[-80:]):
+            if _DOC_CUE.search(before[-80:]) or _CITED.match(text[close + 1:]):
                 continue
             line_idx = first + max(k for k, s in enumerate(starts) if s <= m.start())
-            out.append(Quote(q, line_idx + 1, section, _speaker(text[close + 1:], before)))
+            who = _speaker(text[close + 1:], before)
+            if who is None and not text[close + 1:].strip(" .,*_”\"'"):
+                who = _attribution_line(nxt)
+            out.append(Quote(q, line_idx + 1, section, who))
     return out

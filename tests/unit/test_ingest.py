@@ -264,3 +264,18 @@ def test_ragged_row_with_extra_fields(write):
     p = write("r.csv", "id,text\n1,fine answer here\n2,an answer, with an unquoted comma\n")
     with pytest.raises(InputError, match=r"r\.csv, row 3: the row has 3 fields"):
         read_file(p)
+
+
+def test_report_quotes_mixed_marks_page_breaks_citations_and_attribution_lines():
+    from nlp.quotes import extract_quotes
+    lines = ["## 3 Findings", "",
+             "“We waited months for a decision and nobody",  # opened “, closed " after a break
+             "", "> A pull-quote of the authors’ own words here for emphasis only. <", "",
+             'ever explained what had happened to our bid."', "", "Organisation D", "",
+             'The strategy said "providers will be paid for the outcomes they achieve in '
+             'their areas".<sup>4</sup>',
+             ""]
+    qs = extract_quotes(lines)
+    assert [q.text for q in qs] == [
+        "We waited months for a decision and nobody ever explained what had happened to our bid."]
+    assert qs[0].line == 3 and qs[0].speaker == "Organisation D" and qs[0].section == "3 Findings"

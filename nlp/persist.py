@@ -1,0 +1,130 @@
+"""Classify stage: save and load theme models as a folder of JSON + NumPy (never pickle)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import errors
+from .classify import ThemeClassifier
+from .codebook import loads_codebook
+from .types import Codebook
+
+FORMAT = 1
+_ARRAYS = ("proto_", "proto_theme_", "proto_sign_", "prior_coef_", "lr_coef_", "lr_intercept_",
+           "n_pos_", "platt_", "thresholds_")
+
+
+def default_model_dir() -> Path:
+    """The model the toolkit ships: models/vcs-commissioning beside the package, or
+    $NLP_MODEL_DIR."""
+    env = os.environ.get("NLP_MODEL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "models" / "vcs-commissioning"
+
+
+def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: str,
+               metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
+    """Write `clf` to `directory` (config.json, weights.npz, codebook.yaml, metrics.json,
+    README.md), replacing it atomically."""
+    from . import __version__
+    from .codebook import dumps_codebook
+
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    cb: Codebook = clf.codebook  # type: ignore[assignment]
+    config = {
+        "format": FORMAT, "toolkit_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "embedder_spec": embedder_spec, "embedder_id": clf.embedder_id_,
+        "codebook": {"name": cb.name, "version": cb.version, "hash": cb.content_hash},
+        "theme_ids": clf.theme_ids_, "n_examples": int(clf.n_examples_),
+        "params": {k: v for k, v in clf.get_params(deep=False).items()
+                   if k in ("C", "prior_strength", "cv", "random_state")},
+        "prior_intercept": float(clf.prior_intercept_),
+    }
+    (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    np.savez(tmp / "weights.npz", **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
+    (tmp / "codebook.yaml").write_text(dumps_codebook(cb), encoding="utf-8")
+    (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2), encoding="utf-8")
+    (tmp / "README.md").write_text(card or f"# Theme model for codebook {cb.name} "
+                                   f"v{cb.version}\n", encoding="utf-8")
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+    return target
+
+
+def read_model_config(directory: str | Path) -> dict[str, Any]:
+    d = Path(directory)
+    try:
+        return json.loads((d / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise errors.ModelError(f"{d}: no theme model here (config.json missing). Train one "
+                                "with 'nlp train' or pass --model DIR.") from None
+    except json.JSONDecodeError as exc:
+        raise errors.ModelError(f"{d / 'config.json'}: damaged ({exc}).") from None
+
+
+def load_model(directory: str | Path | None = None, *, codebook: Codebook | None = None,
+               embedder=None, cache=None) -> ThemeClassifier:
+    """Load a saved theme model.
+
+    Args:
+        directory: the model folder (default: the shipped model).
+        codebook: the codebook you will code with; must be the one the model was trained on.
+        embedder: an embedder to use; its id must match the one the model was trained with
+            (default: built from the model's own embedder spec).
+
+    Raises:
+        ModelError: missing/damaged files, or a codebook or embedder other than the model's.
+    """
+    d = Path(directory) if directory is not None else default_model_dir()
+    config = read_model_config(d)
+    if config.get("format") != FORMAT:
+        raise errors.ModelError(f"{d}: model format {config.get('format')} is not supported "
+                                f"by this toolkit (format {FORMAT}).")
+    saved_cb = loads_codebook((d / "codebook.yaml").read_text(encoding="utf-8"),
+                              source=str(d / "codebook.yaml"))
+    if codebook is not None and codebook.content_hash != config["codebook"]["hash"]:
+        raise errors.ModelError(
+            f"{d}: this model was trained on codebook {config['codebook']['name']!r} version "
+            f"{config['codebook']['version']}, but you are coding with {codebook.name!r} version "
+            f"{codebook.version} (different themes or definitions). Retrain it on your codebook "
+            "('nlp train') or code from definitions alone with --model none.")
+    from .embed import get_embedder
+
+    if embedder is None:
+        embedder = get_embedder(config["embedder_spec"])
+    if getattr(embedder, "model_id", None) != config["embedder_id"]:
+        raise errors.ModelError(
+            f"{d}: this model was trained on embeddings from {config['embedder_id']!r}, not "
+            f"{getattr(embedder, 'model_id', '?')!r}; vectors from another model mean nothing "
+            "to it. Use the same embedder or retrain.")
+    try:
+        with np.load(d / "weights.npz", allow_pickle=False) as w:
+            arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}
+    except (OSError, KeyError, ValueError) as exc:
+        raise errors.ModelError(f"{d / 'weights.npz'}: damaged or incomplete ({exc}).") from None
+    clf = ThemeClassifier(codebook=codebook or saved_cb, embedder=embedder, cache=cache,
+                          **config.get("params", {}))
+    clf.theme_ids_ = list(config["theme_ids"])
+    for k, v in arrays.items():
+        setattr(clf, k, v)
+    clf.prior_intercept_ = float(config["prior_intercept"])
+    clf.n_examples_ = int(config.get("n_examples", 0))
+    clf.embedder_id_ = config["embedder_id"]
+    return clf

@@ -1,0 +1,219 @@
+"""Pipeline: code responses with a theme model; what the CLI and the app call."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import errors
+from .active import uncertainty
+from .classify import ThemeClassifier
+from .types import MODEL_CODER, Codebook, Coding, Corpus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CodeRun:
+    """What a coding run did: answers coded, suggestions per theme, the model used."""
+
+    coded: int = 0
+    skipped_flagged: int = 0
+    per_theme: dict[str, int] = field(default_factory=dict)
+    model: str = ""
+    examples: int = 0
+
+
+def bundled_examples(codebook: Codebook) -> tuple[list[str], list[list[str]]]:
+    """Training units of a bundled corpus coded with this very codebook (else none)."""
+    from .codebook import load_codebook
+    from .corpora import available, codebook_path, load
+
+    for name in available():
+        try:
+            if load_codebook(codebook_path(name)).content_hash != codebook.content_hash:
+                continue
+        except errors.NlpError:
+            continue
+        df = load(name)
+        return df["text"].tolist(), [list(t) for t in df["themes"]]
+    return [], []
+
+
+def project_examples(store, codebook: Codebook) -> tuple[list[str], list[list[str]], list[str]]:
+    """Answers a researcher has decided on, with the themes they accepted (the others count
+    as absent): (texts, theme lists, response ids)."""
+    latest: dict[tuple[str, str], tuple[Any, str]] = {}
+    for c in store.codings():
+        if c.coder == MODEL_CODER or c.theme_id not in codebook.theme_ids:
+            continue
+        key = (c.response_id, c.theme_id)
+        if key not in latest or c.created_at >= latest[key][0]:
+            latest[key] = (c.created_at, c.status)
+    by_resp: dict[str, list[str]] = {}
+    for (rid, tid), (_, status) in latest.items():
+        by_resp.setdefault(rid, [])
+        if status == "accepted":
+            by_resp[rid].append(tid)
+    if not by_resp:
+        return [], [], []
+    corpus = store.corpus(ids=list(by_resp))
+    return corpus.texts, [by_resp[r] for r in corpus.ids], corpus.ids
+
+
+def train_classifier(codebook: Codebook, texts: Sequence[str], themes: Sequence[Sequence[str]],
+                     *, embedder, cache=None) -> ThemeClassifier:
+    """Fit a ThemeClassifier on examples (the codebook alone when there are none)."""
+    clf = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache)
+    return clf.fit(list(texts) or None, [list(t) for t in themes] or None)
+
+
+def resolve_model(codebook: Codebook, *, model_dir: str | Path | None, embedder=None,
+                  cache=None, extra_texts: Sequence[str] = (),
+                  extra_themes: Sequence[Sequence[str]] = ()) -> ThemeClassifier:
+    """The model to code with.
+
+    `model_dir` "none" means definitions alone; a folder loads that model (the codebook must
+    match); None uses the shipped model when the codebook is the one it was trained on, else
+    definitions alone. Researcher examples (`extra_*`) always retrain: on the bundled corpus
+    too when the codebook is the bundled one.
+    """
+    from .embed import get_embedder
+    from .persist import default_model_dir, load_model, read_model_config
+
+    if extra_texts:
+        base_t, base_y = bundled_examples(codebook) if model_dir != "none" else ([], [])
+        emb = embedder or get_embedder(None)
+        return train_classifier(codebook, [*base_t, *extra_texts], [*base_y, *extra_themes],
+                                embedder=emb, cache=cache)
+    if model_dir == "none":
+        return train_classifier(codebook, [], [], embedder=embedder or get_embedder(None),
+                                cache=cache)
+    if model_dir is not None:
+        return load_model(model_dir, codebook=codebook, embedder=embedder, cache=cache)
+    d = default_model_dir()
+    if (d / "config.json").exists() and \
+            read_model_config(d)["codebook"]["hash"] == codebook.content_hash:
+        return load_model(d, codebook=codebook, embedder=embedder, cache=cache)
+    log.info("no trained model for codebook %s v%s: coding from definitions alone",
+             codebook.name, codebook.version)
+    return train_classifier(codebook, [], [], embedder=embedder or get_embedder(None),
+                            cache=cache)
+
+
+def code_responses(corpus: Corpus, model: ThemeClassifier, *, progress: bool = False
+                   ) -> tuple[list[Coding], np.ndarray]:
+    """Code every answer of `corpus` (flagged non-answers get nothing).
+
+    Returns:
+        (suggested codings, (n, k) probability matrix aligned with corpus.ids).
+    """
+    from .classify import encode
+
+    texts = corpus.texts
+    if not texts:
+        return [], np.zeros((0, len(model.theme_ids_)))
+    enc = encode(texts, model.embedder, cache=model.cache, progress=progress)
+    proba = model.predict_proba(enc)
+    flagged = np.array([r.flag is not None for r in corpus])
+    proba[flagged] = 0.0
+    codings = [Coding(response_id=rid, theme_id=model.theme_ids_[t], coder=MODEL_CODER,
+                      origin="model", status="suggested", confidence=float(proba[i, t]))
+               for i, rid in enumerate(corpus.ids)
+               for t in np.flatnonzero(proba[i] >= model.thresholds_)]
+    return codings, proba
+
+
+def project_embedder(project):
+    from .embed import EmbeddingCache, get_embedder
+
+    return get_embedder(project.config.get("embedder")), EmbeddingCache(project.cache_dir /
+                                                                        "embeddings")
+
+
+def code_project(project, *, recode_all: bool = False, model_dir: str | Path | None = None,
+                 progress: bool = False) -> CodeRun:
+    """Code the project's answers not yet coded (all with `recode_all`), learning first from
+    every decision researchers have made. One transaction writes all suggestions."""
+    store = project.store
+    codebook = store.active_codebook()
+    embedder, cache = project_embedder(project)
+    ex_t, ex_y, _ = project_examples(store, codebook)
+    model = resolve_model(codebook, model_dir=model_dir or project.config.get("model"),
+                          embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
+    corpus = store.corpus()
+    if not recode_all:
+        done = set(store.predictions())
+        corpus = Corpus(tuple(r for r in corpus if r.response_id not in done))
+    answers = corpus.answers()
+    run = CodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
+                  model=str(model_dir or project.config.get("model") or "default"))
+    _, proba = code_responses(answers, model, progress=progress)
+    scores = {rid: {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
+              for rid, row in zip(answers.ids, proba)}
+    unc = dict(zip(answers.ids, uncertainty(proba, model.thresholds_).tolist()))
+    store.write_model_codings(scores, dict(zip(model.theme_ids_, model.thresholds_.tolist())),
+                              model_id=run.model, uncertainty=unc)
+    run.coded = len(answers)
+    pred = proba >= model.thresholds_
+    run.per_theme = {t: int(pred[:, i].sum()) for i, t in enumerate(model.theme_ids_)}
+    return run
+
+
+def read_examples(path: str | Path) -> tuple[list[str], list[list[str]]]:
+    """A researcher's hand-coded sample: JSONL or CSV with `text` and `themes` (a JSON list, or
+    ids separated by ';' or ',')."""
+    from .ingest import ImportOptions, read_file
+
+    p = Path(path)
+    res = read_file(p, ImportOptions(text_col="text", kind="table"))
+    texts, themes = [], []
+    for r in res.responses:
+        raw = r.metadata.get("themes", "")
+        if isinstance(raw, str):
+            s = raw.strip()
+            vals = json.loads(s) if s.startswith("[") else [x for x in
+                                                             s.replace(",", ";").split(";")]
+        else:
+            vals = list(raw) if raw else []
+        texts.append(r.text)
+        themes.append([str(v).strip() for v in vals if str(v).strip()])
+    return texts, themes
+
+
+def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=None,
+              model_dir: str | Path | None = None, examples: str | Path | None = None,
+              progress: bool = False) -> int:
+    """File mode of `nlp code`: one {"id", "themes", "scores"} JSON line per input row.
+
+    Returns:
+        Lines written.
+    """
+    from .codebook import load_codebook
+    from .embed import EmbeddingCache, cache_root, get_embedder
+    from .export import atomic_path
+    from .ingest import ImportOptions, read_file
+
+    codebook = load_codebook(codebook_path)
+    res = read_file(input_path, ImportOptions(text_col="text", id_col="id", kind="table"))
+    corpus = Corpus(tuple(res.responses))
+    ex_t, ex_y = read_examples(examples) if examples else ([], [])
+    unknown = sorted({t for ts in ex_y for t in ts} - set(codebook.theme_ids))
+    if unknown:
+        raise errors.InputError(examples, f"themes not in the codebook: {', '.join(unknown)}.")
+    cache = EmbeddingCache(cache_root() / "embeddings")
+    model = resolve_model(codebook, model_dir=model_dir, embedder=get_embedder(None),
+                          cache=cache, extra_texts=ex_t, extra_themes=ex_y)
+    _, proba = code_responses(corpus, model, progress=progress)
+    with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        for rid, row in zip(corpus.ids, proba):
+            fh.write(json.dumps({
+                "id": rid,
+                "themes": [model.theme_ids_[t] for t in np.flatnonzero(row >= model.thresholds_)],
+                "scores": {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)},
+            }, ensure_ascii=False) + "\n")
+    return len(corpus)

@@ -1,0 +1,153 @@
+"""ThemeClassifier on a fake deterministic embedder: fast, no model load."""
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from nlp.active import likely_mistakes, rank_for_review, uncertainty
+from nlp.classify import ThemeClassifier, encode
+from nlp.codebook import loads_codebook
+from nlp.embed import FakeEmbedder
+from nlp.errors import ModelError
+from nlp.persist import load_model, save_model
+from nlp.segment import split_segments
+
+CB = loads_codebook("""
+name: t
+version: 1
+themes:
+  - id: money
+    label: Money
+    definition: funding budget reserves cost price money
+    include: [we used our reserves]
+  - id: talk
+    label: Communication
+    definition: communication reply email told contact
+    exclude: [long complex documents]
+  - id: kids
+    label: Children
+    definition: children young people families school
+""")
+
+TRAIN = [
+    ("we used our reserves because the price was below cost", ["money"]),
+    ("the budget was cut and funding ran out", ["money"]),
+    ("nobody replied to our email and we were never told", ["talk"]),
+    ("no contact and no reply from the commissioner", ["talk"]),
+    ("services for children and young people in school", ["kids"]),
+    ("families and children lost support", ["kids"]),
+    ("the funding was cut and nobody told us", ["money", "talk"]),
+    ("the weather was nice at the event", []),
+    ("we met in the hall on tuesday", []),
+    ("reserves paid for the service and the price was too low", ["money"]),
+    ("we emailed three times with no reply", ["talk"]),
+    ("young people and families at school", ["kids"]),
+]
+
+
+def fitted():
+    texts, y = zip(*TRAIN)
+    return ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256), prior_strength=1.0).fit(
+        list(texts), list(y))
+
+
+def test_cold_start_scores_by_definition():
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    p = clf.predict_proba(["our reserves paid because the funding and budget were short",
+                           "no reply to our email, no contact"])
+    assert p.shape == (2, 3)
+    assert p[0].argmax() == 0 and p[1].argmax() == 1
+
+
+def test_fit_predict_multilabel():
+    clf = fitted()
+    pred = clf.predict(["the funding was cut and nobody told us",
+                        "we met in the hall"])
+    assert pred.shape == (2, 3)
+    assert pred[0, 0] == 1 and pred[0, 1] == 1
+    assert pred[1].sum() == 0
+    assert clf.themes_of(clf.predict_proba(["children at school"]))[0] == ["kids"]
+    assert 0 <= clf.score([t for t, _ in TRAIN], [y for _, y in TRAIN]) <= 1
+
+
+def test_accepts_indicator_matrix_embeddings_and_dataframe():
+    import pandas as pd
+    texts = [t for t, _ in TRAIN]
+    Y = np.array([[int(th in y) for th in CB.theme_ids] for _, y in TRAIN])
+    emb = FakeEmbedder(256).encode(texts)
+    a = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(emb, Y)
+    assert a.predict_proba(emb).shape == (len(texts), 3)
+    df = pd.DataFrame({"text": texts})
+    b = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(df, Y)
+    assert b.predict(df).shape == (len(texts), 3)
+
+
+def test_sklearn_api():
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256), C=0.5)
+    assert clf.get_params()["C"] == 0.5
+    c2 = clone(clf)
+    assert c2.get_params()["C"] == 0.5 and not hasattr(c2, "thresholds_")
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        clf.predict(["x"])
+
+
+def test_rejects_unknown_theme_and_bad_shape():
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256))
+    with pytest.raises(ValueError, match="not in the codebook"):
+        clf.fit(["a text"], [["nope"]])
+    with pytest.raises(ValueError, match="shape"):
+        clf.fit(["a text"], np.zeros((1, 5)))
+
+
+def test_save_load_round_trip_without_pickle(tmp_path, monkeypatch):
+    clf = fitted()
+    emb = FakeEmbedder(256)
+    save_model(clf, tmp_path / "m", embedder_spec="fake")
+    monkeypatch.setattr("nlp.embed.get_embedder", lambda spec=None: FakeEmbedder(256))
+    back = load_model(tmp_path / "m", codebook=CB, embedder=emb)
+    texts = ["nobody told us about the funding", "children at school"]
+    np.testing.assert_allclose(back.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+    # weights are plain arrays: loading with allow_pickle=False works
+    with np.load(tmp_path / "m" / "weights.npz", allow_pickle=False) as w:
+        assert w["thresholds"].shape == (3,)
+
+
+def test_load_refuses_other_codebook_or_embedder(tmp_path):
+    save_model(fitted(), tmp_path / "m", embedder_spec="fake")
+    other = loads_codebook(CB_YAML_OTHER)
+    with pytest.raises(ModelError, match="trained on codebook 't' version 1"):
+        load_model(tmp_path / "m", codebook=other, embedder=FakeEmbedder(256))
+    with pytest.raises(ModelError, match="trained on embeddings from"):
+        load_model(tmp_path / "m", codebook=CB, embedder=FakeEmbedder(dim=64))
+    with pytest.raises(ModelError, match="no theme model here"):
+        load_model(tmp_path / "nothing", codebook=CB, embedder=FakeEmbedder(256))
+
+
+CB_YAML_OTHER = """
+name: t
+version: 2
+themes:
+  - id: money
+    label: Money
+    definition: something else
+"""
+
+
+def test_segments():
+    assert split_segments("We had no reply. The price was too low; our reserves paid for it.") == [
+        "We had no reply.", "The price was too low", "our reserves paid for it."]
+    assert split_segments("short") == ["short"]
+    enc = encode(["The first sentence is here. Another sentence is there.", "x"], FakeEmbedder(256))
+    assert enc.seg_owner.tolist() == [0, 0, 1]
+
+
+def test_active_learning_rank_and_mistakes():
+    proba = np.array([[0.5, 0.1], [0.99, 0.01], [0.45, 0.2], [0.05, 0.55]])
+    thr = np.array([0.5, 0.5])
+    u = uncertainty(proba, thr)
+    assert u[0] == pytest.approx(1.0) and u[1] < 0.1
+    emb = np.eye(4)
+    order = rank_for_review(proba, thr, emb, n=3)
+    assert order[0] == 0 and 1 not in order
+    mistakes = likely_mistakes(np.array([[0.02, 0.5], [0.95, 0.1]]), np.array([[1, 0], [0, 0]]))
+    assert [(r, c) for r, c, _ in mistakes] == [(0, 0), (1, 0)]
