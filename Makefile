@@ -29,9 +29,12 @@ demo: setup
 demo-batch:
 	$(MAKE) demo NO_APP=1
 
-# Chromium + driver for the browser test (Debian packages; needs root, as in CI).
+# System tools the tests use: Chromium for the browser test, LibreOffice + poppler to check the
+# report renders (Debian packages; needs root, as in CI).
+SYSTEM_PKGS := chromium chromium-driver libreoffice-writer poppler-utils fonts-liberation fonts-dejavu-core
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v soffice >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null; fi
 
 test: setup browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -139,7 +139,7 @@ def main() -> None:
     texts = df["text"].tolist()
     Y = binarize(df["themes"], theme_ids)
     embedder = get_embedder(args.embedder)
-    cache = EmbeddingCache(cache_root() / "embeddings")
+    cache = EmbeddingCache(cache_root())
     t0 = time.perf_counter()
     enc = encode(texts, embedder, cache=cache, progress=True)
     print(f"embedded {len(texts)} units with {embedder.model_id} in "

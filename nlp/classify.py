@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PRIOR_COEF = np.array([9.0, 4.0, 10.0, -4.0])
 DEFAULT_PRIOR_INTERCEPT = -6.0
 MIN_CALIBRATION = 8
+MIN_PRIOR_REFIT = 60
 
 
 @dataclass
@@ -206,10 +207,15 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         Yb = self._binarize(Y, len(enc))
         F = self._prior_features(enc)
         Z = self._lr_features(enc, F)
-        prior_logit = self._prior_logit(F)
         k = len(self.theme_ids_)
         self.n_examples_ = len(enc)
         self.n_pos_ = Yb.sum(0)
+        if len(enc) >= MIN_PRIOR_REFIT and (self.n_pos_ >= 5).sum() >= 3:
+            # Enough examples to recalibrate the shared prior on this codebook's own data.
+            pl = LogisticRegression(C=1.0, max_iter=500).fit(F.reshape(-1, F.shape[2]),
+                                                            Yb.ravel())
+            self.prior_coef_, self.prior_intercept_ = pl.coef_[0], float(pl.intercept_[0])
+        prior_logit = self._prior_logit(F)
         self.lr_coef_ = np.zeros((k, Z.shape[1]), dtype=np.float32)
         self.lr_intercept_ = np.full(k, -30.0)
         oof = np.zeros((len(enc), k))

@@ -170,18 +170,64 @@ def show(response_id: str = typer.Argument(..., help="The response id.")) -> Non
 @app.command()
 @handles_errors
 def export(
-    format: str = typer.Option(..., "--format", "-f", help="csv, xlsx or jsonl."),
+    format: str = typer.Option(..., "--format", "-f", help="csv, xlsx, jsonl, qdpx (REFI-QDA "
+                                                          "project) or qdc (codebook)."),
     out_file: Path = typer.Option(..., "--out", "-o", help="File to write."),
     no_anonymise: bool = typer.Option(False, "--no-anonymise",
                                       help="Keep names, places and contacts (ask first)."),
-    layout: str = typer.Option("wide", help="wide: a row per quote; long: a row per coding."),
+    layout: str = typer.Option("wide", help="csv/xlsx/jsonl: wide (a row per quote) or long "
+                                            "(a row per coding)."),
+    suggestions: str = typer.Option("open", help="qdpx: model suggestions to include: open "
+                                                 "(not yet decided), all or none."),
+    line_breaks: str = typer.Option("keep", help="qdpx: keep, or space (for readers that "
+                                                 "count line ends differently)."),
 ) -> None:
     """Export coded quotes, anonymised unless --no-anonymise."""
-    from .export import export_project
+    store = _project().store
+    if format == "qdpx":
+        from .refiqda import export_qdpx
 
-    path = export_project(_project().store, out_file, format=format,
-                          anonymise=not no_anonymise, layout=layout)
+        path = export_qdpx(store, out_file, anonymise=not no_anonymise,
+                           suggestions=suggestions, line_breaks=line_breaks)
+    elif format == "qdc":
+        from .refiqda import export_qdc
+
+        path = export_qdc(store, out_file)
+    else:
+        from .export import export_project
+
+        path = export_project(store, out_file, format=format, anonymise=not no_anonymise,
+                              layout=layout)
     out.print(str(path))
+
+
+@app.command()
+@handles_errors
+def report(
+    directory: Optional[Path] = typer.Argument(None, help="Project folder (default: --project "
+                                                         "or the current one)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write the report to."),
+    format: List[str] = typer.Option(["docx"], "--format", "-f",
+                                     help="docx, md or html (repeat or comma-separate)."),
+    no_anonymise: bool = typer.Option(False, "--no-anonymise", help="Keep names (ask first)."),
+    group_by: Optional[str] = typer.Option(None, help="Respondent attribute for the crosstab."),
+) -> None:
+    """Write the findings draft: theme shares, crosstab, chart and the best quotes."""
+    from .project import open_project
+    from .report import write_report
+
+    project = open_project(directory or _state["project"])
+    formats = tuple(f.strip() for spec in format for f in spec.split(",") if f.strip())
+    topics = None
+    try:
+        from .topics import load_project_topics
+
+        topics = load_project_topics(project)
+    except ImportError:
+        pass
+    for p in write_report(project, out_dir, formats=formats, anonymise=not no_anonymise,
+                          group_by=group_by, topics=topics):
+        out.print(str(p))
 
 
 @app.command()
@@ -266,6 +312,35 @@ def app_(
     root = find_project_root(directory or _state["project"])
     for line in serve(root, port=port, host=host):
         out.print(line)
+
+
+EVALS = {"classify": "eval_classify.py", "topics": "eval_topics.py", "quotes": "eval_quotes.py",
+         "anonymise": "eval_anonymise.py", "embed": "bench_embed.py", "app": "bench_app.py"}
+
+
+@app.command("eval", context_settings={"allow_extra_args": True,
+                                       "ignore_unknown_options": True})
+@handles_errors
+def eval_(
+    ctx: typer.Context,
+    which: str = typer.Argument(..., help=f"One of: {', '.join(EVALS)}. Extra arguments go to "
+                                          "the script (e.g. nlp eval classify --quick)."),
+) -> None:
+    """Run an evaluation or benchmark of the evaluation/ harness; prints its tables."""
+    import runpy
+
+    if which not in EVALS:
+        raise errors.NlpError(f"unknown evaluation {which!r}; choose one of {', '.join(EVALS)}.")
+    script = Path(__file__).resolve().parent.parent / "evaluation" / EVALS[which]
+    if not script.exists():
+        raise errors.NlpError(f"{script} is missing: the evaluation harness ships with the "
+                              "source checkout, not the installed package.")
+    argv = sys.argv
+    sys.argv = [str(script), *ctx.args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
 
 
 def main(argv: Optional[list[str]] = None) -> None:

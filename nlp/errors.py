@@ -168,3 +168,26 @@ def unknown_settings(what: str, keys: list[str], known: list[str]) -> SettingsEr
 
 def bad_setting(name: str, expected: str) -> SettingsError:
     return SettingsError(f"{name} must be {expected}.")
+
+
+# --- review app (appended by the app stage) ------------------------------------------------------
+
+def unknown_theme(theme_id: str) -> CodebookError:
+    return CodebookError(f"theme {theme_id!r} is not in the project's codebook.")
+
+
+def theme_id_taken(theme_id: str) -> CodebookError:
+    return CodebookError(f"theme id {theme_id!r} is already in the codebook; choose another.")
+
+
+def merge_needs_two() -> CodebookError:
+    return CodebookError("choose at least two themes to merge.")
+
+
+def split_needs_two() -> CodebookError:
+    return CodebookError("a split needs at least two parts with different ids.")
+
+
+def app_missing(path: str | Path) -> NotReadyError:
+    return NotReadyError(f"the review app ({path}) is not part of this install; run it from a "
+                         "checkout of consultation-nlp.")

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
            ".ndjson": "jsonl", ".txt": "text", ".md": "text", ".markdown": "text",
-           ".docx": "docx", ".pdf": "pdf"}
+           ".docx": "docx", ".pdf": "pdf", ".qdpx": "qdpx"}
 TEXT_NAMES = ["text", "response", "response_text", "answer", "answers", "comment", "comments",
               "quote", "free_text", "freetext", "feedback", "reply", "verbatim", "open_text"]
 ID_NAMES = ["id", "response_id", "responseid", "answer_id", "row_id", "uid", "record_id"]
@@ -269,6 +269,10 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
         InputError: bad file (nothing is stored).
     """
     p = Path(path)
+    if p.suffix.lower() == ".qdpx":  # a REFI-QDA project: responses and their codings
+        from .refiqda import import_qdpx
+
+        return import_qdpx(store, p)
     opts = options or ImportOptions()
     result = read_file(p, opts)
     base = dict(path=str(p), format=result.format, rows_read=result.rows_read,

@@ -131,8 +131,7 @@ def code_responses(corpus: Corpus, model: ThemeClassifier, *, progress: bool = F
 def project_embedder(project):
     from .embed import EmbeddingCache, get_embedder
 
-    return get_embedder(project.config.get("embedder")), EmbeddingCache(project.cache_dir /
-                                                                        "embeddings")
+    return get_embedder(project.config.get("embedder")), EmbeddingCache(project.cache_dir)
 
 
 def code_project(project, *, recode_all: bool = False, model_dir: str | Path | None = None,
@@ -205,7 +204,7 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     unknown = sorted({t for ts in ex_y for t in ts} - set(codebook.theme_ids))
     if unknown:
         raise errors.InputError(examples, f"themes not in the codebook: {', '.join(unknown)}.")
-    cache = EmbeddingCache(cache_root() / "embeddings")
+    cache = EmbeddingCache(cache_root())
     model = resolve_model(codebook, model_dir=model_dir, embedder=get_embedder(None),
                           cache=cache, extra_texts=ex_t, extra_themes=ex_y)
     _, proba = code_responses(corpus, model, progress=progress)

@@ -26,7 +26,7 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
     df = load(corpus)
     spec = embedder_spec or "st"
     embedder = get_embedder(spec)
-    cache = EmbeddingCache(Path(cache_dir) if cache_dir else cache_root() / "embeddings")
+    cache = EmbeddingCache(Path(cache_dir) if cache_dir else cache_root())
     clf = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache)
     clf.fit(df["text"].tolist(), [list(t) for t in df["themes"]])
     Y = clf._binarize([list(t) for t in df["themes"]], len(df))

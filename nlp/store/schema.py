@@ -74,6 +74,9 @@ codings = sa.Table(
     sa.UniqueConstraint("response_id", "theme_id", "coder", name="uq_coding"),
     sa.Index("ix_codings_theme_status", "theme_id", "status"),
     sa.Index("ix_codings_coder", "coder"),
+    # Review app (migration 0002): who reviewed what, and theme filters, index-only.
+    sa.Index("ix_codings_coder_response", "coder", "response_id"),
+    sa.Index("ix_codings_theme_coder_conf", "theme_id", "coder", "confidence", "response_id"),
 )
 
 # Append-only: every change to `codings`, with the state before and after.
@@ -101,6 +104,8 @@ predictions = sa.Table(
     sa.Column("scores", sa.JSON, nullable=False),
     sa.Column("uncertainty", sa.Float, nullable=False, default=0.0, index=True),
     sa.Column("updated_at", TS, nullable=False),
+    # Review app (migration 0002): keyset paging of the most-informative-first queue.
+    sa.Index("ix_predictions_uncertainty_rid", "uncertainty", "response_id"),
 )
 
 # spaCy output cached by text hash, so the app and topic model never redo it.

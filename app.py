@@ -1,0 +1,25 @@
+"""App: the review app (`streamlit run app.py -- --project DIR`, or `nlp app DIR`)."""
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from nlp.ui.widgets import sidebar
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PAGES = Path(__file__).resolve().parent / "nlp" / "ui" / "pages"
+
+st.set_page_config(page_title="consultation-nlp review", layout="wide")
+nav = st.navigation([
+    st.Page(PAGES / "project.py", title="Project", url_path="project"),
+    st.Page(PAGES / "review.py", title="Review queue", url_path="review", default=True),
+    st.Page(PAGES / "themes.py", title="Themes", url_path="themes"),
+    st.Page(PAGES / "topics.py", title="Topics", url_path="topics"),
+    st.Page(PAGES / "codebook.py", title="Codebook", url_path="codebook"),
+    st.Page(PAGES / "agreement.py", title="Agreement", url_path="agreement"),
+    st.Page(PAGES / "export.py", title="Export", url_path="export"),
+])
+sidebar()
+nav.run()

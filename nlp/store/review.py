@@ -1,0 +1,410 @@
+"""Store: the review app's queries (queue, filters, search, context) and its logged decisions.
+
+Every query here answers from indexes with LIMIT or keyset paging, so the app stays fast at
+100,000 responses (see evaluation/bench_app.py); no function loads the whole corpus.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from ..types import MODEL_CODER
+from .core import Store
+from .schema import codebooks, codings, events, predictions, responses, sources
+
+log = logging.getLogger(__name__)
+
+StatusFilter = Literal["any", "unreviewed", "reviewed", "suggested", "accepted", "rejected"]
+Order = Literal["informative", "import"]
+STATUS_FILTERS: tuple[str, ...] = ("unreviewed", "any", "reviewed", "suggested", "accepted",
+                                   "rejected")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which responses the review queue shows, and in what order.
+
+    `status` applies to `theme_id` when one is given, else to the response as a whole:
+    unreviewed (no researcher decision), reviewed, suggested (a model suggestion no researcher
+    has decided on), accepted or rejected (by a researcher). `coder` narrows the researcher
+    side to one person (so "unreviewed" + coder is "not yet reviewed by me"); with status
+    any/suggested it keeps responses that coder touched. The confidence band is the model's
+    score for `theme_id` (with status "any", whether or not it reached a suggestion), or
+    without a theme the confidence of any model suggestion.
+    `order` "informative" is active learning: most uncertain first, model-coded answers only.
+    """
+
+    theme_id: str | None = None
+    status: StatusFilter = "unreviewed"
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    source_id: int | None = None
+    coder: str | None = None
+    text: str | None = None
+    order: Order = "informative"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One response in the queue; `key` is its position for keyset paging."""
+
+    response_id: str
+    text: str
+    source: str
+    location: int | None
+    respondent_id: str | None
+    question: str | None
+    uncertainty: float | None
+    key: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    """All the review card shows: the response, its neighbours, the model's scores and every
+    coder's current decision per theme ({theme_id: {coder: status}})."""
+
+    item: QueueItem
+    flag: str | None
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    scores: Mapping[str, float]
+    decisions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    confidences: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A coder's call on one theme: a status, or None to clear their coding."""
+
+    theme_id: str
+    status: str | None
+    origin: str = "researcher"
+    confidence: float | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- the queue ------------------------------------------------------------------------------
+# Filters are uncorrelated `response_id IN (subquery)`: SQLite builds each set once from an
+# index and probes it, so a selective filter never rescans codings per candidate row.
+def _coded_ids(*, theme_id: str | None = None, coder: str | None = None, model: bool = False,
+               status: str | None = None) -> sa.Select:
+    """Ids of responses with a coding by the model, by `coder`, or by any researcher."""
+    q = sa.select(codings.c.response_id)
+    if model:
+        q = q.where(codings.c.coder == MODEL_CODER)
+    elif coder is not None:
+        q = q.where(codings.c.coder == coder)
+    else:
+        q = q.where(codings.c.coder != MODEL_CODER)
+    if theme_id is not None:
+        q = q.where(codings.c.theme_id == theme_id)
+    if status is not None:
+        q = q.where(codings.c.status == status)
+    return q
+
+
+def _open_suggestion_ids(theme_id: str | None, coder: str | None) -> sa.Select:
+    """Ids of responses with a model suggestion no researcher (or `coder`) has decided."""
+    m, d = codings.alias("m"), codings.alias("d")
+    decided = sa.select(sa.literal(1)).select_from(d).where(
+        d.c.response_id == m.c.response_id, d.c.theme_id == m.c.theme_id,
+        (d.c.coder == coder) if coder else (d.c.coder != MODEL_CODER)).exists()
+    q = sa.select(m.c.response_id).where(m.c.coder == MODEL_CODER, ~decided)
+    return q.where(m.c.theme_id == theme_id) if theme_id is not None else q
+
+
+def _band_ids(conn: sa.Connection | None, theme_id: str | None, lo: float, hi: float
+              ) -> sa.ColumnElement[bool]:
+    """Responses whose model score (on `theme_id`, else on any suggested theme) is in
+    [lo, hi]. Scores at or over a theme's threshold are suggestions, found by index; only a
+    band reaching below the lowest suggestion reads the stored scores."""
+    sug = sa.select(codings.c.response_id).where(
+        codings.c.coder == MODEL_CODER, codings.c.confidence >= lo, codings.c.confidence <= hi)
+    if theme_id is None:
+        return responses.c.response_id.in_(sug)
+    floor = None
+    if conn is not None:
+        floor = conn.execute(sa.select(sa.func.min(codings.c.confidence)).where(
+            codings.c.theme_id == theme_id, codings.c.coder == MODEL_CODER)).scalar()
+    if floor is not None and lo >= floor:
+        return responses.c.response_id.in_(sug.where(codings.c.theme_id == theme_id))
+    # The stored scores hold every theme's score, suggested or not: one pass over them.
+    score = predictions.c.scores[theme_id].as_float()
+    return responses.c.response_id.in_(sa.select(predictions.c.response_id).where(
+        score.between(lo, hi)))
+
+
+def _conditions(flt: QueueFilter, conn: sa.Connection | None = None
+                ) -> list[sa.ColumnElement[bool]]:
+    conds: list[sa.ColumnElement[bool]] = [responses.c.flag.is_(None)]
+    t, who = flt.theme_id, flt.coder
+    rid = responses.c.response_id
+    if flt.status == "unreviewed":
+        conds.append(rid.not_in(_coded_ids(theme_id=t, coder=who)))
+    elif flt.status == "reviewed":
+        conds.append(rid.in_(_coded_ids(theme_id=t, coder=who)))
+    elif flt.status in ("accepted", "rejected"):
+        conds.append(rid.in_(_coded_ids(theme_id=t, coder=who, status=flt.status)))
+    elif flt.status == "suggested":
+        conds.append(rid.in_(_open_suggestion_ids(t, who)))
+    elif flt.status == "any":
+        banded = flt.min_confidence is not None or flt.max_confidence is not None
+        if t is not None and banded:
+            pass  # the band on the theme's score is the theme filter (near misses included)
+        elif t is not None and who is None:
+            conds.append(rid.in_(sa.select(codings.c.response_id)
+                                 .where(codings.c.theme_id == t)))
+        elif t is not None:
+            conds.append(rid.in_(_coded_ids(theme_id=t, model=True))
+                         | rid.in_(_coded_ids(theme_id=t, coder=who)))
+        elif who is not None:
+            conds.append(rid.in_(_coded_ids(coder=who)))
+    else:
+        raise ValueError(f"unknown status filter {flt.status!r}; use one of "
+                         f"{', '.join(STATUS_FILTERS)}")
+    if flt.min_confidence is not None or flt.max_confidence is not None:
+        lo = 0.0 if flt.min_confidence is None else flt.min_confidence
+        hi = 1.0 if flt.max_confidence is None else flt.max_confidence
+        conds.append(_band_ids(conn, t, lo, hi))
+    if flt.source_id is not None:
+        conds.append(responses.c.source_id == flt.source_id)
+    if flt.text and flt.text.strip():
+        pat = flt.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        r2 = responses.alias("t")
+        # SQLite's LIKE ignores (ASCII) case by itself; ilike would lower() every text first.
+        sqlite = conn is not None and conn.dialect.name == "sqlite"
+        match = (r2.c.text.like if sqlite else r2.c.text.ilike)(f"%{pat}%", escape="\\")
+        conds.append(rid.in_(sa.select(r2.c.response_id).where(match)))
+    return conds
+
+
+def _base(flt: QueueFilter, columns: Sequence[Any], conn: sa.Connection | None = None, *,
+          filtered: bool = True) -> sa.Select:
+    cols = [responses.c.response_id, responses.c.text, sources.c.name.label("source"),
+            responses.c.location, responses.c.respondent_id, responses.c.question, *columns]
+    if flt.order == "informative":
+        frm = predictions.join(responses, responses.c.response_id == predictions.c.response_id)
+        cols.append(predictions.c.uncertainty)
+    else:
+        frm = responses
+        cols.append(sa.null().label("uncertainty"))
+    frm = frm.outerjoin(sources, sources.c.id == responses.c.source_id)
+    q = sa.select(*cols).select_from(frm)
+    return q.where(*_conditions(flt, conn)) if filtered else q
+
+
+def _item(row: Mapping[str, Any], order: Order) -> QueueItem:
+    key = ((row["uncertainty"], row["response_id"]) if order == "informative"
+           else (row["rowid"],))
+    return QueueItem(response_id=row["response_id"], text=row["text"], source=row["source"] or "",
+                     location=row["location"], respondent_id=row["respondent_id"],
+                     question=row["question"], uncertainty=row["uncertainty"], key=key)
+
+
+def _ordered(conn: sa.Connection, flt: QueueFilter, *, reverse: bool = False,
+             after: Sequence[Any] | None = None) -> sa.Select:
+    q = _base(flt, [responses.c.id.label("rowid")], conn)
+    if flt.order == "informative":
+        k = sa.tuple_(predictions.c.uncertainty, predictions.c.response_id)
+        cols = (predictions.c.uncertainty, predictions.c.response_id)
+        if after is not None:
+            q = q.where(k > sa.tuple_(*after) if reverse else k < sa.tuple_(*after))
+        return q.order_by(*(c.asc() if reverse else c.desc() for c in cols))
+    if after is not None:
+        q = q.where(responses.c.id < after[0] if reverse else responses.c.id > after[0])
+    return q.order_by(responses.c.id.desc() if reverse else responses.c.id.asc())
+
+
+def queue_next(store: Store, flt: QueueFilter, *, after: Sequence[Any] | None = None
+               ) -> QueueItem | None:
+    """The first response of the queue after `after` (a QueueItem.key), or None at the end."""
+    with store.read() as conn:
+        row = conn.execute(_ordered(conn, flt, after=after).limit(1)).mappings().first()
+    return _item(row, flt.order) if row else None
+
+
+def queue_prev(store: Store, flt: QueueFilter, *, before: Sequence[Any]) -> QueueItem | None:
+    """The response just before `before` in the queue's order, or None at the start."""
+    with store.read() as conn:
+        row = conn.execute(_ordered(conn, flt, reverse=True, after=before).limit(1)
+                           ).mappings().first()
+    return _item(row, flt.order) if row else None
+
+
+def queue_page(store: Store, flt: QueueFilter, *, offset: int = 0, limit: int = 20
+               ) -> list[QueueItem]:
+    """One page of the queue (for lists: quotes under a theme, search results)."""
+    with store.read() as conn:
+        rows = conn.execute(_ordered(conn, flt).limit(limit).offset(offset)).mappings().all()
+    return [_item(r, flt.order) for r in rows]
+
+
+def queue_count(store: Store, flt: QueueFilter) -> int:
+    """How many responses match the filter."""
+    with store.read() as conn:
+        q = _base(flt, [], conn).with_only_columns(sa.func.count())
+        return int(conn.execute(q).scalar_one())
+
+
+def has_predictions(store: Store) -> bool:
+    """Whether the model has scored any response (the informative order needs it)."""
+    with store.read() as conn:
+        return conn.execute(sa.select(predictions.c.response_id).limit(1)).first() is not None
+
+
+def find_item(store: Store, response_id: str, *, order: Order = "informative"
+              ) -> QueueItem | None:
+    """A response as a queue item, whatever the filter (to reopen it after a page refresh)."""
+    q = _base(QueueFilter(order=order), [responses.c.id.label("rowid")], filtered=False
+              ).where(responses.c.response_id == response_id)
+    with store.read() as conn:
+        row = conn.execute(q).mappings().first()
+    if row is None and order == "informative":
+        return find_item(store, response_id, order="import")
+    return _item(row, order) if row else None
+
+
+def review_context(store: Store, item: QueueItem, *, neighbours: int = 1) -> ReviewContext:
+    """What the review card shows for `item`: neighbouring text from the same source,
+    the model's scores, and each coder's decision per theme."""
+    r = responses
+    with store.read() as conn:
+        me = conn.execute(sa.select(r.c.id, r.c.source_id, r.c.flag).where(
+            r.c.response_id == item.response_id)).mappings().one()
+        same = (r.c.source_id == me["source_id"]) if me["source_id"] is not None \
+            else r.c.source_id.is_(None)
+        before = conn.execute(sa.select(r.c.text).where(same, r.c.id < me["id"])
+                              .order_by(r.c.id.desc()).limit(neighbours)).scalars().all()
+        after = conn.execute(sa.select(r.c.text).where(same, r.c.id > me["id"])
+                             .order_by(r.c.id).limit(neighbours)).scalars().all()
+        scores = conn.execute(sa.select(predictions.c.scores).where(
+            predictions.c.response_id == item.response_id)).scalar()
+        decisions: dict[str, dict[str, str]] = {}
+        conf: dict[str, float] = {}
+        for row in conn.execute(sa.select(codings.c.theme_id, codings.c.coder, codings.c.status,
+                                          codings.c.confidence)
+                                .where(codings.c.response_id == item.response_id)
+                                .order_by(codings.c.id)).mappings():
+            decisions.setdefault(row["theme_id"], {})[row["coder"]] = row["status"]
+            if row["coder"] == MODEL_CODER and row["confidence"] is not None:
+                conf[row["theme_id"]] = float(row["confidence"])
+    return ReviewContext(item=item, flag=me["flag"], before=tuple(reversed(before)),
+                         after=tuple(after), scores=dict(scores or {}), decisions=decisions,
+                         confidences=conf)
+
+
+# -- decisions and undo ----------------------------------------------------------------------
+def record_decisions(store: Store, response_id: str, decisions: Sequence[Decision], *,
+                     coder: str) -> int:
+    """Apply one click's decisions in one transaction (logged with one timestamp, so
+    `undo_last` takes them back together). Returns how many codings changed.
+
+    Raises:
+        KeyError: no such response.
+        ValueError: an empty coder name, a bad status, or a theme not in the codebook.
+    """
+    if not coder.strip() or coder == MODEL_CODER:
+        raise ValueError(f"a coder name is needed (not empty, not {MODEL_CODER!r})")
+    known = set(store.active_codebook().theme_ids)
+    for d in decisions:
+        if d.theme_id not in known:
+            raise ValueError(f"theme {d.theme_id!r} is not in the project's codebook")
+        if d.status not in (None, "suggested", "accepted", "rejected"):
+            raise ValueError(f"status must be accepted, rejected or suggested, not {d.status!r}")
+    if not decisions:
+        return 0
+    now = _now()
+    with store.write() as conn:
+        if conn.execute(sa.select(responses.c.id).where(
+                responses.c.response_id == response_id)).first() is None:
+            raise KeyError(response_id)
+        for d in decisions:
+            after = None if d.status is None else {
+                "origin": d.origin, "status": d.status, "confidence": d.confidence}
+            apply_change(conn, response_id=response_id, theme_id=d.theme_id, coder=coder,
+                         after=after, actor=coder, action="set" if after else "clear", at=now)
+    return len(decisions)
+
+
+def apply_change(conn: sa.Connection, *, response_id: str, theme_id: str, coder: str,
+                 after: Mapping[str, Any] | None, actor: str, action: str, at: datetime,
+                 undoes: int | None = None) -> int:
+    """Set one coding to `after` (None deletes it) and log it, inside the caller's
+    transaction; `at` groups the events of one user action. Returns the event id."""
+    row = conn.execute(sa.select(codings).where(
+        codings.c.response_id == response_id, codings.c.theme_id == theme_id,
+        codings.c.coder == coder)).mappings().first()
+    before = None if row is None else {"origin": row["origin"], "status": row["status"],
+                                       "confidence": row["confidence"]}
+    if after is None:
+        if row is not None:
+            conn.execute(sa.delete(codings).where(codings.c.id == row["id"]))
+    else:
+        vals = {"origin": after["origin"], "status": after["status"],
+                "confidence": after.get("confidence"), "updated_at": at}
+        if row is None:
+            conn.execute(sa.insert(codings).values(response_id=response_id, theme_id=theme_id,
+                                                   coder=coder, **vals))
+        else:
+            conn.execute(sa.update(codings).where(codings.c.id == row["id"]).values(**vals))
+    res = conn.execute(sa.insert(events).values(
+        at=at, actor=actor, action=action, response_id=response_id, theme_id=theme_id,
+        coder=coder, before=before, undoes=undoes,
+        after=None if after is None else {"origin": after["origin"], "status": after["status"],
+                                          "confidence": after.get("confidence")}))
+    return int(res.inserted_primary_key[0])
+
+
+def undo_last(store: Store, actor: str) -> list[dict[str, Any]]:
+    """Undo `actor`'s last action: every not-yet-undone event it logged at that same moment
+    (one click, one merge). Logged as "undo" events, like Store.undo. Returns the events
+    undone, newest first (empty when there is nothing to undo)."""
+    with store.write() as conn:
+        undone = sa.select(events.c.undoes).where(events.c.undoes.is_not(None))
+        live = sa.select(events).where(events.c.actor == actor, events.c.action != "undo",
+                                       events.c.id.not_in(undone))
+        last = conn.execute(live.order_by(events.c.id.desc()).limit(1)).mappings().first()
+        if last is None:
+            return []
+        group = [dict(e) for e in conn.execute(
+            live.where(events.c.at == last["at"]).order_by(events.c.id.desc())).mappings()]
+        now = _now()
+        for ev in group:
+            apply_change(conn, response_id=ev["response_id"], theme_id=ev["theme_id"],
+                         coder=ev["coder"], after=ev["before"], actor=actor, action="undo",
+                         at=now, undoes=int(ev["id"]))
+    return group
+
+
+def reviewed_count(store: Store, *, coder: str | None = None) -> int:
+    """Responses with at least one researcher decision (by `coder` when given)."""
+    cond = (codings.c.coder == coder) if coder else (codings.c.coder != MODEL_CODER)
+    q = sa.select(sa.func.count(sa.distinct(codings.c.response_id))).where(cond)
+    with store.read() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+def list_coders(store: Store) -> list[str]:
+    """Researchers who have coded anything, alphabetically (the model excluded)."""
+    q = (sa.select(codings.c.coder).where(codings.c.coder != MODEL_CODER).distinct()
+         .order_by(codings.c.coder))
+    with store.read() as conn:
+        return list(conn.execute(q).scalars())
+
+
+def data_version(store: Store) -> tuple[int, int, int]:
+    """Changes whenever codings, codebooks or responses change: a cache key for the app's
+    slower summaries (last event id, active codebook, last response)."""
+    with store.read() as conn:
+        ev = conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0
+        cb = conn.execute(sa.select(sa.func.max(codebooks.c.id))
+                          .where(codebooks.c.active.is_(True))).scalar() or 0
+        n = conn.execute(sa.select(sa.func.max(responses.c.id))).scalar() or 0
+    return int(ev), int(cb), int(n)

@@ -1,0 +1,1 @@
+"""App: the review app's pages, state and widgets (the only package importing streamlit)."""

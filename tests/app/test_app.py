@@ -1,0 +1,361 @@
+"""The review app's pages through Streamlit's AppTest, asserting on the project database."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from nlp.store import review as rv
+from nlp.ui import jobs
+from nlp.ui.widgets import escape_md
+
+from appdata import APP, REPO, make_project
+
+
+def themes(project):
+    return project.store.active_codebook().theme_ids
+
+
+def mine(project, coder="ana"):
+    return {(c.response_id, c.theme_id): c.status for c in project.store.codings(coder=coder)}
+
+
+def markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+# -- Review queue -------------------------------------------------------------------------------
+def test_review_shows_most_informative_first_with_context(app_at, project):
+    at = app_at()  # the default page
+    assert not at.exception and at.title[0].value == "Review queue"
+    text = markdown(at)
+    assert escape_md("The tender documents ran to 200 pages") in text  # a4: uncertainty 0.95
+    assert escape_md("answer a4 · answers.csv · row 5") in text
+    assert escape_md("… Nobody answered our clarification questions before the deadline.") \
+        in text  # the answer before it in the same file
+    assert at.query_params["item"] == "a4"
+
+
+def test_user_text_is_escaped_never_html(app_at):
+    at = app_at()
+    q = next(m.value for m in at.markdown if "tender" in m.value)
+    assert "<b>" not in q and r"\<b\>" in q and r"\*\*stars\*\*" in q and r"\[link\]" in q
+    assert r"\$x\$" in q
+    for path in [APP, *sorted((REPO / "nlp" / "ui").rglob("*.py"))]:
+        assert "unsafe_allow_html" not in path.read_text(encoding="utf-8"), path
+        assert "st.html(" not in path.read_text(encoding="utf-8"), path
+
+
+def test_accept_reject_add_and_undo(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    assert mine(project) == {("a4", t[3]): "accepted"}
+    [c] = project.store.codings(coder="ana")
+    assert (c.origin, c.confidence) == ("model", 0.51)
+    at.button(key=f"rej:a4:{t[2]}").click().run()  # a near miss (0.45), rejected
+    assert mine(project)[("a4", t[2])] == "rejected"
+    pills = next(p for p in at.button_group if p.key.startswith("add:a4:"))
+    pills.set_value(t[5]).run()
+    assert mine(project)[("a4", t[5])] == "accepted"
+    assert project.store.codings(coder="ana", theme_id=t[5])[0].origin == "researcher"
+    at.button(key=f"rej:a4:{t[3]}").click().run()  # remove a theme = reject it
+    assert mine(project)[("a4", t[3])] == "rejected"
+    at.button(key="undo").click().run()
+    assert mine(project)[("a4", t[3])] == "accepted"
+    at.button(key="undo").click().run()
+    at.button(key="undo").click().run()
+    at.button(key="undo").click().run()
+    assert mine(project) == {}
+    assert project.store.replay_events() == project.store.current_state()
+
+
+def test_accept_all_moves_on_and_undo_comes_back(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.button(key="accall:a4").click().run()
+    assert mine(project) == {("a4", t[3]): "accepted"}
+    assert at.query_params["item"] == "a2"  # next most informative
+    at.button(key="none:a2").click().run()
+    assert mine(project)[("a2", t[1])] == "rejected"
+    assert at.query_params["item"] == "a1"
+    at.button(key="undo").click().run()  # takes back a2's decision and shows a2 again
+    assert ("a2", t[1]) not in mine(project)
+    assert at.query_params["item"] == "a2"
+
+
+def test_next_previous_and_refresh_keeps_the_place(app_at, project):
+    at = app_at()
+    at.button(key="next").click().run()
+    assert at.query_params["item"] == "a2"
+    at.button(key="next").click().run()
+    assert at.query_params["item"] == "a1"
+    at.button(key="prev").click().run()
+    assert at.query_params["item"] == "a2"
+    # a page refresh: new session, same URL
+    from streamlit.testing.v1 import AppTest
+
+    again = AppTest.from_file(str(APP), default_timeout=30)
+    again.query_params.update({"item": "a2", "coder": "ana"})
+    again.session_state["project_root"] = str(project.root)
+    again.run()
+    assert escape_md("We used our reserves") in markdown(again)
+    assert again.text_input(key="coder_box").value == "ana"
+
+
+def test_end_of_queue(app_at, project):
+    at = app_at()
+    for _ in range(5):
+        at.button(key="next").click().run()
+    assert "Nothing left in this queue" in at.success[0].value
+
+
+def test_filters_theme_status_and_search(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.selectbox(key="f_theme").set_value(t[2]).run()
+    at.selectbox(key="f_status").set_value("suggested").run()
+    assert "2 answers in this queue" in markdown(at)  # a1 (0.55) and a3 (0.88)
+    assert at.query_params["item"] == "a1"
+    at.button(key=f"acc:a1:{t[2]}").click().run()
+    at.button(key="next").click().run()
+    assert at.query_params["item"] == "a3"
+    assert "1 answer in this queue" in markdown(at)
+    at.selectbox(key="f_theme").set_value("").run()
+    at.selectbox(key="f_status").set_value("any").run()
+    at.text_input(key="f_text").set_value("cash flow").run()
+    assert at.query_params["item"] == "a6" and "1 answer in this queue" in markdown(at)
+    at.radio(key="f_order").set_value("import").run()
+    at.text_input(key="f_text").set_value("").run()
+    at.selectbox(key="f_coder").set_value("ana").run()
+    assert at.query_params["item"] == "a1"
+    at.slider(key="f_band").set_value((0.8, 1.0)).run()
+    assert "1 answer in this queue" in markdown(at)  # ana coded a1 only; it scores 0.91
+    at.selectbox(key="f_coder").set_value("").run()
+    assert "2 answers in this queue" in markdown(at)  # a1 (0.91) and a3 (0.88)
+
+
+def test_queue_in_import_order_before_the_model_ran(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    p = make_project(tmp_path / "bare", suggestions=False)
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["project_root"] = str(p.root)
+    at.session_state["coder"] = "ana"
+    at.run()
+    assert at.query_params["item"] == "a1" and "import order until" in markdown(at)
+    at.button(key="none:a1").click().run()  # no suggestion: rejects a theme to mark it seen
+    assert len(p.store.codings(coder="ana")) == 1 and at.query_params["item"] == "a2"
+    p.close()
+
+
+def test_coder_is_required_and_recorded(app_at, project):
+    at = app_at(coder=None)
+    assert "Who is coding?" in at.warning[0].value
+    at.text_input(key="coder_box").input("Bea").run()
+    assert at.query_params["coder"] == "Bea"
+    t = themes(project)
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    assert mine(project, "Bea") == {("a4", t[3]): "accepted"}
+
+
+def test_two_researchers_at_once_lose_nothing(app_at, project):
+    t = themes(project)
+    ana, ben = app_at(coder="ana"), app_at(coder="ben")
+    ana.button(key=f"acc:a4:{t[3]}").click().run()
+    ben.button(key=f"rej:a4:{t[3]}").click().run()
+    ana.button(key=f"rej:a4:{t[2]}").click().run()
+    assert mine(project, "ana") == {("a4", t[3]): "accepted", ("a4", t[2]): "rejected"}
+    assert mine(project, "ben") == {("a4", t[3]): "rejected"}
+    assert escape_md("ben: rejected") in markdown(ana.run())
+
+
+def test_refresh_runs_in_the_background_once(app_at, project, monkeypatch):
+    from nlp import pipeline
+
+    calls = []
+
+    def fake_code_project(p, *, recode_all=False, **_):
+        calls.append(recode_all)
+        time.sleep(0.3)
+        return pipeline.CodeRun(coded=5)
+
+    monkeypatch.setattr(pipeline, "code_project", fake_code_project)
+    t = themes(project)
+    at = app_at()
+    at.session_state["refresh_every"] = 2
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    assert calls == [] and jobs.get(str(project.root)) is None
+    at.button(key=f"rej:a4:{t[2]}").click().run()  # the second decision starts a refresh
+    assert "refresh running" in markdown(at) and "refreshing suggestions" in markdown(at)
+    assert at.button(key="refresh").disabled  # running: no second refresh
+    from nlp.ui.pages.review import start_refresh
+
+    assert not start_refresh(project)  # and the guard refuses one from elsewhere
+    jobs.wait(str(project.root), 5)
+    assert calls == [True] and jobs.get(str(project.root)).error is None
+    assert mine(project) == {("a4", t[3]): "accepted", ("a4", t[2]): "rejected"}
+
+
+# -- Project ------------------------------------------------------------------------------------
+def test_project_create_and_open(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    at.switch_page("nlp/ui/pages/project.py").run()
+    at.text_input(key="project_path").input(str(tmp_path / "new")).run()
+    at.button(key="create_project").click().run()
+    assert (tmp_path / "new" / "project.json").exists()
+    assert at.session_state["project_root"] == str((tmp_path / "new").resolve())
+    assert not at.exception
+
+
+def test_project_import_from_path_and_upload_with_errors(app_at, project, tmp_path):
+    at = app_at("project")
+    before = project.store.count_responses()
+    f = tmp_path / "more.csv"
+    f.write_text("id,text\nm1,Commissioners ignored our feedback\nm2,N/A\n", encoding="utf-8")
+    at.text_input(key="import_path").input(str(f)).run()
+    at.button(key="import_file").click().run()
+    assert project.store.count_responses() == before + 2
+    summary = at.dataframe[-1].value
+    assert list(summary["imported"]) == [2] and list(summary["flagged"]) == [1]
+    at.text_input(key="import_path").input(str(tmp_path / "missing.csv")).run()
+    at.button(key="import_file").click().run()
+    assert "no such file" in at.error[0].value
+    at.file_uploader(key="uploads").set_value(
+        [("up.csv", b"id,text\nu1,uploaded answer about tenders\n", "text/csv")]).run()
+    at.button(key="import_uploads").click().run()
+    assert project.store.count_responses() == before + 3
+    assert (project.root / "uploads" / "up.csv").exists()
+
+
+def test_project_codebook_and_coding_run(app_at, project, monkeypatch):
+    from nlp import pipeline
+    from nlp.codebook import dumps_codebook, loads_codebook
+
+    at = app_at("project")
+    cb = project.store.active_codebook()
+    other = loads_codebook(dumps_codebook(cb).replace(f"version: {cb.version}", "version: 77"))
+    at.file_uploader(key="codebook_upload").set_value(
+        ("cb.yaml", dumps_codebook(other).encode(), "text/yaml")).run()
+    at.button(key="add_codebook").click().run()
+    assert str(project.store.active_codebook().version) == "77"
+
+    def fake(p, *, recode_all=False, **_):
+        return pipeline.CodeRun(coded=5, per_theme={"bid_candy": 1})
+
+    monkeypatch.setattr(pipeline, "code_project", fake)
+    at.button(key="code_all").click().run()
+    jobs.wait(str(project.root), 5)
+    at.run()
+    assert any("Coded in" in p.proto.text for p in at.get("progress"))
+
+
+# -- Themes, Topics, Codebook, Agreement, Export ------------------------------------------------
+def test_themes_counts_crosstab_and_quotes(app_at, project):
+    t = themes(project)
+    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    at = app_at("themes")
+    df = at.dataframe[0].value
+    row = df[df["theme"] == project.store.active_codebook().theme(t[0]).label].iloc[0]
+    assert (row["accepted"], row["suggested"]) == (1, 0)
+    at.selectbox(key="xt_by").set_value("meta:group").run()
+    assert not at.exception
+    assert "charity" in at.dataframe[1].value.columns
+    at.selectbox(key="q_theme").set_value(t[2]).run()
+    at.radio(key="q_status").set_value("suggested").run()
+    assert "2 answers" in markdown(at)
+
+
+def test_topics_page_explains_when_missing(app_at):
+    at = app_at("topics")
+    assert at.info and ("topic" in at.info[0].value.lower())
+
+
+def test_codebook_edit_and_rename_carry_codings(app_at, project):
+    t = themes(project)
+    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    at = app_at("codebook")
+    form = at.get("form")[0]
+    form.text_input[0].input("Bid candy (renamed label)")
+    form.button[0].click()
+    at.run()
+    cb = project.store.active_codebook()
+    assert cb.version == 4 and cb.theme(t[0]).label == "Bid candy (renamed label)"
+    rename = next(f for f in at.get("form")
+                  if any(x.label == "New id (blank: keep)" for x in f.text_input))
+    rename.selectbox[0].set_value(t[0])
+    rename.text_input[0].input("candy")
+    rename.button[0].click()
+    at.run()
+    assert "candy" in project.store.active_codebook().theme_ids
+    assert mine(project) == {("a1", "candy"): "accepted"}
+    assert project.store.events()[-1]["actor"] == "ana"
+
+
+def test_agreement_page_lists_disagreements_and_adjudicates(app_at, project):
+    t = themes(project)
+    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "rejected")], coder="ben")
+    rv.record_decisions(project.store, "a3", [rv.Decision(t[2], "accepted")], coder="ben")
+    at = app_at("agreement", coder="cat")
+    df = at.dataframe[0].value
+    assert "kappa ana / ben" in df.columns and "Krippendorff alpha" in df.columns
+    assert "Disagreements" in at.subheader[0].value
+    at.button(key=f"ag_yes:a1:{t[0]}").click().run()
+    assert mine(project, "cat") == {("a1", t[0]): "accepted"}
+    at.toggle(key="ag_model").set_value(False).run()
+    assert not at.exception
+
+
+@pytest.mark.parametrize("fmt,layout", [("csv", "wide"), ("xlsx", "long")])
+def test_export_download(app_at, project, fmt, layout):
+    import pandas as pd
+
+    t = themes(project)
+    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    at = app_at("export")
+    at.radio(key="ex_format").set_value(fmt).run()
+    at.radio(key="ex_layout").set_value(layout).run()
+    at.checkbox(key="ex_anon").uncheck().run()
+    at.button(key="ex_go").click().run()
+    [dl] = at.download_button
+    path = next((project.root / "exports").glob(f"*.{fmt}"))
+    df = pd.read_csv(path) if fmt == "csv" else pd.read_excel(path)
+    if layout == "wide":
+        assert df.loc[df["response_id"] == "a1", f"theme:{t[0]}"].item() == "accepted"
+    else:
+        assert {"coder", "theme_id", "status"} <= set(df.columns) and "ana" in set(df["coder"])
+    assert path.name in dl.label
+
+
+def test_export_offers_refi_qda_when_available(app_at):
+    from nlp.ui.pages.export import available_formats
+
+    fmts = available_formats()
+    assert {"csv", "xlsx", "jsonl"} <= set(fmts)
+    at = app_at("export")
+    assert len(at.radio(key="ex_format").options) == len(fmts)
+
+
+def test_no_project_points_to_the_project_page():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert "No project open" in at.info[0].value
+
+
+def test_appserver_command(monkeypatch, tmp_path):
+    from nlp.appserver import app_command
+
+    cmd = app_command(tmp_path, port=8600)
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[-2:] == ["--project", str(tmp_path.resolve())] and "8600" in cmd
+    assert re.search(r"app\.py$", cmd[4])
+    monkeypatch.setenv("NLP_APP_HOST", "0.0.0.0")
+    assert "0.0.0.0" in app_command(tmp_path)
+    assert "10.0.0.1" in app_command(tmp_path, host="10.0.0.1")
+    assert Path(cmd[4]) == APP

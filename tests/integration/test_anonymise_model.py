@@ -1,0 +1,106 @@
+"""Integration tests for nlp.anonymise with the real spaCy pipeline (marked slow)."""
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+from nlp.anonymise import PUBLIC_BODIES, Anonymiser, anonymise_texts
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def anonymiser():
+    a = Anonymiser()
+    a.find("warm up")
+    assert a.nlp_.pipe_names == ["ner"], "the real model did not load (blank fallback?)"
+    return a
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    spec = importlib.util.spec_from_file_location("eval_anonymise",
+                                                  ROOT / "evaluation" / "eval_anonymise.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_sentences_not_in_the_test_set(anonymiser):
+    cases = {
+        "i live in swansea with my partner kelly and our two kids":
+            "i live in [PLACE] with my partner [PERSON] and our two kids",
+        "Contact: Gwenno Prys-Jones, 01970 622 100, gwenno@example.cymru":
+            "Contact: [PERSON], [PHONE], [EMAIL]",
+        "She said: 'Zsofia, you need to go to the job centre in Bangor on Tuesday.'":
+            "She said: '[PERSON], you need to go to the job centre in [PLACE] on Tuesday.'",
+        "Our CEO is Dr Nnamdi Eze-Williams and our chair is Cllr Sian Griffiths.":
+            "Our CEO is Dr [PERSON_1] and our chair is Cllr [PERSON_2].",
+        "Mark my words, the probation officer and the commissioner were both useless.":
+            "Mark my words, the probation officer and the commissioner were both useless.",
+        "Universal Credit and PIP were both stopped when I went into HMP Berwyn.":
+            "Universal Credit and PIP were both stopped when I went into [ORG].",
+    }
+    got = anonymiser.anonymise_many(list(cases))
+    assert dict(zip(cases, got)) == cases
+
+
+def test_public_bodies_allow_list(anonymiser):
+    text = "We would like the Ministry of Justice and HMPPS to fund Nacro directly."
+    assert anonymiser.anonymise(text) == \
+        "We would like the [ORG_1] and [ORG_2] to fund [ORG_3] directly."
+    keep = Anonymiser(allow_terms=PUBLIC_BODIES)
+    assert keep.anonymise(text) == \
+        "We would like the Ministry of Justice and HMPPS to fund [ORG] directly."
+
+
+def test_test_set_figures_hold(evaluation):
+    """Guards the figures reported in evaluation/ANONYMISE.md (all 154 sentences)."""
+    rows = evaluation.load("all")
+    texts = [r["text"] for r in rows]
+    full = evaluation.score(rows, evaluation.full(texts))
+    ner = evaluation.score(rows, evaluation.ner_only(texts))
+    assert full["hidden"]["ALL"]["r"] >= 0.97
+    assert full["hidden"]["ALL"]["p"] >= 0.95
+    assert full["typed"]["ALL"]["f1"] >= 0.90
+    assert ner["hidden"]["ALL"]["r"] < full["hidden"]["ALL"]["r"] - 0.2
+    for label in ("EMAIL", "PHONE", "POSTCODE", "URL", "DOB"):
+        assert full["typed"][label]["r"] == 1.0, label
+
+
+def test_hard_negatives_stay_untouched(evaluation, anonymiser):
+    negatives = [r["text"] for r in evaluation.load("all") if not r["spans"]]
+    assert len(negatives) >= 20
+    touched = [t for t, s in zip(negatives, anonymiser.find_many(negatives)) if s]
+    # Known (held-out, left unfixed): spaCy tags "Grace" (periods), "jargon" and "Gate" as ORG.
+    assert len(touched) <= 3, touched
+
+
+def test_consistent_across_chunks_of_a_long_text(anonymiser):
+    para = ("Priya Sharma from Shelter Cymru phoned me. The hostel in Wrexham was full. "
+            "Later Jake Evans said Priya would call back. ") * 60 + "\n\n"
+    text = para * 8  # ~100,000 characters: several pieces for spaCy
+    spans = anonymiser.find(text)
+    out = anonymiser.anonymise(text)
+    assert "Priya" not in out and "Wrexham" not in out and "Jake" not in out
+    assert len({s.text for s in spans if s.label == "PERSON"}) >= 2
+    assert out.count("[PERSON_1]") == text.count("Priya")
+    assert out.count("[PERSON_2]") == text.count("Jake Evans")
+
+
+def test_batch_speed(anonymiser):
+    texts = [f"Respondent {i}: my worker Sarah at the hub in Leeds rang me on 07700 900{i:03d}."
+             for i in range(1000)]
+    t0 = time.perf_counter()
+    out = anonymiser.anonymise_many(texts)
+    rate = len(texts) / (time.perf_counter() - t0)
+    assert out[5] == "Respondent 5: my worker [PERSON] at the hub in [PLACE] rang me on [PHONE]."
+    assert rate > 100, f"{rate:.0f} texts/s"
+
+
+def test_anonymise_texts_function():
+    assert anonymise_texts(["Call Dafydd on 07700 900123."]) == ["Call [PERSON] on [PHONE]."]

@@ -1,0 +1,217 @@
+"""Unit tests for nlp.anonymise on a blank spaCy pipeline (patterns, gazetteers, placeholders)."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import spacy
+
+from nlp import anonymise
+from nlp.anonymise import (ALL_LABELS, PUBLIC_BODIES, Anonymiser, PiiSpan, anonymise_texts,
+                           placeholders, replace_spans)
+from nlp.errors import SettingsError
+
+
+BLANK = spacy.blank("en")  # one object for the module, so the gazetteer matcher is built once
+
+
+@pytest.fixture(autouse=True)
+def blank_pipeline(monkeypatch):
+    """No statistical model: every find below comes from the patterns and gazetteers."""
+    nlp = BLANK
+    monkeypatch.setattr(anonymise, "load_pipeline", lambda name=None, components="all": nlp)
+    anonymise._cached.cache_clear()
+    yield nlp
+    anonymise._cached.cache_clear()
+
+
+def anon(text: str, **kw) -> str:
+    return Anonymiser(**kw).anonymise(text)
+
+
+def found(text: str, **kw) -> list[tuple[str, str]]:
+    return [(s.text, s.label) for s in Anonymiser(**kw).find(text)]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Email j.okafor@example.org now", [("j.okafor@example.org", "EMAIL")]),
+    ("see www.example.org.uk/help.", [("www.example.org.uk/help", "URL")]),
+    ("at https://bit.ly/3xYz?a=1, thanks", [("https://bit.ly/3xYz?a=1", "URL")]),
+    ("join facebook.com/groups/valleysmums today", [("facebook.com/groups/valleysmums", "URL")]),
+    ("ring 07700 900123 or 07700900461", [("07700 900123", "PHONE"), ("07700900461", "PHONE")]),
+    ("on +44 20 7946 0958.", [("+44 20 7946 0958", "PHONE")]),
+    ("office (0161) 496 0000 today", [("(0161) 496 0000", "PHONE")]),
+    ("WhatsApp +44 (0)7700 900555 or +48 22 123 45 67",
+     [("+44 (0)7700 900555", "PHONE"), ("+48 22 123 45 67", "PHONE")]),
+    ("free on 0800 015 0400", [("0800 015 0400", "PHONE")]),
+    ("postcode CF24 3AA and SA11AA and ls61ab", [("CF24 3AA", "POSTCODE"), ("SA11AA", "POSTCODE"),
+                                                  ("ls61ab", "POSTCODE")]),
+    ("D.O.B. 1990-11-02; born 14.07.92", [("1990-11-02", "DOB"), ("14.07.92", "DOB")]),
+    ("my date of birth is the 12th of August 1988", [("12th of August 1988", "DOB")]),
+    ("She was born on 3rd March 1979 in a village", [("3rd March 1979", "DOB")]),
+])
+def test_patterns(text, expected):
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "The contract ended on 3 March 2019 and started again on 01/04/2020.",  # dates, no DOB cue
+    "We saw 1,250 people in 2019-20, up 12%; charity no. 1074546.",
+    "Room B12 on the 2nd floor, year 2024, ages 18-25.",
+    "Universal Credit payments arrive five weeks late.",
+    "The Probation Service and the council closed the case in May.",
+])
+def test_no_false_alarms_from_patterns_on_ordinary_text(text):
+    assert found(text) == []
+
+
+def test_born_cue_does_not_reach_into_the_next_sentence():
+    assert found("I was born here. The review on 01/02/2020 was late.") == []
+
+
+def test_gazetteer_names_places_and_organisations():
+    got = found("Kwame moved from Merthyr Tydfil to Wrexham and now volunteers at Nacro.")
+    assert got == [("Kwame", "PERSON"), ("Merthyr Tydfil", "PLACE"), ("Wrexham", "PLACE"),
+                   ("Nacro", "ORG")]
+
+
+def test_names_with_surnames_particles_and_honorifics():
+    assert found("Aoife Ní Bhriain and Dafydd ap Iorwerth met Mrs Begum and Dr. Okafor.") == [
+        ("Aoife Ní Bhriain", "PERSON"), ("Dafydd ap Iorwerth", "PERSON"), ("Begum", "PERSON"),
+        ("Okafor", "PERSON")]
+
+
+def test_lower_case_names_after_kinship_and_role_words():
+    assert found("my son jake and my key worker tom helped") == [("jake", "PERSON"),
+                                                                 ("tom", "PERSON")]
+    assert found("you can call me Bex") == [("Bex", "PERSON")]
+    assert found("a lad called Zbyszek was there") == [("Zbyszek", "PERSON")]
+
+
+def test_words_that_are_also_names_need_evidence():
+    assert found("Will the new contracts help? Grace periods would. May I add that we mark "
+                 "referrals with hope.") == []
+    assert found("My daughter Grace and Will Thomas came") == [("Grace", "PERSON"),
+                                                               ("Will Thomas", "PERSON")]
+
+
+def test_ambiguous_town_names_need_a_place_preposition():
+    assert found("We meet in March at the Street Team office.") == []
+    assert found("She moved to Deal and then to Street.") == [("Deal", "PLACE"),
+                                                              ("Street", "PLACE")]
+
+
+def test_organisation_and_address_patterns():
+    got = found("Funding from the Lankford Community Trust; the office at 17 Chapel Lane and "
+                "Lansdowne House. HMP Parc staff. Ceredigion County Council agreed.")
+    assert ("Lankford Community Trust", "ORG") in got
+    assert ("17 Chapel Lane", "PLACE") in got and ("Lansdowne House", "PLACE") in got
+    assert ("HMP Parc", "ORG") in got and ("Ceredigion County Council", "ORG") in got
+    assert found("The National Probation Service and the Community Centre") == [
+        ("National Probation Service", "ORG")]
+
+
+def test_same_entity_same_placeholder_and_numbering():
+    text = ("Fatuma Hassan rang Jake. Later Fatuma told jake and Ahmed. Call 07700 900123 or "
+            "+44 7700 900123.")
+    out = anon(text)
+    assert out == ("[PERSON_1] rang [PERSON_2]. Later [PERSON_1] told [PERSON_2] and [PERSON_3]. "
+                   "Call [PHONE] or [PHONE].")
+
+
+def test_single_entity_is_not_numbered_and_numbering_restarts_per_text():
+    a = Anonymiser()
+    assert a.anonymise_many(["Kwame and Kwame.", "Priya met Kwame."]) == [
+        "[PERSON] and [PERSON].", "[PERSON_1] met [PERSON_2]."]
+
+
+def test_placeholders_helper_links_partial_names_only_when_unambiguous():
+    spans = [PiiSpan(0, 5, "PERSON", "Sarah"), PiiSpan(6, 17, "PERSON", "Sarah Jones"),
+             PiiSpan(18, 29, "PERSON", "Sarah Brown")]
+    assert placeholders(spans) == ["[PERSON_1]", "[PERSON_2]", "[PERSON_3]"]
+    assert placeholders(spans[:2]) == ["[PERSON]", "[PERSON]"]
+    assert replace_spans("Sarah Sarah Jones", spans[:2]) == "[PERSON] [PERSON]"
+
+
+def test_allow_terms_case_insensitive_whole_phrase():
+    text = "The ministry of justice and Clinks funded Clinksfield Trust in Cardiff."
+    out = anon(text, allow_terms=[*PUBLIC_BODIES, "Clinks"])
+    assert out == "The ministry of justice and Clinks funded [ORG] in [PLACE]."
+    assert anon("The Ministry of Justice paid.") == "The [ORG] paid."
+
+
+def test_allow_term_inside_a_longer_find_keeps_the_rest_hidden():
+    a = Anonymiser(extra_terms={"Clinks Wrexham Hub": "ORG"}, allow_terms=["Clinks"])
+    assert a.anonymise("Ask Clinks Wrexham Hub.") == "Ask [ORG]."  # researcher's terms win
+    b = Anonymiser(allow_terms=["Ministry of Justice"])
+    assert b.anonymise("Ministry of Justice Cardiff office") == "Ministry of Justice [PLACE] office"
+
+
+def test_extra_terms_any_case_and_labels_filter():
+    a = Anonymiser(extra_terms={"Bridges Project": "ORG", "the Bryn": "PLACE"})
+    assert a.anonymise("the bridges project near THE BRYN") == "the [ORG] near [PLACE]"
+    only_email = Anonymiser(labels=["EMAIL"])
+    assert only_email.anonymise("Kwame: k@example.org, 07700 900123") == \
+        "Kwame: [EMAIL], 07700 900123"
+
+
+def test_empty_emoji_and_rtl_text():
+    a = Anonymiser()
+    assert a.anonymise("") == "" and a.find("") == []
+    assert a.anonymise_many(["", "  "]) == ["", "  "]
+    text = "شكرا 😊 Kwame, ring 07700 900123 🙏 مرحبا"
+    assert a.anonymise(text) == "شكرا 😊 [PERSON], ring [PHONE] 🙏 مرحبا"
+    for s in a.find(text):
+        assert text[s.start:s.end] == s.text
+
+
+def test_one_megabyte_text():
+    chunk = "Kwame rang 07700 900123 from Wrexham about the hostel. " * 10 + "\n"
+    text = chunk * (1_000_000 // len(chunk) + 1)
+    assert len(text) > 1_000_000
+    spans = Anonymiser().find(text)
+    assert len(spans) == 3 * 10 * (1_000_000 // len(chunk) + 1)
+    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+
+
+def test_config_round_trip_and_validation():
+    a = Anonymiser(extra_terms={"Bridges": "ORG"}, allow_terms=("Clinks",), labels=["PERSON"])
+    config = json.loads(json.dumps(a.to_config()))
+    b = Anonymiser.from_config(config)
+    assert b.to_config() == a.to_config()
+    assert Anonymiser.from_config({}).to_config()["labels"] == list(ALL_LABELS)
+    with pytest.raises(SettingsError, match="unknown anonymiser setting"):
+        Anonymiser.from_config({"labelz": []})
+    with pytest.raises(SettingsError, match="unknown PII label 'NAME'"):
+        Anonymiser(extra_terms={"x": "NAME"}).find("x")
+    with pytest.raises(SettingsError, match="allow_terms"):
+        Anonymiser(allow_terms="Clinks").find("x")
+
+
+def test_init_only_stores_arguments(monkeypatch):
+    monkeypatch.setattr(anonymise, "load_pipeline", lambda *a, **k: pytest.fail("loaded early"))
+    a = Anonymiser(pipeline_name="whatever", labels=("NOPE",))
+    assert a.pipeline_name == "whatever" and not hasattr(a, "nlp_")
+
+
+def test_anonymise_texts_reuses_one_anonymiser_per_config():
+    assert anonymise_texts(["Ring 07700 900123"]) == ["Ring [PHONE]"]
+    assert anonymise_texts(["Kwame"], labels=["EMAIL"]) == ["Kwame"]
+    assert anonymise._cached.cache_info().currsize == 2
+    anonymise_texts(["again"])
+    assert anonymise._cached.cache_info().hits == 1
+
+
+def test_data_files_are_small_and_clean():
+    from importlib import resources
+    folder = resources.files("nlp").joinpath("data")
+    total = sum(folder.joinpath(n).stat().st_size if hasattr(folder.joinpath(n), "stat")
+                else len(folder.joinpath(n).read_bytes())
+                for n in ("pii_first_names.txt", "pii_places.txt", "pii_organisations.txt",
+                          "public_bodies.txt", "pii_words.json"))
+    assert total < 400_000
+    places = anonymise._lexicon().places
+    assert places["cardiff"] == "L" and places["march"] == "C"
+    assert all(re.fullmatch(r"[LSMC]", f) for f in places.values())
