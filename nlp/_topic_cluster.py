@@ -2,7 +2,7 @@
 
 Two regimes, chosen by the number of answers `n` alone:
 
-- ``n <= SMALL_MAX`` (the usual consultation, 100-2,000 answers): *consensus k-means*. Thirty
+- ``n <= SMALL_MAX`` (the usual consultation, 100-2,000 answers): *consensus k-means*. A hundred
   k-means runs on the unit-length embeddings, each seeded with the codebook themes' vectors
   (plus k-means++ centroids for the topics the codebook may miss), vote in a co-association
   matrix; average-linkage clustering of that matrix gives the topics (evidence accumulation,
@@ -29,7 +29,7 @@ log = logging.getLogger("nlp.topics")
 
 SMALL_MAX = 2000  # above this, co-association matrices (n x n) cost too much: use HDBSCAN
 MIN_ANSWERS = 20  # fewer answers than this give no topics worth the name
-CONSENSUS_RUNS = 30
+CONSENSUS_RUNS = 100
 NUDGE = 0.25  # BERTopic's guided topic modelling moves answers 25% towards their seed topic
 
 
@@ -72,17 +72,27 @@ def min_topic_size(n: int) -> int:
     return max(3, round(0.01 * n))
 
 
-def choose_params(n: int, *, theme_ids: tuple[str, ...] = (),
-                  outlier_threshold: float = 0.0) -> ClusterParams:
+METHODS = ("auto", "consensus-kmeans", "umap-hdbscan")
+
+
+def choose_params(n: int, *, theme_ids: tuple[str, ...] = (), outlier_threshold: float = 0.0,
+                  method: str = "auto") -> ClusterParams:
     """Clustering settings for `n` answers and the themes that will seed it.
 
     Args:
         n: answers to model.
         theme_ids: the themes that seed topics (already filtered by `seed_themes`).
         outlier_threshold: cosine an HDBSCAN outlier needs to its nearest topic to join it.
+        method: "auto" (by size: consensus k-means up to SMALL_MAX answers, else UMAP +
+            HDBSCAN), or one of them by name.
+
+    Raises:
+        ValueError: unknown method.
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     size = min_topic_size(n)
-    if n <= SMALL_MAX:
+    if method == "consensus-kmeans" or (method == "auto" and n <= SMALL_MAX):
         k_rule = rule_of_thumb_k(n)
         # Room for the seeded themes plus a third as many free topics for what they miss.
         k = max(k_rule, len(theme_ids) + max(2, k_rule // 3)) if theme_ids else k_rule

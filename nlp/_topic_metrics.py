@@ -94,9 +94,10 @@ def stability(X: np.ndarray, fit: Callable[[np.ndarray, int], np.ndarray], *,
         matched = [m for m in match_topics(X, labels[0], other) if m[3] >= SURVIVAL_JACCARD]
         survival.append(len(matched) / max(1, n_ref))
         sims.extend(m[2] for m in matched)
-    return Stability(runs=runs, survival=float(np.mean(survival)), mean_ari=float(np.mean(aris)),
-                     min_ari=float(np.min(aris)),
-                     centroid_similarity=float(np.mean(sims)) if sims else 0.0)
+    return Stability(runs=runs, survival=round(float(np.mean(survival)), 4),
+                     mean_ari=round(float(np.mean(aris)), 4),
+                     min_ari=round(float(np.min(aris)), 4),
+                     centroid_similarity=round(float(np.mean(sims)), 4) if sims else 0.0)
 
 
 def match_themes(X: np.ndarray, labels: np.ndarray, theme_vectors: np.ndarray, *,

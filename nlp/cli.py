@@ -266,6 +266,59 @@ def code(
               f"learned from {run.examples} researcher-coded answers)")
 
 
+topics_app = typer.Typer(help="Fit (or refresh) the project's topic model and print the topic "
+                                "table; `nlp topics accept` adds an emergent topic to the codebook.",
+                           no_args_is_help=False)
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.callback(invoke_without_command=True)
+@handles_errors
+def topics(
+    ctx: typer.Context,
+    refit: bool = typer.Option(False, "--refit", help="Fit again even if the saved model is "
+                                                      "current."),
+    seed: int = typer.Option(0, help="Random seed (fixed seeds give identical topics)."),
+    figures: Optional[Path] = typer.Option(None, "--figures", help="Also write the figures "
+                                           "(intertopic map, sizes, hierarchy, per group) here."),
+    group_by: str = typer.Option("source", help="Respondent grouping for the per-group figure: "
+                                 "source, question, respondent_id or meta.FIELD."),
+    no_png: bool = typer.Option(False, "--no-png", help="Figures as HTML only."),
+) -> None:
+    """Fit (or reuse) the topic model of the project and print the topic table."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .topics import topics_command
+
+    project = _project()
+    view = topics_command(project, refit=refit, seed=seed, progress=True)
+    out.print(view.to_table())
+    for note in view.notes:
+        out.print(note)
+    if figures is not None:
+        from .topic_figures import export_project_figures
+
+        for p in export_project_figures(project, figures, group_by=group_by or None,
+                                        png=not no_png):
+            out.print(str(p))
+
+
+@topics_app.command("accept")
+@handles_errors
+def topics_accept(
+    topic_id: int = typer.Argument(..., help="The topic's number in the table."),
+    theme_id: str = typer.Option(..., "--theme-id", help="Id of the new theme."),
+    label: str = typer.Option(..., help="The theme's label."),
+    definition: str = typer.Option(..., help="What belongs under the theme."),
+) -> None:
+    """Add an emergent topic to the codebook as a new theme (a new codebook version)."""
+    from .topics import accept_emergent
+
+    cb = accept_emergent(_project(), topic_id, theme_id=theme_id, label=label,
+                         definition=definition)
+    out.print(f"added theme {theme_id} from topic {topic_id}: codebook {cb.name} v{cb.version}")
+
+
 @app.command()
 @handles_errors
 def train(

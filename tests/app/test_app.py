@@ -275,6 +275,52 @@ def test_topics_page_explains_when_missing(app_at):
     assert at.info and ("topic" in at.info[0].value.lower())
 
 
+def _saved_topics(project):
+    """A topic result as `nlp topics` saves it: one topic matches a theme, one is emergent."""
+    import numpy as np
+
+    from nlp.topics import Stability, Topic, TopicResult, save_topics, topics_dir
+
+    t0 = themes(project)[0]
+    topics = (
+        Topic(topic_id=0, label="Bid, prime, partner", keywords=("bid", "prime", "partner"),
+              size=3, share=0.6, theme_id=t0, theme_similarity=0.71, emergent=False,
+              quotes=(("a1", "The prime named us in their bid."),)),
+        Topic(topic_id=1, label="Tender page, document", keywords=("tender page", "document"),
+              size=2, share=0.4, theme_id=t0, theme_similarity=0.3, emergent=True,
+              quotes=(("a4", "The tender documents ran to 200 pages"),
+                      ("a3", "Nobody answered our clarification questions."))),
+    )
+    cents = np.eye(2, 8, dtype=np.float32)
+    result = TopicResult(topics=topics, response_ids=("a1", "a2", "a3", "a4", "a6"),
+                         assignments=(0, 0, 1, 1, 0), excluded=("a5",), outlier_share=0.0,
+                         unassigned_share=0.0,
+                         stability=Stability(runs=5, survival=1.0, mean_ari=0.9, min_ari=0.8,
+                                             centroid_similarity=0.99),
+                         coherence=0.1, diversity=0.9, params={"method": "consensus-kmeans"},
+                         embedder="fake", centroids=cents)
+    save_topics(result, topics_dir(project))
+
+
+def test_topics_page_shows_saved_model_and_adds_emergent_theme(app_at, project):
+    _saved_topics(project)
+    at = app_at("topics")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["topic"]) == ["Bid, prime, partner", "Tender page, document"]
+    assert list(table["theme"])[1] == "NEW"
+    assert "Tender documents ran to 200 pages".lower() in markdown(at).lower().replace("\\", "")
+    form = at.get("form")[0]
+    assert form.text_input[0].value == "tender_page_document"
+    form.text_input[0].input("tender_burden")
+    form.button[0].click()
+    at.run()
+    cb = project.store.active_codebook()
+    assert "tender_burden" in cb.theme_ids
+    assert cb.theme("tender_burden").include[0].startswith("The tender documents")
+    assert not at.exception
+
+
 def test_codebook_edit_and_rename_carry_codings(app_at, project):
     t = themes(project)
     rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")

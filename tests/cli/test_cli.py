@@ -75,3 +75,49 @@ def test_show_unknown_id(tmp_path):
     run("init", tmp_path / "p")
     res = run("--project", tmp_path / "p", "show", "nope")
     assert res.exit_code == 1 and "no response 'nope'" in res.output
+
+
+@pytest.mark.slow
+def test_topics_fits_prints_table_reuses_saved_model_and_accepts(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLP_EMBEDDER", "fake")
+    proj = tmp_path / "p"
+    assert run("init", proj).exit_code == 0
+    groups = {"money": "reserves funding price cost grant budget payment",
+              "talk": "email reply contact meeting phone letter told",
+              "kids": "children families school parents youth nursery teenagers"}
+    rows = ["id,text"]
+    for name, words in groups.items():
+        w = words.split()
+        rows += [f"{name}{i},We said {w[i % 7]} and {w[(i + 2) % 7]} and {w[(i + 4) % 7]} matter"
+                 for i in range(12)]
+    data = tmp_path / "a.csv"
+    data.write_text("\n".join(rows) + "\n")
+    assert run("--project", proj, "import", data).exit_code == 0
+    res = run("--project", proj, "topics", "--figures", tmp_path / "fig", "--no-png")
+    assert res.exit_code == 0, res.output
+    assert "36 answers modelled" in res.output and "fitted now" in res.output
+    assert (tmp_path / "fig" / "intertopic_map.html").exists()
+    res = run("--project", proj, "topics")
+    assert res.exit_code == 0 and "saved model" in res.output
+    res = run("--project", proj, "topics", "accept", "999", "--theme-id", "x", "--label", "X",
+              "--definition", "x")
+    assert res.exit_code == 1 and "no topic 999" in res.output
+    res = run("--project", proj, "topics", "accept", "0", "--theme-id", "new_theme",
+              "--label", "New theme", "--definition", "Answers about something new.")
+    assert res.exit_code == 0, res.output
+    from nlp.project import open_project
+
+    p = open_project(proj)
+    assert "new_theme" in p.store.active_codebook().theme_ids
+    p.close()
+
+
+def test_topics_on_too_few_answers_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLP_EMBEDDER", "fake")
+    proj = tmp_path / "p"
+    run("init", proj)
+    data = tmp_path / "a.csv"
+    data.write_text("id,text\nr1,One answer about funding\nr2,Another about email\n")
+    run("--project", proj, "import", data)
+    res = run("--project", proj, "topics")
+    assert res.exit_code == 1 and "20" in res.output

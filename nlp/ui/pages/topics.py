@@ -1,112 +1,112 @@
 """App: the Topics page: the topic model's map and table, emergent themes with their quotes,
-"add to codebook". Explains itself when the topic stage (nlp.topics) or a saved model is
-missing."""
+"add to codebook". Fitting runs in the background (nlp.topics); the page reads the saved model."""
 from __future__ import annotations
 
-import importlib
 import logging
 import re
-from dataclasses import replace
-from typing import Any, Mapping
 
 import streamlit as st
 
 from nlp import errors
-from nlp.store.review_themes import save_codebook_version
-from nlp.types import Theme
-from nlp.ui import state, widgets
+from nlp.ui import jobs, state, widgets
 
 log = logging.getLogger(__name__)
-LOADERS = ("load_topics", "saved_topics", "load_topic_result", "load_topic_model")
 
 
-def _get(t: Any, *names: str, default: Any = None) -> Any:
-    """A field of a topic given as a mapping or an object (the topic type is not fixed)."""
-    for n in names:
-        v = t.get(n) if isinstance(t, Mapping) else getattr(t, n, None)
-        if v is not None:
-            return v
-    return default
-
-
-def load(project) -> tuple[Any, str | None]:
-    """(the saved topic result, None), or (None, why there is none)."""
-    try:
-        mod = importlib.import_module("nlp.topics")
-    except ImportError:
-        return None, ("The topic stage (nlp.topics) is not installed in this version yet. "
-                      "When it is, run `nlp topics` and the map and table appear here.")
-    for name in LOADERS:
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            try:
-                res = fn(project)
-            except (errors.NlpError, FileNotFoundError, KeyError) as exc:
-                return None, f"No topic model is saved for this project ({exc})."
-            if res is None:
-                break
-            return res, None
-    return None, "No topic model is saved for this project yet: run `nlp topics` first."
-
-
-def theme_from_topic(topic: Any, taken: list[str]) -> Theme:
-    """A codebook theme drafted from a topic: id from its label, definition from its
-    keywords, its example quotes as inclusion examples."""
-    label = str(_get(topic, "label", "name", "title", default="emergent topic"))
-    kw = [w[0] if isinstance(w, (tuple, list)) else w
-          for w in _get(topic, "keywords", "words", "terms", default=()) or ()]
+def _suggest_id(label: str, taken: tuple[str, ...]) -> str:
+    """A theme id drafted from a topic label: lower-case words joined by underscores."""
     base = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:40] or "emergent"
     tid, i = base, 2
     while tid in taken:
         tid, i = f"{base}_{i}", i + 1
-    ex = [str(e)[:200] for e in (_get(topic, "examples", "representative_docs", default=()) or ())]
-    return Theme(theme_id=tid, label=label[:120],
-                 definition="Emergent theme from the topic model: "
-                            + (", ".join(map(str, kw[:8])) or label) + ".",
-                 include=tuple(ex[:3]))
+    return tid
 
 
-def _add(project, topic: Any) -> None:
+@st.fragment(run_every=1.0)
+def _fit_progress(key: str) -> None:
+    job = jobs.get(key)
+    if job is None or job.kind != "topics":
+        return
+    if job.running:
+        st.progress(jobs.estimate(job, rate=30.0),
+                    text=f"Fitting topics to {job.total:,} answers… {job.elapsed:.0f} s")
+    elif job.error:
+        st.error(widgets.escape_md(f"Fitting topics failed: {job.error}"))
+    elif not state.recall(f"topics_shown:{key}"):
+        state.remember(f"topics_shown:{key}", True)
+        st.rerun(scope="app")
+
+
+def _fit(project) -> None:
+    from nlp.topics import fit_project_topics
+
+    key = f"{project.root}:topics"
+    if st.button("Fit topics (again)", key="topics_fit"):
+        state.remember(f"topics_shown:{key}", False)
+        if not jobs.start(key, "topics", lambda: fit_project_topics(project),
+                          total=project.store.count_responses(flagged=False)):
+            st.info("Topics are already being fitted for this project; wait for it to end.")
+    _fit_progress(key)
+
+
+def _add_form(project, topic) -> None:
+    from nlp.topics import accept_emergent
+
     cb = project.store.active_codebook()
-    theme = theme_from_topic(topic, cb.theme_ids)
-    new = save_codebook_version(project.store, replace(cb, themes=(*cb.themes, theme)))
-    state.flash(f"Added theme {theme.label!r} ({theme.theme_id}): codebook v{new.version}.")
+    with st.form(f"topic_add:{topic.topic_id}"):
+        theme_id = st.text_input("Theme id", value=_suggest_id(topic.label, cb.theme_ids))
+        label = st.text_input("Label", value=topic.label)
+        definition = st.text_area("Definition", value="Answers about "
+                                  + ", ".join(topic.keywords[:6]) + ".")
+        if st.form_submit_button("Add to codebook"):
+            try:
+                new = accept_emergent(project, topic.topic_id, theme_id=theme_id, label=label,
+                                      definition=definition)
+            except errors.NlpError as exc:
+                st.error(widgets.escape_md(str(exc)))
+            else:
+                state.flash(f"Added theme {label!r} ({theme_id}): codebook v{new.version}.")
+                st.rerun()
 
 
 def render() -> None:
     """The Topics page."""
+    from nlp.topics import load_project_topics
+
     st.title("Topics")
     project = widgets.require_project()
     widgets.show_flashes()
-    result, why = load(project)
+    _fit(project)
+    result = load_project_topics(project)
     if result is None:
-        st.info(why)
+        st.info("No topic model is saved for this project yet: press *Fit topics* above, or "
+                "run `nlp topics`.")
         return
-    topics = list(_get(result, "topics", default=result) or [])
-    if not topics:
+    if not result.topics:
         st.info("The topic model found no topics.")
         return
-    rows = [{"topic": str(_get(t, "label", "name", "title", default=i)),
-             "size": int(_get(t, "size", "count", "n", default=0) or 0),
-             "keywords": ", ".join(str(w[0] if isinstance(w, (tuple, list)) else w)
-                                   for w in (_get(t, "keywords", "words", default=()) or ())[:8]),
-             "emergent": bool(_get(t, "emergent", "is_emergent", default=False)),
-             "x": _get(t, "x"), "y": _get(t, "y")} for i, t in enumerate(topics)]
-    if all(r["x"] is not None and r["y"] is not None for r in rows):
-        import plotly.express as px
+    s = result.stability
+    cols = st.columns(4)
+    cols[0].metric("Topics", len(result.topics))
+    cols[1].metric("Emergent (no theme)", len(result.emergent))
+    cols[2].metric("Outliers before reassignment", f"{result.outlier_share:.0%}")
+    cols[3].metric("Stability (mean ARI)", f"{s.mean_ari:.2f}" if s else "-")
+    from nlp.topic_figures import intertopic_map
 
-        st.plotly_chart(px.scatter(rows, x="x", y="y", size="size", hover_name="topic",
-                                   hover_data=["keywords"], color="emergent"),
-                        width="stretch")
-    st.dataframe([{k: v for k, v in r.items() if k not in ("x", "y")} for r in rows],
-                 hide_index=True)
+    st.plotly_chart(intertopic_map(result), width="stretch")
+    st.dataframe([{"#": t.topic_id, "topic": t.label, "keywords": ", ".join(t.keywords[:8]),
+                   "answers": t.size, "share": f"{t.share:.1%}",
+                   "theme": "NEW" if t.emergent else t.theme_id,
+                   "similarity": t.theme_similarity} for t in result.topics], hide_index=True)
     st.subheader("Emergent themes")
-    shown = [(t, r) for t, r in zip(topics, rows) if r["emergent"]] or list(zip(topics, rows))
-    for i, (t, r) in enumerate(shown[:20]):
-        with st.expander(f"{i + 1}. " + widgets.escape_md(r["topic"]) + f" ({r['size']})"):
-            for ex in list(_get(t, "examples", "representative_docs", default=()) or [])[:3]:
-                widgets.quote(str(ex))
-            st.button("Add to codebook", key=f"topic_add:{i}", on_click=_add, args=(project, t))
+    if not result.emergent:
+        st.caption("Every topic matches a codebook theme.")
+    for t in result.emergent:
+        near = f"; nearest theme {t.theme_id}" if t.theme_id else ""
+        with st.expander(widgets.escape_md(f"{t.topic_id}. {t.label} ({t.size} answers{near})")):
+            for _, text in t.quotes[:5]:
+                widgets.quote(text)
+            _add_form(project, t)
 
 
 if __name__ == "__main__":
