@@ -222,7 +222,8 @@ def report(
     try:
         from .topics import load_project_topics
 
-        topics = load_project_topics(project)
+        saved = load_project_topics(project)
+        topics = saved.emergent if saved is not None else None
     except ImportError:
         pass
     for p in write_report(project, out_dir, formats=formats, anonymise=not no_anonymise,

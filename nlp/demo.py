@@ -7,8 +7,8 @@ from typing import Iterator
 
 def run_demo(directory: str | Path, *, no_app: bool = False, port: int = 8501,
              corpus: str = "vcs-commissioning") -> Iterator[str]:
-    """Create (or reuse) a project, import the bundled corpus, code it; then start the review
-    app, or with `no_app` write the coded quotes and a report draft to DIR/out. Yields lines
+    """Create (or reuse) a project, import the bundled corpus, code it, fit its topics; then
+    start the review app, or with `no_app` write the coded quotes and a report draft to DIR/out. Yields lines
     to show the user."""
     from .codebook import load_codebook
     from .corpora import codebook_path, corpus_path
@@ -31,6 +31,11 @@ def run_demo(directory: str | Path, *, no_app: bool = False, port: int = 8501,
     run = code_project(project, progress=True)
     yield f"coded {run.coded} answers: " + ", ".join(
         f"{t} {n}" for t, n in run.per_theme.items())
+    from .topics import topics_command
+
+    view = topics_command(project, progress=True)
+    yield (f"topics: {len(view.result.topics)} ({len(view.result.emergent)} emergent, not in "
+           f"the codebook); run `nlp topics` in {project.root} for the table")
     if no_app:
         from .export import export_project
 
@@ -38,11 +43,10 @@ def run_demo(directory: str | Path, *, no_app: bool = False, port: int = 8501,
         for fmt in ("csv", "xlsx"):
             p = export_project(project.store, out / f"coded_quotes.{fmt}", format=fmt)
             yield f"wrote {p}"
-        try:
-            from .report import write_report
-        except ImportError:
-            return
-        for p in write_report(project, out / "report", formats=("md", "docx")):
+        from .report import write_report
+
+        for p in write_report(project, out / "report", formats=("md", "docx"),
+                              topics=view.result.emergent):
             yield f"wrote {p}"
         return
     from .appserver import serve

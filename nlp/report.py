@@ -119,6 +119,8 @@ def _topic(t: Any, texts: Mapping[str, str]) -> Topic:
     kw = get("keywords", "words", "terms", "top_words", default=()) or ()
     kw = [w[0] if isinstance(w, (tuple, list)) else w for w in kw]
     ex = list(get("examples", "representative_docs", "quotes", default=()) or ())
+    # nlp.topics.Topic keeps its quotes as (response_id, text) pairs.
+    ex = [e[1] if isinstance(e, (tuple, list)) and len(e) == 2 else e for e in ex]
     if not ex:
         ex = [texts[i] for i in get("response_ids", "representative_ids", "ids", default=())
               or () if i in texts]

@@ -173,6 +173,17 @@ def test_emergent_topics_listed_after_the_themes(project, tmp_path):
     assert "\\[PERSON\\] said so" in md and "Sarah Jones" not in md
 
 
+def test_topics_from_the_topic_stage_show_their_quote_texts(project, tmp_path):
+    from nlp.topics import Topic
+
+    t = Topic(topic_id=3, label="Digital portals", keywords=("portal", "online"), size=4,
+              share=0.2, theme_id=None, theme_similarity=None, emergent=True,
+              quotes=(("r4", "The online portal kept crashing before the deadline"),))
+    md = write_report(project, tmp_path / "o", formats=("md",), anonymiser=fake_anonymiser,
+                      topics=[t])[0].read_text(encoding="utf-8")
+    assert "portal kept crashing" in md and "('r4'" not in md
+
+
 def test_reports_anonymise_by_default(project, tmp_path, monkeypatch):
     calls = []
     fake = types.ModuleType("nlp.anonymise")
