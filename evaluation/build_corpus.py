@@ -3,7 +3,8 @@
 Inputs (corpora/vcs-commissioning/_build/, not shipped): extract_*.jsonl (hand-checked units),
 coder1.jsonl and coder2.jsonl (independent codes), adjudication.jsonl (final codes for the
 units the coders disagreed on). Outputs: units.jsonl, quotes_gold.jsonl (the unique quotes,
-gold for the quote extractor), agreement.json. Prints agreement per theme.
+gold for the quote extractor), agreement.json, and _build/quotes_all.jsonl (every hand-checked
+quote, pull-quote duplicates included). Prints agreement per theme.
 
     python evaluation/build_corpus.py
 """
@@ -101,6 +102,18 @@ def main() -> None:
     if undecided:
         print(f"WARNING: {len(undecided)} disagreements not adjudicated (kept the "
               f"intersection): {undecided[:8]}")
+    disagree = [u for u in out if u["coder1"] != u["coder2"]]
+    stale = sorted(set(adj) - {u["id"] for u in disagree})
+    if stale:
+        print(f"WARNING: {len(stale)} adjudications for units the coders agree on (ignored): "
+              f"{stale[:8]}")
+    resolved = [u for u in disagree if u["id"] in adj]
+    adjudication = {
+        "disagreements": len(disagree), "adjudicated": len(resolved),
+        "to_coder1": sum(u["themes"] == u["coder1"] for u in resolved),
+        "to_coder2": sum(u["themes"] == u["coder2"] for u in resolved),
+        "other": sorted(u["id"] for u in resolved
+                        if u["themes"] not in (u["coder1"], u["coder2"]))}
     shipped = [u for u in out if "duplicate_of" not in u]
     with (CORPUS / "units.jsonl").open("w", encoding="utf-8") as fh:
         for u in shipped:
@@ -109,6 +122,13 @@ def main() -> None:
                                                     "coder2")}, ensure_ascii=False) + "\n")
     with (CORPUS / "quotes_gold.jsonl").open("w", encoding="utf-8") as fh:
         for u in shipped:
+            if u["kind"] == "quote":
+                fh.write(json.dumps({k: u[k] for k in ("id", "text", "source", "line")},
+                                    ensure_ascii=False) + "\n")
+    # Every hand-checked quote, pull-quote duplicates included: the list the importer is
+    # measured against (python evaluation/eval_quotes.py --gold <this file>).
+    with (BUILD / "quotes_all.jsonl").open("w", encoding="utf-8") as fh:
+        for u in out:
             if u["kind"] == "quote":
                 fh.write(json.dumps({k: u[k] for k in ("id", "text", "source", "line")},
                                     ensure_ascii=False) + "\n")
@@ -128,8 +148,8 @@ def main() -> None:
     agreement = {"units": len(units), "alpha_nominal_unit_x_theme": float(alpha),
                  "kappa_pooled": cohen_kappa(A.ravel(), B.ravel()),
                  "exact_unit_agreement": exact, "per_theme": per,
-                 "adjudicated": len([u for u in units if sorted(set(c1[u["id"]])) !=
-                                     sorted(set(c2[u["id"]]))]),
+                 "disagreements": adjudication["disagreements"],
+                 "adjudicated": adjudication["adjudicated"], "adjudication": adjudication,
                  "duplicates_dropped": len(dup)}
     (CORPUS / "agreement.json").write_text(json.dumps(agreement, indent=2))
     print(f"units: {len(units)} coded, {len(shipped)} shipped ({len(dup)} duplicate pull-quotes "
@@ -137,6 +157,9 @@ def main() -> None:
           f"{sum(u['kind'] == 'report_prose' for u in shipped)}")
     print(f"Krippendorff's alpha (nominal, unit x theme): {alpha:.3f}; pooled kappa "
           f"{agreement['kappa_pooled']:.3f}; units coded identically {exact:.1%}")
+    print(f"disagreements {adjudication['disagreements']}, adjudicated "
+          f"{adjudication['adjudicated']}: to coder1 {adjudication['to_coder1']}, to coder2 "
+          f"{adjudication['to_coder2']}, other {len(adjudication['other'])}")
     print(f"{'theme':<34} {'kappa':>6} {'c1':>4} {'c2':>4} {'final':>6} {'quotes':>7}")
     for t, v in per.items():
         print(f"{t:<34} {v['kappa']:>6.2f} {v['coder1']:>4} {v['coder2']:>4} {v['final']:>6} "
