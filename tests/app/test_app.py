@@ -378,13 +378,21 @@ def test_export_download(app_at, project, fmt, layout):
     assert path.name in dl.label
 
 
-def test_export_offers_refi_qda_when_available(app_at):
-    from nlp.ui.pages.export import available_formats
+def test_export_page_writes_a_refi_qda_project(app_at, project):
+    import zipfile
 
-    fmts = available_formats()
-    assert {"csv", "xlsx", "jsonl"} <= set(fmts)
+    t = themes(project)
+    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
     at = app_at("export")
-    assert len(at.radio(key="ex_format").options) == len(fmts)
+    assert len(at.radio(key="ex_format").options) == 6
+    at.radio(key="ex_format").set_value("qdpx").run()
+    at.checkbox(key="ex_anon").uncheck().run()
+    at.button(key="ex_go").click().run()
+    assert not at.exception
+    path = next((project.root / "exports").glob("*.qdpx"))
+    with zipfile.ZipFile(path) as z:
+        qde = z.read("project.qde").decode("utf-8")
+    assert "ana" in qde and project.store.active_codebook().theme(t[0]).label in qde
 
 
 def test_no_project_points_to_the_project_page():

@@ -1,12 +1,10 @@
 """App: the Export page: coded quotes as CSV, Excel or JSON Lines (one row per quote or per
-coding), and REFI-QDA and the report draft where this version has them; download buttons."""
+coding), REFI-QDA (.qdpx, .qdc) and the report draft; download buttons."""
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
 
 import streamlit as st
 
@@ -24,45 +22,28 @@ LABELS = {"csv": "CSV", "xlsx": "Excel", "jsonl": "JSON Lines",
                                                        "HTML)"}
 
 
-def _find(name: str, *modules: str) -> Callable[..., Any] | None:
-    """`name` from nlp.export when it has it, else from the other modules, else None."""
-    if hasattr(export, name):
-        return getattr(export, name)
-    for m in modules:
-        try:
-            fn = getattr(importlib.import_module(m), name, None)
-        except ImportError:
-            continue
-        if callable(fn):
-            return fn
-    return None
+FORMATS = (*export.EXPORT_FORMATS, "qdpx", "qdc", "report")
 
 
-def available_formats() -> dict[str, Callable[..., Any] | None]:
-    """The export formats this version offers: {format: writer or None for the tables}."""
-    out: dict[str, Callable[..., Any] | None] = {f: None for f in export.EXPORT_FORMATS}
-    for fmt, name, mods in (("qdpx", "export_qdpx", ("nlp.refiqda",)),
-                            ("qdc", "export_qdc", ("nlp.refiqda",)),
-                            ("report", "write_report", ("nlp.report",))):
-        fn = _find(name, *mods)
-        if fn is not None:
-            out[fmt] = fn
-    return out
-
-
-def write(project, fmt: str, *, anonymise: bool, layout: str,
-          writer: Callable[..., Any] | None) -> list[Path]:
+def write(project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
     """Write one export into the project's exports/ folder; returns the files."""
+    from nlp.refiqda import export_qdc, export_qdpx
+
     d = project.root / "exports"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     if fmt in export.EXPORT_FORMATS:
         return [export.export_project(project.store, d / f"coded_quotes_{layout}_{stamp}.{fmt}",
                                       format=fmt, anonymise=anonymise, layout=layout)]
     if fmt == "qdpx":
-        return [writer(project.store, d / f"project_{stamp}.qdpx", anonymise=anonymise)]
+        return [export_qdpx(project.store, d / f"project_{stamp}.qdpx", anonymise=anonymise)]
     if fmt == "qdc":
-        return [writer(project.store, d / f"codebook_{stamp}.qdc")]
-    return list(writer(project, d / f"report_{stamp}", anonymise=anonymise))
+        return [export_qdc(project.store, d / f"codebook_{stamp}.qdc")]
+    from nlp.report import write_report
+    from nlp.topics import load_project_topics
+
+    saved = load_project_topics(project)
+    return list(write_report(project, d / f"report_{stamp}", anonymise=anonymise,
+                             topics=saved.emergent if saved is not None else None))
 
 
 def render() -> None:
@@ -70,8 +51,7 @@ def render() -> None:
     st.title("Export")
     project = widgets.require_project()
     widgets.show_flashes()
-    formats = available_formats()
-    fmt = st.radio("Format", list(formats), format_func=lambda f: LABELS.get(f, f),
+    fmt = st.radio("Format", FORMATS, format_func=lambda f: LABELS.get(f, f),
                    key="ex_format")
     layout = "wide"
     if fmt in export.EXPORT_FORMATS:
@@ -83,8 +63,7 @@ def render() -> None:
     if st.button("Prepare the export", key="ex_go", type="primary"):
         try:
             with st.spinner("Writing…"):
-                paths = write(project, fmt, anonymise=anonymise, layout=layout,
-                              writer=formats[fmt])
+                paths = write(project, fmt, anonymise=anonymise, layout=layout)
         except (errors.NlpError, OSError) as exc:
             st.error(widgets.escape_md(str(exc)))
         else:
