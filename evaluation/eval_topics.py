@@ -7,7 +7,7 @@ reports' own section headings; NPMI coherence of the top 10 keywords over lemma 
 co-occurrence; keyword diversity; outlier share; stability over 5 fits (other seeds, shuffled
 answers): mean pairwise ARI and the share of topics that survive. A second, larger test set
 (no themes, headings only) is the other sentences of the same reports, from ../shared/seeds.
-Writes evaluation/results/topics.json and logs the Markdown tables kept in evaluation/TOPICS.md.
+Writes evaluation/results/topics.json and logs the Markdown tables kept in evaluation/RESULTS.md.
 
     python evaluation/eval_topics.py [--corpus vcs-commissioning] [--runs 5] [--seed 0]
         [--no-sentences]

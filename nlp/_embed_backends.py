@@ -71,7 +71,7 @@ def offline_for_bundled() -> None:
 
 
 def default_threads() -> int:
-    """CPU cores this process may use (2 here: 2 threads beat 1 by 1.65x, see EMBED.md)."""
+    """CPU cores this process may use (2 here: 2 threads beat 1 by 1.65x, see evaluation/RESULTS.md)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

@@ -59,7 +59,7 @@ def test_public_bodies_allow_list(anonymiser):
 
 
 def test_test_set_figures_hold(evaluation):
-    """Guards the figures reported in evaluation/ANONYMISE.md (all 154 sentences)."""
+    """Guards the figures reported in evaluation/RESULTS.md (all 154 sentences)."""
     rows = evaluation.load("all")
     texts = [r["text"] for r in rows]
     full = evaluation.score(rows, evaluation.full(texts))
