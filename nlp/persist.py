@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,9 @@ from .classify import ThemeClassifier
 from .codebook import loads_codebook
 from .types import Codebook
 
-FORMAT = 1
+FORMAT = 2  # 2: stacked prior + LR per theme (1 had Platt scaling of a fixed blend)
 _ARRAYS = ("proto_", "proto_theme_", "proto_sign_", "prior_coef_", "lr_coef_", "lr_intercept_",
-           "n_pos_", "platt_", "thresholds_")
+           "n_pos_", "stack_", "stacked_", "thresholds_")
 
 
 def default_model_dir() -> Path:
@@ -40,6 +41,7 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is for everyone to read
     cb: Codebook = clf.codebook  # type: ignore[assignment]
     config = {
         "format": FORMAT, "toolkit_version": __version__,
@@ -50,6 +52,7 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
         "params": {k: v for k, v in clf.get_params(deep=False).items()
                    if k in ("C", "prior_strength", "cv", "random_state")},
         "prior_intercept": float(clf.prior_intercept_),
+        "prior_threshold": float(clf.prior_threshold_),
     }
     (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     np.savez(tmp / "weights.npz", **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
@@ -97,8 +100,11 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     if config.get("format") != FORMAT:
         raise errors.ModelError(f"{d}: model format {config.get('format')} is not supported "
                                 f"by this toolkit (format {FORMAT}).")
-    saved_cb = loads_codebook((d / "codebook.yaml").read_text(encoding="utf-8"),
-                              source=str(d / "codebook.yaml"))
+    try:
+        saved_cb = loads_codebook((d / "codebook.yaml").read_text(encoding="utf-8"),
+                                  source=str(d / "codebook.yaml"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.ModelError(f"{d / 'codebook.yaml'}: missing or damaged ({exc}).") from None
     if codebook is not None and codebook.content_hash != config["codebook"]["hash"]:
         raise errors.ModelError(
             f"{d}: this model was trained on codebook {config['codebook']['name']!r} version "
@@ -117,7 +123,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     try:
         with np.load(d / "weights.npz", allow_pickle=False) as w:
             arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise errors.ModelError(f"{d / 'weights.npz'}: damaged or incomplete ({exc}).") from None
     clf = ThemeClassifier(codebook=codebook or saved_cb, embedder=embedder, cache=cache,
                           **config.get("params", {}))
@@ -125,6 +131,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     for k, v in arrays.items():
         setattr(clf, k, v)
     clf.prior_intercept_ = float(config["prior_intercept"])
+    clf.prior_threshold_ = float(config["prior_threshold"])
     clf.n_examples_ = int(config.get("n_examples", 0))
     clf.embedder_id_ = config["embedder_id"]
     return clf

@@ -4,7 +4,9 @@ import pytest
 from sklearn.base import clone
 
 from nlp.active import likely_mistakes, rank_for_review, uncertainty
-from nlp.classify import ThemeClassifier, encode
+from nlp.classify import (DEFAULT_PRIOR_COEF, DEFAULT_PRIOR_THRESHOLD, MIN_CALIBRATION,
+                          ThemeClassifier, _logreg, best_threshold, encode, fit_prior, select_C,
+                          subset)
 from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 from nlp.errors import ModelError
@@ -151,3 +153,113 @@ def test_active_learning_rank_and_mistakes():
     assert order[0] == 0 and 1 not in order
     mistakes = likely_mistakes(np.array([[0.02, 0.5], [0.95, 0.1]]), np.array([[1, 0], [0, 0]]))
     assert [(r, c) for r, c, _ in mistakes] == [(0, 0), (1, 0)]
+
+
+def _bigger(n_per=16, seed=0):
+    """A synthetic set where every theme has >= MIN_CALIBRATION positives and negatives."""
+    rng = np.random.default_rng(seed)
+    words = {"money": "funding budget reserves cost price money".split(),
+             "talk": "communication reply email told contact".split(),
+             "kids": "children young people families school".split()}
+    filler = "the a we our they met hall day week area group".split()
+    texts, labels = [], []
+    for i in range(n_per * 4):
+        themes = [t for t in words if rng.random() < 0.35]
+        toks = list(rng.choice(filler, 6))
+        for t in themes:
+            toks += list(rng.choice(words[t], 3))
+        rng.shuffle(toks)
+        texts.append(" ".join(toks))
+        labels.append(themes)
+    return texts, labels
+
+
+def test_fit_prior_recovers_a_known_logistic_model():
+    rng = np.random.default_rng(1)
+    F = rng.normal(size=(400, 3, 4))
+    true = np.array([2.0, -1.0, 0.5, 0.0])
+    Y = (rng.random((400, 3)) < 1 / (1 + np.exp(-(F @ true - 1.0)))).astype(int)
+    coef, b, thr = fit_prior(F, Y)
+    np.testing.assert_allclose(coef, true, atol=0.35)
+    assert b == pytest.approx(-1.0, abs=0.3)
+    assert 0.05 <= thr <= 0.95
+
+
+def test_newton_logreg_matches_sklearn():
+    from sklearn.linear_model import LogisticRegression
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 2)) * 4
+    y = (X[:, 0] + rng.normal(size=300) * 3 > 1).astype(int)
+    ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(X, y)
+    w, b = _logreg(X, y, C=0.5)
+    np.testing.assert_allclose(w, ref.coef_[0], atol=1e-4)
+    assert b == pytest.approx(ref.intercept_[0], abs=1e-4)
+
+
+def test_best_threshold_maximises_f1():
+    y = np.array([1, 1, 0, 0, 0, 1])
+    p = np.array([0.9, 0.6, 0.55, 0.2, 0.1, 0.3])
+    assert best_threshold(y, p) == pytest.approx(0.3)  # all three positives, one false alarm
+
+
+def test_cold_start_uses_the_prior_and_its_threshold():
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    np.testing.assert_allclose(clf.thresholds_, DEFAULT_PRIOR_THRESHOLD)
+    assert not clf.stacked_.any()
+    mine = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256),
+                           prior=([1.0, 1.0, 1.0, 0.0], -2.0, 0.4)).fit()
+    np.testing.assert_allclose(mine.thresholds_, 0.4)
+    assert mine.prior_intercept_ == -2.0
+
+
+def test_enough_examples_stack_and_calibrate():
+    texts, labels = _bigger()
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    Y = clf._binarize(labels, len(texts))
+    assert (Y.sum(0) >= MIN_CALIBRATION).all()
+    assert clf.stacked_.all() and (clf.stack_[:, :2] >= 0).all()
+    assert not np.allclose(clf.prior_coef_, DEFAULT_PRIOR_COEF)  # refitted on 64 examples
+    # out-of-fold probabilities are roughly calibrated: mean probability ~ base rate
+    assert abs(clf.oof_proba_.mean() - Y.mean()) < 0.1
+    test_t, test_y = _bigger(seed=5)
+    assert clf.score(test_t, test_y) > 0.8
+
+
+def test_few_examples_blend_towards_the_prior():
+    texts, y = zip(*TRAIN)
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256), prior_strength=1e9).fit(
+        list(texts), list(y))
+    cold = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    probe = ["nobody replied to our email", "children at school"]
+    np.testing.assert_allclose(clf.predict_proba(probe), cold.predict_proba(probe), atol=1e-6)
+
+
+def test_subset_keeps_segments_with_their_answers():
+    enc = encode(["The first sentence is here. Another sentence is there.", "Alone here now",
+                  "Three more words are here. And four more words follow."], FakeEmbedder(64))
+    s = subset(enc, [2, 0])
+    assert len(s) == 2 and s.seg_owner.tolist() == [0, 0, 1, 1]
+    np.testing.assert_allclose(s.seg[:2], enc.seg[enc.seg_owner == 2])
+    np.testing.assert_allclose(s.whole, enc.whole[[2, 0]])
+
+
+def test_select_C_by_group_cv():
+    texts, labels = _bigger()
+    groups = np.arange(len(texts)) % 3
+    C, scores = select_C(texts, labels, groups, codebook=CB, embedder=FakeEmbedder(256),
+                         grid=(0.1, 10.0))
+    assert C in (0.1, 10.0) and set(scores) == {"0.1", "10.0"}
+    assert all(0 <= v["micro_f1"] <= 1 and v["log_loss"] > 0 for v in scores.values())
+    best = min(scores, key=lambda c: scores[c]["log_loss"])
+    assert C == float(best)
+
+
+def test_saved_stacked_model_round_trips(tmp_path):
+    texts, labels = _bigger()
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    save_model(clf, tmp_path / "m", embedder_spec="fake")
+    back = load_model(tmp_path / "m", codebook=CB, embedder=FakeEmbedder(256))
+    np.testing.assert_allclose(back.predict_proba(texts[:5]), clf.predict_proba(texts[:5]),
+                               atol=1e-6)
+    np.testing.assert_array_equal(back.stacked_, clf.stacked_)
+    assert back.prior_threshold_ == pytest.approx(clf.prior_threshold_)
