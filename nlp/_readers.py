@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +13,25 @@ from typing import Any, Iterator
 
 from . import errors
 
-ENCODINGS = ["utf-8", "utf-8-sig", "cp1252"]
+ENCODINGS = ["utf-8", "utf-8-sig", "cp1252"]  # in this order; UTF-16 only with its BOM
 MAX_CELL = 100_000
+MAX_ID = 200  # response and respondent ids: the database columns' width (PostgreSQL enforces it)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+# Line separators other than \n (vertical tab, form feed, NEL, U+2028/9) become \n; other control
+# characters (NUL, ESC, BEL...) are invisible junk that PostgreSQL and XML exports refuse: they go.
+_LINE_SEPS = {ord(c): "\n" for c in "\x0b\x0c\x85\u2028\u2029"}
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Text as it is stored: line ends as \\n, control characters removed, a lone UTF-16
+    surrogate (half an emoji, from a broken JSON export) replaced by U+FFFD. Tabs, emoji,
+    right-to-left text and combining marks are kept as they are."""
+    s = value.replace("\r\n", "\n").replace("\r", "\n").translate(_LINE_SEPS)
+    s = _CONTROL.sub("", s)
+    return _SURROGATE.sub("\ufffd", s)
 
 
 @dataclass
@@ -27,6 +46,14 @@ class Table:
 
 
 def check_not_binary(path: Path, data: bytes, kind: str) -> None:
+    if data.startswith(_UTF16_BOMS):
+        # UTF-16 (Excel's "Unicode text"): every other byte of ASCII text is NUL. `decode`
+        # checks it decodes; control characters are judged on the decoded text.
+        head_text = decode(path, data)[0][:8192]
+        ctrl = sum(1 for ch in head_text if ord(ch) < 9 or 13 < ord(ch) < 32)
+        if head_text and ctrl / len(head_text) > 0.05:
+            raise errors.binary_junk(path, kind)
+        return
     head = data[:8192]
     if b"\x00" in head:
         raise errors.binary_junk(path, kind)
@@ -35,12 +62,21 @@ def check_not_binary(path: Path, data: bytes, kind: str) -> None:
         raise errors.binary_junk(path, kind)
 
 
-def decode(path: Path, data: bytes) -> tuple[str, str]:
-    """Decode bytes trying UTF-8 (with or without BOM), then cp1252. Returns (text, encoding).
+def decode(path: Path, data: bytes, notes: list[str] | None = None) -> tuple[str, str]:
+    """Decode bytes: UTF-16 when it starts with its byte-order mark, else UTF-8 (with or
+    without BOM), else cp1252. A file mixing UTF-8 lines with cp1252 ones (two files pasted
+    together) is decoded line by line, and `notes` says which lines were cp1252.
+    Returns (text, encoding).
 
     Raises:
-        InputError: none fits; names the line of the first bad byte under UTF-8.
+        InputError: no encoding fits; names the first line that none can decode.
     """
+    if data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n\x00" if data[:1] == b"\xff" else b"\x00\n", 0, exc.start) + 1
+            raise errors.undecodable(path, line, ["utf-16"]) from None
     if data.startswith(b"\xef\xbb\xbf"):
         try:
             return data.decode("utf-8-sig"), "utf-8-sig"
@@ -48,13 +84,31 @@ def decode(path: Path, data: bytes) -> tuple[str, str]:
             pass
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        first_bad = exc.start
-    try:
-        return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
-        line = data.count(b"\n", 0, first_bad) + 1
-        raise errors.undecodable(path, line, ENCODINGS) from None
+        pass
+    bom = data.startswith(b"\xef\xbb\xbf")
+    parts: list[str] = []
+    cp_lines: list[int] = []
+    utf8_multibyte = False
+    for i, raw in enumerate(data.splitlines(keepends=True), start=1):
+        if i == 1 and bom:
+            raw = raw[3:]
+        try:
+            parts.append(raw.decode("utf-8"))
+            utf8_multibyte = utf8_multibyte or not raw.isascii()
+        except UnicodeDecodeError:
+            try:
+                parts.append(raw.decode("cp1252"))
+            except UnicodeDecodeError:
+                raise errors.undecodable(path, i, ENCODINGS) from None
+            cp_lines.append(i)
+    if not utf8_multibyte:
+        return "".join(parts), "cp1252"
+    if notes is not None:
+        shown = ", ".join(map(str, cp_lines[:10])) + (", ..." if len(cp_lines) > 10 else "")
+        notes.append(f"mixed encodings: {len(cp_lines)} line(s) are not UTF-8 and were read as "
+                     f"cp1252 (line {shown}); check them")
+    return "".join(parts), "utf-8+cp1252"
 
 
 def read_bytes(path: Path) -> bytes:
@@ -75,16 +129,62 @@ def _clean(v: Any) -> Any:
     return v
 
 
+_DELIMITERS = ",;\t|"
+
+
+def _delimiter(header_line: str) -> str:
+    """The delimiter the header row uses most (outside double quotes); comma on a tie or for a
+    one-column file. The header alone decides: csv.Sniffer guesses from the answers too, and
+    answers full of apostrophes, semicolons or pipes fool it."""
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(_DELIMITERS, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
+def _unclosed_quote_row(text: str, dialect: Any) -> int | None:
+    """The row whose quoted field is never closed (it swallows the rest of the file), if any."""
+    if '"' not in text:
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    n = 0
+    while True:
+        try:
+            next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            return n + 1 if "unexpected end of data" in str(exc) else None
+        n += 1
+
+
 def csv_table(path: Path, data: bytes) -> Table:
     """A CSV file as a streamed table. Row 1 is the header, like a spreadsheet shows it."""
     check_not_binary(path, data, "CSV")
-    text, enc = decode(path, data)
+    notes: list[str] = []
+    text, enc = decode(path, data, notes)
     csv.field_size_limit(50_000_000)
-    sample = text[:20000]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
+    first, *rest = re.split(r"\r\n|\r|\n", text, maxsplit=1)
+    sep = first.strip().lower()
+    if len(sep) == 5 and sep.startswith("sep="):  # Excel's "sep=;" hint line
+        delimiter, text = sep[4], (rest[0] if rest else "")
+    else:
+        delimiter = _delimiter(first)
+
+    class dialect(csv.excel):  # noqa: N801 - a csv dialect is a class
+        pass
+
+    dialect.delimiter = delimiter
+    bad = _unclosed_quote_row(text, dialect)
+    if bad is not None:
+        raise errors.InputError(path, "a quoted field starting here is never closed, so it "
+                                "swallows the rest of the file.", row=bad,
+                                hint="Check for an unclosed quote mark (\") in this row.")
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
         header = next(reader)
@@ -92,8 +192,7 @@ def csv_table(path: Path, data: bytes) -> Table:
         raise errors.empty_file(path) from None
     except csv.Error as exc:
         raise errors.InputError(path, f"cannot parse the CSV header ({exc}).", row=1) from None
-    columns = _dedupe_columns(path, [h.strip() for h in header])
-    notes: list[str] = []
+    columns = _dedupe_columns(path, [clean_text(h).strip() for h in header])
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         n = 1
@@ -203,8 +302,11 @@ def xlsx_table(path: Path, data: bytes, *, sheet: str | None = None) -> Table:
 def jsonl_table(path: Path, data: bytes) -> Table:
     """A JSON Lines file (one object per line) as a table; columns are the keys seen."""
     check_not_binary(path, data, "JSON Lines")
-    text, enc = decode(path, data)
-    lines = text.splitlines()
+    notes: list[str] = []
+    text, enc = decode(path, data, notes)
+    # Only \n ends a JSON line: str.splitlines() would also split at U+2028, U+0085 and the
+    # like, which JSON writers leave unescaped inside strings.
+    lines = text.split("\n")
     columns: list[str] = []
     parsed: list[tuple[int, dict[str, Any]]] = []
     for i, line in enumerate(lines, start=1):
@@ -227,13 +329,14 @@ def jsonl_table(path: Path, data: bytes) -> Table:
         for i, obj in parsed:
             yield i, {k: obj.get(k, "") for k in columns} | {k: v for k, v in obj.items()}
 
-    return Table(columns=columns, rows=rows(), encoding=enc, unit="line")
+    return Table(columns=columns, rows=rows(), encoding=enc, notes=notes, unit="line")
 
 
 def docx_lines(path: Path, data: bytes) -> list[str]:
     """A Word document's paragraphs (and table cells) as lines of text."""
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise errors.binary_junk(path, "Word (.docx)")
+        raise errors.binary_junk(path, "Word (.docx)") if data[:4] != b"PK\x03\x04" else \
+            errors.unreadable(path, "Word (.docx)", "the archive is truncated")
     import docx
 
     try:
@@ -261,11 +364,16 @@ def pdf_lines(path: Path, data: bytes) -> list[str]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    pypdf_log = logging.getLogger("pypdf")
+    level = pypdf_log.level
+    pypdf_log.setLevel(logging.ERROR)  # its warnings on damaged files would print mid-command
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, Exception) as exc:  # pypdf raises several types on damage
         raise errors.unreadable(path, "PDF", f"{type(exc).__name__}: {exc}") from None
+    finally:
+        pypdf_log.setLevel(level)
     lines: list[str] = []
     for p in pages:
         lines.extend(p.splitlines())

@@ -218,8 +218,9 @@ def _read_sources(root: ET.Element, files: dict[str, bytes], path: Path,
         loc = fields.get("location")
 
         def response(r_id: str, t: str, extra: dict[str, Any] | None = None) -> Response:
-            t = t.replace("\r\n", "\n").strip()
+            from ._readers import clean_text
             from .ingest import flag_for
+            t = clean_text(t).strip()
             return Response(response_id=r_id, text=t, source=path.name,
                             location=int(loc) if isinstance(loc, (int, float)) else None,
                             respondent_id=str(fields["respondent_id"]) if fields.get(
@@ -333,21 +334,40 @@ def import_qdpx(store, path: Path) -> ImportSummary:
     file_ids = dict(codes)
     new_cb = _target_codebook(store, themes, codes)
     to_project = {file_ids[g]: codes[g] for g in codes}
-    if new_cb is not None:
-        added = len(new_cb.themes) - len(store.active_codebook().themes)
-        store.add_codebook(new_cb, activate=True)
-        read.notes.append(f"added {added} new themes: codebook {new_cb.name} is now version "
-                          f"{new_cb.version}")
+    current_themes = len(store.active_codebook().themes)
+    known = set((new_cb or store.active_codebook()).theme_ids)
+    for (rid, tid, coder), _ in read.codings.items():
+        if to_project.get(tid, tid) not in known:
+            raise errors.unreadable(path, "REFI-QDA", f"a coding of {rid!r} names theme "
+                                    f"{tid!r}, which is neither a code of the file nor a "
+                                    "theme of the project")
+        if not coder.strip() or len(coder) > 200:
+            raise errors.unreadable(path, "REFI-QDA", f"a coding of {rid!r} has a coder "
+                                    f"name that is empty or over 200 characters")
+    for r in read.responses:
+        if len(r.response_id) > 200 or len(r.respondent_id or "") > 200:
+            raise errors.unreadable(path, "REFI-QDA", f"the id of {r.response_id[:60]!r}... "
+                                    "is over 200 characters")
+    from .store.review import _now, apply_change
+
+    # One transaction: the new codebook version, the texts and every coding, or nothing.
     with store.write() as conn:
+        if new_cb is not None:
+            added = len(new_cb.themes) - current_themes
+            store.add_codebook_in(conn, new_cb, activate=True)
+            read.notes.append(f"added {added} new themes: codebook {new_cb.name} is now "
+                              f"version {new_cb.version}")
         existing = store.existing_hashes([r.response_id for r in read.responses], conn)
         new = [r for r in read.responses if r.response_id not in existing]
         sid = store.add_source(conn, name=path.name, path=str(path.resolve()), format="qdpx",
                                content_hash=digest, encoding="utf-8", options={},
                                rows_read=len(read.responses))
         n = store.add_responses(conn, new, sid)
-    for (rid, tid, coder), (status, origin, conf) in read.codings.items():
-        store.set_coding(rid, to_project.get(tid, tid), coder=coder, status=status,
-                         origin=origin, confidence=conf)
+        now = _now()
+        for (rid, tid, coder), (status, origin, conf) in read.codings.items():
+            apply_change(conn, response_id=rid, theme_id=to_project.get(tid, tid), coder=coder,
+                         after={"origin": origin, "status": status, "confidence": conf},
+                         actor=coder, action="set", at=now)
     if len(new) < len(read.responses):
         read.notes.append(f"{len(read.responses) - len(new)} responses were already in the "
                           "project: their text was kept, their codings added")

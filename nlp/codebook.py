@@ -45,6 +45,12 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
     for key in ("name", "version", "themes"):
         if key not in data or data[key] in (None, ""):
             raise errors.codebook_problem(source, f"missing field {key!r}.")
+    for key in ("name", "version"):
+        if isinstance(data[key], bool) or not isinstance(data[key], (str, int, float)):
+            raise errors.codebook_problem(source, f"{key!r} must be a text or a number, not a "
+                                          f"{type(data[key]).__name__}.")
+    if data.get("question") is not None and not isinstance(data["question"], str):
+        raise errors.codebook_problem(source, "'question' must be a text.")
     if not isinstance(data["themes"], list) or not data["themes"]:
         raise errors.codebook_problem(source, "'themes' must be a non-empty list.")
     themes: list[Theme] = []
@@ -89,9 +95,18 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     p = Path(path) if path is not None else default_codebook_path()
     if not p.exists():
         raise errors.codebook_problem(p, "no such file.")
+    if not p.is_file():
+        raise errors.codebook_problem(p, "is a folder, not a codebook file.")
     if p.stat().st_size > MAX_CODEBOOK_BYTES:
         raise errors.codebook_problem(p, "the file is too large to be a codebook (over 2 MB).")
-    return loads_codebook(p.read_text(encoding="utf-8-sig"), source=str(p))
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise errors.codebook_problem(p, f"not UTF-8 text (byte {exc.start}); a codebook is a "
+                                      "YAML text file saved as UTF-8.") from None
+    except OSError as exc:
+        raise errors.codebook_problem(p, f"cannot be read ({exc.strerror}).") from None
+    return loads_codebook(text, source=str(p))
 
 
 def loads_codebook(text: str, *, source: str = "<codebook>") -> Codebook:
@@ -100,6 +115,9 @@ def loads_codebook(text: str, *, source: str = "<codebook>") -> Codebook:
         data = yaml.load(text, Loader=_SafeNoAliasLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as exc:
         raise errors.codebook_problem(source, f"not valid YAML ({exc}).") from None
+    except RecursionError:
+        raise errors.codebook_problem(source, "not a codebook: the YAML is nested thousands "
+                                      "of levels deep.") from None
     return parse_codebook(data, source=source)
 
 

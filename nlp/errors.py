@@ -83,19 +83,30 @@ def missing_column(path: str | Path, option: str, name: str, columns: list[str])
     return InputError(path, f"{option} {name!r} is not a column; columns are {found}.")
 
 
-def cell_too_long(path: str | Path, row: int, length: int, limit: int) -> InputError:
+def cell_too_long(path: str | Path, row: int, length: int, limit: int, *,
+                  unit: str = "row") -> InputError:
     return InputError(path, f"the answer has {length:,} characters, over the limit of {limit:,}.",
-                      row=row, hint="Split the answer or check the file for a broken quote mark.")
+                      row=row, unit=unit, hint="Split the answer or check the file for a broken quote mark.")
 
 
-def duplicate_id(path: str | Path, row: int, response_id: str, first: str) -> InputError:
+def value_too_long(path: str | Path, row: int, what: str, length: int, limit: int, *,
+                   unit: str = "row") -> InputError:
+    return InputError(path, f"the {what} has {length:,} characters, over the limit of {limit}.",
+                      row=row, unit=unit,
+                      hint="Shorten it, or import without --id-col to number the rows.")
+
+
+def duplicate_id(path: str | Path, row: int, response_id: str, first: str, *,
+                 unit: str = "row") -> InputError:
     return InputError(path, f"duplicate id {response_id!r} (first seen {first}).", row=row,
+                      unit=unit,
                       hint="Ids must be unique; fix the id column or import without --id-col.")
 
 
-def conflicting_id(path: str | Path, row: int, response_id: str, other: str) -> InputError:
+def conflicting_id(path: str | Path, row: int, response_id: str, other: str, *,
+                   unit: str = "row") -> InputError:
     return InputError(path, f"id {response_id!r} is already in the project with a different "
-                      f"text (from {other}).", row=row,
+                      f"text (from {other}).", row=row, unit=unit,
                       hint="Rename the ids in this file, or import it without --id-col.")
 
 

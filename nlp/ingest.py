@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import errors
-from ._readers import (MAX_CELL, Table, check_not_binary, csv_table, decode, docx_lines,
-                       jsonl_table, pdf_lines, read_bytes, xlsx_table)
+from ._readers import (MAX_CELL, MAX_ID, Table, check_not_binary, clean_text, csv_table, decode,
+                       docx_lines, jsonl_table, pdf_lines, read_bytes, xlsx_table)
 from .quotes import extract_quotes
 from .transcripts import looks_like_transcript, respondent_turns
 from .types import Corpus, ImportSummary, Response
@@ -132,6 +133,15 @@ def _resolve_columns(path: Path, table: Table, opts: ImportOptions,
     return chosen
 
 
+def _meta_value(v: Any) -> Any:
+    """A metadata cell as stored (JSON): text cleaned, NaN/infinity and nested values as text."""
+    if isinstance(v, bool) or isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    return clean_text(v if isinstance(v, str) else str(v))
+
+
 def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
                      notes: list[str]) -> tuple[list[Response], int, dict[str, str | None]]:
     rows = table.rows
@@ -157,23 +167,30 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
         yield from sample
         yield from rows
 
+    def cell(row: dict[str, Any], key: str) -> str:
+        return clean_text(str(row.get(chosen[key], "") or "")).strip() if chosen[key] else ""
+
     for rownum, row in all_rows():
         n_read += 1
         text = str(row.get(chosen["text"], "") or "")
         if len(text) > MAX_CELL:
-            raise errors.cell_too_long(path, rownum, len(text), MAX_CELL)
-        text = text.replace("\r\n", "\n").strip()
-        rid = str(row.get(chosen["id"], "")).strip() if chosen["id"] else ""
+            raise errors.cell_too_long(path, rownum, len(text), MAX_CELL, unit=table.unit)
+        text = clean_text(text).strip()
+        rid = cell(row, "id")
         rid = f"{opts.id_prefix}{rid}" if rid and opts.id_prefix else rid
         rid = rid or f"{prefix}:{rownum}"
         if rid in seen:
-            raise errors.duplicate_id(path, rownum, rid, f"{table.unit} {seen[rid]}")
+            raise errors.duplicate_id(path, rownum, rid, f"{table.unit} {seen[rid]}",
+                                      unit=table.unit)
         seen[rid] = rownum
-        meta = {k: v for k, v in row.items() if k not in used and v not in ("", None)}
-        meta = {k: (v if isinstance(v, (str, int, float, bool)) else str(v))
-                for k, v in meta.items()}
-        resp = str(row.get(chosen["respondent"], "")).strip() if chosen["respondent"] else ""
-        q = str(row.get(chosen["question"], "")).strip() if chosen["question"] else ""
+        meta = {clean_text(str(k)): _meta_value(v) for k, v in row.items()
+                if k not in used and v not in ("", None)}
+        resp = cell(row, "respondent")
+        q = cell(row, "question")
+        for what, value in (("id", rid), ("respondent id", resp)):
+            if len(value) > MAX_ID:
+                raise errors.value_too_long(path, rownum, what, len(value), MAX_ID,
+                                            unit=table.unit)
         out.append(Response(response_id=rid, text=text, source=path.name, location=rownum,
                             respondent_id=resp or None, question=q or None, metadata=meta,
                             flag=flag_for(text)))
@@ -191,7 +208,7 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
         speakers = {t.speaker for t, _ in turns}
         for t, question in turns:
             if len(t.text) > MAX_CELL:
-                raise errors.cell_too_long(path, t.line, len(t.text), MAX_CELL)
+                raise errors.cell_too_long(path, t.line, len(t.text), MAX_CELL, unit="line")
             # A lone generic label ("R", "Respondent") means one respondent: the file.
             resp = t.speaker if len(speakers) > 1 or re.search(r"\d", t.speaker) else path.stem
             out.append(Response(response_id=f"{prefix}:{t.line}", text=t.text, source=path.name,
@@ -203,6 +220,8 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
         if not quotes:
             raise errors.nothing_found(path, "quoted passages of 8 words or more")
         for q in quotes:
+            if len(q.text) > MAX_CELL:
+                raise errors.cell_too_long(path, q.line, len(q.text), MAX_CELL, unit="line")
             out.append(Response(response_id=f"{prefix}:{q.line}:{len(out) + 1}", text=q.text,
                                 source=path.name, location=q.line, respondent_id=q.speaker,
                                 question=None, metadata={"section": q.section or ""},
@@ -237,15 +256,21 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
     else:
         if fmt == "text":
             check_not_binary(p, data, "text")
-            text, encoding = decode(p, data)
-            lines = text.splitlines()
+            text, encoding = decode(p, data, notes)
         elif fmt == "docx":
-            lines = docx_lines(p, data)
+            text = "\n".join(docx_lines(p, data))
         else:
-            lines = pdf_lines(p, data)
+            text = "\n".join(pdf_lines(p, data))
+        # One line per \n (as an editor numbers them), control characters gone.
+        lines = clean_text(text).split("\n")
         if not any(ln.strip() for ln in lines):
             raise errors.empty_file(p)
         responses, kind = _text_responses(p, lines, opts, prefix, notes)
+        for r in responses:
+            for what, value in (("id", r.response_id), ("respondent id", r.respondent_id or "")):
+                if len(value) > MAX_ID:
+                    raise errors.value_too_long(p, r.location or 0, what, len(value), MAX_ID,
+                                                unit="line")
         n_read = len(responses)
         columns = {"kind": kind}
     if encoding and encoding != "utf-8":
@@ -257,6 +282,40 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
 def read_corpus(path: str | Path, options: ImportOptions | None = None) -> Corpus:
     """Read a file into a Corpus without a project (file mode)."""
     return Corpus(tuple(read_file(path, options).responses))
+
+
+def _store_read(store, conn, p: Path, result: ReadResult, opts: ImportOptions) -> ImportSummary:
+    """Store one file's responses inside the caller's write transaction."""
+    from .store.schema import sources
+
+    base = dict(path=str(p), format=result.format, rows_read=result.rows_read,
+                encoding=result.encoding, columns=result.columns, notes=tuple(result.notes))
+    # Checked inside the write transaction: two imports of one file at once add it once.
+    if conn.execute(sources.select().where(
+            sources.c.content_hash == result.content_hash)).first() is not None:
+        return ImportSummary(**base, skipped_present=len(result.responses),
+                             source_already_present=True)
+    existing = store.existing_hashes([r.response_id for r in result.responses], conn)
+    new: list[Response] = []
+    skipped = 0
+    for r in result.responses:
+        if r.response_id in existing:
+            h, other = existing[r.response_id]
+            if h != r.text_hash:
+                raise errors.conflicting_id(p, r.location or 0, r.response_id, other,
+                                           unit="row" if result.format in ("csv", "xlsx")
+                                           else "line")
+            skipped += 1
+        else:
+            new.append(r)
+    sid = store.add_source(conn, name=p.name, path=str(p.resolve()), format=result.format,
+                           content_hash=result.content_hash, encoding=result.encoding,
+                           options={k: v for k, v in vars(opts).items() if v is not None},
+                           rows_read=result.rows_read)
+    n = store.add_responses(conn, new, sid)
+    log.info("imported %s: %d new, %d already present", p.name, n, skipped)
+    return ImportSummary(**base, imported=n, flagged=sum(1 for r in new if r.flag),
+                         skipped_present=skipped)
 
 
 def import_file(store, path: str | Path, options: ImportOptions | None = None) -> ImportSummary:
@@ -275,34 +334,28 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
         return import_qdpx(store, p)
     opts = options or ImportOptions()
     result = read_file(p, opts)
-    base = dict(path=str(p), format=result.format, rows_read=result.rows_read,
-                encoding=result.encoding, columns=result.columns, notes=tuple(result.notes))
-    if store.source_by_hash(result.content_hash) is not None:
-        return ImportSummary(**base, skipped_present=len(result.responses),
-                             source_already_present=True)
     with store.write() as conn:
-        existing = store.existing_hashes([r.response_id for r in result.responses], conn)
-        new: list[Response] = []
-        skipped = 0
-        for r in result.responses:
-            if r.response_id in existing:
-                h, other = existing[r.response_id]
-                if h != r.text_hash:
-                    raise errors.conflicting_id(p, r.location or 0, r.response_id, other)
-                skipped += 1
-            else:
-                new.append(r)
-        sid = store.add_source(conn, name=p.name, path=str(p.resolve()), format=result.format,
-                               content_hash=result.content_hash, encoding=result.encoding,
-                               options={k: v for k, v in vars(opts).items() if v is not None},
-                               rows_read=result.rows_read)
-        n = store.add_responses(conn, new, sid)
-    log.info("imported %s: %d new, %d already present", p.name, n, skipped)
-    return ImportSummary(**base, imported=n, flagged=sum(1 for r in new if r.flag),
-                         skipped_present=skipped)
+        return _store_read(store, conn, p, result, opts)
 
 
 def import_files(store, paths: Sequence[str | Path],
                  options: ImportOptions | None = None) -> list[ImportSummary]:
-    """Import several files, one transaction each (a bad file stops before it is stored)."""
-    return [import_file(store, p, options) for p in paths]
+    """Import several files as one unit: every file is read and checked first, then all are
+    stored in one transaction, so a bad file (or a conflicting id in any of them) stores
+    nothing at all. REFI-QDA projects (.qdpx) follow, one transaction each.
+
+    Raises:
+        InputError: naming the bad file and row; the project is unchanged.
+    """
+    opts = options or ImportOptions()
+    items = [Path(p) for p in paths]
+    results = {i: read_file(p, opts) for i, p in enumerate(items) if p.suffix.lower() != ".qdpx"}
+    out: dict[int, ImportSummary] = {}
+    if results:
+        with store.write() as conn:
+            for i, result in results.items():
+                out[i] = _store_read(store, conn, items[i], result, opts)
+    for i, p in enumerate(items):
+        if i not in out:
+            out[i] = import_file(store, p, opts)
+    return [out[i] for i in range(len(items))]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -41,6 +42,8 @@ class Quote:
 
 
 def _heading(line: str, prev_blank: bool, next_blank: bool) -> str | None:
+    if len(line) > 300:
+        return None  # a paragraph on one line, never a heading (and no regex runs over it)
     if "\t" in line.strip():
         return None  # a table row
     m = _MD_HEADING.match(line)
@@ -106,6 +109,32 @@ def _find_close(text: str, start: int, opener: str) -> int:
     return text.find('"', start)
 
 
+class _Closer:
+    """`_find_close` over one paragraph, remembering where each mark is next found, so a
+    paragraph with thousands of quotes (and no ” at all) is searched once, not per quote."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.next: dict[str, int] = {}
+
+    def _find(self, mark: str, start: int) -> int:
+        hit = self.next.get(mark)
+        if hit is None or (hit >= 0 and hit < start):
+            hit = self.text.find(mark, start)
+            self.next[mark] = hit
+        return hit
+
+    def find(self, start: int, opener: str) -> int:
+        if opener == "“":
+            c = [i for i in (self._find("”", start), self._find('"', start)) if i >= 0]
+            return min(c) if c else -1
+        return self._find('"', start)
+
+
+_TAIL = 200  # characters after a quote read for its attribution, before it for its cue
+_OPEN_MARK = re.compile(r"[“\"]")
+
+
 _ATTR_LINE = re.compile(r"^[*_\s]*([A-Z][^.!?“”\"]{1,70}?)[*_\s]*$")
 
 
@@ -126,20 +155,22 @@ def _paragraphs(lines: Sequence[str], headings: dict[int, str]
     cur: list[str] = []
     starts: list[int] = []
     first = 0
+    offset = 0  # where the next line starts in the joined paragraph (linear, not quadratic)
     for i, line in enumerate(lines):
         if i in headings:
             if cur:
                 paras.append((first, " ".join(cur), starts))
-                cur, starts = [], []
+                cur, starts, offset = [], [], 0
             paras.append((i, line.strip(), [0]))
         elif line.strip():
             if not cur:
                 first = i
-            starts.append(sum(len(c) + 1 for c in cur))
+            starts.append(offset)
             cur.append(line.strip())
+            offset += len(cur[-1]) + 1
         elif cur:
             paras.append((first, " ".join(cur), starts))
-            cur, starts = [], []
+            cur, starts, offset = [], [], 0
     if cur:
         paras.append((first, " ".join(cur), starts))
     return paras
@@ -181,16 +212,27 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
         if text.lstrip().startswith(">") and text.rstrip().endswith("<"):
             continue  # a pull-quote: the authors' own words repeated large
         pos = 0
+        closer = _Closer(text)
+
+        def after_of(close: int) -> tuple[str, bool]:
+            """Text after a closing mark (bounded), and whether nothing but punctuation
+            follows it in the paragraph."""
+            rest = text[close + 1:close + 1 + _TAIL]
+            bare = not rest.strip(" .,*_”\"'") and (
+                close + 1 + _TAIL >= len(text) or not text[close + 1:].strip(" .,*_”\"'"))
+            return rest, bare
+
         if carry is not None:
             cline, ctext, cbefore, csection = carry
-            close = _find_close(text, 0, "“")
+            close = closer.find(0, "“")
             if close >= 0:
                 full = f"{ctext} {text[:close]}"
                 carry = None
                 q = _clean_quote(full)
                 if _words(q) >= min_words:
-                    who = _speaker(text[close + 1:], cbefore)
-                    if who is None and not text[close + 1:].strip(" .,*_”\"'"):
+                    rest, bare = after_of(close)
+                    who = _speaker(rest, cbefore)
+                    if who is None and bare:
                         who = _attribution_line(nxt)
                     out.append(Quote(q, cline + 1, csection, who))
                 pos = close + 1
@@ -201,15 +243,15 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
                     carry = None
                 continue
         while True:
-            m = re.compile(r"[“\"]").search(text, pos)
+            m = _OPEN_MARK.search(text, pos)
             if m is None:
                 break
             opener = m.group(0)
-            close = _find_close(text, m.end(), opener)
-            before = text[:m.start()]
+            close = closer.find(m.end(), opener)
+            before = text[max(0, m.start() - _TAIL):m.start()]
+            line_idx = first + bisect_right(starts, m.start()) - 1
             if close < 0:
                 if opener == "“" or _words(text[m.end():]) >= min_words:
-                    line_idx = first + max(k for k, s in enumerate(starts) if s <= m.start())
                     carry = (line_idx, text[m.end():], before, section or "")
                 break
             inner = text[m.end():close]
@@ -217,11 +259,11 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
             q = _clean_quote(inner)
             if _words(q) < min_words:
                 continue
-            if _DOC_CUE.search(before[-80:]) or _CITED.match(text[close + 1:]):
+            rest, bare = after_of(close)
+            if _DOC_CUE.search(before[-80:]) or _CITED.match(rest):
                 continue
-            line_idx = first + max(k for k, s in enumerate(starts) if s <= m.start())
-            who = _speaker(text[close + 1:], before)
-            if who is None and not text[close + 1:].strip(" .,*_”\"'"):
+            who = _speaker(rest, before)
+            if who is None and bare:
                 who = _attribution_line(nxt)
             out.append(Quote(q, line_idx + 1, section, who))
     return out

@@ -33,6 +33,9 @@ def _state(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"origin": row["origin"], "status": row["status"], "confidence": row["confidence"]}
 
 
+PG_WRITE_LOCK = 7_262_011  # advisory lock key (any constant; per database)
+
+
 def _make_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -60,7 +63,17 @@ def _make_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "begin")
+        def _on_begin_pg(conn):  # pragma: no cover - trivial wiring
+            # Writers queue on one transaction-scoped lock, as BEGIN IMMEDIATE makes them on
+            # SQLite. Under READ COMMITTED two reviewers' clicks on the same answer would
+            # otherwise both read "no coding yet" and the second insert would fail, or both
+            # update and log the same `before` (a relabel missing from the replay).
+            if conn.get_execution_options().get("nlp_write", False):
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+    return engine
 
 
 class Store:
@@ -221,29 +234,35 @@ class Store:
             CodebookError: the same name and version is stored with different content.
         """
         with self.write() as conn:
-            row = conn.execute(sa.select(codebooks).where(
-                codebooks.c.name == codebook.name,
-                codebooks.c.version == str(codebook.version))).mappings().first()
-            if row is not None:
-                if row["content_hash"] != codebook.content_hash:
-                    raise errors.CodebookError(
-                        f"codebook {codebook.name!r} version {codebook.version} is already in "
-                        "the project with different themes; give the changed codebook a new "
-                        "version number.")
-                cb_id = int(row["id"])
-            else:
-                cb_id = int(conn.execute(sa.insert(codebooks).values(
-                    name=codebook.name, version=str(codebook.version),
-                    content_hash=codebook.content_hash, yaml=dumps_codebook(codebook),
-                    active=False, created_at=_now())).inserted_primary_key[0])
-                conn.execute(sa.insert(themes), [{
-                    "codebook_id": cb_id, "position": i, "theme_id": t.theme_id,
-                    "label": t.label, "definition": t.definition, "include": list(t.include),
-                    "exclude": list(t.exclude)} for i, t in enumerate(codebook.themes)])
-            if activate:
-                conn.execute(sa.update(codebooks).values(active=False))
-                conn.execute(sa.update(codebooks).where(codebooks.c.id == cb_id)
-                             .values(active=True))
+            return self.add_codebook_in(conn, codebook, activate=activate)
+
+    def add_codebook_in(self, conn: sa.Connection, codebook: Codebook, *,
+                        activate: bool = True) -> int:
+        """`add_codebook` inside the caller's write transaction (an import that adds themes
+        and codings lands whole or not at all)."""
+        row = conn.execute(sa.select(codebooks).where(
+            codebooks.c.name == codebook.name,
+            codebooks.c.version == str(codebook.version))).mappings().first()
+        if row is not None:
+            if row["content_hash"] != codebook.content_hash:
+                raise errors.CodebookError(
+                    f"codebook {codebook.name!r} version {codebook.version} is already in "
+                    "the project with different themes; give the changed codebook a new "
+                    "version number.")
+            cb_id = int(row["id"])
+        else:
+            cb_id = int(conn.execute(sa.insert(codebooks).values(
+                name=codebook.name, version=str(codebook.version),
+                content_hash=codebook.content_hash, yaml=dumps_codebook(codebook),
+                active=False, created_at=_now())).inserted_primary_key[0])
+            conn.execute(sa.insert(themes), [{
+                "codebook_id": cb_id, "position": i, "theme_id": t.theme_id,
+                "label": t.label, "definition": t.definition, "include": list(t.include),
+                "exclude": list(t.exclude)} for i, t in enumerate(codebook.themes)])
+        if activate:
+            conn.execute(sa.update(codebooks).values(active=False))
+            conn.execute(sa.update(codebooks).where(codebooks.c.id == cb_id)
+                         .values(active=True))
         return cb_id
 
     def active_codebook(self) -> Codebook:
