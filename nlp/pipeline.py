@@ -98,7 +98,15 @@ def resolve_model(codebook: Codebook, *, model_dir: str | Path | None, embedder=
     d = default_model_dir()
     if (d / "config.json").exists() and \
             read_model_config(d)["codebook"]["hash"] == codebook.content_hash:
-        return load_model(d, codebook=codebook, embedder=embedder, cache=cache)
+        config = read_model_config(d)
+        if embedder is None or getattr(embedder, "model_id", None) == config["embedder_id"]:
+            return load_model(d, codebook=codebook, embedder=embedder, cache=cache)
+        # Another embedding backend was chosen (NLP_EMBEDDER or the project's setting): the
+        # shipped weights mean nothing in its space, so learn the same examples in it.
+        log.info("shipped model is for %s, not %s: training on the bundled corpus instead",
+                 config["embedder_id"], embedder.model_id)
+        base_t, base_y = bundled_examples(codebook)
+        return train_classifier(codebook, base_t, base_y, embedder=embedder, cache=cache)
     log.info("no trained model for codebook %s v%s: coding from definitions alone",
              codebook.name, codebook.version)
     return train_classifier(codebook, [], [], embedder=embedder or get_embedder(None),

@@ -263,3 +263,23 @@ def test_saved_stacked_model_round_trips(tmp_path):
                                atol=1e-6)
     np.testing.assert_array_equal(back.stacked_, clf.stacked_)
     assert back.prior_threshold_ == pytest.approx(clf.prior_threshold_)
+
+
+def test_default_model_for_another_embedder_retrains_on_the_bundled_corpus(tmp_path,
+                                                                          monkeypatch):
+    from nlp.codebook import load_codebook
+    from nlp.corpora import codebook_path, load
+    from nlp.pipeline import resolve_model
+
+    cb = load_codebook(codebook_path("vcs-commissioning"))
+    df = load("vcs-commissioning").head(40)
+    saved = ThemeClassifier(codebook=cb, embedder=FakeEmbedder(256)).fit(
+        df["text"].tolist(), [list(t) for t in df["themes"]])
+    save_model(saved, tmp_path / "m", embedder_spec="fake:256")
+    monkeypatch.setenv("NLP_MODEL_DIR", str(tmp_path / "m"))
+    same = resolve_model(cb, model_dir=None, embedder=FakeEmbedder(256))
+    assert same.n_examples_ == 40  # the saved model, loaded
+    other = resolve_model(cb, model_dir=None, embedder=FakeEmbedder(64))
+    assert other.embedder_id_ == "fake:64" and other.n_examples_ == len(load())
+    with pytest.raises(ModelError, match="trained on embeddings from"):
+        resolve_model(cb, model_dir=tmp_path / "m", embedder=FakeEmbedder(64))  # named: refuse
