@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from nlp.ui.widgets import sidebar
+from nlp.ui.widgets import password_gate, sidebar
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -12,6 +12,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 PAGES = Path(__file__).resolve().parent / "nlp" / "ui" / "pages"
 
 st.set_page_config(page_title="consultation-nlp review", layout="wide")
+password_gate()  # when $NLP_APP_PASSWORD(_FILE) is set, nothing below runs until it is given
 nav = st.navigation([
     st.Page(PAGES / "project.py", title="Project", url_path="project"),
     st.Page(PAGES / "review.py", title="Review queue", url_path="review", default=True),

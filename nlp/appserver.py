@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -45,12 +47,22 @@ def serve(project_root: str | Path, *, port: int = 8501, host: str | None = None
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     log.info("starting %s", " ".join(cmd))
     child = subprocess.Popen(cmd, env=env)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # `kill PID` or a service manager stopping us sends SIGTERM: stop the app too, rather
+        # than leave it serving the project on its own.
+        def _stop(signum, frame):
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, _stop)
     try:
         yield f"review app on http://{shown}:{port} (Ctrl-C to stop)"
         child.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if child.poll() is None:
             child.terminate()
             try:

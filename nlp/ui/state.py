@@ -187,6 +187,16 @@ def count_decision() -> bool:
     return due
 
 
+# -- the optional password ------------------------------------------------------------------------
+def unlocked() -> bool:
+    """Whether this browser session has given the app's password."""
+    return bool(st.session_state.get("password_ok"))
+
+
+def unlock() -> None:
+    st.session_state["password_ok"] = True
+
+
 # -- messages that survive the rerun a button causes ----------------------------------------------
 def flash(message: str, kind: str = "success") -> None:
     st.session_state.setdefault("flashes", []).append((kind, message))

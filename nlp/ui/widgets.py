@@ -1,8 +1,12 @@
 """App: shared widgets: user text shown safely, the project and coder guards, the sidebar."""
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 import re
+import time
+from pathlib import Path
 from typing import NoReturn
 
 import streamlit as st
@@ -72,6 +76,53 @@ def require_coder() -> str:
     return name
 
 
+PASSWORD_ENV = "NLP_APP_PASSWORD"
+PASSWORD_FILE_ENV = "NLP_APP_PASSWORD_FILE"
+
+
+def configured_password() -> str | None:
+    """The app's password: the first line of $NLP_APP_PASSWORD_FILE, else $NLP_APP_PASSWORD;
+    None when neither is set (the app is then open to whoever can reach it).
+
+    Raises:
+        SettingsError: the password file is named but unreadable or empty (the app stays shut).
+    """
+    path = os.environ.get(PASSWORD_FILE_ENV)
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise errors.bad_setting(PASSWORD_FILE_ENV, f"a readable file ({exc})") from None
+        if not lines or not lines[0].strip():
+            raise errors.bad_setting(PASSWORD_FILE_ENV, "a file whose first line is the "
+                                     "password (it is empty)")
+        return lines[0].strip()
+    return os.environ.get(PASSWORD_ENV) or None
+
+
+def password_gate() -> None:
+    """When a password is configured, show nothing else until this browser session gives it
+    (compared in constant time; a wrong one costs a second, to slow guessing)."""
+    try:
+        expected = configured_password()
+    except errors.NlpError as exc:
+        st.error(escape_md(str(exc)))
+        stop()
+    if expected is None or state.unlocked():
+        return
+    st.title("consultation-nlp review")
+    with st.form("password_form", clear_on_submit=True):
+        given = st.text_input("Password", type="password", key="password_box")
+        submitted = st.form_submit_button("Open")
+    if submitted:
+        if hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+            state.unlock()
+            st.rerun()
+        time.sleep(1.0)
+        st.error("Wrong password.")
+    stop()
+
+
 def theme_labels(codebook: Codebook) -> dict[str, str]:
     return {t.theme_id: t.label for t in codebook.themes}
 
@@ -105,6 +156,11 @@ def sidebar() -> None:
                 st.caption("Model: last run failed: " + escape_md(job.error))
         addr = st.get_option("server.address")
         if addr not in ("127.0.0.1", "localhost", "::1"):
+            try:
+                open_to_all = configured_password() is None
+            except errors.NlpError:
+                open_to_all = False
             st.caption(f"⚠ Listening on {escape_md(addr or 'every network interface')}: "
                        "others on the network may open this app. `nlp app` keeps it on this "
-                       "computer.")
+                       "computer." + (" No password is set (NLP_APP_PASSWORD_FILE): put it "
+                                      "behind your server's login." if open_to_all else ""))
