@@ -30,10 +30,10 @@ demo-batch:
 	$(MAKE) demo NO_APP=1
 
 # System tools the tests use: Chromium for the browser test, LibreOffice + poppler to check the
-# report renders (Debian packages; needs root, as in CI).
-SYSTEM_PKGS := chromium chromium-driver libreoffice-writer poppler-utils fonts-liberation fonts-dejavu-core
+# report renders, PostgreSQL for the two-reviewer test (Debian packages; needs root, as in CI).
+SYSTEM_PKGS := chromium chromium-driver libreoffice-writer poppler-utils fonts-liberation fonts-dejavu-core postgresql
 browser:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v soffice >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v soffice >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null; fi
 
 test: setup browser

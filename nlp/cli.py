@@ -102,16 +102,15 @@ def import_(
                                                   "(detected when not given)."),
     id_prefix: Optional[str] = typer.Option(None, help="Prefix for generated/ids from this file."),
 ) -> None:
-    """Import files into the project, one transaction per file."""
-    from .ingest import ImportOptions, import_file
+    """Import files into the project: all of them, or (on any error) none."""
+    from .ingest import ImportOptions, import_files
 
     opts = ImportOptions(text_col=text_col, id_col=id_col, respondent_col=respondent_col,
                          question_col=question_col, sheet=sheet, kind=kind, id_prefix=id_prefix)
     project = _project()
     table = Table("file", "rows read", "imported", "flagged", "skipped (already present)")
     notes = []
-    for f in files:
-        s = import_file(project.store, f, opts)
+    for s in import_files(project.store, files, opts):
         table.add_row(Path(s.path).name, str(s.rows_read), str(s.imported), str(s.flagged),
                       str(s.skipped_present))
         notes += [f"{Path(s.path).name}: {n}" for n in s.notes]

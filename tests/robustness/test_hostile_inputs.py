@@ -306,10 +306,6 @@ def test_several_files_one_bad_stores_nothing(project: Path, tmp_path: Path):
         p.close()
 
 
-@pytest.mark.xfail(reason="nlp/cli.py imports file by file (one transaction each); it should "
-                          "call nlp.ingest.import_files so a failed `nlp import a b` stores "
-                          "nothing (CLI.md: a failed command leaves the project as it was)",
-                   strict=False)
 def test_cli_import_several_files_one_bad_stores_nothing(project: Path, tmp_path: Path):
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     good.write_bytes(answers_csv(5))
