@@ -7,6 +7,8 @@ import pytest
 from nlp.errors import InputError
 from nlp.ingest import ImportOptions, flag_for, import_file, read_file
 
+from filedata import pdf_bytes
+
 
 def rows_of(path, **opts):
     return read_file(path, ImportOptions(**opts)).responses
@@ -108,29 +110,8 @@ def test_report_quotes_with_section(write):
     assert rs[0].respondent_id == "Organisation H" and rs[0].location == 5
 
 
-def _tiny_pdf(lines):
-    """A one-page PDF with the given text lines (built by hand: no PDF writer needed)."""
-    body = "BT /F1 11 Tf 50 750 Td 14 TL " + " ".join(
-        "(" + ln.replace("(", r"\(").replace(")", r"\)") + ") '" for ln in lines) + " ET"
-    objs = ["<< /Type /Catalog /Pages 2 0 R >>",
-            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            "/Resources << /Font << /F1 5 0 R >> >> >>",
-            f"<< /Length {len(body)} >>\nstream\n{body}\nendstream",
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = "%PDF-1.4\n", []
-    for i, o in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n{o}\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n"
-    out += "".join(f"{off:010d} 00000 n \n" for off in offsets)
-    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    return out.encode("latin-1")
-
-
 def test_pdf_report(write):
-    p = write("r.pdf", _tiny_pdf(["2 Findings", "",
+    p = write("r.pdf", pdf_bytes(["2 Findings", "",
                                   'One participant told us: "The prime never called us back',
                                   'after the contract was awarded to them." (Organisation B)']))
     rs = rows_of(p)

@@ -1,0 +1,23 @@
+"""Test data shared by the test folders: small files built by hand."""
+from __future__ import annotations
+
+
+def pdf_bytes(lines: list[str]) -> bytes:
+    """A one-page PDF with the given text lines (built by hand: no PDF writer needed)."""
+    body = "BT /F1 11 Tf 50 750 Td 14 TL " + " ".join(
+        "(" + ln.replace("(", r"\(").replace(")", r"\)") + ") '" for ln in lines) + " ET"
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            "/Resources << /Font << /F1 5 0 R >> >> >>",
+            f"<< /Length {len(body)} >>\nstream\n{body}\nendstream",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = "%PDF-1.4\n", []
+    for i, o in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n{o}\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n"
+    out += "".join(f"{off:010d} 00000 n \n" for off in offsets)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    return out.encode("latin-1")
