@@ -266,4 +266,40 @@ def extract_quotes(lines: Sequence[str], *, min_words: int = MIN_WORDS) -> list[
             if who is None and bare:
                 who = _attribution_line(nxt)
             out.append(Quote(q, line_idx + 1, section, who))
-    return out
+    return drop_repeats(out)
+
+
+_TOKEN = re.compile(r"\w+")
+REPEAT_SHARE = 0.8  # share of a quote's words found in a longer quote that makes it a repeat
+REPEAT_LONGER = 1.25  # the longer quote has at least this many times the words: not a variant
+REPEAT_MAX = 5000  # above this many quotes in one document the pairwise check is skipped
+
+
+def drop_repeats(quotes: Sequence[Quote]) -> list[Quote]:
+    """Leave out quotes that repeat part of a longer quote of the same document (reports print
+    a line of a respondent's quote again as a pull-quote), keeping the longer one.
+
+    A quote is a repeat when at least 80% of its distinct words are words of one quote with a
+    quarter more words or more (or it is the same words again); two answers of like length
+    that differ in a few words are both kept.
+    """
+    if len(quotes) > REPEAT_MAX:
+        return list(quotes)
+    words = [frozenset(_TOKEN.findall(q.text.lower())) for q in quotes]
+    index: dict[str, list[int]] = {}
+    for i, ws in enumerate(words):
+        for w in ws:
+            index.setdefault(w, []).append(i)
+    keep = []
+    for i, ws in enumerate(words):
+        shared: dict[int, int] = {}
+        for w in ws:
+            for j in index[w]:
+                if j != i:
+                    shared[j] = shared.get(j, 0) + 1
+        repeat = any(n >= REPEAT_SHARE * len(ws) and
+                     (len(words[j]) >= REPEAT_LONGER * len(ws) or (words[j] == ws and j < i))
+                     for j, n in shared.items())
+        if not repeat:
+            keep.append(quotes[i])
+    return keep
