@@ -68,9 +68,8 @@ def server(tmp_path):
 
 
 def test_relabel_by_clicking_in_chromium(server, tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: apt-get install -y chromium"
+    from playwright import sync_api
     url, project = server
     store = project.store
     assert not store.codings(coder="ana")

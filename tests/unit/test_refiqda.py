@@ -159,7 +159,6 @@ def test_respondent_names_become_pseudonyms(project, tmp_path):
 
 @pytest.mark.slow
 def test_export_with_the_real_anonymiser(tmp_path):
-    pytest.importorskip("nlp.anonymise", reason="nlp.anonymise is not written yet")
     p = init_project(tmp_path / "p")
     f = tmp_path / "a.csv"
     f.write_text("id,text\nr1,Please call Sarah Jones on 07700 900123 or sarah@example.org\n",

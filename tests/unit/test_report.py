@@ -216,6 +216,5 @@ def test_share_words():
 
 @pytest.mark.slow
 def test_report_with_the_real_anonymiser(project, tmp_path):
-    pytest.importorskip("nlp.anonymise", reason="nlp.anonymise is not written yet")
     md = write_report(project, tmp_path / "o", formats=("md",))[0].read_text(encoding="utf-8")
     assert "07700 900123" not in md and "Sarah Jones" not in md

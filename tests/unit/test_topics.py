@@ -102,7 +102,6 @@ def test_hdbscan_outliers_are_reassigned_like_bertopic_reduce_outliers():
     raw = np.repeat([0, 1, 2], 15)
     raw[[0, 16, 40]] = -1
     mine = tc.reassign_outliers(X, raw)
-    pytest.importorskip("bertopic")
     from bertopic import BERTopic
     from bertopic.cluster import BaseCluster
     from bertopic.dimensionality import BaseDimensionalityReduction
