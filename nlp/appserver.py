@@ -27,6 +27,8 @@ def app_command(project_root: str | Path, *, port: int = 8501, host: str | None 
             # No source watching: this is not a development server, and watching the checkout
             # (a virtualenv included) overflows inotify and burns CPU.
             "--server.fileWatcherType", "none",
+            # No "Deploy" button: it offers to publish the app (and its quotes) to a cloud.
+            "--client.toolbarMode", "viewer",
             "--", "--project", str(Path(project_root).resolve())]
 
 

@@ -408,6 +408,8 @@ def test_appserver_command(monkeypatch, tmp_path):
     cmd = app_command(tmp_path, port=8600)
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[-2:] == ["--project", str(tmp_path.resolve())] and "8600" in cmd
+    assert cmd[cmd.index("--browser.gatherUsageStats") + 1] == "false"
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"  # no "Deploy" to a cloud
     assert re.search(r"app\.py$", cmd[4])
     monkeypatch.setenv("NLP_APP_HOST", "0.0.0.0")
     assert "0.0.0.0" in app_command(tmp_path)
