@@ -1,10 +1,19 @@
 """Classify stage: a multi-label theme classifier on sentence embeddings.
 
-Two parts, blended: a *definition prior* that scores every answer (and each of its sentences)
-against each theme's label, definition and include/exclude examples, so coding works from a
-codebook alone; and per-theme logistic regressions trained on researcher-confirmed examples,
-whose weight grows with the number of examples. Probabilities are Platt-calibrated and
-thresholds chosen per theme on out-of-fold predictions.
+Two parts, stacked: a *definition prior* that works from the codebook alone and decides
+relative to the consultation at hand, and per-theme logistic regressions trained on
+researcher-confirmed examples, whose say grows with the number of examples.
+
+The prior compares each answer (whole, and its best sentence) with each theme's prototype
+(question + label + definition, moved halfway to its include examples) after *centring*: the
+consultation's mean answer is subtracted from the answers and the mean theme from the themes,
+so what every answer shares (the topic of the consultation) and what every theme shares stops
+counting. Each theme's similarities are then turned into z-scores over this consultation's own
+answers, so no absolute cosine cut fitted on another corpus is needed; a theme's exclude
+examples pull its score down when an answer is closer to them than to the theme. A relative
+rule decides: the themes close to the answer's best one, over a floor, at most three.
+Every constant here is theme-agnostic and was chosen on development consultations (see
+evaluation/RESULTS.md), never on the consultation being coded.
 """
 from __future__ import annotations
 
@@ -18,36 +27,47 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
-from .segment import split_segments
+from .segment import segment_spans
 from .types import Codebook
 
 log = logging.getLogger(__name__)
 
-# Shared calibration of the definition prior: logit = w . [seg_max, whole, margin, excl] + b, and
-# the threshold that goes with it. Theme-agnostic (the features are cosine similarities and
-# margins between themes), so they serve any codebook until it has examples of its own.
-# Fitted with `fit_prior` on every unit of the bundled corpus: reproduce with
-# `python evaluation/eval_classify.py --fit-prior` (the leave-one-report-out evaluation refits
-# them on the three training reports of each fold instead, so a test report never sets them).
-DEFAULT_PRIOR_COEF = np.array([2.0, 3.33, 9.28, -2.27])
-DEFAULT_PRIOR_INTERCEPT = -4.04
-DEFAULT_PRIOR_THRESHOLD = 0.28
-PRIOR_C = 100.0  # five parameters on (answers x themes) pairs: barely regularised
+# Theme-agnostic constants of the definition prior. Chosen on development material (the
+# bundled corpus and two consultations in other domains, `evaluation/eval_classify.py
+# --sweep`), the same for every codebook; nothing is tuned on the consultation being coded.
+SENTENCE_WEIGHT = 0.5  # similarity = (1 - w) * whole answer + w * best sentence
+INCLUDE_WEIGHT = 0.5  # prototype = (1 - w) * "question label: definition" + w * mean(include)
+EXCLUDE_WEIGHT = 0.5  # penalty per unit an exclude example is closer than the theme itself
+PRIOR_SLOPE = 1.45  # prior probability = sigmoid(SLOPE * (z - MID)): a pooled logistic fit of
+PRIOR_MID = 1.69  # gold codes on z over the development consultations
+MIN_Z = 0.5  # a theme must stand this far (in its own standard deviations) above its mean
+MARGIN_Z = 0.5  # ... and within this of the answer's best theme
+MAX_THEMES = 3  # at most this many suggestions an answer
+OWN_STATISTICS = 10  # answers from which a batch's own statistics are used alone
+MIN_REFERENCE = 30  # examples from which they, not the codebook's texts, are the reference
 MIN_CALIBRATION = 8  # positives and negatives a theme needs for its own combiner and threshold
+MIN_RULE_EXAMPLES = 50  # examples needed to choose the decision rule on them
 MIN_PRIOR_REFIT = 60  # examples (with >= 3 themes of >= 5 positives) to refit the prior
+PRIOR_C = 100.0  # three parameters on (answers x themes) pairs: barely regularised
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
-# Default inverse regularisation of the per-theme regressions: the value `select_C` picks by
-# leave-one-report-out on the bundled corpus (`eval_classify.py --select-C`).
+# Default inverse regularisation of the per-theme regressions (`eval_classify.py --select-C`).
 DEFAULT_C = 3.0
+_MARGIN_GRID = (0.5, 1.0, 2.0, np.inf)  # in z units, for the rule chosen on examples
 
 
 @dataclass
 class Encoded:
-    """Embeddings of answers and of their segments: `seg_owner[i]` is segment i's answer."""
+    """Embeddings of answers and of their segments: `seg_owner[i]` is segment i's answer and
+    `seg_span[i]` its (start, end) characters in that answer (-1 when unknown)."""
 
     whole: np.ndarray
     seg: np.ndarray
     seg_owner: np.ndarray
+    seg_span: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.seg_span is None:
+            self.seg_span = np.full((len(self.seg), 2), -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.whole)
@@ -58,11 +78,13 @@ def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False
     from .embed import embed_texts
 
     texts = [str(t) for t in texts]
-    segs = [split_segments(t) for t in texts]
-    flat = [s for ss in segs for s in ss]
-    owner = np.repeat(np.arange(len(texts)), [len(ss) for ss in segs])
+    spans = [segment_spans(t) for t in texts]
+    flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+    owner = np.repeat(np.arange(len(texts)), [len(sp) for sp in spans])
     vecs = embed_texts(texts + flat, embedder=embedder, cache=cache, progress=progress)
-    return Encoded(whole=vecs[:len(texts)], seg=vecs[len(texts):], seg_owner=owner)
+    seg_span = np.array([se for sp in spans for se in sp], dtype=np.int64).reshape(-1, 2)
+    return Encoded(whole=vecs[:len(texts)], seg=vecs[len(texts):], seg_owner=owner,
+                   seg_span=seg_span)
 
 
 def _as_encoded(X: Any, embedder, cache) -> Encoded:
@@ -81,19 +103,26 @@ def _as_encoded(X: Any, embedder, cache) -> Encoded:
     return encode(list(X), embedder, cache=cache)
 
 
+def theme_texts(codebook: Codebook) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """Per theme: its head text ("question label: definition"), include and exclude examples
+    (exclude examples without their "(other_theme)" pointers)."""
+    q = f"{codebook.question.strip()} " if codebook.question else ""
+    heads = [f"{q}{t.label}: {t.definition}" for t in codebook.themes]
+    inc = [list(t.include) for t in codebook.themes]
+    exc = [[s.split(" (")[0] for s in t.exclude] for t in codebook.themes]
+    return heads, inc, exc
+
+
 def theme_prototypes(codebook: Codebook) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The texts that stand for each theme: (texts, theme index, sign +1 include / -1 exclude)."""
+    heads, inc, exc = theme_texts(codebook)
     texts, idx, sign = [], [], []
-    for k, t in enumerate(codebook.themes):
-        for s in (f"{t.label}: {t.definition}", t.definition, *t.include):
+    for k in range(len(heads)):
+        for s, sg in [(heads[k], 1), *[(x, 1) for x in inc[k]], *[(x, -1) for x in exc[k]]]:
             texts.append(s)
             idx.append(k)
-            sign.append(1)
-        for s in t.exclude:
-            texts.append(s.split(" (")[0])  # drop "(other_theme)" pointers
-            idx.append(k)
-            sign.append(-1)
-    return texts, np.array(idx), np.array(sign)
+            sign.append(sg)
+    return texts, np.array(idx, dtype=int), np.array(sign, dtype=int)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -103,6 +132,10 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-9)
 
 
 def _f1(y: np.ndarray, pred: np.ndarray) -> float:
@@ -153,37 +186,66 @@ def best_threshold(y: np.ndarray, p: np.ndarray, lo: float = 0.05, hi: float = 0
     return float(grid[int(np.argmax(f1))])
 
 
-def fit_prior(F: np.ndarray, Y: np.ndarray, *, C: float = PRIOR_C) -> tuple[np.ndarray, float,
-                                                                            float]:
-    """Fit the theme-agnostic definition prior: one logistic regression over every
-    (answer, theme) pair of the 4 prior features, and the F1-best threshold on its
-    probabilities.
+def relative_rule(proba: np.ndarray, thresholds: np.ndarray, margin: float, *,
+                  max_themes: int = MAX_THEMES) -> np.ndarray:
+    """(n, k) bool: themes at or over their threshold whose log-odds are within `margin` of the
+    answer's best theme, at most `max_themes` an answer (the most probable)."""
+    proba = np.asarray(proba, dtype=float)
+    if proba.size == 0:
+        return np.zeros(proba.shape, dtype=bool)
+    L = _logit(proba)
+    keep = (proba >= thresholds) & (L >= L.max(1, keepdims=True) - margin)
+    if proba.shape[1] > max_themes:
+        rank = np.argsort(np.argsort(-proba, axis=1, kind="stable"), axis=1, kind="stable")
+        keep &= rank < max_themes
+    return keep
 
-    Args:
-        F: (n, k, 4) prior features (`ThemeClassifier._prior_features`).
-        Y: (n, k) 0/1 gold.
 
-    Returns:
-        (coef (4,), intercept, threshold).
-    """
-    X, y = F.reshape(-1, F.shape[2]), np.asarray(Y).ravel()
-    coef, b = _logreg(X, y, C=C)
-    return coef, b, best_threshold(y, _sigmoid(X @ coef + b))
+def _group_max(values: np.ndarray, owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per answer, the maximum over its rows of `values` (rows grouped contiguously by
+    `owner`) and the row holding it: ((n, k) maxima, -1 where none; (n, k) rows, -1)."""
+    k = values.shape[1]
+    best = np.full((n, k), -1.0, dtype=np.float32)
+    arg = np.full((n, k), -1, dtype=np.int64)
+    if len(values) == 0:
+        return best, arg
+    change = np.r_[True, owner[1:] != owner[:-1]]
+    starts = np.flatnonzero(change)
+    mx = np.maximum.reduceat(values, starts, axis=0)
+    grp = np.cumsum(change) - 1
+    rows = np.where(values >= mx[grp] - 1e-7, np.arange(len(values))[:, None], len(values))
+    best[owner[starts]] = mx
+    arg[owner[starts]] = np.minimum.reduceat(rows, starts, axis=0)
+    return best, arg
+
+
+@dataclass
+class Scored:
+    """What the classifier says of a batch: probabilities (n, k), the decisions (n, k bool),
+    and per (answer, theme) the (start, end) characters of the sentence that carries the
+    theme best (-1 when unknown)."""
+
+    proba: np.ndarray
+    chosen: np.ndarray
+    evidence: np.ndarray
 
 
 class ThemeClassifier(ClassifierMixin, BaseEstimator):
     """Multi-label codebook classifier (scikit-learn estimator).
 
-    Each theme is scored two ways: a *definition prior* (similarity of the answer and of its
-    best sentence to the theme's label, definition and include examples, against the other
-    themes and the theme's exclude examples; one theme-agnostic logistic calibration), and a
-    class-balanced logistic regression on the answer's embedding trained on confirmed
-    examples. A theme with at least MIN_CALIBRATION positive and negative examples combines
-    the two with a small logistic regression fitted on out-of-fold scores (stacking: it learns
-    how far to trust each, and its output is a calibrated probability) and gets its own
-    threshold, half the best F1 its out-of-fold probabilities reach. A theme with fewer
-    examples mixes the two probabilities with weight n_pos / (n_pos + prior_strength) on the
-    learned one and keeps the prior's threshold.
+    From the codebook alone it scores by the definition prior (module docstring) and decides
+    by the relative rule. With confirmed examples each theme also gets a class-balanced
+    logistic regression on the answer's embedding and its prior z-scores; a theme with at least
+    MIN_CALIBRATION positive and negative examples combines the two with a small logistic
+    regression fitted on out-of-fold scores (stacking) and gets its own threshold, half the
+    best F1 its out-of-fold probabilities reach; a theme with fewer examples mixes the two
+    probabilities with weight n_pos / (n_pos + prior_strength) on the learned one. With
+    MIN_RULE_EXAMPLES examples or more, the rule's margin is chosen on out-of-fold predictions.
+
+    The prior's statistics (centre and per-theme mean and spread) come from the batch being
+    coded when it holds OWN_STATISTICS answers or more; smaller batches lean on a reference:
+    the examples the model was fitted on, the codebook's own texts, or the whole consultation
+    after `calibrate`.
 
     Args:
         codebook: the themes; their order is the column order of Y and of predict_proba.
@@ -194,13 +256,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             definition scores weigh the same.
         cv: folds for the out-of-fold scores.
         random_state: seed for the folds.
-        prior: (coef, intercept, threshold) of the definition prior to start from (default:
-            DEFAULT_PRIOR_*); refitted on the examples when there are enough.
     """
 
     def __init__(self, codebook: Codebook | None = None, embedder=None, *, cache=None,
-                 C: float = DEFAULT_C, prior_strength: float = 4.0, cv: int = 5,
-                 random_state: int = 0, prior: tuple | None = None) -> None:
+                 C: float = DEFAULT_C, prior_strength: float = 30.0, cv: int = 5,
+                 random_state: int = 0) -> None:
         self.codebook = codebook
         self.embedder = embedder
         self.cache = cache
@@ -208,59 +268,102 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.prior_strength = prior_strength
         self.cv = cv
         self.random_state = random_state
-        self.prior = prior
 
-    # -- features --------------------------------------------------------------------------
-    def _prior_features(self, enc: Encoded) -> np.ndarray:
-        """(n, k, 4): best segment similarity, whole-answer similarity, margin over the other
-        themes, similarity to the theme's exclude examples."""
-        k = len(self.theme_ids_)
-        theme, sign = np.asarray(self.proto_theme_), np.asarray(self.proto_sign_)
-        pos = np.flatnonzero(sign > 0)
-        pos = pos[np.argsort(theme[pos], kind="stable")]
-        pstart = np.flatnonzero(np.r_[True, theme[pos][1:] != theme[pos][:-1]])
+    # -- the definition prior ----------------------------------------------------------------
+    def _similarity(self, enc: Encoded, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, k) blended similarity of answers to themes after centring, and (n, k) the
+        segment row that carries each theme best."""
+        tmean = self.theme_vec_.mean(0)
+        P = _unit(self.theme_vec_ - tmean)
+        A = _unit(enc.whole - centre)
+        whole = A @ P.T
+        seg, arg = _group_max(_unit(enc.seg - centre) @ P.T, enc.seg_owner, len(enc))
+        seg = np.where(arg >= 0, seg, whole)
+        sim = (1 - SENTENCE_WEIGHT) * whole + SENTENCE_WEIGHT * seg
+        if len(self.excl_vec_):
+            ex = A @ _unit(self.excl_vec_ - tmean).T  # (n, m)
+            order = np.argsort(self.excl_theme_, kind="stable")
+            themes = self.excl_theme_[order]
+            starts = np.flatnonzero(np.r_[True, themes[1:] != themes[:-1]])
+            closest = np.maximum.reduceat(ex[:, order], starts, axis=1)
+            cols = themes[starts]
+            sim[:, cols] -= EXCLUDE_WEIGHT * np.maximum(closest - whole[:, cols], 0)
+        return sim, arg
+
+    def _set_reference(self, enc: Encoded) -> None:
+        self.ref_center_ = enc.whole.mean(0).astype(np.float32)
+        sim, _ = self._similarity(enc, self.ref_center_)
+        self.ref_mu_ = sim.mean(0)
+        self.ref_sd_ = sim.std(0) + 1e-6
+        self.ref_n_ = int(len(enc))
+
+    def calibrate(self, X: Any) -> "ThemeClassifier":
+        """Take the prior's statistics from a whole consultation (say, every answer of a
+        project) and use them for every later batch, however small."""
+        check_is_fitted(self, "thresholds_")
+        enc = _as_encoded(X, self.embedder, self.cache)
+        if len(enc):
+            self._set_reference(enc)
+            self.calibrated_ = True
+        return self
+
+    def _prior(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        """(n, k, 2) prior features (z-score over the consultation, centred similarity) and
+        (n, k) evidence segment rows."""
         n = len(enc)
-        P = self.proto_[pos].T
-        whole = np.maximum.reduceat(enc.whole @ P, pstart, axis=1)  # (n, k)
-        seg_t = np.maximum.reduceat(enc.seg @ P, pstart, axis=1)  # (n_seg, k)
-        starts = np.flatnonzero(np.r_[True, enc.seg_owner[1:] != enc.seg_owner[:-1]])
-        seg = np.full((n, k), -1.0, dtype=np.float32)
-        seg[enc.seg_owner[starts]] = np.maximum.reduceat(seg_t, starts, axis=0)
-        seg = np.maximum(seg, whole)
-        excl = np.zeros((n, k), dtype=np.float32)
-        neg = np.flatnonzero(sign < 0)
-        if len(neg):
-            neg = neg[np.argsort(theme[neg], kind="stable")]
-            nstart = np.flatnonzero(np.r_[True, theme[neg][1:] != theme[neg][:-1]])
-            excl[:, theme[neg][nstart]] = np.maximum(
-                np.maximum.reduceat(enc.whole @ self.proto_[neg].T, nstart, axis=1), 0)
-        margin = seg - seg.mean(1, keepdims=True)
-        return np.stack([seg, whole, margin, excl], axis=2)
+        w = 0.0 if self.calibrated_ else min(1.0, n / OWN_STATISTICS)
+        centre = self.ref_center_ if w == 0 else \
+            w * enc.whole.mean(0) + (1 - w) * self.ref_center_
+        sim, arg = self._similarity(enc, centre)
+        if w == 0:
+            mu, sd = self.ref_mu_, self.ref_sd_
+        else:
+            mu = w * sim.mean(0) + (1 - w) * self.ref_mu_
+            sd = w * (sim.std(0) + 1e-6) + (1 - w) * self.ref_sd_ if n > 1 else self.ref_sd_
+        # Uncentred similarities too: once a codebook has its own examples, the refitted
+        # prior can weigh them (absolute similarity carries over between reports of one series).
+        P = _unit(self.theme_vec_)
+        raw_whole = enc.whole @ P.T
+        raw_seg, _ = _group_max(enc.seg @ P.T, enc.seg_owner, n)
+        raw_seg = np.maximum(raw_seg, raw_whole)
+        return np.stack([(sim - mu) / sd, sim, raw_seg, raw_whole,
+                         raw_seg - raw_seg.mean(1, keepdims=True)], axis=2), arg
 
     def _prior_logit(self, F: np.ndarray) -> np.ndarray:
         return F @ self.prior_coef_ + self.prior_intercept_
-
-    def _lr_features(self, enc: Encoded, F: np.ndarray) -> np.ndarray:
-        return np.hstack([enc.whole, F[:, :, 0]])
 
     # -- fitting ---------------------------------------------------------------------------
     def _init_from_codebook(self) -> None:
         if self.codebook is None:
             raise ValueError("ThemeClassifier needs a codebook")
-        self.theme_ids_ = list(self.codebook.theme_ids)
-        texts, idx, sign = theme_prototypes(self.codebook)
         if self.embedder is None:
             raise ValueError("ThemeClassifier needs an embedder to embed the theme definitions")
         from .embed import embed_texts
 
-        self.proto_ = embed_texts(texts, embedder=self.embedder, cache=self.cache)
-        self.proto_theme_, self.proto_sign_ = idx, sign
-        coef, b, thr = self.prior if self.prior is not None else (
-            DEFAULT_PRIOR_COEF, DEFAULT_PRIOR_INTERCEPT, DEFAULT_PRIOR_THRESHOLD)
-        self.prior_coef_ = np.asarray(coef, dtype=float).copy()
-        self.prior_intercept_ = float(b)
-        self.prior_threshold_ = float(thr)
-        k = len(self.theme_ids_)
+        self.theme_ids_ = list(self.codebook.theme_ids)
+        heads, inc, exc = theme_texts(self.codebook)
+        flat = heads + [x for xs in inc for x in xs] + [x for xs in exc for x in xs]
+        V = embed_texts(flat, embedder=self.embedder, cache=self.cache)
+        k = len(heads)
+        pos = k
+        theme_vec = []
+        for t in range(k):
+            v = V[t]
+            if inc[t]:
+                v = (1 - INCLUDE_WEIGHT) * v + INCLUDE_WEIGHT * V[pos:pos + len(inc[t])].mean(0)
+                pos += len(inc[t])
+            theme_vec.append(v)
+        self.theme_vec_ = np.asarray(theme_vec, dtype=np.float32)
+        self.excl_vec_ = np.asarray(V[pos:], dtype=np.float32).reshape(-1, V.shape[1])
+        self.excl_theme_ = np.repeat(np.arange(k), [len(x) for x in exc]).astype(np.int64)
+        self.calibrated_ = False
+        # Until examples or a consultation say otherwise, the codebook's own texts set the
+        # prior's statistics (so even a single answer can be scored).
+        self._set_reference(Encoded(whole=V, seg=V, seg_owner=np.arange(len(V))))
+        self.prior_coef_ = np.array([PRIOR_SLOPE, 0.0, 0.0, 0.0, 0.0])
+        self.prior_intercept_ = -PRIOR_SLOPE * PRIOR_MID
+        self.prior_threshold_ = float(_sigmoid(PRIOR_SLOPE * (MIN_Z - PRIOR_MID)))
+        self.margin_ = PRIOR_SLOPE * MARGIN_Z
         self.lr_coef_ = np.zeros((k, 0), dtype=np.float32)
         self.lr_intercept_ = np.zeros(k)
         self.n_pos_ = np.zeros(k, dtype=int)
@@ -301,14 +404,18 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             return self
         enc = _as_encoded(X, self.embedder, self.cache)
         Yb = self._binarize(Y, len(enc))
-        F = self._prior_features(enc)
-        Z = self._lr_features(enc, F)
+        if len(enc) >= MIN_REFERENCE:
+            self._set_reference(enc)
+        F, _ = self._prior(enc)
+        Z = enc.whole
         n, k = len(enc), len(self.theme_ids_)
         self.n_examples_ = n
         self.n_pos_ = Yb.sum(0)
         if n >= MIN_PRIOR_REFIT and (self.n_pos_ >= 5).sum() >= 3:
-            # Enough examples to recalibrate the shared prior on this codebook's own data.
-            self.prior_coef_, self.prior_intercept_, self.prior_threshold_ = fit_prior(F, Yb)
+            # Enough examples to recalibrate the prior on this codebook's own decisions:
+            # one logistic regression over every (answer, theme) pair.
+            self.prior_coef_, self.prior_intercept_ = _logreg(
+                F.reshape(-1, F.shape[2]), Yb.ravel(), C=PRIOR_C)
         prior_logit = self._prior_logit(F)
         self.lr_coef_ = np.zeros((k, Z.shape[1]), dtype=np.float32)
         self.lr_intercept_ = np.full(k, -30.0)
@@ -345,6 +452,12 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 self.thresholds_[t] = float(np.clip(best / 2, 0.05, 0.95))
             else:
                 oof[:, t] = self._blend(t, prior_logit[:, t], oof_lr[:, t])
+        if n >= MIN_RULE_EXAMPLES:
+            # Enough examples to choose how relative the decision is (ties: the cold rule).
+            scores = {m: _f1(Yb, relative_rule(oof, self.thresholds_, PRIOR_SLOPE * m))
+                      for m in _MARGIN_GRID}
+            best_m = max(_MARGIN_GRID, key=lambda m: (round(scores[m], 9), m == MARGIN_Z))
+            self.margin_ = float(PRIOR_SLOPE * best_m) if np.isfinite(best_m) else 1e9
         self.oof_proba_ = oof
         return self
 
@@ -386,26 +499,44 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return w * _sigmoid(lr_logit + np.log(n_pos / n_neg)) + (1 - w) * _sigmoid(prior_logit)
 
     # -- prediction ----------------------------------------------------------------------------
+    def _score(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        k = len(self.theme_ids_)
+        if len(enc) == 0:
+            return np.zeros((0, k)), np.zeros((0, k), dtype=np.int64)
+        F, arg = self._prior(enc)
+        prior_logit = self._prior_logit(F)
+        if self.lr_coef_.shape[1]:
+            lr_logit = enc.whole @ self.lr_coef_.T + self.lr_intercept_
+        else:
+            lr_logit = np.full_like(prior_logit, -30.0)
+        proba = np.column_stack([
+            self._stacked(t, prior_logit[:, t], lr_logit[:, t]) if self.stacked_[t]
+            else self._blend(t, prior_logit[:, t], lr_logit[:, t]) for t in range(k)])
+        return proba, arg
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, k) probability of each theme for each answer, in codebook order."""
         check_is_fitted(self, "thresholds_")
+        return self._score(_as_encoded(X, self.embedder, self.cache))[0]
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """(n, k) bool: the themes the model suggests, given its probabilities."""
+        check_is_fitted(self, "thresholds_")
+        return relative_rule(proba, self.thresholds_, self.margin_)
+
+    def score_batch(self, X: Any) -> Scored:
+        """Probabilities, decisions and evidence sentences of a batch in one pass."""
+        check_is_fitted(self, "thresholds_")
         enc = _as_encoded(X, self.embedder, self.cache)
-        if len(enc) == 0:
-            return np.zeros((0, len(self.theme_ids_)))
-        F = self._prior_features(enc)
-        prior_logit = self._prior_logit(F)
-        if self.lr_coef_.shape[1]:
-            lr_logit = self._lr_features(enc, F) @ self.lr_coef_.T + self.lr_intercept_
-        else:
-            lr_logit = np.full_like(prior_logit, -30.0)
-        return np.column_stack([
-            self._stacked(t, prior_logit[:, t], lr_logit[:, t]) if self.stacked_[t]
-            else self._blend(t, prior_logit[:, t], lr_logit[:, t])
-            for t in range(len(self.theme_ids_))])
+        proba, arg = self._score(enc)
+        spans = enc.seg_span[np.maximum(arg, 0)] if len(enc.seg_span) else \
+            np.full(arg.shape + (2,), -1, dtype=np.int64)
+        spans = np.where((arg >= 0)[..., None], spans, -1)
+        return Scored(proba=proba, chosen=self.decide(proba), evidence=spans)
 
     def predict(self, X: Any) -> np.ndarray:
-        """(n, k) 0/1 matrix: themes whose probability reaches their threshold."""
-        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+        """(n, k) 0/1 matrix of the suggested themes."""
+        return self.decide(self.predict_proba(X)).astype(int)
 
     def score(self, X: Any, y: Any, sample_weight=None) -> float:
         """Micro-averaged F1 (the usual multi-label score)."""
@@ -415,16 +546,18 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                               zero_division=0))
 
     def themes_of(self, proba: np.ndarray) -> list[list[str]]:
-        """Theme ids over threshold, per row of `proba`."""
-        return [[self.theme_ids_[t] for t in np.flatnonzero(row >= self.thresholds_)]
-                for row in proba]
+        """Suggested theme ids per row of `proba`, most probable first."""
+        chosen = self.decide(proba)
+        return [[self.theme_ids_[t] for t in np.argsort(-row, kind="stable") if keep[t]]
+                for row, keep in zip(proba, chosen)]
 
 
 def subset(enc: Encoded, idx: Sequence[int]) -> Encoded:
     """Rows `idx` of an Encoded, in that order (segments follow their answers)."""
     idx = np.asarray(idx, dtype=int)
     if len(idx) == 0:
-        return Encoded(whole=enc.whole[:0], seg=enc.seg[:0], seg_owner=enc.seg_owner[:0])
+        return Encoded(whole=enc.whole[:0], seg=enc.seg[:0], seg_owner=enc.seg_owner[:0],
+                       seg_span=enc.seg_span[:0])
     starts = np.flatnonzero(np.r_[True, enc.seg_owner[1:] != enc.seg_owner[:-1]])
     ends = np.r_[starts[1:], len(enc.seg_owner)]
     where = np.full(len(enc), -1)
@@ -432,12 +565,12 @@ def subset(enc: Encoded, idx: Sequence[int]) -> Encoded:
     blocks = where[idx]
     rows = np.concatenate([np.arange(starts[b], ends[b]) for b in blocks])
     owner = np.repeat(np.arange(len(idx)), ends[blocks] - starts[blocks])
-    return Encoded(whole=enc.whole[idx], seg=enc.seg[rows], seg_owner=owner)
+    return Encoded(whole=enc.whole[idx], seg=enc.seg[rows], seg_owner=owner,
+                   seg_span=enc.seg_span[rows])
 
 
 def select_C(X: Any, Y: Any, groups: Sequence, *, codebook: Codebook, embedder, cache=None,
-             grid: Sequence[float] = C_GRID, prior: tuple | None = None,
-             **params) -> tuple[float, dict[str, dict[str, float]]]:
+             grid: Sequence[float] = C_GRID, **params) -> tuple[float, dict[str, dict[str, float]]]:
     """Choose C by leave-one-group-out (e.g. one report out) on these examples only: the
     lowest log loss of the held-out probabilities (a proper score, far steadier than F1
     after thresholding on a few hundred answers); ties go to the smaller C.
@@ -458,10 +591,10 @@ def select_C(X: Any, Y: Any, groups: Sequence, *, codebook: Codebook, embedder, 
         for g in np.unique(groups):
             tr, te = np.flatnonzero(groups != g), np.flatnonzero(groups == g)
             clf = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache, C=c,
-                                  prior=prior, **params).fit(subset(enc, tr), Yb[tr])
+                                  **params).fit(subset(enc, tr), Yb[tr])
             p = clf.predict_proba(subset(enc, te))
             proba.append(p)
-            pred.append((p >= clf.thresholds_).astype(int))
+            pred.append(clf.decide(p).astype(int))
             gold.append(Yb[te])
         G, P = np.vstack(gold), np.clip(np.vstack(proba), 1e-6, 1 - 1e-6)
         scores[str(c)] = {

@@ -17,9 +17,10 @@ from .classify import ThemeClassifier
 from .codebook import loads_codebook
 from .types import Codebook
 
-FORMAT = 2  # 2: stacked prior + LR per theme (1 had Platt scaling of a fixed blend)
-_ARRAYS = ("proto_", "proto_theme_", "proto_sign_", "prior_coef_", "lr_coef_", "lr_intercept_",
-           "n_pos_", "stack_", "stacked_", "thresholds_")
+FORMAT = 3  # 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
+_ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_",
+           "prior_coef_", "lr_coef_", "lr_intercept_", "n_pos_", "stack_", "stacked_",
+           "thresholds_")
 
 
 def default_model_dir() -> Path:
@@ -53,6 +54,7 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
                    if k in ("C", "prior_strength", "cv", "random_state")},
         "prior_intercept": float(clf.prior_intercept_),
         "prior_threshold": float(clf.prior_threshold_),
+        "margin": float(clf.margin_), "reference_answers": int(clf.ref_n_),
     }
     (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     np.savez(tmp / "weights.npz", **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
@@ -132,6 +134,9 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
         setattr(clf, k, v)
     clf.prior_intercept_ = float(config["prior_intercept"])
     clf.prior_threshold_ = float(config["prior_threshold"])
+    clf.margin_ = float(config["margin"])
+    clf.ref_n_ = int(config.get("reference_answers", 0))
+    clf.calibrated_ = False
     clf.n_examples_ = int(config.get("n_examples", 0))
     clf.embedder_id_ = config["embedder_id"]
     return clf

@@ -1,6 +1,7 @@
 """Pipeline: code responses with a theme model; what the CLI and the app call."""
 from __future__ import annotations
 
+import ast
 import json
 import logging
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import numpy as np
 
 from . import errors
 from .active import uncertainty
-from .classify import ThemeClassifier
+from .classify import Scored, ThemeClassifier, encode
 from .types import MODEL_CODER, Codebook, Coding, Corpus
 
 log = logging.getLogger(__name__)
@@ -114,26 +115,31 @@ def resolve_model(codebook: Codebook, *, model_dir: str | Path | None, embedder=
 
 
 def code_responses(corpus: Corpus, model: ThemeClassifier, *, progress: bool = False
-                   ) -> tuple[list[Coding], np.ndarray]:
+                   ) -> tuple[list[Coding], Scored]:
     """Code every answer of `corpus` (flagged non-answers get nothing).
 
     Returns:
-        (suggested codings, (n, k) probability matrix aligned with corpus.ids).
+        (suggested codings, each with its evidence sentence as `span`; the model's `Scored`
+        output aligned with corpus.ids: probabilities, decisions, evidence offsets).
     """
-    from .classify import encode
-
-    texts = corpus.texts
-    if not texts:
-        return [], np.zeros((0, len(model.theme_ids_)))
-    enc = encode(texts, model.embedder, cache=model.cache, progress=progress)
-    proba = model.predict_proba(enc)
+    k = len(model.theme_ids_)
+    if not len(corpus):
+        return [], Scored(proba=np.zeros((0, k)), chosen=np.zeros((0, k), dtype=bool),
+                          evidence=np.zeros((0, k, 2), dtype=np.int64))
+    enc = encode(corpus.texts, model.embedder, cache=model.cache, progress=progress)
+    scored = model.score_batch(enc)
     flagged = np.array([r.flag is not None for r in corpus])
-    proba[flagged] = 0.0
+    scored.proba[flagged] = 0.0
+    scored.chosen[flagged] = False
     codings = [Coding(response_id=rid, theme_id=model.theme_ids_[t], coder=MODEL_CODER,
-                      origin="model", status="suggested", confidence=float(proba[i, t]))
-               for i, rid in enumerate(corpus.ids)
-               for t in np.flatnonzero(proba[i] >= model.thresholds_)]
-    return codings, proba
+                      origin="model", status="suggested", confidence=float(scored.proba[i, t]),
+                      span=_span(scored.evidence[i, t]))
+               for i, rid in enumerate(corpus.ids) for t in np.flatnonzero(scored.chosen[i])]
+    return codings, scored
+
+
+def _span(se: np.ndarray) -> tuple[int, int] | None:
+    return (int(se[0]), int(se[1])) if se[0] >= 0 else None
 
 
 def project_embedder(project):
@@ -153,42 +159,81 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     model = resolve_model(codebook, model_dir=model_dir or project.config.get("model"),
                           embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
     corpus = store.corpus()
+    # The whole consultation sets the prior's statistics, so answers coded now and answers
+    # coded in a later run are judged on one scale.
+    model.calibrate(encode(corpus.answers().texts, embedder, cache=cache))
     if not recode_all:
         done = set(store.predictions())
         corpus = Corpus(tuple(r for r in corpus if r.response_id not in done))
     answers = corpus.answers()
     run = CodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
                   model=str(model_dir or project.config.get("model") or "default"))
-    _, proba = code_responses(answers, model, progress=progress)
+    codings, scored = code_responses(answers, model, progress=progress)
     scores = {rid: {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
-              for rid, row in zip(answers.ids, proba)}
-    unc = dict(zip(answers.ids, uncertainty(proba, model.thresholds_).tolist()))
+              for rid, row in zip(answers.ids, scored.proba)}
+    unc = dict(zip(answers.ids, uncertainty(scored.proba, model.thresholds_).tolist()))
+    suggested: dict[str, list[str]] = {}
+    for c in codings:
+        suggested.setdefault(c.response_id, []).append(c.theme_id)
     store.write_model_codings(scores, dict(zip(model.theme_ids_, model.thresholds_.tolist())),
-                              model_id=run.model, uncertainty=unc)
+                              model_id=run.model, uncertainty=unc, suggested=suggested,
+                              evidence={(c.response_id, c.theme_id): c.span for c in codings
+                                        if c.span is not None})
     run.coded = len(answers)
-    pred = proba >= model.thresholds_
-    run.per_theme = {t: int(pred[:, i].sum()) for i, t in enumerate(model.theme_ids_)}
+    run.per_theme = {t: int(scored.chosen[:, i].sum()) for i, t in enumerate(model.theme_ids_)}
     return run
 
 
-def read_examples(path: str | Path) -> tuple[list[str], list[list[str]]]:
-    """A researcher's hand-coded sample: JSONL or CSV with `text` and `themes` (a JSON list, or
-    ids separated by ';' or ',')."""
+def _theme_list(raw: Any) -> list[str]:
+    """A `themes` cell: a list (JSONL), a JSON list as text, or ids separated by ';' (or
+    ','). A list that a reader turned into text (its Python form) is read back as data."""
+    if isinstance(raw, (list, tuple)):
+        vals = list(raw)
+    elif raw is None or (isinstance(raw, float) and raw != raw):
+        vals = []
+    else:
+        s = str(raw).strip()
+        if s.startswith("["):
+            try:
+                vals = json.loads(s)
+            except json.JSONDecodeError:
+                vals = ast.literal_eval(s)  # "['A', 'D']": literals only, never code
+            if not isinstance(vals, list):
+                raise ValueError("not a list")
+        else:
+            vals = s.replace(",", ";").split(";")
+    return [str(v).strip() for v in vals if str(v).strip()]
+
+
+def read_examples(path: str | Path, codebook: Codebook | None = None
+                  ) -> tuple[list[str], list[list[str]]]:
+    """A researcher's hand-coded sample: JSONL or CSV with `text` and `themes` (a list in
+    JSONL; in CSV, ids separated by ';').
+
+    Raises:
+        InputError: a row whose themes cannot be read, or (with `codebook`) names a theme
+            the codebook does not have; the message names the row.
+    """
     from .ingest import ImportOptions, read_file
 
     p = Path(path)
     res = read_file(p, ImportOptions(text_col="text", kind="table"))
     texts, themes = [], []
+    known = set(codebook.theme_ids) if codebook is not None else None
     for r in res.responses:
-        raw = r.metadata.get("themes", "")
-        if isinstance(raw, str):
-            s = raw.strip()
-            vals = json.loads(s) if s.startswith("[") else [x for x in
-                                                             s.replace(",", ";").split(";")]
-        else:
-            vals = list(raw) if raw else []
+        try:
+            vals = _theme_list(r.metadata.get("themes"))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise errors.InputError(p, "'themes' is neither a list nor ids separated by ';'.",
+                                    row=r.location) from None
+        if known is not None:
+            bad = [t for t in vals if t not in known]
+            if bad:
+                raise errors.InputError(p, f"theme {bad[0]!r} is not in the codebook "
+                                        f"{codebook.name!r} (its ids: "
+                                        f"{', '.join(sorted(known))}).", row=r.location)
         texts.append(r.text)
-        themes.append([str(v).strip() for v in vals if str(v).strip()])
+        themes.append(vals)
     return texts, themes
 
 
@@ -208,19 +253,21 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     codebook = load_codebook(codebook_path)
     res = read_file(input_path, ImportOptions(text_col="text", id_col="id", kind="table"))
     corpus = Corpus(tuple(res.responses))
-    ex_t, ex_y = read_examples(examples) if examples else ([], [])
-    unknown = sorted({t for ts in ex_y for t in ts} - set(codebook.theme_ids))
-    if unknown:
-        raise errors.InputError(examples, f"themes not in the codebook: {', '.join(unknown)}.")
+    ex_t, ex_y = read_examples(examples, codebook) if examples else ([], [])
     cache = EmbeddingCache(cache_root())
     model = resolve_model(codebook, model_dir=model_dir, embedder=get_embedder(None),
                           cache=cache, extra_texts=ex_t, extra_themes=ex_y)
-    _, proba = code_responses(corpus, model, progress=progress)
+    codings, scored = code_responses(corpus, model, progress=progress)
+    by_id: dict[str, list[Coding]] = {}
+    for c in codings:
+        by_id.setdefault(c.response_id, []).append(c)
     with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
-        for rid, row in zip(corpus.ids, proba):
+        for rid, row in zip(corpus.ids, scored.proba):
+            mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
             fh.write(json.dumps({
                 "id": rid,
-                "themes": [model.theme_ids_[t] for t in np.flatnonzero(row >= model.thresholds_)],
+                "themes": [c.theme_id for c in mine],
                 "scores": {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)},
+                "evidence": {c.theme_id: list(c.span) for c in mine if c.span is not None},
             }, ensure_ascii=False) + "\n")
     return len(corpus)

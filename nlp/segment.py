@@ -1,7 +1,8 @@
 """Classify stage helper: split answers into sentence/clause segments, fast and dependency-free.
 
 spaCy's parser segments better (nlp.process), but coding 100k answers needs a splitter that
-costs microseconds; this one is used for scoring segments against theme definitions.
+costs microseconds; this one is used for scoring segments against theme definitions and for
+the evidence offsets stored with each suggestion.
 """
 from __future__ import annotations
 
@@ -10,6 +11,36 @@ import re
 _SENT = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])|\s*\n\s*\n\s*|\s*;\s+|\s+[–—]\s+")
 MIN_SEGMENT_WORDS = 4
 MAX_SEGMENTS = 12
+
+
+def segment_spans(text: str, *, min_words: int = MIN_SEGMENT_WORDS,
+                  max_segments: int = MAX_SEGMENTS) -> list[tuple[int, int]]:
+    """Character spans (start, end) of the sentences and clauses of `text`; a piece shorter
+    than `min_words` joins its neighbour; long answers keep their first `max_segments` pieces.
+    `text[start:end]` is the segment, stripped of surrounding white space."""
+    pieces: list[tuple[int, int]] = []
+    pos = 0
+    for m in [*_SENT.finditer(text), None]:
+        end = m.start() if m is not None else len(text)
+        chunk = text[pos:end]
+        if chunk.strip():
+            lead = len(chunk) - len(chunk.lstrip())
+            pieces.append((pos + lead, pos + len(chunk.rstrip())))
+        if m is not None:
+            pos = m.end()
+    out: list[tuple[int, int]] = []
+    for s, e in pieces:
+        if out and (len(text[s:e].split()) < min_words
+                    or len(text[out[-1][0]:out[-1][1]].split()) < min_words):
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    out = out[:max_segments]
+    if not out:
+        stripped = text.strip()
+        start = text.find(stripped) if stripped else 0
+        return [(start, start + len(stripped))]
+    return out
 
 
 def split_segments(text: str, *, min_words: int = MIN_SEGMENT_WORDS,
@@ -24,13 +55,5 @@ def split_segments(text: str, *, min_words: int = MIN_SEGMENT_WORDS,
     Returns:
         The segments; a single segment (the text) when it does not split.
     """
-    pieces = [p.strip() for p in _SENT.split(text) if p and p.strip()]
-    out: list[str] = []
-    for p in pieces:
-        if out and len(p.split()) < min_words:
-            out[-1] = f"{out[-1]} {p}"
-        elif out and len(out[-1].split()) < min_words:
-            out[-1] = f"{out[-1]} {p}"
-        else:
-            out.append(p)
-    return out[:max_segments] or [text.strip()]
+    return [text[s:e] for s, e in segment_spans(text, min_words=min_words,
+                                                  max_segments=max_segments)]

@@ -35,7 +35,7 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
     clf = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache)
     clf.fit(df["text"].tolist(), [list(t) for t in df["themes"]])
     Y = clf._binarize([list(t) for t in df["themes"]], len(df))
-    pred = (clf.oof_proba_ >= clf.thresholds_).astype(int)
+    pred = clf.decide(clf.oof_proba_).astype(int)
     metrics = {
         "corpus": corpus, "units": int(len(df)),
         "codebook": {"name": codebook.name, "version": codebook.version,
@@ -44,7 +44,7 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
         "params": {"C": clf.C, "prior_strength": clf.prior_strength, "cv": clf.cv},
         "prior": {"coef": [float(x) for x in clf.prior_coef_],
                   "intercept": float(clf.prior_intercept_),
-                  "threshold": float(clf.prior_threshold_)},
+                  "threshold": float(clf.prior_threshold_), "margin": float(clf.margin_)},
         "note": f"oof_*: out-of-fold ({clf.cv}-fold, random over all units) on the training "
                 "corpus, optimistic; leave_one_report_out: evaluation/eval_classify.py",
         "oof_micro_f1": float(f1_score(Y, pred, average="micro", zero_division=0)),

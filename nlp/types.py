@@ -152,6 +152,7 @@ class Coding:
     status: Status
     confidence: float | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    span: tuple[int, int] | None = None  # characters [start, end) it rests on; None: whole
 
 
 @dataclass(frozen=True)

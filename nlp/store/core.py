@@ -5,7 +5,7 @@ import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 import sqlalchemy.pool
@@ -368,9 +368,21 @@ class Store:
 
     def write_model_codings(self, scores: Mapping[str, Mapping[str, float]],
                             thresholds: Mapping[str, float], *, model_id: str,
-                            uncertainty: Mapping[str, float] | None = None) -> int:
+                            uncertainty: Mapping[str, float] | None = None,
+                            suggested: Mapping[str, Collection[str]] | None = None,
+                            evidence: Mapping[tuple[str, str], tuple[int, int]] | None = None
+                            ) -> int:
         """Store the model's scores and its suggested codings for many responses, in one
-        transaction. Researchers' own codings are never touched. Returns codings written."""
+        transaction. Researchers' own codings are never touched. Returns codings written.
+
+        Args:
+            scores: {response id: {theme id: probability}}.
+            thresholds: {theme id: cut}; a theme is suggested when its probability reaches it
+                (used when `suggested` is None).
+            suggested: {response id: theme ids the model suggests}, the model's own decisions.
+            evidence: {(response id, theme id): (start, end)} characters of the sentence that
+                carries the theme, stored with the suggestion.
+        """
         now = _now()
         n = 0
         with self.write() as conn:
@@ -394,13 +406,17 @@ class Store:
                 for tid, p in s.items():
                     key = (rid, tid)
                     old = current.get(key)
-                    want = p >= thresholds.get(tid, 0.5)
+                    want = (tid in suggested.get(rid, ())) if suggested is not None \
+                        else p >= thresholds.get(tid, 0.5)
                     after = {"origin": "model", "status": "suggested", "confidence": float(p)}
+                    span = (evidence or {}).get(key) or (None, None)
                     if want and old is None:
                         ins.append({"response_id": rid, "theme_id": tid, "coder": MODEL_CODER,
-                                    "updated_at": now, **after})
+                                    "updated_at": now, "span_start": span[0],
+                                    "span_end": span[1], **after})
                     elif want and old is not None:
-                        upd.append({"_id": old["id"], "confidence": float(p), "updated_at": now})
+                        upd.append({"_id": old["id"], "confidence": float(p), "updated_at": now,
+                                    "span_start": span[0], "span_end": span[1]})
                     elif not want and old is not None:
                         dels.append(old["id"])
                         after = None  # type: ignore[assignment]
@@ -415,7 +431,9 @@ class Store:
             if upd:
                 conn.execute(sa.update(codings).where(codings.c.id == sa.bindparam("_id"))
                              .values(confidence=sa.bindparam("confidence"),
-                                     updated_at=sa.bindparam("updated_at")), upd)
+                                     updated_at=sa.bindparam("updated_at"),
+                                     span_start=sa.bindparam("span_start"),
+                                     span_end=sa.bindparam("span_end")), upd)
             for i in range(0, len(dels), 900):
                 conn.execute(sa.delete(codings).where(codings.c.id.in_(dels[i:i + 900])))
             if evs:
@@ -434,7 +452,9 @@ class Store:
             rows = conn.execute(q).mappings().all()
         return [Coding(response_id=r["response_id"], theme_id=r["theme_id"], coder=r["coder"],
                        origin=r["origin"], status=r["status"], confidence=r["confidence"],
-                       created_at=r["updated_at"]) for r in rows]
+                       created_at=r["updated_at"],
+                       span=(r["span_start"], r["span_end"]) if r["span_start"] is not None
+                       else None) for r in rows]
 
     def codings_frame(self):
         """All codings with their responses' provenance (pandas DataFrame)."""

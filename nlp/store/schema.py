@@ -71,6 +71,10 @@ codings = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("confidence", sa.Float),
     sa.Column("updated_at", TS, nullable=False),
+    # Migration 0003: the characters [span_start, span_end) of the answer the coding rests on
+    # (the model's evidence sentence); NULL: the whole answer.
+    sa.Column("span_start", sa.Integer, nullable=True),
+    sa.Column("span_end", sa.Integer, nullable=True),
     sa.UniqueConstraint("response_id", "theme_id", "coder", name="uq_coding"),
     sa.Index("ix_codings_theme_status", "theme_id", "status"),
     sa.Index("ix_codings_coder", "coder"),

@@ -4,9 +4,9 @@ import pytest
 from sklearn.base import clone
 
 from nlp.active import likely_mistakes, rank_for_review, uncertainty
-from nlp.classify import (DEFAULT_PRIOR_COEF, DEFAULT_PRIOR_THRESHOLD, MIN_CALIBRATION,
-                          ThemeClassifier, _logreg, best_threshold, encode, fit_prior, select_C,
-                          subset)
+from nlp.classify import (MAX_THEMES, MIN_CALIBRATION, MIN_Z, PRIOR_MID, PRIOR_SLOPE,
+                          ThemeClassifier, _logreg, _sigmoid, best_threshold, encode,
+                          relative_rule, select_C, subset)
 from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 from nlp.errors import ModelError
@@ -66,7 +66,7 @@ def test_fit_predict_multilabel():
                         "we met in the hall"])
     assert pred.shape == (2, 3)
     assert pred[0, 0] == 1 and pred[0, 1] == 1
-    assert pred[1].sum() == 0
+    assert (clf.predict_proba(["we met in the hall"])[0] < 0.25).all()  # off-topic: low
     assert clf.themes_of(clf.predict_proba(["children at school"]))[0] == ["kids"]
     assert 0 <= clf.score([t for t, _ in TRAIN], [y for _, y in TRAIN]) <= 1
 
@@ -174,15 +174,41 @@ def _bigger(n_per=16, seed=0):
     return texts, labels
 
 
-def test_fit_prior_recovers_a_known_logistic_model():
-    rng = np.random.default_rng(1)
-    F = rng.normal(size=(400, 3, 4))
-    true = np.array([2.0, -1.0, 0.5, 0.0])
-    Y = (rng.random((400, 3)) < 1 / (1 + np.exp(-(F @ true - 1.0)))).astype(int)
-    coef, b, thr = fit_prior(F, Y)
-    np.testing.assert_allclose(coef, true, atol=0.35)
-    assert b == pytest.approx(-1.0, abs=0.3)
-    assert 0.05 <= thr <= 0.95
+def test_relative_rule_keeps_themes_near_the_best_and_caps_them():
+    thr = np.full(5, 0.2)
+    proba = np.array([[0.9, 0.85, 0.3, 0.1, 0.88],    # near the best, over the floor: 0, 4, 1
+                      [0.1, 0.15, 0.05, 0.1, 0.12],    # nothing over the floor: none
+                      [0.95, 0.94, 0.93, 0.92, 0.91]])  # all near: capped at MAX_THEMES
+    got = relative_rule(proba, thr, margin=1.0)
+    assert got[0].tolist() == [True, True, False, False, True]
+    assert not got[1].any()
+    assert got[2].sum() == MAX_THEMES and got[2, :MAX_THEMES].all()
+    # no margin: every theme over its threshold, still at most MAX_THEMES (the most probable)
+    assert relative_rule(proba, thr, margin=1e9, max_themes=4)[0].tolist() == [
+        True, True, True, False, True]
+
+
+def test_prior_is_relative_to_the_consultation():
+    """A theme every answer resembles (a generic definition) is not suggested for all of them:
+    its scores are judged against its own spread over this consultation."""
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    answers = [f"our funding budget and reserves {w}" for w in
+               "ran out; were cut; paid the cost; covered the price; fell short".split("; ")]
+    answers += ["nobody replied to our email", "children at school with families"] * 3
+    chosen = clf.predict(answers)
+    assert 0 < chosen[:, 0].sum() < len(answers)
+    # centring: adding words every answer shares changes nothing in the decision
+    shared = clf.predict([f"{a} in the consultation on services" for a in answers])
+    assert (shared == chosen).mean() > 0.9
+
+
+def test_evidence_is_the_sentence_that_carries_the_theme():
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    text = "The hall was cold that day. Our reserves paid because the funding budget was cut."
+    out = clf.score_batch([text] + ["children at school", "no reply to our email"] * 20)
+    s, e = out.evidence[0, 0]
+    assert text[s:e] == "Our reserves paid because the funding budget was cut."
+    assert out.chosen[0, 0] and out.proba.shape == (41, 3)
 
 
 def test_newton_logreg_matches_sklearn():
@@ -204,12 +230,8 @@ def test_best_threshold_maximises_f1():
 
 def test_cold_start_uses_the_prior_and_its_threshold():
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
-    np.testing.assert_allclose(clf.thresholds_, DEFAULT_PRIOR_THRESHOLD)
-    assert not clf.stacked_.any()
-    mine = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256),
-                           prior=([1.0, 1.0, 1.0, 0.0], -2.0, 0.4)).fit()
-    np.testing.assert_allclose(mine.thresholds_, 0.4)
-    assert mine.prior_intercept_ == -2.0
+    np.testing.assert_allclose(clf.thresholds_, _sigmoid(PRIOR_SLOPE * (MIN_Z - PRIOR_MID)))
+    assert not clf.stacked_.any() and clf.n_examples_ == 0
 
 
 def test_enough_examples_stack_and_calibrate():
@@ -218,7 +240,7 @@ def test_enough_examples_stack_and_calibrate():
     Y = clf._binarize(labels, len(texts))
     assert (Y.sum(0) >= MIN_CALIBRATION).all()
     assert clf.stacked_.all() and (clf.stack_[:, :2] >= 0).all()
-    assert not np.allclose(clf.prior_coef_, DEFAULT_PRIOR_COEF)  # refitted on 64 examples
+    assert clf.prior_coef_[1:].any()  # the prior refitted on 64 examples
     # out-of-fold probabilities are roughly calibrated: mean probability ~ base rate
     assert abs(clf.oof_proba_.mean() - Y.mean()) < 0.1
     test_t, test_y = _bigger(seed=5)

@@ -40,7 +40,7 @@ def walk(store, flt):
 
 
 def test_migration_adds_review_indexes(store):
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() >= "0002"
     with store.read() as conn:
         names = {i["name"] for i in sa.inspect(conn).get_indexes("codings")}
         pred = {i["name"] for i in sa.inspect(conn).get_indexes("predictions")}
@@ -257,7 +257,7 @@ def test_an_existing_0001_database_upgrades_to_the_review_indexes(tmp_path):
         command.upgrade(cfg, "0001")
     assert s.schema_revision() == "0001"
     s.migrate()
-    assert s.schema_revision() == "0002"
+    assert s.schema_revision() == "0003"
     with s.read() as conn:
         assert "ix_codings_coder_response" in {
             i["name"] for i in sa.inspect(conn).get_indexes("codings")}

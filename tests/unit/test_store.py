@@ -128,7 +128,7 @@ def test_project_init_open_and_wal(tmp_path):
     assert (tmp_path / "proj" / "project.db").exists()
     with p.store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert p.store.schema_revision() == "0002"
+    assert p.store.schema_revision() == "0003"
     p.close()
     sub = tmp_path / "proj" / "a" / "b"
     sub.mkdir(parents=True)
