@@ -9,9 +9,11 @@ The prior compares each answer (whole, and its best sentence) with each theme's 
 consultation's mean answer is subtracted from the answers and the mean theme from the themes,
 so what every answer shares (the topic of the consultation) and what every theme shares stops
 counting. Each theme's similarities are then turned into z-scores over this consultation's own
-answers, so no absolute cosine cut fitted on another corpus is needed; a theme's exclude
-examples pull its score down when an answer is closer to them than to the theme. A relative
-rule decides: the themes close to the answer's best one, over a floor, at most three.
+answers, so no absolute cosine cut fitted on another corpus is needed. A relative rule
+decides: the themes close to the answer's best one, over a floor, at most three. A theme's
+exclude examples pull its score down where an answer is closer to them than to the theme.
+With enough examples a lexical part joins: a TF-IDF logistic regression per theme on the
+examples' words, stacked with the others.
 Every constant here is theme-agnostic and was chosen on development consultations (see
 evaluation/RESULTS.md), never on the consultation being coded.
 """
@@ -37,9 +39,9 @@ log = logging.getLogger(__name__)
 # --sweep`), the same for every codebook; nothing is tuned on the consultation being coded.
 SENTENCE_WEIGHT = 0.5  # similarity = (1 - w) * whole answer + w * best sentence
 INCLUDE_WEIGHT = 0.5  # prototype = (1 - w) * "question label: definition" + w * mean(include)
-EXCLUDE_WEIGHT = 0.5  # penalty per unit an exclude example is closer than the theme itself
 PRIOR_SLOPE = 1.45  # prior probability = sigmoid(SLOPE * (z - MID)): a pooled logistic fit of
 PRIOR_MID = 1.69  # gold codes on z over the development consultations
+EXCLUDE_WEIGHT = 0.5  # penalty per unit an exclude example is closer than the theme itself
 MIN_Z = 0.5  # a theme must stand this far (in its own standard deviations) above its mean
 MARGIN_Z = 0.5  # ... and within this of the answer's best theme
 MAX_THEMES = 3  # at most this many suggestions an answer
@@ -47,12 +49,17 @@ OWN_STATISTICS = 10  # answers from which a batch's own statistics are used alon
 MIN_REFERENCE = 30  # examples from which they, not the codebook's texts, are the reference
 MIN_CALIBRATION = 8  # positives and negatives a theme needs for its own combiner and threshold
 MIN_RULE_EXAMPLES = 50  # examples needed to choose the decision rule on them
+MIN_LEXICAL = 60  # examples from which the TF-IDF part is fitted and stacked
 MIN_PRIOR_REFIT = 60  # examples (with >= 3 themes of >= 5 positives) to refit the prior
 PRIOR_C = 100.0  # three parameters on (answers x themes) pairs: barely regularised
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+LEXICAL_C = 1.0  # TF-IDF regressions (1 / 10 / 100 tried by leave-one-report-out)
 # Default inverse regularisation of the per-theme regressions (`eval_classify.py --select-C`).
 DEFAULT_C = 3.0
 _MARGIN_GRID = (0.5, 1.0, 2.0, np.inf)  # in z units, for the rule chosen on examples
+# Switches for the evaluation's ablation only (evaluation/eval_classify.py); always on.
+CENTRE = True
+ZSCORE = True
 
 
 @dataclass
@@ -64,6 +71,7 @@ class Encoded:
     seg: np.ndarray
     seg_owner: np.ndarray
     seg_span: np.ndarray | None = None
+    texts: list[str] | None = None  # the answers themselves, for the lexical part
 
     def __post_init__(self) -> None:
         if self.seg_span is None:
@@ -84,7 +92,7 @@ def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False
     vecs = embed_texts(texts + flat, embedder=embedder, cache=cache, progress=progress)
     seg_span = np.array([se for sp in spans for se in sp], dtype=np.int64).reshape(-1, 2)
     return Encoded(whole=vecs[:len(texts)], seg=vecs[len(texts):], seg_owner=owner,
-                   seg_span=seg_span)
+                   seg_span=seg_span, texts=texts)
 
 
 def _as_encoded(X: Any, embedder, cache) -> Encoded:
@@ -273,14 +281,15 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     def _similarity(self, enc: Encoded, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, k) blended similarity of answers to themes after centring, and (n, k) the
         segment row that carries each theme best."""
-        tmean = self.theme_vec_.mean(0)
+        tmean = self.theme_vec_.mean(0) if CENTRE else 0.0
+        centre = centre if CENTRE else 0.0
         P = _unit(self.theme_vec_ - tmean)
         A = _unit(enc.whole - centre)
         whole = A @ P.T
         seg, arg = _group_max(_unit(enc.seg - centre) @ P.T, enc.seg_owner, len(enc))
         seg = np.where(arg >= 0, seg, whole)
         sim = (1 - SENTENCE_WEIGHT) * whole + SENTENCE_WEIGHT * seg
-        if len(self.excl_vec_):
+        if len(self.excl_vec_) and EXCLUDE_WEIGHT:
             ex = A @ _unit(self.excl_vec_ - tmean).T  # (n, m)
             order = np.argsort(self.excl_theme_, kind="stable")
             themes = self.excl_theme_[order]
@@ -315,7 +324,9 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         centre = self.ref_center_ if w == 0 else \
             w * enc.whole.mean(0) + (1 - w) * self.ref_center_
         sim, arg = self._similarity(enc, centre)
-        if w == 0:
+        if not ZSCORE:  # ablation: one mean and spread for every theme
+            mu, sd = sim.mean(), sim.std() + 1e-6
+        elif w == 0:
             mu, sd = self.ref_mu_, self.ref_sd_
         else:
             mu = w * sim.mean(0) + (1 - w) * self.ref_mu_
@@ -368,7 +379,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.lr_intercept_ = np.zeros(k)
         self.n_pos_ = np.zeros(k, dtype=int)
         self.n_examples_ = 0
-        self.stack_ = np.zeros((k, 3))  # per theme: weight of prior logit, of LR logit, bias
+        self.lex_vocabulary_: list[str] = []
+        self.lex_idf_ = np.zeros(0, dtype=np.float32)
+        self.lex_coef_ = np.zeros((k, 0), dtype=np.float32)
+        self.lex_intercept_ = np.zeros(k)
+        self.stack_ = np.zeros((k, 4))  # per theme: weights of prior, LR, lexical logits; bias
         self.stacked_ = np.zeros(k, dtype=bool)  # False: probability blend by example count
         self.thresholds_ = np.full(k, self.prior_threshold_)
         self.embedder_id_ = getattr(self.embedder, "model_id", "unknown")
@@ -437,14 +452,17 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                     oof_lr[te, t] = self._lr().fit(Z[tr], yt).decision_function(Z[te])
                 else:
                     oof_lr[te, t] = 30.0 if yt.sum() else -30.0
+        oof_lex = self._fit_lexical(enc.texts, Yb, splits) if (
+            enc.texts is not None and n >= MIN_LEXICAL and splits) else np.zeros((n, k))
         oof = np.zeros((n, k))
         self.thresholds_ = np.full(k, self.prior_threshold_)
         for t in range(k):
             y = Yb[:, t]
             if splits and min(y.sum(), n - y.sum()) >= MIN_CALIBRATION:
-                self.stack_[t] = self._fit_stack(prior_logit[:, t], oof_lr[:, t], y)
+                self.stack_[t] = self._fit_stack(
+                    np.column_stack([prior_logit[:, t], oof_lr[:, t], oof_lex[:, t]]), y)
                 self.stacked_[t] = True
-                oof[:, t] = self._stacked(t, prior_logit[:, t], oof_lr[:, t])
+                oof[:, t] = self._stacked(t, prior_logit[:, t], oof_lr[:, t], oof_lex[:, t])
                 # For calibrated probabilities the F1-optimal cut is half the best F1
                 # (Lipton, Elkan & Naryanaswamy 2014): a steadier estimate than the arg-max
                 # cut itself, which jumps with a handful of out-of-fold examples.
@@ -467,25 +485,80 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
                                   max_iter=300)
 
+    def _fit_lexical(self, texts: list[str], Yb: np.ndarray, splits) -> np.ndarray:
+        """Fit the TF-IDF part (words and word pairs of the examples, one class-balanced
+        logistic regression per theme); returns its out-of-fold logits."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        def vectorizer(**kw):
+            return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
+                                   stop_words="english", **kw)
+
+        def fit_logits(Xtr, Ytr, Xte):
+            out = np.zeros((Xte.shape[0], Ytr.shape[1]))
+            coef = np.zeros((Ytr.shape[1], Xtr.shape[1]), dtype=np.float32)
+            bias = np.zeros(Ytr.shape[1])
+            for t in range(Ytr.shape[1]):
+                y = Ytr[:, t]
+                if 0 < y.sum() < len(y):
+                    lr = LogisticRegression(C=LEXICAL_C, class_weight="balanced",
+                                            solver="liblinear", max_iter=300).fit(Xtr, y)
+                    coef[t], bias[t] = lr.coef_[0], lr.intercept_[0]
+                else:
+                    bias[t] = 30.0 if y.sum() else -30.0
+                out[:, t] = Xte @ coef[t] + bias[t]
+            return out, coef, bias
+
+        n, k = Yb.shape
+        oof = np.zeros((n, k))
+        for tr, te in splits:
+            vec = vectorizer(min_df=1).fit([texts[i] for i in tr])
+            oof[te] = fit_logits(vec.transform([texts[i] for i in tr]), Yb[tr],
+                                 vec.transform([texts[i] for i in te]))[0]
+        vec = vectorizer(min_df=2).fit(texts)
+        _, self.lex_coef_, self.lex_intercept_ = fit_logits(vec.transform(texts), Yb,
+                                                            vec.transform(texts[:1]))
+        self.lex_vocabulary_ = vec.get_feature_names_out().tolist()
+        self.lex_idf_ = vec.idf_.astype(np.float32)
+        self._lex_vec = None
+        return np.clip(oof, -30, 30)
+
+    def _lexical_logit(self, enc: Encoded) -> np.ndarray:
+        k = len(self.theme_ids_)
+        if not len(getattr(self, "lex_vocabulary_", [])) or enc.texts is None:
+            return np.zeros((len(enc), k))  # no lexical part (or bare vectors): no say
+        if getattr(self, "_lex_vec", None) is None:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            self._lex_vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
+                                            stop_words="english",
+                                            vocabulary=self.lex_vocabulary_)
+            self._lex_vec.idf_ = self.lex_idf_
+        X = self._lex_vec.transform(enc.texts)
+        return np.clip(np.asarray(X @ self.lex_coef_.T) + self.lex_intercept_, -30, 30)
+
     @staticmethod
-    def _fit_stack(prior_logit: np.ndarray, lr_logit: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """[a, b, c] of p = sigmoid(a * prior_logit + b * lr_logit + c), fitted on out-of-fold
-        scores; a score that gets a negative weight is dropped (it carries no signal)."""
-        X = np.column_stack([prior_logit, np.clip(lr_logit, -30, 30)])
-        keep = [0, 1]
+    def _fit_stack(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """[a, b, d, c] of p = sigmoid(a * prior_logit + b * lr_logit + d * lexical_logit +
+        c), fitted on out-of-fold scores (the columns of X); a score that gets a negative
+        weight, or carries nothing, is dropped."""
+        X = np.clip(X, -30, 30)
+        keep = [j for j in range(X.shape[1]) if np.ptp(X[:, j]) > 0]
         while True:
             w, b = _logreg(X[:, keep], y, C=1.0)
             if (w >= 0).all() or len(keep) == 1:
                 break
-            keep = [keep[int(np.argmax(w))]]
-        out = np.zeros(3)
+            keep = [j for j, wj in zip(keep, w) if wj > 0] or [keep[int(np.argmax(w))]]
+        out = np.zeros(4)
         out[keep] = np.maximum(w, 0)
-        out[2] = b
+        out[3] = b
         return out
 
-    def _stacked(self, t: int, prior_logit: np.ndarray, lr_logit: np.ndarray) -> np.ndarray:
-        a, b, c = self.stack_[t]
-        return _sigmoid(a * prior_logit + b * np.clip(lr_logit, -30, 30) + c)
+    def _stacked(self, t: int, prior_logit: np.ndarray, lr_logit: np.ndarray,
+                 lex_logit: np.ndarray) -> np.ndarray:
+        a, b, d, c = self.stack_[t]
+        return _sigmoid(a * prior_logit + b * np.clip(lr_logit, -30, 30)
+                        + d * np.clip(lex_logit, -30, 30) + c)
 
     def _blend(self, t: int, prior_logit: np.ndarray, lr_logit: np.ndarray) -> np.ndarray:
         """Learned and prior probabilities mixed by how many positive examples there are. The
@@ -509,8 +582,10 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             lr_logit = enc.whole @ self.lr_coef_.T + self.lr_intercept_
         else:
             lr_logit = np.full_like(prior_logit, -30.0)
+        lex_logit = self._lexical_logit(enc)
         proba = np.column_stack([
-            self._stacked(t, prior_logit[:, t], lr_logit[:, t]) if self.stacked_[t]
+            self._stacked(t, prior_logit[:, t], lr_logit[:, t], lex_logit[:, t])
+            if self.stacked_[t]
             else self._blend(t, prior_logit[:, t], lr_logit[:, t]) for t in range(k)])
         return proba, arg
 
@@ -557,7 +632,7 @@ def subset(enc: Encoded, idx: Sequence[int]) -> Encoded:
     idx = np.asarray(idx, dtype=int)
     if len(idx) == 0:
         return Encoded(whole=enc.whole[:0], seg=enc.seg[:0], seg_owner=enc.seg_owner[:0],
-                       seg_span=enc.seg_span[:0])
+                       seg_span=enc.seg_span[:0], texts=[] if enc.texts is not None else None)
     starts = np.flatnonzero(np.r_[True, enc.seg_owner[1:] != enc.seg_owner[:-1]])
     ends = np.r_[starts[1:], len(enc.seg_owner)]
     where = np.full(len(enc), -1)
@@ -566,7 +641,8 @@ def subset(enc: Encoded, idx: Sequence[int]) -> Encoded:
     rows = np.concatenate([np.arange(starts[b], ends[b]) for b in blocks])
     owner = np.repeat(np.arange(len(idx)), ends[blocks] - starts[blocks])
     return Encoded(whole=enc.whole[idx], seg=enc.seg[rows], seg_owner=owner,
-                   seg_span=enc.seg_span[rows])
+                   seg_span=enc.seg_span[rows],
+                   texts=[enc.texts[i] for i in idx] if enc.texts is not None else None)
 
 
 def select_C(X: Any, Y: Any, groups: Sequence, *, codebook: Codebook, embedder, cache=None,

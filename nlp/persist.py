@@ -18,9 +18,9 @@ from .codebook import loads_codebook
 from .types import Codebook
 
 FORMAT = 3  # 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
-_ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_",
-           "prior_coef_", "lr_coef_", "lr_intercept_", "n_pos_", "stack_", "stacked_",
-           "thresholds_")
+_ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_", "prior_coef_", "lr_coef_",
+           "lr_intercept_", "lex_idf_", "lex_coef_", "lex_intercept_", "n_pos_", "stack_",
+           "stacked_", "thresholds_")
 
 
 def default_model_dir() -> Path:
@@ -58,6 +58,8 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
     }
     (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     np.savez(tmp / "weights.npz", **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
+    (tmp / "lexical.json").write_text(json.dumps({"vocabulary": list(clf.lex_vocabulary_)}),
+                                      encoding="utf-8")
     (tmp / "codebook.yaml").write_text(dumps_codebook(cb), encoding="utf-8")
     (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2), encoding="utf-8")
     (tmp / "README.md").write_text(card or f"# Theme model for codebook {cb.name} "
@@ -135,6 +137,15 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     clf.prior_intercept_ = float(config["prior_intercept"])
     clf.prior_threshold_ = float(config["prior_threshold"])
     clf.margin_ = float(config["margin"])
+    try:
+        vocab = json.loads((d / "lexical.json").read_text(encoding="utf-8"))["vocabulary"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise errors.ModelError(f"{d / 'lexical.json'}: missing or damaged ({exc}).") from None
+    if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab) or \
+            len(vocab) != clf.lex_coef_.shape[1] or len(vocab) != len(clf.lex_idf_):
+        raise errors.ModelError(f"{d / 'lexical.json'}: does not match weights.npz.")
+    clf.lex_vocabulary_ = vocab
+    clf._lex_vec = None
     clf.ref_n_ = int(config.get("reference_answers", 0))
     clf.calibrated_ = False
     clf.n_examples_ = int(config.get("n_examples", 0))

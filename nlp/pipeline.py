@@ -12,7 +12,7 @@ import numpy as np
 
 from . import errors
 from .active import uncertainty
-from .classify import Scored, ThemeClassifier, encode
+from .classify import Encoded, Scored, ThemeClassifier, encode, subset
 from .types import MODEL_CODER, Codebook, Coding, Corpus
 
 log = logging.getLogger(__name__)
@@ -114,9 +114,12 @@ def resolve_model(codebook: Codebook, *, model_dir: str | Path | None, embedder=
                             cache=cache)
 
 
-def code_responses(corpus: Corpus, model: ThemeClassifier, *, progress: bool = False
-                   ) -> tuple[list[Coding], Scored]:
+def code_responses(corpus: Corpus, model: ThemeClassifier, *, progress: bool = False,
+                   encoded: Encoded | None = None) -> tuple[list[Coding], Scored]:
     """Code every answer of `corpus` (flagged non-answers get nothing).
+
+    Args:
+        encoded: the answers' embeddings when the caller has them already.
 
     Returns:
         (suggested codings, each with its evidence sentence as `span`; the model's `Scored`
@@ -126,7 +129,8 @@ def code_responses(corpus: Corpus, model: ThemeClassifier, *, progress: bool = F
     if not len(corpus):
         return [], Scored(proba=np.zeros((0, k)), chosen=np.zeros((0, k), dtype=bool),
                           evidence=np.zeros((0, k, 2), dtype=np.int64))
-    enc = encode(corpus.texts, model.embedder, cache=model.cache, progress=progress)
+    enc = encoded if encoded is not None else encode(corpus.texts, model.embedder,
+                                                     cache=model.cache, progress=progress)
     scored = model.score_batch(enc)
     flagged = np.array([r.flag is not None for r in corpus])
     scored.proba[flagged] = 0.0
@@ -158,17 +162,19 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     ex_t, ex_y, _ = project_examples(store, codebook)
     model = resolve_model(codebook, model_dir=model_dir or project.config.get("model"),
                           embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
-    corpus = store.corpus()
+    everything = store.corpus()
+    every_answer = everything.answers()
     # The whole consultation sets the prior's statistics, so answers coded now and answers
-    # coded in a later run are judged on one scale.
-    model.calibrate(encode(corpus.answers().texts, embedder, cache=cache))
-    if not recode_all:
-        done = set(store.predictions())
-        corpus = Corpus(tuple(r for r in corpus if r.response_id not in done))
+    # coded in a later run are judged on one scale; each answer is embedded once.
+    enc_all = encode(every_answer.texts, embedder, cache=cache, progress=progress)
+    model.calibrate(enc_all)
+    done = set() if recode_all else set(store.predictions())
+    corpus = Corpus(tuple(r for r in everything if r.response_id not in done))
     answers = corpus.answers()
     run = CodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
                   model=str(model_dir or project.config.get("model") or "default"))
-    codings, scored = code_responses(answers, model, progress=progress)
+    todo = [i for i, r in enumerate(every_answer) if r.response_id not in done]
+    codings, scored = code_responses(answers, model, encoded=subset(enc_all, todo))
     scores = {rid: {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
               for rid, row in zip(answers.ids, scored.proba)}
     unc = dict(zip(answers.ids, uncertainty(scored.proba, model.thresholds_).tolist()))
@@ -268,6 +274,5 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
                 "id": rid,
                 "themes": [c.theme_id for c in mine],
                 "scores": {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)},
-                "evidence": {c.theme_id: list(c.span) for c in mine if c.span is not None},
             }, ensure_ascii=False) + "\n")
     return len(corpus)

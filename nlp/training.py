@@ -121,10 +121,14 @@ bundled corpus `corpora/{corpus}` (quotes and report prose). Embeddings: `{spec}
 
 - Files: `config.json` (embedder, codebook hash, theme order, parameters), `weights.npz`
   (NumPy arrays, loaded with `allow_pickle=False`), `codebook.yaml`, `metrics.json`.
-- How it scores: a definition prior (similarity of the answer and of its best sentence to each
-  theme's definition and examples) and a class-balanced logistic regression on the answer's
-  embedding; themes with at least 8 examples combine the two with a stacked logistic
-  regression and have their own threshold, rarer themes mix them by example count.
+- How it scores: a definition prior relative to the consultation being coded (centred
+  similarity of the answer and of its best sentence to each theme's question + label +
+  definition + include examples, as z-scores over the consultation's own answers, refitted on
+  the training units with the uncentred similarities beside it) and a class-balanced logistic
+  regression on the answer's embedding; themes with at least 8 examples combine the two with a
+  stacked logistic regression and have their own threshold, rarer themes mix them by example
+  count. A relative rule decides (themes near the answer's best one, at most three). Each
+  suggestion carries the sentence that supports it.
 - Intended use: suggesting codes for review by a researcher on answers about public-service
   commissioning. It will not know themes outside its codebook; on another codebook the toolkit
   refuses to load it and codes from definitions alone until examples are confirmed.

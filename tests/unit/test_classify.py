@@ -305,3 +305,15 @@ def test_default_model_for_another_embedder_retrains_on_the_bundled_corpus(tmp_p
     assert other.embedder_id_ == "fake:64" and other.n_examples_ == len(load())
     with pytest.raises(ModelError, match="trained on embeddings from"):
         resolve_model(cb, model_dir=tmp_path / "m", embedder=FakeEmbedder(64))  # named: refuse
+
+
+def test_lexical_part_round_trips_and_a_damaged_vocabulary_is_refused(tmp_path):
+    texts, labels = _bigger()
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    assert clf.lex_vocabulary_ and clf.stack_[:, 2].any()  # 64 examples: TF-IDF stacked in
+    save_model(clf, tmp_path / "m", embedder_spec="fake")
+    back = load_model(tmp_path / "m", codebook=CB, embedder=FakeEmbedder(256))
+    assert back.lex_vocabulary_ == clf.lex_vocabulary_
+    (tmp_path / "m" / "lexical.json").write_text('{"vocabulary": ["only one"]}')
+    with pytest.raises(ModelError, match="lexical.json"):
+        load_model(tmp_path / "m", codebook=CB, embedder=FakeEmbedder(256))

@@ -75,6 +75,25 @@ def test_file_mode_learns_from_jsonl_examples_and_writes_evidence(tmp_path, monk
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == [str(i) for i in range(1, 11)]
     assert rows[0]["themes"][0] == "A" and rows[1]["themes"][0] == "D"
+    assert set(rows[0]) == {"id", "themes", "scores"}  # the output CLI.md fixes
+
+
+def test_each_suggestion_carries_its_evidence_sentence():
+    from nlp.classify import ThemeClassifier
+    from nlp.embed import FakeEmbedder
+    from nlp.pipeline import code_responses
+    from nlp.types import Corpus, Response
+
     text = "The hall was cold. Our reserves paid because the funding was cut."
-    s, e = rows[0]["evidence"]["A"]
+    others = ["Nobody replied to our email.", "We met on a Tuesday.", "The weather was fine.",
+              "Our reserves ran out.", "No reply from anyone.", "The budget price rose.",
+              "Children played outside.", "It rained all week.", "A short answer here."]
+    corpus = Corpus(tuple(Response(response_id=str(i), text=t)
+                          for i, t in enumerate([text, *others])))
+    model = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    codings, scored = code_responses(corpus, model)
+    first = [c for c in codings if c.response_id == "0"]
+    assert first and first[0].theme_id == "A"
+    s, e = first[0].span
     assert text[s:e] == "Our reserves paid because the funding was cut."
+    assert scored.chosen.shape == (10, 2)

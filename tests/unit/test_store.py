@@ -86,6 +86,19 @@ def test_model_codings_never_touch_researchers(store, write):
     assert store.predictions(["1"])["1"]["bid_candy"] == 0.9
 
 
+def test_model_decisions_and_evidence_spans_are_stored(store, write):
+    _import(store, write)
+    store.write_model_codings(
+        {"1": {"bid_candy": 0.3, "poor_communication": 0.25}, "2": {"bid_candy": 0.9}},
+        {"bid_candy": 0.5, "poor_communication": 0.5}, model_id="m1",
+        suggested={"1": ["bid_candy"], "2": []}, evidence={("1", "bid_candy"): (4, 20)})
+    got = {(c.response_id, c.theme_id): c.span for c in store.codings(coder="model")}
+    assert got == {("1", "bid_candy"): (4, 20)}  # the model's decisions, not a fixed cut
+    store.write_model_codings({"1": {"bid_candy": 0.4}}, {}, model_id="m2",
+                              suggested={"1": ["bid_candy"]}, evidence={})
+    assert store.codings(coder="model")[0].span is None  # re-coded: the span follows
+
+
 def test_reimport_adds_nothing(store, write):
     s1 = _import(store, write)
     s2 = _import(store, write)
