@@ -4,12 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from nlp.ui.widgets import password_gate, sidebar
+from nlp.app.ui.widgets import password_gate, sidebar
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-PAGES = Path(__file__).resolve().parent / "nlp" / "ui" / "pages"
+PAGES = Path(__file__).resolve().parent / "nlp" / "app" / "ui" / "pages"
 
 st.set_page_config(page_title="consultation-nlp review", layout="wide")
 password_gate()  # when $NLP_APP_PASSWORD(_FILE) is set, nothing below runs until it is given

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nlp.anonymise import ALL_LABELS, Anonymiser  # noqa: E402
-from nlp.process import load_pipeline  # noqa: E402
+from nlp.text.anonymise import ALL_LABELS, Anonymiser  # noqa: E402
+from nlp.text.process import load_pipeline  # noqa: E402
 
 DATA = ROOT / "evaluation" / "data" / "pii_sentences.jsonl"
 OUT = ROOT / "evaluation" / "results" / "anonymise.json"

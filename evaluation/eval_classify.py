@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT.parent))
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
-import nlp.classify as C  # noqa: E402
+import nlp.classify.model as C  # noqa: E402
 from nlp.classify import Encoded, ThemeClassifier, encode, subset  # noqa: E402
 from nlp.codebook import load_codebook  # noqa: E402
 from nlp.corpora import codebook_path, load  # noqa: E402

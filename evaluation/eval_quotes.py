@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from nlp.quotes import extract_quotes  # noqa: E402
+from nlp.ingest.quotes import extract_quotes  # noqa: E402
 
 SEEDS = ROOT.parent.parent / "shared" / "seeds"
 

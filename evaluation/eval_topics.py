@@ -30,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from nlp import corpora  # noqa: E402
-from nlp._topic_metrics import Stability, diversity, npmi_coherence, stability  # noqa: E402
+from nlp.topics.metrics import Stability, diversity, npmi_coherence, stability  # noqa: E402
 from nlp.codebook import load_codebook  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, embed_texts, get_embedder  # noqa: E402
 from nlp.topics import LemmaAnalyzer, fit_topics  # noqa: E402

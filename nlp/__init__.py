@@ -5,7 +5,7 @@ from .codebook import load_codebook, loads_codebook, save_codebook
 from .errors import CodebookError, InputError, ModelError, NlpError, ProjectError
 from .ingest import ImportOptions, import_file, import_files, read_corpus, read_file
 from .project import Project, init_project, open_project
-from .quotes import extract_quotes
+from .ingest.quotes import extract_quotes
 from .store import Store
 from .types import Codebook, Coding, Corpus, ImportSummary, Response, Theme
 

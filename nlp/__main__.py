@@ -1,4 +1,4 @@
 """CLI: `python -m nlp` runs the `nlp` command."""
-from .cli import main
+from .app.cli import main
 
 main()

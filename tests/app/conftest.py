@@ -26,7 +26,7 @@ def app_at(project):
             at.session_state["coder"] = coder
         at.run()
         if page:
-            at.switch_page(f"nlp/ui/pages/{page}.py")
+            at.switch_page(f"nlp/app/ui/pages/{page}.py")
             at.run()
         return at
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nlp.store import review as rv
-from nlp.ui import jobs
-from nlp.ui.widgets import escape_md
+from nlp.app.ui import jobs
+from nlp.app.ui.widgets import escape_md
 
 from appdata import APP, REPO, make_project
 
@@ -43,7 +43,7 @@ def test_user_text_is_escaped_never_html(app_at):
     q = next(m.value for m in at.markdown if "tender" in m.value)
     assert "<b>" not in q and r"\<b\>" in q and r"\*\*stars\*\*" in q and r"\[link\]" in q
     assert r"\$x\$" in q
-    for path in [APP, *sorted((REPO / "nlp" / "ui").rglob("*.py"))]:
+    for path in [APP, *sorted((REPO / "nlp" / "app" / "ui").rglob("*.py"))]:
         assert "unsafe_allow_html" not in path.read_text(encoding="utf-8"), path
         assert "st.html(" not in path.read_text(encoding="utf-8"), path
 
@@ -173,7 +173,7 @@ def test_two_researchers_at_once_lose_nothing(app_at, project):
 
 
 def test_refresh_runs_in_the_background_once(app_at, project, monkeypatch):
-    from nlp import pipeline
+    from nlp.classify import coding as pipeline
 
     calls = []
 
@@ -191,7 +191,7 @@ def test_refresh_runs_in_the_background_once(app_at, project, monkeypatch):
     at.button(key=f"rej:a4:{t[2]}").click().run()  # the second decision starts a refresh
     assert "refresh running" in markdown(at) and "refreshing suggestions" in markdown(at)
     assert at.button(key="refresh").disabled  # running: no second refresh
-    from nlp.ui.pages.review import start_refresh
+    from nlp.app.ui.pages.review import start_refresh
 
     assert not start_refresh(project)  # and the guard refuses one from elsewhere
     jobs.wait(str(project.root), 5)
@@ -204,7 +204,7 @@ def test_project_create_and_open(tmp_path):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=30).run()
-    at.switch_page("nlp/ui/pages/project.py").run()
+    at.switch_page("nlp/app/ui/pages/project.py").run()
     at.text_input(key="project_path").input(str(tmp_path / "new")).run()
     at.button(key="create_project").click().run()
     assert (tmp_path / "new" / "project.json").exists()
@@ -233,7 +233,7 @@ def test_project_import_from_path_and_upload_with_errors(app_at, project, tmp_pa
 
 
 def test_project_codebook_and_coding_run(app_at, project, monkeypatch):
-    from nlp import pipeline
+    from nlp.classify import coding as pipeline
     from nlp.codebook import dumps_codebook, loads_codebook
 
     at = app_at("project")
@@ -403,7 +403,7 @@ def test_no_project_points_to_the_project_page():
 
 
 def test_appserver_command(monkeypatch, tmp_path):
-    from nlp.appserver import app_command
+    from nlp.app.server import app_command
 
     cmd = app_command(tmp_path, port=8600)
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"

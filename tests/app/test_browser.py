@@ -44,7 +44,7 @@ def wait_healthy(url: str, child: subprocess.Popen, timeout: float = 90) -> None
 
 @pytest.fixture
 def server(tmp_path):
-    from nlp.appserver import app_command
+    from nlp.app.server import app_command
 
     project = make_demo_project(tmp_path / "vcs-commissioning")
     port = free_port()

@@ -4,7 +4,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from nlp.cli import app
+from nlp.app.cli import app
 
 runner = CliRunner()
 

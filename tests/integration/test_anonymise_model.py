@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.anonymise import PUBLIC_BODIES, Anonymiser, anonymise_texts
+from nlp.text.anonymise import PUBLIC_BODIES, Anonymiser, anonymise_texts
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,14 +23,14 @@ CLEAR = {
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     from nlp.embed import EmbeddingCache
-    from nlp.persist import default_model_dir, load_model
+    from nlp.classify.persist import default_model_dir, load_model
 
     assert (default_model_dir() / "config.json").exists(), "the shipped model is missing"
     return load_model(cache=EmbeddingCache(tmp_path_factory.mktemp("cls-cache")))
 
 
 def test_shipped_model_is_small_and_pickle_free():
-    from nlp.persist import default_model_dir
+    from nlp.classify.persist import default_model_dir
 
     d = default_model_dir()
     assert sum(p.stat().st_size for p in d.iterdir()) < 3_000_000
@@ -69,7 +69,7 @@ def test_refuses_another_codebook_or_embedder():
     from nlp.codebook import load_codebook, loads_codebook
     from nlp.embed import FakeEmbedder
     from nlp.errors import ModelError
-    from nlp.persist import load_model
+    from nlp.classify.persist import load_model
 
     cb = load_codebook()
     other = loads_codebook("name: vcs-commissioning\nversion: 4\nthemes:\n  - id: bid_candy\n"
@@ -81,7 +81,7 @@ def test_refuses_another_codebook_or_embedder():
 
 
 def test_file_mode_codes_offline_with_the_shipped_model(tmp_path, monkeypatch):
-    from nlp.pipeline import code_file
+    from nlp.classify.coding import code_file
 
     monkeypatch.setenv("NLP_CACHE_DIR", str(tmp_path / "cache"))
     src = tmp_path / "answers.jsonl"

@@ -75,7 +75,7 @@ def test_docx_report_converts_to_pdf(tmp_path):
     assert shutil.which("pdfinfo") and shutil.which("pdftotext") and shutil.which("pdftoppm"), \
         "poppler is missing: apt-get install -y poppler-utils"
     project = bundled_like_project(tmp_path)
-    anonymise = importlib.util.find_spec("nlp.anonymise") is not None
+    anonymise = importlib.util.find_spec("nlp.text.anonymise") is not None
     docx = write_report(project, tmp_path / "out", formats=("docx",), anonymise=anonymise)[0]
     project.close()
     # A private profile: several conversions (or a desktop LibreOffice) can run side by side.

@@ -96,8 +96,8 @@ def tiny_model(tmp_path: Path):
     """A model trained with the fake embedder on codebook 'tiny' v1, saved to tmp."""
     from nlp.codebook import loads_codebook
     from nlp.embed import FakeEmbedder
-    from nlp.persist import save_model
-    from nlp.pipeline import train_classifier
+    from nlp.classify.persist import save_model
+    from nlp.classify.coding import train_classifier
 
     cb = loads_codebook(CODEBOOK_OK)
     clf = train_classifier(cb, [t for t, _ in TRAIN], [y for _, y in TRAIN],
@@ -109,7 +109,7 @@ def test_model_from_another_codebook_version_is_refused(tiny_model):
     from nlp import errors
     from nlp.codebook import loads_codebook
     from nlp.embed import FakeEmbedder
-    from nlp.persist import load_model
+    from nlp.classify.persist import load_model
 
     d, cb = tiny_model
     assert load_model(d, codebook=cb, embedder=FakeEmbedder()).theme_ids_ == ["slow", "money"]
@@ -145,7 +145,7 @@ def test_pickle_inside_a_model_is_never_loaded(tiny_model, tmp_path: Path):
     """weights.npz holding an object array (a pickle) is refused before anything runs it."""
     from nlp import errors
     from nlp.embed import FakeEmbedder
-    from nlp.persist import load_model
+    from nlp.classify.persist import load_model
 
     d, cb = tiny_model
     marker = tmp_path / "PWNED"
@@ -168,7 +168,7 @@ def test_pickle_inside_a_model_is_never_loaded(tiny_model, tmp_path: Path):
 def test_damaged_model_files_are_clear_errors(tiny_model, damage: str):
     from nlp import errors
     from nlp.embed import FakeEmbedder
-    from nlp.persist import load_model
+    from nlp.classify.persist import load_model
 
     d, cb = tiny_model
     f = d / damage

@@ -36,7 +36,7 @@ any_text = st.text(alphabet=st.one_of(st.characters(), st.sampled_from(
 
 
 def _expected(text: str) -> str:
-    from nlp._readers import clean_text
+    from nlp.ingest.readers import clean_text
 
     return clean_text(text).strip()
 
@@ -96,7 +96,7 @@ def test_jsonl_round_trip_of_any_text(tmp_path_factory, texts, ascii_only):
     res = _read(tmp_path_factory.mktemp("jsonl"), "a.jsonl", data)
     assert [r.text for r in res.responses] == [_expected(t) for t in texts]
     for r, t in zip(res.responses, texts):
-        from nlp._readers import clean_text
+        from nlp.ingest.readers import clean_text
 
         assert r.metadata.get("note", "") == clean_text(t)  # metadata cleaned, not stripped
         assert r.text == r.text.encode("utf-8").decode("utf-8")  # storable: no surrogates
@@ -167,7 +167,7 @@ def _ws(s: str) -> str:
 @SETTINGS
 @given(lines=st.lists(line, max_size=25), min_words=st.integers(1, 10))
 def test_quotes_never_crash_and_are_passages_of_the_input(lines, min_words):
-    from nlp.quotes import extract_quotes
+    from nlp.ingest.quotes import extract_quotes
 
     quotes = extract_quotes(lines, min_words=min_words)
     whole = _ws(" ".join(lines))
@@ -180,7 +180,7 @@ def test_quotes_never_crash_and_are_passages_of_the_input(lines, min_words):
 @SETTINGS
 @given(lines=st.lists(line, max_size=25))
 def test_transcript_turns_never_crash_and_are_passages(lines):
-    from nlp.transcripts import looks_like_transcript, respondent_turns
+    from nlp.ingest.transcripts import looks_like_transcript, respondent_turns
 
     looks_like_transcript(lines)
     whole = _ws(" ".join(lines))
@@ -194,7 +194,7 @@ def test_quotes_scale_linearly_on_long_paragraphs(n):
     """Thousands of quotes in one paragraph (a PDF without blank lines) once took minutes."""
     import time
 
-    from nlp.quotes import extract_quotes
+    from nlp.ingest.quotes import extract_quotes
 
     sentence = "we waited months for a decision from the council"
     one_para = [" ".join(f'“{sentence} {i}"' for i in range(n))]

@@ -83,7 +83,7 @@ def test_a_pickle_in_the_embedding_cache_is_ignored_not_run(tmp_path: Path):
 
 # --- the app -----------------------------------------------------------------------------------
 def test_no_page_can_render_html():
-    for path in [REPO / "app.py", *sorted((REPO / "nlp" / "ui").rglob("*.py"))]:
+    for path in [REPO / "app.py", *sorted((REPO / "nlp" / "app" / "ui").rglob("*.py"))]:
         src = path.read_text(encoding="utf-8")
         for bad in ("unsafe_allow_html", "st.html(", "components.html", "components.v1",
                     "st.components"):
@@ -134,7 +134,7 @@ def _rendered(at) -> list[str]:
 def test_hostile_answer_is_shown_as_text_on_every_page(hostile_project: Path, page: str):
     at = _app(hostile_project).run()
     if page != "review":
-        at.switch_page(f"nlp/ui/pages/{page}.py").run()
+        at.switch_page(f"nlp/app/ui/pages/{page}.py").run()
     assert not at.exception, at.exception
     for value in _rendered(at):
         for tag in ("<script", "<img", "<b>", "<iframe"):
@@ -184,7 +184,7 @@ def test_app_listens_on_localhost_by_default(tmp_path: Path):
     cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert cfg["server"]["address"] == "127.0.0.1"
     assert cfg["browser"]["gatherUsageStats"] is False
-    from nlp.appserver import app_command
+    from nlp.app.server import app_command
 
     env = {k: v for k, v in os.environ.items() if k != "NLP_APP_HOST"}
     old = os.environ.copy()
@@ -319,7 +319,7 @@ def sendto(self, *args):
 socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto = connect, connect_ex, sendto
 socket.getaddrinfo = lambda *a, **k: _deny("getaddrinfo", *a)
 socket.create_connection = lambda *a, **k: _deny("create_connection", *a)
-from nlp.cli import main
+from nlp.app.cli import main
 main(sys.argv[1:])
 '''
 

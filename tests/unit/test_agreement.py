@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nlp.agreement import agreement, cohen_kappa, krippendorff_alpha, project_agreement
+from nlp.classify.agreement import agreement, cohen_kappa, krippendorff_alpha, project_agreement
 
 
 def test_cohen_kappa_matches_the_textbook_value():

@@ -7,9 +7,9 @@ import re
 import pytest
 import spacy
 
-from nlp import anonymise
-from nlp.anonymise import (ALL_LABELS, PUBLIC_BODIES, Anonymiser, PiiSpan, anonymise_texts,
-                           placeholders, replace_spans)
+from nlp.text import anonymise
+from nlp.text.anonymise import (ALL_LABELS, PUBLIC_BODIES, Anonymiser, PiiSpan, anonymise_texts,
+                                placeholders, replace_spans)
 from nlp.errors import SettingsError
 
 

@@ -3,15 +3,15 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from nlp.active import likely_mistakes, rank_for_review, uncertainty
-from nlp.classify import (MAX_THEMES, MIN_CALIBRATION, MIN_Z, PRIOR_MID, PRIOR_SLOPE,
-                          ThemeClassifier, _logreg, _sigmoid, best_threshold, encode,
-                          relative_rule, select_C, subset)
+from nlp.classify.active import likely_mistakes, rank_for_review, uncertainty
+from nlp.classify.model import (MAX_THEMES, MIN_CALIBRATION, MIN_Z, PRIOR_MID, PRIOR_SLOPE,
+                                ThemeClassifier, _logreg, _sigmoid, best_threshold, encode,
+                                relative_rule, select_C, subset)
 from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 from nlp.errors import ModelError
-from nlp.persist import load_model, save_model
-from nlp.segment import split_segments
+from nlp.classify.persist import load_model, save_model
+from nlp.text.segment import split_segments
 
 CB = loads_codebook("""
 name: t
@@ -291,7 +291,7 @@ def test_default_model_for_another_embedder_retrains_on_the_bundled_corpus(tmp_p
                                                                           monkeypatch):
     from nlp.codebook import load_codebook
     from nlp.corpora import codebook_path, load
-    from nlp.pipeline import resolve_model
+    from nlp.classify.coding import resolve_model
 
     cb = load_codebook(codebook_path("vcs-commissioning"))
     df = load("vcs-commissioning").head(40)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nlp import _embed_backends as backends
+from nlp.embed import backends
 from nlp import embed
 from nlp.embed import (EmbeddingCache, Embedder, FakeEmbedder, Model2VecEmbedder, OnnxEmbedder,
                        SentenceTransformerEmbedder, embed_texts, get_embedder)

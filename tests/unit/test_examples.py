@@ -6,7 +6,7 @@ import pytest
 
 from nlp import errors
 from nlp.codebook import loads_codebook
-from nlp.pipeline import code_file, read_examples
+from nlp.classify.coding import code_file, read_examples
 
 CB_YAML = """
 name: t
@@ -81,7 +81,7 @@ def test_file_mode_learns_from_jsonl_examples_and_writes_evidence(tmp_path, monk
 def test_each_suggestion_carries_its_evidence_sentence():
     from nlp.classify import ThemeClassifier
     from nlp.embed import FakeEmbedder
-    from nlp.pipeline import code_responses
+    from nlp.classify.coding import code_responses
     from nlp.types import Corpus, Response
 
     text = "The hall was cold. Our reserves paid because the funding was cut."

@@ -97,8 +97,8 @@ def test_jsonl_keeps_the_text_verbatim(project, tmp_path):
 
 def test_exports_anonymise_by_default(project, tmp_path, monkeypatch):
     calls = []
-    fake = types.ModuleType("nlp.anonymise")
+    fake = types.ModuleType("nlp.text.anonymise")
     fake.anonymise_texts = lambda texts, **kw: calls.append(1) or ["[X]" for _ in texts]
-    monkeypatch.setitem(sys.modules, "nlp.anonymise", fake)
+    monkeypatch.setitem(sys.modules, "nlp.text.anonymise", fake)
     out = export_project(project.store, tmp_path / "x.csv", format="csv")
     assert calls and not [c for c in _cells_csv(out) if "and more words" in c]

@@ -248,7 +248,7 @@ def test_ragged_row_with_extra_fields(write):
 
 
 def test_report_quotes_mixed_marks_page_breaks_citations_and_attribution_lines():
-    from nlp.quotes import extract_quotes
+    from nlp.ingest.quotes import extract_quotes
     lines = ["## 3 Findings", "",
              "“We waited months for a decision and nobody",  # opened “, closed " after a break
              "", "> A pull-quote of the authors’ own words here for emphasis only. <", "",

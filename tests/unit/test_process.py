@@ -7,8 +7,8 @@ import logging
 import pytest
 import spacy
 
-from nlp import process
-from nlp.process import ProcessedText, chunk_text, load_pipeline, process_texts, split_sentences
+from nlp.text import process
+from nlp.text.process import ProcessedText, chunk_text, load_pipeline, process_texts, split_sentences
 
 
 @pytest.fixture

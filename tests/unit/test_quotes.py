@@ -1,5 +1,5 @@
 """The report-quote extractor: repeats of a longer quote (pull-quotes) are left out once."""
-from nlp.quotes import Quote, drop_repeats, extract_quotes
+from nlp.ingest.quotes import Quote, drop_repeats, extract_quotes
 
 FULL = ("We were named in the bid as a delivery partner, and after the contract was won "
         "nobody from the prime ever contacted us again about any referrals at all.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlp.quotes_select import (QuoteCandidate, select_quotes, sentences, trim, with_text,
+from nlp.report.select import (QuoteCandidate, select_quotes, sentences, trim, with_text,
                                words)
 
 THEME = "Late payment: invoices paid weeks or months after the work was delivered"

@@ -135,9 +135,9 @@ def test_cases_carry_respondent_attributes(project):
 
 def test_export_anonymises_by_default(project, tmp_path, monkeypatch):
     calls = []
-    fake = types.ModuleType("nlp.anonymise")
+    fake = types.ModuleType("nlp.text.anonymise")
     fake.anonymise_texts = lambda texts, **kw: calls.append(len(texts)) or fake_anonymiser(texts)
-    monkeypatch.setitem(sys.modules, "nlp.anonymise", fake)
+    monkeypatch.setitem(sys.modules, "nlp.text.anonymise", fake)
     _, members = _qde(export_qdpx(project.store, tmp_path / "d.qdpx"))
     assert calls
     texts = [v.decode() for k, v in members.items() if k.startswith("sources/")]

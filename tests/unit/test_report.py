@@ -10,7 +10,7 @@ from nlp import errors
 from nlp.ingest import import_file
 from nlp.project import init_project
 from nlp.report import build_report_data, find_group, write_report
-from nlp._report_render import md_escape, share_words
+from nlp.report.render import md_escape, share_words
 
 CODEBOOK = """name: test-consultation
 version: 1
@@ -186,9 +186,9 @@ def test_topics_from_the_topic_stage_show_their_quote_texts(project, tmp_path):
 
 def test_reports_anonymise_by_default(project, tmp_path, monkeypatch):
     calls = []
-    fake = types.ModuleType("nlp.anonymise")
+    fake = types.ModuleType("nlp.text.anonymise")
     fake.anonymise_texts = lambda texts, **kw: calls.append(len(texts)) or fake_anonymiser(texts)
-    monkeypatch.setitem(sys.modules, "nlp.anonymise", fake)
+    monkeypatch.setitem(sys.modules, "nlp.text.anonymise", fake)
     md = write_report(project, tmp_path / "a", formats=("md",))[0].read_text(encoding="utf-8")
     assert calls and "Sarah Jones" not in md
     raw = write_report(project, tmp_path / "b", formats=("md",), anonymise=False)[0]

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from nlp import _topic_cluster as tc
-from nlp._topic_metrics import diversity, match_themes, npmi_coherence, stability
+from nlp.topics import cluster as tc
+from nlp.topics.metrics import diversity, match_themes, npmi_coherence, stability
 from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 from nlp.errors import CodebookError, NlpError, ProjectError
@@ -267,7 +267,7 @@ def test_project_fit_reuse_refit_and_accept(project):
 # --- figures ------------------------------------------------------------------------------------
 
 def test_figures_from_a_saved_result(fitted, tmp_path):
-    from nlp import topic_figures as tf
+    from nlp.topics import figures as tf
 
     corpus, res = fitted
     assert len(tf.intertopic_map(res).data) >= 1

@@ -1,0 +1,1 @@
+"""App layer: the command line, the review app server, the demo and the Streamlit UI."""

@@ -1,0 +1,82 @@
+"""App: the Export page: coded quotes as CSV, Excel or JSON Lines (one row per quote or per
+coding), REFI-QDA (.qdpx, .qdc) and the report draft; download buttons."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+from nlp import errors, export
+from nlp.app.ui import state, widgets
+
+log = logging.getLogger(__name__)
+MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument."
+        "spreadsheetml.sheet", "jsonl": "application/jsonl", "qdpx": "application/zip",
+        "qdc": "application/xml", "docx": "application/vnd.openxmlformats-officedocument."
+        "wordprocessingml.document", "md": "text/markdown", "html": "text/html"}
+LABELS = {"csv": "CSV", "xlsx": "Excel", "jsonl": "JSON Lines",
+          "qdpx": "REFI-QDA project (.qdpx: NVivo, ATLAS.ti, MAXQDA)",
+          "qdc": "REFI-QDA codebook (.qdc)", "report": "Findings report draft (Word, Markdown, "
+                                                       "HTML)"}
+
+
+FORMATS = (*export.EXPORT_FORMATS, "qdpx", "qdc", "report")
+
+
+def write(project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
+    """Write one export into the project's exports/ folder; returns the files."""
+    from nlp.refiqda import export_qdc, export_qdpx
+
+    d = project.root / "exports"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    if fmt in export.EXPORT_FORMATS:
+        return [export.export_project(project.store, d / f"coded_quotes_{layout}_{stamp}.{fmt}",
+                                      format=fmt, anonymise=anonymise, layout=layout)]
+    if fmt == "qdpx":
+        return [export_qdpx(project.store, d / f"project_{stamp}.qdpx", anonymise=anonymise)]
+    if fmt == "qdc":
+        return [export_qdc(project.store, d / f"codebook_{stamp}.qdc")]
+    from nlp.report import write_report
+    from nlp.topics import load_project_topics
+
+    saved = load_project_topics(project)
+    return list(write_report(project, d / f"report_{stamp}", anonymise=anonymise,
+                             topics=saved.emergent if saved is not None else None))
+
+
+def render() -> None:
+    """The Export page."""
+    st.title("Export")
+    project = widgets.require_project()
+    widgets.show_flashes()
+    fmt = st.radio("Format", FORMATS, format_func=lambda f: LABELS.get(f, f),
+                   key="ex_format")
+    layout = "wide"
+    if fmt in export.EXPORT_FORMATS:
+        layout = st.radio("Rows", ["wide", "long"], key="ex_layout", horizontal=True,
+                          format_func=lambda x: {"wide": "one row per quote, a column per theme",
+                                                 "long": "one row per coding"}[x])
+    anonymise = st.checkbox("Anonymise (replace names, places, contact details)", value=True,
+                            key="ex_anon", disabled=fmt == "qdc")
+    if st.button("Prepare the export", key="ex_go", type="primary"):
+        try:
+            with st.spinner("Writing…"):
+                paths = write(project, fmt, anonymise=anonymise, layout=layout)
+        except (errors.NlpError, OSError) as exc:
+            st.error(widgets.escape_md(str(exc)))
+        else:
+            state.remember("export_paths", [str(p) for p in paths])
+    for i, p in enumerate(state.recall("export_paths") or []):
+        path = Path(p)
+        if not path.is_file():
+            continue
+        st.download_button(f"Download {path.name}", path.read_bytes(), file_name=path.name,
+                           mime=MIME.get(path.suffix.lstrip("."), "application/octet-stream"),
+                           key=f"ex_dl:{i}:{path.name}")
+        widgets.text(f"Also saved as {path}", caption=True)
+
+
+if __name__ == "__main__":
+    render()

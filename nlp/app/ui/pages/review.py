@@ -1,0 +1,254 @@
+"""App: the Review queue page: one answer at a time, the model's suggestions, one-click
+decisions, next/previous, undo; most informative first or filtered."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import streamlit as st
+
+from nlp.project import Project
+from nlp.store import review as rv
+from nlp.types import MODEL_CODER, Codebook
+from nlp.app.ui import jobs, state, widgets
+
+log = logging.getLogger(__name__)
+
+STATUS_LABELS = {"unreviewed": "Not yet reviewed", "any": "All answers",
+                 "reviewed": "Reviewed", "suggested": "Open model suggestion",
+                 "accepted": "Accepted", "rejected": "Rejected"}
+ORDER_LABELS = {"informative": "Most informative first", "import": "Import order"}
+NEAR_MISSES = 2  # unsuggested themes with the highest scores, offered as possible
+
+
+# -- actions (callbacks: each calls the library, then moves the queue) -----------------------------
+def _effective(store, flt: rv.QueueFilter) -> rv.QueueFilter:
+    """The informative order needs the model's scores: until then, import order."""
+    return flt if flt.order == "import" or rv.has_predictions(store) else replace(
+        flt, order="import")
+
+
+def _after_key(item: rv.QueueItem | None, flt: rv.QueueFilter):
+    if item is None:
+        return None
+    return item.key if len(item.key) == (2 if flt.order == "informative" else 1) else None
+
+
+def go_next(project: Project) -> None:
+    flt = _effective(project.store, state.queue_filter())
+    state.show(rv.queue_next(project.store, flt, after=_after_key(state.current(), flt)))
+
+
+def go_prev(project: Project) -> None:
+    prev = state.pop_history()
+    if prev is None and state.current() is not None:
+        flt = _effective(project.store, state.queue_filter())
+        key = _after_key(state.current(), flt)
+        prev = rv.queue_prev(project.store, flt, before=key) if key else None
+    if prev is not None:
+        state.show(prev, remember=False)
+
+
+def _decided(project: Project, coder: str) -> None:
+    if state.count_decision():
+        start_refresh(project)
+
+
+def decide(project: Project, coder: str, response_id: str, decisions: list[rv.Decision], *,
+           advance: bool = False) -> None:
+    """Record one click's decisions; with `advance`, show the next answer."""
+    rv.record_decisions(project.store, response_id, decisions, coder=coder)
+    _decided(project, coder)
+    if advance:
+        go_next(project)
+
+
+def undo(project: Project, coder: str) -> None:
+    done = rv.undo_last(project.store, coder)
+    if not done:
+        state.flash("Nothing of yours to undo.", "info")
+        return
+    rid = done[0]["response_id"]
+    state.flash(f"Undid {len(done)} change(s) on answer {rid}.", "info")
+    cur = state.current()
+    if cur is None or cur.response_id != rid:
+        state.show(rv.find_item(project.store, rid, order=state.queue_filter().order))
+
+
+def start_refresh(project: Project) -> bool:
+    """Recode every answer in the background with what reviewers decided so far."""
+    from nlp.classify import coding as pipeline
+
+    ok = jobs.start(str(project.root), "refresh",
+                    lambda: pipeline.code_project(project, recode_all=True),
+                    total=project.store.count_responses(flagged=False))
+    if ok:
+        state.flash("Refreshing the model's suggestions in the background.", "info")
+    return ok
+
+
+# -- the filter ------------------------------------------------------------------------------------
+def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
+    flt = state.queue_filter()
+    store = project.store
+    labels = widgets.theme_labels(codebook)
+    with st.expander("Queue and filters", expanded=flt != rv.QueueFilter()):
+        c = st.columns(3)
+        c[0].radio("Order", list(ORDER_LABELS), format_func=ORDER_LABELS.get, key="f_order",
+                   index=list(ORDER_LABELS).index(flt.order),
+                   on_change=state.filter_changed, args=("order", "f_order"))
+        c[1].selectbox("Status", list(STATUS_LABELS), format_func=STATUS_LABELS.get,
+                       index=list(STATUS_LABELS).index(flt.status), key="f_status",
+                       on_change=state.filter_changed, args=("status", "f_status"))
+        themes = ["", *codebook.theme_ids]
+        c[2].selectbox("Theme", themes, format_func=lambda t: labels.get(t, "All themes"),
+                       index=themes.index(flt.theme_id) if flt.theme_id in themes else 0,
+                       key="f_theme", on_change=state.filter_changed,
+                       args=("theme_id", "f_theme"))
+        c = st.columns(3)
+        c[0].slider("Model confidence", 0.0, 1.0, (flt.min_confidence or 0.0,
+                                                   flt.max_confidence or 1.0), step=0.05,
+                    key="f_band", on_change=state.filter_changed, args=("band", "f_band"))
+        srcs = {s["id"]: s["name"] for s in store.list_sources()}
+        ids = [None, *srcs]
+        c[1].selectbox("Source", ids, format_func=lambda i: srcs.get(i, "All sources"),
+                       index=ids.index(flt.source_id) if flt.source_id in ids else 0,
+                       key="f_source", on_change=state.filter_changed,
+                       args=("source_id", "f_source"))
+        coders = ["", *rv.list_coders(store)]
+        c[2].selectbox("Coder", coders, format_func=lambda x: x or "Anyone",
+                       index=coders.index(flt.coder) if flt.coder in coders else 0,
+                       key="f_coder", on_change=state.filter_changed, args=("coder", "f_coder"))
+        c = st.columns([3, 1])
+        c[0].text_input("Search the answers", value=flt.text or "", key="f_text",
+                        on_change=state.filter_changed, args=("text", "f_text"))
+        c[1].number_input("Refresh suggestions every N decisions (0: on demand)", 0, 1000,
+                          state.refresh_every(), key="f_refresh",
+                          on_change=state.refresh_every_changed)
+    return _effective(store, state.queue_filter())
+
+
+# -- the card --------------------------------------------------------------------------------------
+def _context(ctx: rv.ReviewContext) -> None:
+    it = ctx.item
+    where = [f"answer {it.response_id}", it.source or "no source",
+             f"row {it.location}" if it.location else "",
+             f"respondent {it.respondent_id}" if it.respondent_id else ""]
+    widgets.text(" · ".join(w for w in where if w), caption=True)
+    if it.question:
+        widgets.text(f"Question: {it.question}", caption=True)
+    for t in ctx.before:
+        widgets.text(f"… {t}", caption=True)
+    widgets.quote(it.text)
+    for t in ctx.after:
+        widgets.text(f"{t} …", caption=True)
+    if ctx.flag:
+        st.warning(f"Flagged as {ctx.flag.replace('_', ' ')} at import: not coded by the model.")
+
+
+def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.ReviewContext
+                ) -> None:
+    rid = ctx.item.response_id
+    dec = ctx.decisions
+    suggested = [t for t in codebook.theme_ids if dec.get(t, {}).get(MODEL_CODER)]
+    decided = [t for t in codebook.theme_ids if set(dec.get(t, {})) - {MODEL_CODER}]
+    near = [t for t in sorted(codebook.theme_ids, key=lambda t: -ctx.scores.get(t, 0.0))
+            if t not in suggested and t not in decided
+            and ctx.scores.get(t, 0.0) > 0][:NEAR_MISSES]
+    in_play = [t for t in codebook.theme_ids if t in suggested or t in decided or t in near]
+    if not in_play:
+        st.caption("The model suggests no theme for this answer.")
+    for tid in in_play:
+        mine = dec.get(tid, {}).get(coder)
+        others = {c: s for c, s in dec.get(tid, {}).items() if c not in (coder, MODEL_CODER)}
+        score = ctx.scores.get(tid, ctx.confidences.get(tid))
+        origin = "model" if tid in suggested or tid in near else "researcher"
+        cols = st.columns([4, 2, 2, 1.4, 1.4], vertical_alignment="center")
+        with cols[0]:
+            widgets.text(widgets.label_of(codebook, tid))
+        cols[1].caption(("suggested" if tid in suggested else "possible" if tid in near
+                         else "not suggested")
+                        + (f" · {score:.2f}" if score is not None else ""))
+        cols[2].caption(f"you: {mine or '—'}" + (
+            "  \n" + widgets.escape_md(", ".join(f"{c}: {s}" for c, s in others.items()))
+            if others else ""))
+        cols[3].button("Accept", key=f"acc:{rid}:{tid}", disabled=mine == "accepted",
+                       on_click=decide, args=(project, coder, rid, [rv.Decision(
+                           tid, "accepted", origin, score if origin == "model" else None)]),
+                       help="This theme applies.")
+        cols[4].button("Reject", key=f"rej:{rid}:{tid}", disabled=mine == "rejected",
+                       on_click=decide, args=(project, coder, rid, [rv.Decision(
+                           tid, "rejected", origin, score if origin == "model" else None)]),
+                       help="This theme does not apply (removes it if you had accepted it).")
+    rest = [t for t in codebook.theme_ids if t not in in_play]
+    if rest:
+        st.pills("Add a theme", rest, key=f"add:{rid}:{len(in_play)}",
+                 format_func=lambda t: widgets.escape_md(widgets.label_of(codebook, t)),
+                 on_change=_add_from_pills,
+                 args=(project, coder, rid, f"add:{rid}:{len(in_play)}"))
+    open_sug = [t for t in suggested if not dec.get(t, {}).get(coder)]
+    c = st.columns(2)
+    c[0].button("Accept all suggestions and go on", key=f"accall:{rid}", type="primary",
+                disabled=not open_sug, on_click=decide, args=(project, coder, rid, [
+                    rv.Decision(t, "accepted", "model", ctx.scores.get(t)) for t in open_sug]),
+                kwargs={"advance": True})
+    # Rejecting the open suggestions (or, with none, the likeliest theme) records that this
+    # coder reviewed the answer and found no (other) theme.
+    none_of = open_sug or ([] if decided else [near[0] if near else codebook.theme_ids[0]])
+    c[1].button("No (other) theme applies: go on", key=f"none:{rid}", on_click=decide,
+                args=(project, coder, rid, [rv.Decision(
+                    t, "rejected", "model" if t in ctx.scores else "researcher",
+                    ctx.scores.get(t)) for t in none_of]),
+                kwargs={"advance": True},
+                help="Rejects the open suggestions (or the likeliest theme) and moves on.")
+
+
+def _add_from_pills(project: Project, coder: str, rid: str, key: str) -> None:
+    tid = state.widget(key)
+    if tid:
+        decide(project, coder, rid, [rv.Decision(tid, "accepted", "researcher")])
+
+
+def render() -> None:
+    """The Review queue page."""
+    st.title("Review queue")
+    project = widgets.require_project()
+    coder = widgets.require_coder()
+    store = project.store
+    codebook = store.active_codebook()
+    flt = _filters(project, codebook)
+    widgets.show_flashes()
+    if state.current() is None and not state.at_end():
+        rid = state.current_id()
+        item = rv.find_item(store, rid, order=flt.order) if rid else None
+        state.show(item or rv.queue_next(store, flt), remember=False)
+    item = state.current()
+    left = rv.queue_count(store, flt)
+    mine = rv.reviewed_count(store, coder=coder)
+    job = jobs.get(str(project.root))
+    busy = job is not None and job.running and job.kind == "refresh"
+    st.caption(f"{left:,} answer{'' if left == 1 else 's'} in this queue · {mine:,} reviewed "
+               f"by {widgets.escape_md(coder)}"
+               + (" · refreshing suggestions…" if busy else "")
+               + ("" if flt.order == "informative" or state.queue_filter().order == "import"
+                  else " · import order until the model has coded the answers"))
+    nav = st.columns(4)
+    nav[0].button("Previous", key="prev", on_click=go_prev, args=(project,),
+                  disabled=item is None and not state.has_history())
+    nav[1].button("Next", key="next", on_click=go_next, args=(project,))
+    nav[2].button("Undo my last action", key="undo", on_click=undo, args=(project, coder))
+    nav[3].button("Refresh suggestions", key="refresh", on_click=start_refresh, args=(project,),
+                  disabled=busy, help="Recode every answer with your decisions so far "
+                                      f"(also automatic every {state.refresh_every()} "
+                                      "decisions).")
+    if item is None:
+        st.success("Nothing left in this queue. Change the filters to see more answers.")
+        return
+    ctx = rv.review_context(store, item)
+    _context(ctx)
+    st.divider()
+    _theme_rows(project, coder, codebook, ctx)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,6 @@
+"""Classify stage: estimators on embeddings that code answers into a codebook's themes."""
+from .model import (MAX_THEMES, MIN_CALIBRATION, MIN_Z, PRIOR_MID, PRIOR_SLOPE, Encoded, Scored,
+                    ThemeClassifier, encode, relative_rule, subset, theme_prototypes)
+
+__all__ = ["MAX_THEMES", "MIN_CALIBRATION", "MIN_Z", "PRIOR_MID", "PRIOR_SLOPE", "Encoded",
+           "Scored", "ThemeClassifier", "encode", "relative_rule", "subset", "theme_prototypes"]

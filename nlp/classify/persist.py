@@ -1,0 +1,153 @@
+"""Classify stage: save and load theme models as a folder of JSON + NumPy (never pickle)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import errors
+from .model import ThemeClassifier
+from ..codebook import loads_codebook
+from ..types import Codebook
+
+FORMAT = 3  # 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
+_ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_", "prior_coef_", "lr_coef_",
+           "lr_intercept_", "lex_idf_", "lex_coef_", "lex_intercept_", "n_pos_", "stack_",
+           "stacked_", "thresholds_")
+
+
+def default_model_dir() -> Path:
+    """The model the toolkit ships: models/vcs-commissioning beside the package, or
+    $NLP_MODEL_DIR."""
+    env = os.environ.get("NLP_MODEL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models" / "vcs-commissioning"
+
+
+def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: str,
+               metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
+    """Write `clf` to `directory` (config.json, weights.npz, codebook.yaml, metrics.json,
+    README.md), replacing it atomically."""
+    from .. import __version__
+    from ..codebook import dumps_codebook
+
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is for everyone to read
+    cb: Codebook = clf.codebook  # type: ignore[assignment]
+    config = {
+        "format": FORMAT, "toolkit_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "embedder_spec": embedder_spec, "embedder_id": clf.embedder_id_,
+        "codebook": {"name": cb.name, "version": cb.version, "hash": cb.content_hash},
+        "theme_ids": clf.theme_ids_, "n_examples": int(clf.n_examples_),
+        "params": {k: v for k, v in clf.get_params(deep=False).items()
+                   if k in ("C", "prior_strength", "cv", "random_state")},
+        "prior_intercept": float(clf.prior_intercept_),
+        "prior_threshold": float(clf.prior_threshold_),
+        "margin": float(clf.margin_), "reference_answers": int(clf.ref_n_),
+    }
+    (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    np.savez(tmp / "weights.npz", **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
+    (tmp / "lexical.json").write_text(json.dumps({"vocabulary": list(clf.lex_vocabulary_)}),
+                                      encoding="utf-8")
+    (tmp / "codebook.yaml").write_text(dumps_codebook(cb), encoding="utf-8")
+    (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2), encoding="utf-8")
+    (tmp / "README.md").write_text(card or f"# Theme model for codebook {cb.name} "
+                                   f"v{cb.version}\n", encoding="utf-8")
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+    return target
+
+
+def read_model_config(directory: str | Path) -> dict[str, Any]:
+    d = Path(directory)
+    try:
+        return json.loads((d / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise errors.ModelError(f"{d}: no theme model here (config.json missing). Train one "
+                                "with 'nlp train' or pass --model DIR.") from None
+    except json.JSONDecodeError as exc:
+        raise errors.ModelError(f"{d / 'config.json'}: damaged ({exc}).") from None
+
+
+def load_model(directory: str | Path | None = None, *, codebook: Codebook | None = None,
+               embedder=None, cache=None) -> ThemeClassifier:
+    """Load a saved theme model.
+
+    Args:
+        directory: the model folder (default: the shipped model).
+        codebook: the codebook you will code with; must be the one the model was trained on.
+        embedder: an embedder to use; its id must match the one the model was trained with
+            (default: built from the model's own embedder spec).
+
+    Raises:
+        ModelError: missing/damaged files, or a codebook or embedder other than the model's.
+    """
+    d = Path(directory) if directory is not None else default_model_dir()
+    config = read_model_config(d)
+    if config.get("format") != FORMAT:
+        raise errors.ModelError(f"{d}: model format {config.get('format')} is not supported "
+                                f"by this toolkit (format {FORMAT}).")
+    try:
+        saved_cb = loads_codebook((d / "codebook.yaml").read_text(encoding="utf-8"),
+                                  source=str(d / "codebook.yaml"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.ModelError(f"{d / 'codebook.yaml'}: missing or damaged ({exc}).") from None
+    if codebook is not None and codebook.content_hash != config["codebook"]["hash"]:
+        raise errors.ModelError(
+            f"{d}: this model was trained on codebook {config['codebook']['name']!r} version "
+            f"{config['codebook']['version']}, but you are coding with {codebook.name!r} version "
+            f"{codebook.version} (different themes or definitions). Retrain it on your codebook "
+            "('nlp train') or code from definitions alone with --model none.")
+    from ..embed import get_embedder
+
+    if embedder is None:
+        embedder = get_embedder(config["embedder_spec"])
+    if getattr(embedder, "model_id", None) != config["embedder_id"]:
+        raise errors.ModelError(
+            f"{d}: this model was trained on embeddings from {config['embedder_id']!r}, not "
+            f"{getattr(embedder, 'model_id', '?')!r}; vectors from another model mean nothing "
+            "to it. Use the same embedder or retrain.")
+    try:
+        with np.load(d / "weights.npz", allow_pickle=False) as w:
+            arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise errors.ModelError(f"{d / 'weights.npz'}: damaged or incomplete ({exc}).") from None
+    clf = ThemeClassifier(codebook=codebook or saved_cb, embedder=embedder, cache=cache,
+                          **config.get("params", {}))
+    clf.theme_ids_ = list(config["theme_ids"])
+    for k, v in arrays.items():
+        setattr(clf, k, v)
+    clf.prior_intercept_ = float(config["prior_intercept"])
+    clf.prior_threshold_ = float(config["prior_threshold"])
+    clf.margin_ = float(config["margin"])
+    try:
+        vocab = json.loads((d / "lexical.json").read_text(encoding="utf-8"))["vocabulary"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise errors.ModelError(f"{d / 'lexical.json'}: missing or damaged ({exc}).") from None
+    if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab) or \
+            len(vocab) != clf.lex_coef_.shape[1] or len(vocab) != len(clf.lex_idf_):
+        raise errors.ModelError(f"{d / 'lexical.json'}: does not match weights.npz.")
+    clf.lex_vocabulary_ = vocab
+    clf._lex_vec = None
+    clf.ref_n_ = int(config.get("reference_answers", 0))
+    clf.calibrated_ = False
+    clf.n_examples_ = int(config.get("n_examples", 0))
+    clf.embedder_id_ = config["embedder_id"]
+    return clf

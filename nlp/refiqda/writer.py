@@ -1,0 +1,368 @@
+"""Export stage: REFI-QDA project (.qdpx) and codebook (.qdc) files for NVivo, ATLAS.ti, MAXQDA
+and QualCoder, and .qdpx files read back into a project."""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+import zipfile
+from collections import defaultdict
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+from xml.etree import ElementTree as ET
+
+from .. import errors
+from ..export import atomic_path
+from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
+
+log = logging.getLogger(__name__)
+
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
+ORIGIN = "consultation-nlp"
+MODEL_USER_NAME = "consultation-nlp model (suggestions, not yet reviewed)"
+SUGGESTIONS = ("open", "all", "none")
+# Fixed namespace: the same theme, coder or response always gets the same GUID, so two
+# exports of one project diff cleanly and a re-import matches what is already there.
+_GUID_NS = uuid.UUID("6f1c2d0e-8a55-4c3b-9a7e-2f4b1d9c0a11")
+_PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
+            "#7F7F7F", "#BCBD22", "#17BECF")
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_LINE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}): (accepted|suggested|rejected)"
+                   r"( \(model suggestion\))?(?:, confidence ([0-9.]+))?$")
+# Response fields carried as variables; everything else in metadata is a variable of its own.
+_FIELDS = {"response_id": "response_id", "source file": "source", "row": "location",
+           "question": "question", "respondent": "respondent_id", "flag": "flag"}
+
+
+def schema_path(kind: str = "project") -> Path:
+    """The vendored REFI-QDA XSD: kind "project" (Project-mrt2019) or "codebook"."""
+    name = "Project-mrt2019.xsd" if kind == "project" else "Codebook-mrt2019.xsd"
+    return Path(str(resources.files("nlp") / "data" / "refi" / name))
+
+
+def validate_xml(xml: bytes, kind: str = "project") -> list[str]:
+    """Validate REFI-QDA XML against the vendored schema; returns the errors ([] if valid).
+
+    Raises:
+        NotReadyError: lxml is not installed.
+    """
+    try:
+        from lxml import etree
+    except ImportError:
+        raise errors.optional_dependency("lxml") from None
+    schema = etree.XMLSchema(etree.parse(str(schema_path(kind))))
+    ok = schema.validate(etree.fromstring(xml))
+    return [] if ok else [f"line {e.line}: {e.message}" for e in schema.error_log]
+
+
+def guid(*parts: str) -> str:
+    """A stable GUID (upper-case UUID 5) for the given parts."""
+    return str(uuid.uuid5(_GUID_NS, "\x1f".join(parts))).upper()
+
+
+def _clean(s: Any) -> str:
+    """Text XML 1.0 can hold (control characters dropped)."""
+    return _XML_BAD.sub("", "" if s is None else str(s))
+
+
+def _when(dt: datetime | None) -> str:
+    dt = dt or datetime.now(timezone.utc)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _el(parent: ET.Element | None, tag: str, ns: str = PROJECT_NS, text: str | None = None,
+        **attrs: Any) -> ET.Element:
+    a = {k: _clean(v) for k, v in attrs.items() if v is not None}
+    e = ET.Element(f"{{{ns}}}{tag}", a) if parent is None else ET.SubElement(
+        parent, f"{{{ns}}}{tag}", a)
+    if text is not None:
+        e.text = _clean(text)
+    return e
+
+
+def _to_bytes(root: ET.Element, ns: str) -> bytes:
+    ET.register_namespace("", ns)
+    ET.indent(root, space=" ")
+    # A double-quoted declaration, as every QDA program writes it (ElementTree's is single).
+    return (b'<?xml version="1.0" encoding="utf-8"?>\n'
+            + ET.tostring(root, encoding="unicode").encode("utf-8"))
+
+
+# -- codebook -------------------------------------------------------------------------------
+def code_guid(codebook: Codebook, theme_id: str) -> str:
+    """The GUID of a theme's code: the same in the .qdc and the .qdpx of one codebook."""
+    return guid("code", codebook.name, theme_id)
+
+
+def theme_description(theme: Theme) -> str:
+    """A theme as a code's Description: definition, include/exclude lists, its id last."""
+    parts = [theme.definition.strip()]
+    for title, items in (("Include", theme.include), ("Exclude", theme.exclude)):
+        if items:
+            parts.append(f"{title}:\n" + "\n".join(f"- {x}" for x in items))
+    parts.append(f"Theme id: {theme.theme_id}")
+    return "\n\n".join(parts)
+
+
+def _codes(parent: ET.Element, codebook: Codebook, ns: str) -> None:
+    codes = _el(parent, "Codes", ns)
+    for i, t in enumerate(codebook.themes):
+        c = _el(codes, "Code", ns, guid=code_guid(codebook, t.theme_id), name=t.label,
+                isCodable="true", color=_PALETTE[i % len(_PALETTE)])
+        _el(c, "Description", ns, text=theme_description(t))
+
+
+def codebook_xml(codebook: Codebook) -> bytes:
+    """The codebook as a REFI-QDA .qdc document (namespace urn:QDA-XML:codebook:1.0)."""
+    root = _el(None, "CodeBook", CODEBOOK_NS, origin=ORIGIN)
+    _codes(root, codebook, CODEBOOK_NS)
+    return _to_bytes(root, CODEBOOK_NS)
+
+
+def export_qdc(store, out: str | Path) -> Path:
+    """Write the project's active codebook as a REFI-QDA .qdc file (atomically)."""
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(codebook_xml(store.active_codebook()))
+    return out
+
+
+# -- project ---------------------------------------------------------------------------------
+def _var_type(values: Iterable[Any]) -> str:
+    vals = [v for v in values if v is not None and v != ""]
+    if vals and all(isinstance(v, bool) for v in vals):
+        return "Boolean"
+    if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        return "Integer"
+    if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return "Float"
+    return "Text"
+
+
+def _value(parent: ET.Element, var_guid: str, vtype: str, value: Any) -> None:
+    vv = _el(parent, "VariableValue")
+    _el(vv, "VariableRef", targetGUID=var_guid)
+    if vtype == "Boolean":
+        _el(vv, "BooleanValue", text="true" if value else "false")
+    elif vtype == "Integer":
+        _el(vv, "IntegerValue", text=str(int(value)))
+    elif vtype == "Float":
+        _el(vv, "FloatValue", text=format(float(value), "f"))
+    else:
+        _el(vv, "TextValue", text=str(value))
+
+
+def _response_vars(r: Response, respondent: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"response_id": r.response_id, "source file": r.source or None,
+                           "row": r.location, "question": r.question, "respondent": respondent,
+                           "flag": r.flag}
+    for k, v in r.metadata.items():
+        out.setdefault(str(k), v)
+    return {k: v for k, v in out.items() if v is not None and v != ""}
+
+
+def _selection_lines(codings: Sequence[Coding]) -> list[str]:
+    lines = []
+    for c in codings:
+        line = f"{c.theme_id}: {c.status}"
+        if c.coder != MODEL_CODER and c.origin == "model":
+            line += " (model suggestion)"
+        if c.confidence is not None:
+            line += f", confidence {c.confidence:.3f}"
+        lines.append(line)
+    return lines
+
+
+def _exported_codings(store, suggestions: str) -> dict[str, dict[str, list[Coding]]]:
+    """{response_id: {coder: [codings]}}: every researcher decision, and the model's
+    suggestions as asked ("open": those no researcher has decided on yet)."""
+    if suggestions not in SUGGESTIONS:
+        raise errors.NlpError(f"unknown suggestions option {suggestions!r}; use one of "
+                              f"{', '.join(SUGGESTIONS)}.")
+    all_codings = store.codings()
+    decided = {(c.response_id, c.theme_id) for c in all_codings if c.coder != MODEL_CODER}
+    out: dict[str, dict[str, list[Coding]]] = defaultdict(lambda: defaultdict(list))
+    for c in all_codings:
+        if c.coder == MODEL_CODER:
+            if suggestions == "none" or (suggestions == "open"
+                                         and (c.response_id, c.theme_id) in decided):
+                continue
+        out[c.response_id][c.coder].append(c)
+    return out
+
+
+def _pseudonyms(ids: Sequence[str], anonymiser: Callable[[list[str]], list[str]]
+                ) -> dict[str, str]:
+    """Respondent ids the anonymiser would change (names) become 'respondent N'."""
+    changed = [i for i, a in zip(ids, anonymiser(list(ids))) if a != i]
+    return {i: f"respondent {n}" for n, i in enumerate(sorted(changed), start=1)}
+
+
+def project_xml(store, *, anonymise: bool = True,
+                anonymiser: Callable[[list[str]], list[str]] | None = None,
+                suggestions: str = "open", name: str | None = None,
+                line_breaks: str = "keep") -> tuple[bytes, dict[str, bytes]]:
+    """The project as REFI-QDA XML plus the plain-text source files it points at.
+
+    One TextSource per response (UTF-8 text, LF line ends, no BOM); each coder's codings of
+    a response sit on one PlainTextSelection over the whole text, with offsets counted in
+    Unicode code points. Returns (project.qde bytes, {zip path: bytes}).
+    """
+    codebook = store.active_codebook()
+    corpus = store.corpus()
+    by_response = _exported_codings(store, suggestions)
+    texts = [t.replace("\r\n", "\n").replace("\r", "\n") for t in corpus.texts]
+    if line_breaks == "space":  # no line ends: no reader can count them differently
+        texts = [" ".join(t.split()) for t in texts]
+    elif line_breaks != "keep":
+        raise errors.NlpError(f"unknown line_breaks option {line_breaks!r}; use keep or space.")
+    respondents = sorted({r.respondent_id for r in corpus if r.respondent_id})
+    pseudo: dict[str, str] = {}
+    if anonymise:
+        if anonymiser is None:
+            from ..text.anonymise import anonymise_texts
+            anonymiser = anonymise_texts
+        texts = list(anonymiser(texts))
+        pseudo = _pseudonyms(respondents, anonymiser) if respondents else {}
+    salt = ",".join(sorted(s["content_hash"] for s in store.list_sources()))
+    coders = sorted({coder for per in by_response.values() for coder in per})
+    user_guid = {c: guid("user", c) for c in coders}
+    now = _when(None)
+
+    root = _el(None, "Project", name=name or codebook.name, origin=ORIGIN,
+               creationDateTime=now, modifiedDateTime=now)
+    if coders:
+        users = _el(root, "Users")
+        for c in coders:
+            _el(users, "User", guid=user_guid[c], id=c,
+                name=MODEL_USER_NAME if c == MODEL_CODER else c)
+    cb = _el(root, "CodeBook")
+    _codes(cb, codebook, PROJECT_NS)
+
+    rows = []
+    for r, text in zip(corpus, texts):
+        resp = pseudo.get(r.respondent_id or "", r.respondent_id)
+        rows.append((r, text, resp, _response_vars(r, resp)))
+    var_names: list[str] = []
+    for *_, vars_ in rows:
+        var_names += [k for k in vars_ if k not in var_names]
+    var_types = {k: _var_type(v[k] for *_, v in rows if k in v) for k in var_names}
+    var_guid = {k: guid("variable", k) for k in var_names}
+    if var_names:
+        variables = _el(root, "Variables")
+        for k in var_names:
+            _el(variables, "Variable", guid=var_guid[k], name=k, typeOfVariable=var_types[k])
+
+    cases: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for r, _text, resp, vars_ in rows:
+        cases[resp or r.response_id].append((guid("source", salt, r.response_id), vars_))
+    if cases:
+        cases_el = _el(root, "Cases")
+        for case, members in cases.items():
+            c_el = _el(cases_el, "Case", guid=guid("case", salt, case), name=case)
+            shared = {k: v for k, v in members[0][1].items()
+                      if k not in ("response_id", "row", "source file", "flag")
+                      and all(m[1].get(k) == v for m in members)}
+            for k, v in shared.items():
+                _value(c_el, var_guid[k], var_types[k], v)
+            for src_guid, _ in members:
+                _el(c_el, "SourceRef", targetGUID=src_guid)
+
+    files: dict[str, bytes] = {}
+    sources = _el(root, "Sources") if rows else None  # the schema wants one source or none
+    for r, text, _resp, vars_ in rows:
+        sg = guid("source", salt, r.response_id)
+        files[f"sources/{sg}.txt"] = text.encode("utf-8")
+        src = _el(sources, "TextSource", guid=sg, name=r.response_id,
+                  plainTextPath=f"internal://{sg}.txt", creationDateTime=now)
+        where = f"{r.source}, row/line {r.location}" if r.source else "entered directly"
+        _el(src, "Description", text=f"Response {r.response_id} ({where}).")
+        for coder, cs in sorted(by_response.get(r.response_id, {}).items()):
+            if not text:
+                continue
+            sel = _el(src, "PlainTextSelection", guid=guid("selection", salt, r.response_id,
+                                                                 coder),
+                      name=f"{r.response_id} / {coder}", startPosition="0",
+                      endPosition=str(len(text)), creatingUser=user_guid[coder],
+                      creationDateTime=_when(max(c.created_at for c in cs)))
+            lines = [f"response: {r.response_id}", f"coder: {coder}", *_selection_lines(cs)]
+            _el(sel, "Description", text="\n".join(lines))
+            for c in cs:
+                if c.status in ("accepted", "suggested"):
+                    cd = _el(sel, "Coding", guid=guid("coding", salt, r.response_id,
+                                                      c.theme_id, coder),
+                             creatingUser=user_guid[coder], creationDateTime=_when(c.created_at))
+                    _el(cd, "CodeRef", targetGUID=code_guid(codebook, c.theme_id))
+        for k, v in vars_.items():
+            _value(src, var_guid[k], var_types[k], v)
+    desc = (f"Exported by {ORIGIN} on {now[:10]}. Codebook: {codebook.name} version "
+            f"{codebook.version}." + (f" Question: {codebook.question}" if codebook.question
+                                      else "") +
+            f" User '{MODEL_USER_NAME}' holds the model's suggestions; every other user is a "
+            "researcher whose codings are decisions. "
+            + ("Texts are anonymised." if anonymise else "Texts are NOT anonymised."))
+    _el(root, "Description", text=desc)
+    return _to_bytes(root, PROJECT_NS), files
+
+
+def export_qdpx(store, out: str | Path, *, anonymise: bool = True,
+                anonymiser: Callable[[list[str]], list[str]] | None = None,
+                suggestions: str = "open", name: str | None = None,
+                line_breaks: str = "keep") -> Path:
+    """Write the project as a REFI-QDA .qdpx (a ZIP: project.qde and sources/), atomically.
+
+    Args:
+        anonymise: replace names, places and contacts in the texts (default).
+        anonymiser: texts -> texts, instead of nlp.anonymise (tests, custom rules).
+        suggestions: model suggestions to include: "open" (not yet decided by a researcher,
+            the default), "all" or "none".
+        name: the project name the QDA program shows (default: the codebook's name).
+        line_breaks: "keep" (LF) or "space": line breaks inside an answer become spaces,
+            for programs that count line ends differently (ATLAS.ti, some MAXQDA versions).
+
+    Raises:
+        NlpError: unknown suggestions option.
+    """
+    xml, files = project_xml(store, anonymise=anonymise, anonymiser=anonymiser,
+                             suggestions=suggestions, name=name, line_breaks=line_breaks)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("project.qde", xml)
+            for path, data in files.items():
+                zf.writestr(path, data)
+    log.info("exported %d sources to %s", len(files), out)
+    return out
+
+
+def read_qdc(path: str | Path) -> Codebook:
+    """Read a REFI-QDA .qdc codebook (nested codes are flattened).
+
+    Raises:
+        InputError: not a REFI-QDA codebook.
+    """
+    from .reader import codes_to_themes, parse_xml
+
+    root = parse_xml(Path(path), Path(path).read_bytes())
+    themes = codes_to_themes(root, Path(path))
+    return Codebook(name=Path(path).stem, version=1, themes=tuple(themes))
+
+
+def import_qdpx(store, path: str | Path):
+    """Import a .qdpx (ours or another program's) into the project: its texts as responses,
+    its codes as themes, its codings as decisions of its users. See _refiqda_read.
+
+    Returns:
+        ImportSummary.
+
+    Raises:
+        InputError: not a readable .qdpx; nothing is stored.
+    """
+    from .reader import import_qdpx as _import
+
+    return _import(store, Path(path))

@@ -1,0 +1,1 @@
+"""Text stage: sentence segments, spaCy pipelines and anonymisation."""

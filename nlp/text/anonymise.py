@@ -1,0 +1,555 @@
+"""Anonymise stage: names, organisations, places and contact details -> typed placeholders."""
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.matcher import PhraseMatcher
+
+from .. import errors
+from .process import DEFAULT_BATCH_SIZE, load_pipeline, pipe_chunks
+
+logger = logging.getLogger("nlp.anonymise")
+
+ALL_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "EMAIL", "PHONE", "POSTCODE", "URL", "DOB")
+
+
+def _data(name: str) -> str:
+    return resources.files("nlp").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def _lines(name: str) -> list[str]:
+    return [x.rstrip("\n") for x in _data(name).splitlines() if x.strip() and not x.startswith("#")]
+
+
+#: Government departments and national agencies. Not allow-listed by default (they are
+#: replaced with [ORG]); pass ``allow_terms=PUBLIC_BODIES`` to keep them in the text.
+PUBLIC_BODIES: tuple[str, ...] = tuple(_lines("public_bodies.txt"))
+
+
+@dataclass(frozen=True)
+class PiiSpan:
+    """One piece of personal information: char offsets in the text, its type and the text."""
+
+    start: int
+    end: int
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Cand:
+    start: int
+    end: int
+    label: str
+    priority: float  # 5 researcher's terms, 4 patterns, 3 cue rules, 2 spaCy, 1-1.5 gazetteers
+
+
+# --- patterns -----------------------------------------------------------------------------
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(r"(?<![@\w.])(?:https?://|www\.)[^\s<>\"')\]]+|(?<![@\w.\-])(?:[a-z0-9-]+\.)+"
+                  r"(?:com|org|net|uk|io|ly|gov|info|biz|wales|scot|cymru|ie|eu)\b"
+                  r"(?:/[^\s<>\"')\]]*)?", re.I)
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?\(?\d{1,5}\)?"
+                    r"(?:[\s.-]?\d{2,5}){1,5}"  # international; then UK national below
+                    r"|\(?0\d{2,5}\)?[\s.-]?\d{2,4}(?:[\s.-]?\d{2,4}){1,2})(?![\w])")
+_POSTCODE = re.compile(r"(?<![\w])([A-Za-z]{1,2})(\d[A-Za-z\d]?) ?(\d[A-Za-z]{2})(?![\w])")
+_AREAS = set("""AB AL B BA BB BD BF BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG
+DH DL DN DT DY E EC EH EN EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP
+IV JE KA KT KW KY L LA LD LE LL LN LS LU M ME MK ML N NE NG NN NP NR NW OL OX PA
+PE PH PL PO PR RG RH RM S SA SE SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN
+TQ TR TS TW UB W WA WC WD WF WN WR WS WV YO ZE""".split())
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_DATE = re.compile(r"\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|(?:19|20)\d{2}-\d{1,2}-\d{1,2}|"
+                   rf"\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTH}\.?,?\s+\d{{4}}|"
+                   rf"{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})(?!\w)", re.I)
+_DOB_CUE = re.compile(r"\b(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s?date|birthday|born)",
+                      re.I)
+_DOB_STOP = re.compile(r"\n|[.!?]\s+[A-Z]")
+
+
+def _pattern_cands(text: str) -> list[_Cand]:
+    """Regex finds: e-mail, URL, phone, postcode, and dates within 80 chars after a DOB cue."""
+    out = [_Cand(*m.span(), "EMAIL", 4) for m in _EMAIL.finditer(text)]
+    for m in _URL.finditer(text):
+        url = m.group().rstrip(".,;:!?")
+        out.append(_Cand(m.start(), m.start() + len(url), "URL", 4))
+    for m in _PHONE.finditer(text):
+        digits = sum(ch.isdigit() for ch in m.group())
+        if (10 <= digits <= 12) or (m.group().startswith("+") and 8 <= digits <= 15):
+            out.append(_Cand(*m.span(), "PHONE", 4))
+    for m in _POSTCODE.finditer(text):
+        if m.group(1).upper() in _AREAS:
+            out.append(_Cand(*m.span(), "POSTCODE", 4))
+    for cue in _DOB_CUE.finditer(text):
+        window = text[cue.end():cue.end() + 80]
+        stop = _DOB_STOP.search(window, 1)
+        for m in _DATE.finditer(window[:stop.start() if stop else None]):
+            out.append(_Cand(cue.end() + m.start(), cue.end() + m.end(), "DOB", 4))
+    return out
+
+
+# --- gazetteers and token rules -----------------------------------------------------------
+_NER = {"PERSON": "PERSON", "ORG": "ORG", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE"}
+_NOT_PII = {"DATE", "TIME", "NORP", "EVENT", "LANGUAGE", "LAW", "MONEY", "PERCENT", "QUANTITY",
+            "ORDINAL", "CARDINAL", "PRODUCT", "WORK_OF_ART"}
+_DETERMINERS = {"the", "a", "an", "our", "my", "his", "her", "their", "this", "that", "your"}
+_BREAKS = {".", "!", "?", ":", ";", "•", "-", "–", "—", "*", "|", "\"", "“", "(", "'",
+           "‘"}
+
+
+class _Lexicon:
+    """The gazetteers and word lists in nlp/data, loaded once."""
+
+    def __init__(self) -> None:
+        self.names = dict((x.split("\t") + [""])[:2] for x in _lines("pii_first_names.txt"))
+        self.places = {n.lower(): f for n, f in (x.split("\t") for x in _lines("pii_places.txt"))}
+        self.orgs = _lines("pii_organisations.txt") + list(PUBLIC_BODIES)
+        w = json.loads(_data("pii_words.json"))
+        self.generic_terms = w["generic_terms"]
+        self.generic = set(w["generic_org_words"]) | STOP_WORDS
+        self.sets = {k: set(v) for k, v in w.items() if isinstance(v, list)}
+
+    def phrase_matcher(self, nlp, extra: Mapping[str, str]) -> PhraseMatcher:
+        """A matcher for the researcher's terms (labels "X_<LABEL>")."""
+        matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for term, label in extra.items():
+            matcher.add(f"X_{label}", [nlp.make_doc(term)])
+        return matcher
+
+    def is_generic_phrase(self, text: str) -> bool:
+        return all(w.lower() in self.generic for w in re.findall(r"[\w&'’]+", text))
+
+
+@functools.cache
+def _lexicon() -> _Lexicon:
+    return _Lexicon()
+
+
+@functools.lru_cache(maxsize=4)
+def _gazetteer_matcher(nlp) -> PhraseMatcher:
+    """Places and organisations for one pipeline's vocab (built once: ~0.5 s)."""
+    lex, matcher = _lexicon(), PhraseMatcher(nlp.vocab, attr="LOWER")
+    matcher.add("PLACE", list(nlp.tokenizer.pipe(lex.places)))
+    matcher.add("ORG", list(nlp.tokenizer.pipe(lex.orgs)))
+    return matcher
+
+
+def _initial(doc, i: int) -> bool:
+    """Whether token i starts a sentence, a line or a quoted phrase."""
+    while i > 0 and doc[i - 1].text in {"\"", "“", "'", "‘", "("}:
+        i -= 1
+    return i == 0 or doc[i - 1].text in _BREAKS or (doc[i - 1].is_space and "\n" in doc[i - 1].text)
+
+
+def _capname(tok, lex: _Lexicon) -> bool:
+    t = tok.text
+    return (t[:1].isupper() and re.fullmatch(r"[^\W\d_][\w'’.]*", t) is not None
+            and tok.lower_ not in STOP_WORDS and tok.lower_ not in lex.sets["date_words"]
+            and t not in lex.sets["org_suffixes"] and t not in lex.sets["street_suffixes"]
+            and t not in lex.sets["building_suffixes"])
+
+
+def _name_end(doc, j: int, lex: _Lexicon, *, most: int = 3) -> int:
+    """End (exclusive) of the name tokens starting at j: capitalised words, particles
+    ("ap", "Ní", "van") and hyphens between them."""
+    k, n = j, 0
+    while k < len(doc) and n < most:
+        t = doc[k]
+        nxt = doc[k + 1] if k + 1 < len(doc) else None
+        if nxt is not None and (t.lower_ in lex.sets["name_particles"] or (
+                t.text == "-" and k > j and not doc[k - 1].whitespace_)) and _capname(nxt, lex):
+            k += 1
+        elif _capname(t, lex):
+            k, n = k + 1, n + 1
+        else:
+            break
+    return k
+
+
+def _left_run(doc, i: int, lex: _Lexicon, most: int = 5) -> int:
+    """Start of the run of capitalised words (and 'of', 'and', '&', "'s") ending before i."""
+    j = i
+    while j > 0 and i - j < most:
+        p = doc[j - 1]
+        if p.text in lex.sets["org_suffixes"] or p.text in lex.sets["street_suffixes"] or (
+                p.text in lex.sets["building_suffixes"]):
+            break  # the end of the previous name
+        if p.text in ("of", "and", "for", "&", "'s", "’s", "-") or (
+                p.text[:1].isupper() and p.lower_ not in _DETERMINERS and not p.is_punct):
+            j -= 1
+        else:
+            break
+    while j < i and (doc[j].text in ("of", "and", "for", "&", "'s", "’s", "-")):
+        j += 1
+    return j
+
+
+def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[_Cand]:
+    """spaCy's entities, gazetteer matches and rules over tokens (names, orgs, addresses)."""
+    out: list[_Cand] = []
+
+    def span_c(a: int, b: int, label: str, priority: float) -> _Cand:
+        return _Cand(doc[a].idx, doc[b - 1].idx + len(doc[b - 1]), label, priority)
+
+    gaz: dict[tuple[int, int], str] = {}
+    for key, a, b in [m for matcher in matchers for m in matcher(doc)]:
+        kind, text = doc.vocab.strings[key], doc[a:b].text
+        cap, initial = text[:1].isupper(), _initial(doc, a)
+        if kind.startswith("X_"):
+            out.append(span_c(a, b, kind[2:], 5))
+        elif kind == "ORG" and cap and (b - a > 1 or not initial or text.isupper()):
+            out.append(span_c(a, b, "ORG", 1.4))
+            gaz[(a, b)] = "ORG"
+        elif (kind == "PLACE" and doc[a].ent_type_ not in ("DATE", "TIME", "EVENT", "LAW")
+              and text.lower() not in lex.sets["date_words"]):  # the town of March: collateral
+            flag = lex.places.get(text.lower(), "S")
+            prev = doc[a - 1].lower_ if a else ""
+            gaz.setdefault((a, b), "PLACE")
+            ok = {"L": cap or (text.islower() and len(text) >= 4), "S": cap,
+                  "M": cap and not initial,
+                  "C": cap and (prev in lex.sets["place_preps"]
+                                or (prev == "the" and text.endswith("s")))}
+            if ok[flag]:
+                out.append(span_c(a, b, "PLACE", 1.2))
+    for ent in doc.ents:
+        label = _NER.get(ent.label_)
+        a = ent.start
+        while a < ent.end and (doc[a].lower_ in _DETERMINERS
+                               or doc[a].lower_ in lex.sets["lead_words"]):
+            a += 1  # "the", "Contact", "Later" are not part of the name
+        if not label or a >= ent.end or not any(t.is_alpha for t in doc[a:ent.end]):
+            continue
+        if (a, ent.end) in gaz:
+            label = gaz[(a, ent.end)]  # spaCy's boundaries, the gazetteer's type
+        elif (label != "PERSON" and lex.names.get(doc[a].text) == ""
+              and doc[a].lower_ not in lex.places and _name_end(doc, a, lex) >= ent.end):
+            label = "PERSON"  # "Kwame", "Aoife Ní Bhriain" tagged GPE/ORG
+        out.append(span_c(a, ent.end, label, 2))
+    sets = lex.sets
+    for tok in doc:
+        i, low, text = tok.i, tok.lower_, tok.text
+        prev = doc[i - 1].lower_ if i else ""
+        title = low.rstrip(".")
+        if title in sets["honorifics"] and (text[:1].isupper()
+                                            or title in ("mr", "mrs", "ms", "dr")):
+            j = i + 1 + (i + 1 < len(doc) and doc[i + 1].text == ".")
+            end = _name_end(doc, j, lex)
+            if end > j:
+                out.append(span_c(j, end, "PERSON", 3))
+            continue
+        if low in sets["called"] or (low, prev) in (("me", "call"), ("is", "name")):
+            end = _name_end(doc, i + 1, lex)
+            if end > i + 1:
+                out.append(span_c(i + 1, end, "PERSON", 3))
+            elif (i + 1 < len(doc) and doc[i + 1].is_lower
+                  and doc[i + 1].text.capitalize() in lex.names):
+                out.append(span_c(i + 1, i + 2, "PERSON", 3))
+            continue
+        if text in sets["org_prefixes"] or text in sets["street_prefixes"]:  # HMP X, Heol y X
+            end = _name_end(doc, i + 1, lex)
+            if end > i + 1:
+                out.append(span_c(i, end, "ORG" if text in sets["org_prefixes"] else "PLACE", 3))
+        if i and (text in sets["org_suffixes"] or text in sets["building_suffixes"]
+                  or text in sets["street_suffixes"] or text in sets["street_suffixes_weak"]):
+            j = _left_run(doc, i, lex)
+            number = j > 0 and re.fullmatch(r"\d+[A-Za-z]?", doc[j - 1].text) is not None
+            if j < i and not lex.is_generic_phrase(doc[j:i].text):
+                if text in sets["org_suffixes"]:
+                    out.append(span_c(j, i + 1, "ORG", 1.3))
+                elif text not in sets["street_suffixes_weak"] or number:
+                    out.append(span_c(j - number, i + 1, "PLACE", 1.3))
+        # first names, with a following surname when there is one
+        flag = lex.names.get(text) if text[:1].isupper() and not text.isupper() else (
+            lex.names.get(text.capitalize()) if tok.is_lower and len(text) >= 3 else None)
+        if flag is None or tok.ent_type_ in _NOT_PII:
+            continue
+        cue = prev in sets["person_cues"]
+        end = _name_end(doc, i + 1, lex, most=2) if not tok.is_lower else i + 1
+        named = end > i + 1 or cue
+        if tok.is_lower:
+            ok = flag == "" or (flag == "~" and cue)
+        else:
+            ok = flag == "" or (flag == "~" and (named or not _initial(doc, i))) or named
+        if ok:
+            out.append(span_c(i, end, "PERSON", 1.5 if named else 1))
+    return out
+
+
+class Anonymiser:
+    """Find PII with spaCy NER plus gazetteers and patterns; replace it with placeholders.
+
+    The same entity gets the same placeholder within one text; two or more distinct entities of
+    one type are numbered ([PERSON_1], [PERSON_2]). Numbering restarts with each text.
+
+    Args:
+        pipeline_name: spaCy pipeline to load (see `nlp.process.load_pipeline`); loaded on
+            first use, not here.
+        extra_terms: researcher's terms -> label (e.g. {"Bridges Project": "ORG"}); matched
+            case-insensitively as whole phrases, and they win over everything else.
+        allow_terms: phrases that stay (case-insensitive, whole phrase), e.g. PUBLIC_BODIES.
+        labels: the types to replace; others are left in the text.
+    """
+
+    def __init__(self, *, pipeline_name: str | None = None,
+                 extra_terms: Mapping[str, str] | None = None,
+                 allow_terms: Sequence[str] = (), labels: Sequence[str] = ALL_LABELS) -> None:
+        self.pipeline_name = pipeline_name
+        self.extra_terms = extra_terms
+        self.allow_terms = allow_terms
+        self.labels = labels
+
+    # --- configuration --------------------------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        """The settings as a JSON-serialisable dict (what `from_config` takes)."""
+        return {"pipeline_name": self.pipeline_name,
+                "extra_terms": dict(self.extra_terms or {}),
+                "allow_terms": list(self.allow_terms), "labels": list(self.labels)}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Anonymiser":
+        """An Anonymiser from a dict made by `to_config` (missing keys take the defaults).
+
+        Raises:
+            SettingsError: a key that is not a setting.
+        """
+        known = ("pipeline_name", "extra_terms", "allow_terms", "labels")
+        unknown = sorted(set(config) - set(known))
+        if unknown:
+            raise errors.unknown_settings("anonymiser", unknown, list(known))
+        return cls(**{k: config[k] for k in known if k in config})
+
+    def _setup(self) -> None:
+        """Validate the settings and build matchers (once)."""
+        if getattr(self, "nlp_", None) is not None:
+            return
+        labels = tuple(self.labels)
+        extra = dict(self.extra_terms or {})
+        for label in [*labels, *extra.values()]:
+            if label not in ALL_LABELS:
+                raise errors.unknown_pii_label(label, list(ALL_LABELS))
+        if isinstance(self.allow_terms, str):
+            raise errors.bad_setting("allow_terms", "a list of phrases, not one string")
+        nlp = load_pipeline(self.pipeline_name, components="ner")
+        self.labels_ = frozenset(labels)
+        self.matchers_ = (_gazetteer_matcher(nlp), _lexicon().phrase_matcher(nlp, extra))
+        allow = [*self.allow_terms]
+        self.allow_ = _phrase_regex(allow)
+        self.generic_ = frozenset(map(_norm, _lexicon().generic_terms))
+        self.nlp_ = nlp
+        logger.debug("anonymiser ready: pipeline %s, %d labels, %d extra, %d allowed terms",
+                     nlp.meta.get("name"), len(labels), len(extra), len(allow))
+
+    # --- finding --------------------------------------------------------------------------
+    def find(self, text: str) -> list[PiiSpan]:
+        """The PII in one text.
+
+        Args:
+            text: any text (very long ones are processed in pieces).
+
+        Returns:
+            Non-overlapping spans sorted by start.
+        """
+        return self.find_many([text])[0]
+
+    def find_many(self, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
+                  n_process: int = 1) -> list[list[PiiSpan]]:
+        """`find` over many texts with spaCy's batching (one list of spans per text)."""
+        self._setup()
+        cands: list[list[_Cand]] = [[] for _ in texts]
+        for i, offset, doc in pipe_chunks(texts, pipeline=self.nlp_, batch_size=batch_size,
+                                          n_process=n_process):
+            found = _token_cands(doc, _lexicon(), self.matchers_) + _pattern_cands(doc.text)
+            cands[i].extend(_Cand(c.start + offset, c.end + offset, c.label, c.priority)
+                            for c in found)
+        return [self._resolve(text, cs) for text, cs in zip(texts, cands)]
+
+    def _resolve(self, text: str, cands: list[_Cand]) -> list[PiiSpan]:
+        """Drop generic and allowed phrases, then keep the best non-overlapping candidates."""
+        allowed = [m.span() for m in self.allow_.finditer(text)] if self.allow_ and cands else []
+        kept: list[_Cand] = []
+        for c in cands:
+            a, b = c.start + len(text[c.start:c.end]) - len(text[c.start:c.end].lstrip()), c.end
+            b -= len(text[a:b]) - len(text[a:b].rstrip())
+            if b <= a:
+                continue
+            c = _Cand(a, b, c.label, c.priority)
+            if c.label not in self.labels_:
+                continue
+            if c.priority < 5:  # a researcher's own terms are never allow-listed away
+                if _norm(text[c.start:c.end]) in self.generic_:
+                    continue
+                kept.extend(_cut(text, c, allowed))
+            else:
+                kept.append(c)
+        kept = _drop_contained(kept)
+        kept.sort(key=lambda c: (-c.priority, -(c.end - c.start), c.start))
+        starts: list[int] = []
+        taken: list[_Cand] = []  # sorted by start, non-overlapping
+        for c in kept:
+            k = bisect.bisect_left(starts, c.start)
+            if (k and taken[k - 1].end > c.start) or (k < len(taken) and taken[k].start < c.end):
+                continue
+            starts.insert(k, c.start)
+            taken.insert(k, c)
+        return [PiiSpan(c.start, c.end, c.label, text[c.start:c.end]) for c in taken]
+
+    # --- replacing ------------------------------------------------------------------------
+    def anonymise(self, text: str) -> str:
+        """`text` with its PII replaced by typed placeholders."""
+        return replace_spans(text, self.find(text))
+
+    def anonymise_many(self, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
+                       n_process: int = 1) -> list[str]:
+        """Anonymise many texts through `nlp.pipe` (batched; ~300-450 short texts/s on 2 cores).
+
+        Args:
+            texts: the texts.
+            batch_size: texts per spaCy batch.
+            n_process: spaCy worker processes.
+
+        Returns:
+            The anonymised texts, in order.
+        """
+        return [replace_spans(t, s) for t, s in
+                zip(texts, self.find_many(texts, batch_size=batch_size, n_process=n_process))]
+
+
+def _phrase_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
+    parts = sorted({r"\s+".join(map(re.escape, t.split())) for t in terms if t.strip()},
+                   key=len, reverse=True)
+    if not parts:
+        return None
+    return re.compile(r"(?<![\w&])(?:the\s+)?(?:" + "|".join(parts) + r")(?![\w&])", re.I)
+
+
+_FILLER = re.compile(r"^(?:[\W_]|\b(?:the|of|and|for|in|at|on|a|an|s)\b)*$", re.I)
+
+
+_NAMES = ("PERSON", "ORG", "PLACE")
+
+
+def _drop_contained(cands: list[_Cand]) -> list[_Cand]:
+    """Drop a name, org or place find that lies inside a longer one from a list or pattern
+    ("Shelter" from spaCy inside the gazetteer's "Shelter Cymru"): the longer one hides more."""
+    out, best = [], (-1, -1)  # (start, end) of the furthest-reaching container so far
+    for c in sorted(cands, key=lambda c: (c.start, -c.end)):
+        if (c.label in _NAMES and c.priority < 3 and c.start < best[1]
+                and (best[1] > c.end or (best[0] < c.start and best[1] >= c.end))):
+            continue
+        out.append(c)
+        if c.label in _NAMES and c.priority >= 1.3 and c.end > best[1]:
+            best = (c.start, c.end)
+    return out
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"^the\s+|['’]s$", "", " ".join(text.split()).casefold())
+
+
+def _cut(text: str, cand: _Cand, allowed: list[tuple[int, int]]) -> list[_Cand]:
+    """The parts of `cand` outside the (sorted, non-overlapping) allowed phrase spans."""
+    inside = []
+    for j in range(max(0, bisect.bisect_right(allowed, (cand.start, len(text) + 1)) - 1),
+                   len(allowed)):
+        if allowed[j][0] >= cand.end:
+            break
+        if allowed[j][1] > cand.start:
+            inside.append(allowed[j])
+    if not inside:
+        return [cand]
+    pieces, pos = [], cand.start
+    for a, b in inside + [(cand.end, cand.end)]:
+        if a > pos:
+            pieces.append((pos, min(a, cand.end)))
+        pos = max(pos, b)
+    out = []
+    for a, b in pieces:
+        frag = text[a:b]
+        core = frag.strip(" \t\n,;:'’-")
+        if _FILLER.match(core):
+            continue
+        a += len(frag) - len(frag.lstrip(" \t\n,;:'’-"))
+        out.append(_Cand(a, a + len(core), cand.label, cand.priority))
+    return out
+
+
+# --- placeholders ---------------------------------------------------------------------------
+_HONORIFIC = re.compile(r"^(?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|cllr)\.?\s+", re.I)
+
+
+def _key(span: PiiSpan) -> str:
+    t = " ".join(span.text.split()).casefold()
+    if span.label == "PHONE":
+        digits = re.sub(r"\D", "", t)
+        return digits[2:].lstrip("0") if t.startswith("+44") else digits.lstrip("0")
+    if span.label == "POSTCODE":
+        return t.replace(" ", "")
+    t = re.sub(r"^the\s+", "", t)
+    t = re.sub(r"['’]s$", "", t)
+    return _HONORIFIC.sub("", t) if span.label == "PERSON" else t
+
+
+def placeholders(spans: Sequence[PiiSpan]) -> list[str]:
+    """The placeholder for each span of one text: same entity, same placeholder; numbered
+    per type when a text holds two or more distinct entities of that type.
+
+    A person mentioned by part of a name given in full elsewhere in the text ("Fatuma",
+    "Fatuma Hassan") counts as the same person when only one full name fits.
+    """
+    keys = [_key(s) for s in spans]
+    people = {k for k, s in zip(keys, spans) if s.label == "PERSON"}
+    alias: dict[str, str] = {}
+    for k in people:
+        fits = {o for o in people if set(k.split()) < set(o.split())}
+        if len(fits) == 1:
+            alias[k] = fits.pop()
+    order: dict[str, dict[str, int]] = {}
+    for k, s in zip(keys, spans):
+        k = alias.get(k, k) if s.label == "PERSON" else k
+        order.setdefault(s.label, {}).setdefault(k, len(order.get(s.label, {})) + 1)
+    out = []
+    for k, s in zip(keys, spans):
+        k = alias.get(k, k) if s.label == "PERSON" else k
+        n = order[s.label]
+        out.append(f"[{s.label}]" if len(n) == 1 else f"[{s.label}_{n[k]}]")
+    return out
+
+
+def replace_spans(text: str, spans: Sequence[PiiSpan]) -> str:
+    """`text` with each (non-overlapping, sorted) span replaced by its placeholder."""
+    parts, pos = [], 0
+    for span, ph in zip(spans, placeholders(spans)):
+        parts.append(text[pos:span.start])
+        parts.append(ph)
+        pos = span.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(config: str) -> Anonymiser:
+    return Anonymiser.from_config(json.loads(config))
+
+
+def anonymise_texts(texts: Sequence[str], **options: Any) -> list[str]:
+    """Anonymise texts with an Anonymiser built from `options` (its keyword arguments).
+
+    Args:
+        texts: the texts.
+        **options: pipeline_name, extra_terms, allow_terms, labels, and batch_size.
+
+    Returns:
+        The anonymised texts, in order.
+    """
+    batch_size = options.pop("batch_size", DEFAULT_BATCH_SIZE)
+    config = Anonymiser(**options).to_config()
+    return _cached(json.dumps(config, sort_keys=True)).anonymise_many(texts, batch_size=batch_size)
