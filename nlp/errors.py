@@ -202,3 +202,8 @@ def split_needs_two() -> CodebookError:
 def app_missing(path: str | Path) -> NotReadyError:
     return NotReadyError(f"the review app ({path}) is not part of this install; run it from a "
                          "checkout of consultation-nlp.")
+
+
+def not_a_regular_file(path: str | Path) -> InputError:
+    return InputError(f"{path}: it is a folder, a device or another special file, not a "
+                      "regular file; nothing was written. Choose a file name for the output.")

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import errors
 from .codebook import load_codebook
+from .fsio import atomic_write
 from .store import Store
 
 CONFIG_NAME = "project.json"
@@ -35,9 +36,8 @@ class Project:
         return d
 
     def save_config(self) -> None:
-        tmp = self.root / (CONFIG_NAME + ".tmp")
-        tmp.write_text(json.dumps(self.config, indent=2), encoding="utf-8")
-        os.replace(tmp, self.root / CONFIG_NAME)
+        with atomic_write(self.root / CONFIG_NAME) as tmp:
+            tmp.write_text(json.dumps(self.config, indent=2), encoding="utf-8")
 
     def close(self) -> None:
         self.store.close()

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import errors
+from ..fsio import atomic_write
 from .active import uncertainty
 from .model import Encoded, Scored, ThemeClassifier, encode, subset
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
@@ -253,7 +254,6 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     """
     from ..codebook import load_codebook
     from ..embed import EmbeddingCache, cache_root, get_embedder
-    from ..export import atomic_path
     from ..ingest import ImportOptions, read_file
 
     codebook = load_codebook(codebook_path)
@@ -267,7 +267,7 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     by_id: dict[str, list[Coding]] = {}
     for c in codings:
         by_id.setdefault(c.response_id, []).append(c)
-    with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+    with atomic_write(out_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for rid, row in zip(corpus.ids, scored.proba):
             mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
             fh.write(json.dumps({

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import errors
+from .. import __version__, errors
+from ..codebook import dumps_codebook, loads_codebook
+from ..fsio import atomic_dir
 from .model import ThemeClassifier
-from ..codebook import loads_codebook
 from ..types import Codebook
 
 FORMAT = 3  # 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
@@ -36,13 +35,7 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
                metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
     """Write `clf` to `directory` (config.json, weights.npz, codebook.yaml, metrics.json,
     README.md), replacing it atomically."""
-    from .. import __version__
-    from ..codebook import dumps_codebook
-
     target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is for everyone to read
     cb: Codebook = clf.codebook  # type: ignore[assignment]
     config = {
         "format": FORMAT, "toolkit_version": __version__,
@@ -56,22 +49,16 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
         "prior_threshold": float(clf.prior_threshold_),
         "margin": float(clf.margin_), "reference_answers": int(clf.ref_n_),
     }
-    (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    np.savez(tmp / "weights.npz", **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
-    (tmp / "lexical.json").write_text(json.dumps({"vocabulary": list(clf.lex_vocabulary_)}),
-                                      encoding="utf-8")
-    (tmp / "codebook.yaml").write_text(dumps_codebook(cb), encoding="utf-8")
-    (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2), encoding="utf-8")
-    (tmp / "README.md").write_text(card or f"# Theme model for codebook {cb.name} "
-                                   f"v{cb.version}\n", encoding="utf-8")
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
+    with atomic_dir(target) as tmp:
+        (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        np.savez(tmp / "weights.npz",
+                 **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
+        (tmp / "lexical.json").write_text(json.dumps({"vocabulary": list(clf.lex_vocabulary_)}),
+                                          encoding="utf-8")
+        (tmp / "codebook.yaml").write_text(dumps_codebook(cb), encoding="utf-8")
+        (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2), encoding="utf-8")
+        (tmp / "README.md").write_text(card or f"# Theme model for codebook {cb.name} "
+                                       f"v{cb.version}\n", encoding="utf-8")
     return target
 
 

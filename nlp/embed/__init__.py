@@ -26,6 +26,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .. import errors
+from ..fsio import atomic_write
 from .backends import (DEFAULT_MODEL_NAME, Model2VecEmbedder, OnnxEmbedder, cache_root,
                        default_model_dir, default_threads, encode_batches, normalise,
                        offline_for_bundled, resolve_source, slug)
@@ -253,19 +254,9 @@ class EmbeddingCache:
         keys = list(index) + [hashes[i] for i in new]
         matrix = np.concatenate([old.reshape(-1, vectors.shape[1]), vectors[new]])
         path = self.path_for(model_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, keys=np.array(keys, dtype="<U64"), vectors=matrix,
-                         model_id=np.array(model_id))
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a project may be shared
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, keys=np.array(keys, dtype="<U64"), vectors=matrix,
+                     model_id=np.array(model_id))
         st = path.stat()
         self._mem[model_id] = ((st.st_mtime_ns, st.st_size),
                                {k: i for i, k in enumerate(keys)}, matrix)

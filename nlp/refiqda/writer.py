@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Sequence
 from xml.etree import ElementTree as ET
 
 from .. import errors
-from ..export import atomic_path
+from ..fsio import atomic_write
 from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def codebook_xml(codebook: Codebook) -> bytes:
 def export_qdc(store, out: str | Path) -> Path:
     """Write the project's active codebook as a REFI-QDA .qdc file (atomically)."""
     out = Path(out)
-    with atomic_path(out) as tmp:
+    with atomic_write(out) as tmp:
         tmp.write_bytes(codebook_xml(store.active_codebook()))
     return out
 
@@ -331,7 +331,7 @@ def export_qdpx(store, out: str | Path, *, anonymise: bool = True,
     xml, files = project_xml(store, anonymise=anonymise, anonymiser=anonymiser,
                              suggestions=suggestions, name=name, line_breaks=line_breaks)
     out = Path(out)
-    with atomic_path(out) as tmp:
+    with atomic_write(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("project.qde", xml)
             for path, data in files.items():
