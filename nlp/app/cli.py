@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import runpy
 import sys
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -380,8 +381,6 @@ def eval_(
                                           "the script (e.g. nlp eval classify --quick)."),
 ) -> None:
     """Run an evaluation or benchmark of the evaluation/ harness; prints its tables."""
-    import runpy
-
     if which not in EVALS:
         raise errors.NlpError(f"unknown evaluation {which!r}; choose one of {', '.join(EVALS)}.")
     script = Path(__file__).resolve().parents[2] / "evaluation" / EVALS[which]

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Iterator
+from .. import errors
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ def serve(project_root: str | Path, *, port: int = 8501, host: str | None = None
     Raises:
         NotReadyError: app.py is not beside the package (an install without the app).
     """
-    from .. import errors
-
     if not APP.exists():
         raise errors.app_missing(APP)
     cmd = app_command(project_root, port=port, host=host)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
+import krippendorff
+from ..store.review_themes import coder_units
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,6 @@ CoderUnits = Mapping[str, Mapping[str, frozenset[str]]]
 @dataclass(frozen=True)
 class ThemeAgreement:
     """Agreement on one theme over the responses two or more coders coded."""
-
     theme_id: str
     units: int
     percent: float | None
@@ -36,7 +37,6 @@ class ThemeAgreement:
 @dataclass(frozen=True)
 class Disagreement:
     """A response and theme the coders split on: who applied it and who did not."""
-
     response_id: str
     theme_id: str
     applied_by: tuple[str, ...]
@@ -46,7 +46,6 @@ class Disagreement:
 @dataclass(frozen=True)
 class AgreementReport:
     """Per-theme agreement, the coders compared and the disagreements."""
-
     coders: tuple[str, ...]
     units: int
     themes: tuple[ThemeAgreement, ...]
@@ -69,8 +68,6 @@ def cohen_kappa(a: Sequence[int], b: Sequence[int]) -> float | None:
 def krippendorff_alpha(matrix: np.ndarray) -> float | None:
     """Krippendorff's alpha (nominal) of a coders x units matrix with NaN for missing; None
     when undefined (fewer than two pairable values, or a single value used throughout)."""
-    import krippendorff
-
     m = np.asarray(matrix, dtype=float)
     pairable = (~np.isnan(m)).sum(0) >= 2
     if pairable.sum() == 0:
@@ -134,7 +131,5 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str]) -> AgreementReport:
 def project_agreement(store, *, include_model: bool = True) -> AgreementReport:
     """Agreement between the project's coders (the model counting as one) on the active
     codebook's themes."""
-    from ..store.review_themes import coder_units
-
     return agreement(coder_units(store, include_model=include_model),
                      store.active_codebook().theme_ids)

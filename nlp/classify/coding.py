@@ -11,10 +11,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import errors
+from ..codebook import load_codebook
+from ..corpora import available, codebook_path, load
+from ..embed import EmbeddingCache, cache_root, get_embedder
 from ..fsio import atomic_write
+from ..ingest import ImportOptions, read_file
+from ..types import MODEL_CODER, Codebook, Coding, Corpus
 from .active import uncertainty
 from .model import Encoded, Scored, ThemeClassifier, encode, subset
-from ..types import MODEL_CODER, Codebook, Coding, Corpus
+from .persist import default_model_dir, load_model, read_model_config
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +27,6 @@ log = logging.getLogger(__name__)
 @dataclass
 class CodeRun:
     """What a coding run did: answers coded, suggestions per theme, the model used."""
-
     coded: int = 0
     skipped_flagged: int = 0
     per_theme: dict[str, int] = field(default_factory=dict)
@@ -32,9 +36,6 @@ class CodeRun:
 
 def bundled_examples(codebook: Codebook) -> tuple[list[str], list[list[str]]]:
     """Training units of a bundled corpus coded with this very codebook (else none)."""
-    from ..codebook import load_codebook
-    from ..corpora import available, codebook_path, load
-
     for name in available():
         try:
             if load_codebook(codebook_path(name)).content_hash != codebook.content_hash:
@@ -84,9 +85,6 @@ def resolve_model(codebook: Codebook, *, model_dir: str | Path | None, embedder=
     definitions alone. Researcher examples (`extra_*`) always retrain: on the bundled corpus
     too when the codebook is the bundled one.
     """
-    from ..embed import get_embedder
-    from .persist import default_model_dir, load_model, read_model_config
-
     if extra_texts:
         base_t, base_y = bundled_examples(codebook) if model_dir != "none" else ([], [])
         emb = embedder or get_embedder(None)
@@ -148,8 +146,6 @@ def _span(se: np.ndarray) -> tuple[int, int] | None:
 
 
 def project_embedder(project):
-    from ..embed import EmbeddingCache, get_embedder
-
     return get_embedder(project.config.get("embedder")), EmbeddingCache(project.cache_dir)
 
 
@@ -221,8 +217,6 @@ def read_examples(path: str | Path, codebook: Codebook | None = None
         InputError: a row whose themes cannot be read, or (with `codebook`) names a theme
             the codebook does not have; the message names the row.
     """
-    from ..ingest import ImportOptions, read_file
-
     p = Path(path)
     res = read_file(p, ImportOptions(text_col="text", kind="table"))
     texts, themes = [], []
@@ -252,10 +246,6 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     Returns:
         Lines written.
     """
-    from ..codebook import load_codebook
-    from ..embed import EmbeddingCache, cache_root, get_embedder
-    from ..ingest import ImportOptions, read_file
-
     codebook = load_codebook(codebook_path)
     res = read_file(input_path, ImportOptions(text_col="text", id_col="id", kind="table"))
     corpus = Corpus(tuple(res.responses))

@@ -25,10 +25,13 @@ from typing import Any, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
+from ..embed import embed_texts
 from ..text.segment import segment_spans
 from ..types import Codebook
 
@@ -66,7 +69,6 @@ ZSCORE = True
 class Encoded:
     """Embeddings of answers and of their segments: `seg_owner[i]` is segment i's answer and
     `seg_span[i]` its (start, end) characters in that answer (-1 when unknown)."""
-
     whole: np.ndarray
     seg: np.ndarray
     seg_owner: np.ndarray
@@ -83,8 +85,6 @@ class Encoded:
 
 def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False) -> Encoded:
     """Embed answers and their sentence segments (each distinct text once, cached)."""
-    from ..embed import embed_texts
-
     texts = [str(t) for t in texts]
     spans = [segment_spans(t) for t in texts]
     flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
@@ -232,7 +232,6 @@ class Scored:
     """What the classifier says of a batch: probabilities (n, k), the decisions (n, k bool),
     and per (answer, theme) the (start, end) characters of the sentence that carries the
     theme best (-1 when unknown)."""
-
     proba: np.ndarray
     chosen: np.ndarray
     evidence: np.ndarray
@@ -265,7 +264,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         cv: folds for the out-of-fold scores.
         random_state: seed for the folds.
     """
-
     def __init__(self, codebook: Codebook | None = None, embedder=None, *, cache=None,
                  C: float = DEFAULT_C, prior_strength: float = 30.0, cv: int = 5,
                  random_state: int = 0) -> None:
@@ -349,7 +347,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("ThemeClassifier needs a codebook")
         if self.embedder is None:
             raise ValueError("ThemeClassifier needs an embedder to embed the theme definitions")
-        from ..embed import embed_texts
 
         self.theme_ids_ = list(self.codebook.theme_ids)
         heads, inc, exc = theme_texts(self.codebook)
@@ -488,8 +485,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     def _fit_lexical(self, texts: list[str], Yb: np.ndarray, splits) -> np.ndarray:
         """Fit the TF-IDF part (words and word pairs of the examples, one class-balanced
         logistic regression per theme); returns its out-of-fold logits."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         def vectorizer(**kw):
             return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
                                    stop_words="english", **kw)
@@ -528,7 +523,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         if not len(getattr(self, "lex_vocabulary_", [])) or enc.texts is None:
             return np.zeros((len(enc), k))  # no lexical part (or bare vectors): no say
         if getattr(self, "_lex_vec", None) is None:
-            from sklearn.feature_extraction.text import TfidfVectorizer
 
             self._lex_vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
                                             stop_words="english",
@@ -615,8 +609,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any, sample_weight=None) -> float:
         """Micro-averaged F1 (the usual multi-label score)."""
-        from sklearn.metrics import f1_score
-
         return float(f1_score(self._binarize(y, len(y)), self.predict(X), average="micro",
                               zero_division=0))
 
@@ -654,8 +646,6 @@ def select_C(X: Any, Y: Any, groups: Sequence, *, codebook: Codebook, embedder, 
     Returns:
         (best C, {str(C): {"log_loss", "micro_f1"}} of the held-out predictions).
     """
-    from sklearn.metrics import f1_score
-
     groups = np.asarray(groups)
     probe = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache)
     probe._init_from_codebook()

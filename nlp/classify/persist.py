@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, errors
+from .. import errors, __version__
 from ..codebook import dumps_codebook, loads_codebook
+from ..embed import get_embedder
 from ..fsio import atomic_dir
-from .model import ThemeClassifier
 from ..types import Codebook
+from .model import ThemeClassifier
 
 FORMAT = 3  # 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
 _ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_", "prior_coef_", "lr_coef_",
@@ -102,7 +103,6 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
             f"{config['codebook']['version']}, but you are coding with {codebook.name!r} version "
             f"{codebook.version} (different themes or definitions). Retrain it on your codebook "
             "('nlp train') or code from definitions alone with --model none.")
-    from ..embed import get_embedder
 
     if embedder is None:
         embedder = get_embedder(config["embedder_spec"])

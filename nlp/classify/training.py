@@ -6,9 +6,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from ..codebook import load_codebook
 from ..corpora import codebook_path, load
+from ..embed import EmbeddingCache, cache_root, get_embedder
+from .model import ThemeClassifier
+from .persist import save_model
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +25,7 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
     report prose) and save it with out-of-fold metrics, and the leave-one-report-out figures
     of `evaluation/eval_classify.py` when they were computed for this corpus, codebook and
     embedder. Returns the model folder."""
-    from sklearn.metrics import f1_score
 
-    from .model import ThemeClassifier
-    from ..embed import EmbeddingCache, cache_root, get_embedder
-    from .persist import save_model
 
     codebook = load_codebook(codebook_path(corpus))
     df = load(corpus)

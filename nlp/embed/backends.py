@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import importlib.util
 import json
 import logging
 import os
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeRemainingColumn)
 
 from .. import errors
 
@@ -109,8 +112,6 @@ def encode_batches(texts: Sequence[str], encode_batch: Callable[[list[str]], np.
     starts = range(0, len(order), batch_size)
     bar = None
     if progress:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
         bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn(), transient=True)
         task = bar.add_task(f"Embedding ({label})", total=len(texts))
@@ -158,8 +159,6 @@ def build_once(target: Path, build: Callable[[Path], dict], what: str) -> Path:
 
 
 def _require(module: str, package: str) -> None:
-    import importlib.util
-
     if importlib.util.find_spec(module) is None:
         raise errors.optional_dependency(package, "fast")
 
@@ -255,7 +254,6 @@ class OnnxEmbedder:
         threads: intra-op threads (default: the cores this process may use).
         cache_dir: root for built models (default: `cache_root()`).
     """
-
     def __init__(self, model: str | None = None, *, quantize: bool = False,
                  batch_size: int | None = None,
                  threads: int | None = None, cache_dir: str | Path | None = None) -> None:
@@ -348,7 +346,6 @@ class Model2VecEmbedder:
     for exploration and very large batches, not a default. Distilled (~20 s) on first use.
     Needs `model2vec` and `skeletoken` (`pip install 'consultation-nlp[fast]'`).
     """
-
     def __init__(self, model: str | None = None, *, pca_dims: int = 256, batch_size: int = 1024,
                  cache_dir: str | Path | None = None) -> None:
         self.model = model

@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from .. import errors
+from ..refiqda import import_qdpx
+from ..store.schema import sources
+from ..text.clean import NON_ANSWERS, flag_for
+from ..types import Corpus, ImportSummary, Response
+from .quotes import extract_quotes
 from .readers import (MAX_CELL, MAX_ID, Table, check_not_binary, clean_text, csv_table, decode,
                       docx_lines, jsonl_table, pdf_lines, read_bytes, xlsx_table)
-from .quotes import extract_quotes
 from .transcripts import looks_like_transcript, respondent_turns
-from ..types import Corpus, ImportSummary, Response
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +30,9 @@ ID_NAMES = ["id", "response_id", "responseid", "answer_id", "row_id", "uid", "re
 RESPONDENT_NAMES = ["respondent_id", "respondent", "respondentid", "participant_id",
                     "participant", "speaker", "case_id", "organisation_id", "org_id"]
 QUESTION_NAMES = ["question", "question_id", "question_text", "prompt", "item"]
-NON_ANSWERS = {
-    "n/a", "na", "n.a", "none", "nothing", "no comment", "no comments", "nothing to add",
-    "nothing further", "nothing else", "don't know", "dont know", "do not know", "dk",
-    "not applicable", "not sure", "unsure", "no", "nil", "no answer", "prefer not to say",
-    "see above", "as above", "same as above", "no opinion", "-", "--", "?", ".", "...", "x",
-}
-
-
 @dataclass
 class ImportOptions:
     """How to read a file: column names (detected when None), sheet, kind, id prefix."""
-
     text_col: str | None = None
     id_col: str | None = None
     respondent_col: str | None = None
@@ -51,7 +45,6 @@ class ImportOptions:
 @dataclass
 class ReadResult:
     """What reading one file gave, before it is stored."""
-
     path: str
     format: str
     responses: list[Response]
@@ -60,18 +53,6 @@ class ReadResult:
     encoding: str | None = None
     columns: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def flag_for(text: str) -> str | None:
-    """'empty' for blank answers, 'non_answer' for "N/A", "no comment", "don't know"...; else None."""
-    t = text.strip()
-    if not t:
-        return "empty"
-    norm = re.sub(r"[\s.!]+$", "", t.lower().replace("’", "'")).strip()
-    norm = re.sub(r"\s+", " ", norm)
-    if norm in NON_ANSWERS or t.lower() in NON_ANSWERS:
-        return "non_answer"
-    return None
 
 
 def detect_format(path: Path) -> str:
@@ -286,8 +267,6 @@ def read_corpus(path: str | Path, options: ImportOptions | None = None) -> Corpu
 
 def _store_read(store, conn, p: Path, result: ReadResult, opts: ImportOptions) -> ImportSummary:
     """Store one file's responses inside the caller's write transaction."""
-    from ..store.schema import sources
-
     base = dict(path=str(p), format=result.format, rows_read=result.rows_read,
                 encoding=result.encoding, columns=result.columns, notes=tuple(result.notes))
     # Checked inside the write transaction: two imports of one file at once add it once.
@@ -329,7 +308,6 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
     """
     p = Path(path)
     if p.suffix.lower() == ".qdpx":  # a REFI-QDA project: responses and their codings
-        from ..refiqda import import_qdpx
 
         return import_qdpx(store, p)
     opts = options or ImportOptions()

@@ -12,26 +12,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import errors
+from ..text.clean import clean_text
 
 ENCODINGS = ["utf-8", "utf-8-sig", "cp1252"]  # in this order; UTF-16 only with its BOM
 MAX_CELL = 100_000
 MAX_ID = 200  # response and respondent ids: the database columns' width (PostgreSQL enforces it)
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
-# Line separators other than \n (vertical tab, form feed, NEL, U+2028/9) become \n; other control
-# characters (NUL, ESC, BEL...) are invisible junk that PostgreSQL and XML exports refuse: they go.
-_LINE_SEPS = {ord(c): "\n" for c in "\x0b\x0c\x85\u2028\u2029"}
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(value: str) -> str:
-    """Text as it is stored: line ends as \\n, control characters removed, a lone UTF-16
-    surrogate (half an emoji, from a broken JSON export) replaced by U+FFFD. Tabs, emoji,
-    right-to-left text and combining marks are kept as they are."""
-    s = value.replace("\r\n", "\n").replace("\r", "\n").translate(_LINE_SEPS)
-    s = _CONTROL.sub("", s)
-    return _SURROGATE.sub("\ufffd", s)
 
 
 @dataclass

@@ -13,8 +13,10 @@ from xml.etree import ElementTree as ET
 
 from .. import errors
 from ..codebook import next_version
-from .writer import _FIELDS, _LINE, MODEL_USER_NAME, code_guid
+from ..store.review import apply_change, _now
+from ..text.clean import clean_text, flag_for
 from ..types import MODEL_CODER, Codebook, ImportSummary, Response, Theme
+from .schema import _FIELDS, _LINE, MODEL_USER_NAME, code_guid
 
 log = logging.getLogger(__name__)
 
@@ -218,8 +220,6 @@ def _read_sources(root: ET.Element, files: dict[str, bytes], path: Path,
         loc = fields.get("location")
 
         def response(r_id: str, t: str, extra: dict[str, Any] | None = None) -> Response:
-            from ..ingest.readers import clean_text
-            from ..ingest import flag_for
             t = clean_text(t).strip()
             return Response(response_id=r_id, text=t, source=path.name,
                             location=int(loc) if isinstance(loc, (int, float)) else None,
@@ -348,8 +348,6 @@ def import_qdpx(store, path: Path) -> ImportSummary:
         if len(r.response_id) > 200 or len(r.respondent_id or "") > 200:
             raise errors.unreadable(path, "REFI-QDA", f"the id of {r.response_id[:60]!r}... "
                                     "is over 200 characters")
-    from ..store.review import _now, apply_change
-
     # One transaction: the new codebook version, the texts and every coding, or nothing.
     with store.write() as conn:
         if new_cb is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 import zipfile
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -16,25 +15,14 @@ from xml.etree import ElementTree as ET
 from .. import errors
 from ..fsio import atomic_write
 from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
+from .reader import codes_to_themes, import_qdpx as _import, parse_xml
+from .schema import CODEBOOK_NS, MODEL_USER_NAME, ORIGIN, PROJECT_NS, SUGGESTIONS, code_guid, guid
 
 log = logging.getLogger(__name__)
 
-PROJECT_NS = "urn:QDA-XML:project:1.0"
-CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
-ORIGIN = "consultation-nlp"
-MODEL_USER_NAME = "consultation-nlp model (suggestions, not yet reviewed)"
-SUGGESTIONS = ("open", "all", "none")
-# Fixed namespace: the same theme, coder or response always gets the same GUID, so two
-# exports of one project diff cleanly and a re-import matches what is already there.
-_GUID_NS = uuid.UUID("6f1c2d0e-8a55-4c3b-9a7e-2f4b1d9c0a11")
 _PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
             "#7F7F7F", "#BCBD22", "#17BECF")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_LINE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}): (accepted|suggested|rejected)"
-                   r"( \(model suggestion\))?(?:, confidence ([0-9.]+))?$")
-# Response fields carried as variables; everything else in metadata is a variable of its own.
-_FIELDS = {"response_id": "response_id", "source file": "source", "row": "location",
-           "question": "question", "respondent": "respondent_id", "flag": "flag"}
 
 
 def schema_path(kind: str = "project") -> Path:
@@ -56,11 +44,6 @@ def validate_xml(xml: bytes, kind: str = "project") -> list[str]:
     schema = etree.XMLSchema(etree.parse(str(schema_path(kind))))
     ok = schema.validate(etree.fromstring(xml))
     return [] if ok else [f"line {e.line}: {e.message}" for e in schema.error_log]
-
-
-def guid(*parts: str) -> str:
-    """A stable GUID (upper-case UUID 5) for the given parts."""
-    return str(uuid.uuid5(_GUID_NS, "\x1f".join(parts))).upper()
 
 
 def _clean(s: Any) -> str:
@@ -94,11 +77,6 @@ def _to_bytes(root: ET.Element, ns: str) -> bytes:
 
 
 # -- codebook -------------------------------------------------------------------------------
-def code_guid(codebook: Codebook, theme_id: str) -> str:
-    """The GUID of a theme's code: the same in the .qdc and the .qdpx of one codebook."""
-    return guid("code", codebook.name, theme_id)
-
-
 def theme_description(theme: Theme) -> str:
     """A theme as a code's Description: definition, include/exclude lists, its id last."""
     parts = [theme.definition.strip()]
@@ -346,8 +324,6 @@ def read_qdc(path: str | Path) -> Codebook:
     Raises:
         InputError: not a REFI-QDA codebook.
     """
-    from .reader import codes_to_themes, parse_xml
-
     root = parse_xml(Path(path), Path(path).read_bytes())
     themes = codes_to_themes(root, Path(path))
     return Codebook(name=Path(path).stem, version=1, themes=tuple(themes))
@@ -363,6 +339,4 @@ def import_qdpx(store, path: str | Path):
     Raises:
         InputError: not a readable .qdpx; nothing is stored.
     """
-    from .reader import import_qdpx as _import
-
     return _import(store, Path(path))

@@ -8,12 +8,10 @@ import logging
 import re
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from ..fsio import atomic_write
-
-if TYPE_CHECKING:
-    from . import ReportData, ThemeFinding
+from .data import ReportData, ThemeFinding
 
 log = logging.getLogger(__name__)
 

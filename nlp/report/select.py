@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 MAX_WORDS = 60
 MIN_WORDS = 6
@@ -21,7 +22,6 @@ class QuoteCandidate:
     `confidence`: the model's probability for the theme, when there is one;
     `reference`: where it came from, as the report cites it.
     """
-
     response_id: str
     text: str
     accepted: bool = False
@@ -32,7 +32,6 @@ class QuoteCandidate:
 @dataclass(frozen=True)
 class SelectedQuote:
     """A quote chosen for a theme: the (possibly trimmed) text, its candidate and its score."""
-
     response_id: str
     text: str
     reference: str
@@ -97,8 +96,6 @@ def trim(text: str, *, max_words: int = MAX_WORDS, focus: Sequence[str] = ()) ->
 
 
 def _tfidf(texts: Sequence[str], extra: str = "") -> tuple[np.ndarray, np.ndarray | None]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     docs = list(texts) + ([extra] if extra else [])
     try:
         m = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1).fit_transform(docs)

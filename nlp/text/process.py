@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 import spacy
+from rich.progress import Progress
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -165,7 +166,6 @@ def pipe_chunks(texts: Sequence[str], *, pipeline: Language, batch_size: int = D
         for doc, (i, offset) in stream:
             yield i, offset, doc
         return
-    from rich.progress import Progress
 
     with Progress(transient=True) as bar:
         task = bar.add_task("spaCy", total=len(texts))

@@ -24,6 +24,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+from sklearn.cluster import KMeans, kmeans_plusplus
 
 log = logging.getLogger("nlp.topics")
 
@@ -36,7 +39,6 @@ NUDGE = 0.25  # BERTopic's guided topic modelling moves answers 25% towards thei
 @dataclass(frozen=True)
 class ClusterParams:
     """The clustering settings the size rules chose (saved with every result)."""
-
     method: str  # "consensus-kmeans" or "umap-hdbscan"
     n: int
     k: int | None  # topics asked of k-means (None for HDBSCAN)
@@ -170,10 +172,6 @@ def consensus_kmeans(X: np.ndarray, k: int, *, seeds: np.ndarray | None = None,
                      runs: int = CONSENSUS_RUNS, seed: int = 0) -> np.ndarray:
     """Evidence-accumulation clustering: `runs` k-means partitions (seeded with `seeds` rows
     as the first centroids, the rest k-means++) vote on which answers belong together."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
-    from sklearn.cluster import KMeans, kmeans_plusplus
-
     n = len(X)
     k = int(min(k, n))
     seeds = np.zeros((0, X.shape[1]), np.float32) if seeds is None else seeds[:k]

@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
+from scipy.cluster.hierarchy import linkage
+from scipy.spatial.distance import pdist
+from sklearn.manifold import smacof
 
 from .. import errors
+from .project import load_project_topics, topics_dir
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -54,7 +58,6 @@ def topic_coordinates(result: "TopicResult") -> np.ndarray:
     out[:, :min(2, coords.shape[1])] = coords[:, :2]
     if k < 4:
         return out
-    from sklearn.manifold import smacof
 
     D = np.sqrt(np.clip(2.0 - 2.0 * C @ C.T, 0.0, None))  # Euclidean between unit centroids
     np.fill_diagonal(D, 0.0)
@@ -108,8 +111,6 @@ def topic_sizes(result: "TopicResult") -> "go.Figure":
 def topic_hierarchy(result: "TopicResult") -> "go.Figure":
     """Dendrogram of topics (average linkage over cosine distances of their centroids)."""
     import plotly.figure_factory as ff
-    from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import pdist
 
     C = np.asarray(result.centroids, dtype=np.float64)
     names = [_name(t) for t in result.topics]
@@ -240,8 +241,6 @@ def export_project_figures(project, directory: str | Path | None = None, *,
     Raises:
         ProjectError: no saved topics.
     """
-    from .model import load_project_topics, topics_dir
-
     result = load_project_topics(project)
     if result is None:
         raise errors.ProjectError("no topics yet: run 'nlp topics' first.")

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from rich.progress import track
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score
 
 from .cluster import centroids, normalise_rows
 
@@ -26,7 +29,6 @@ class Stability:
     Jaccard >= 0.5); `mean_ari`: mean adjusted Rand index over all pairs of runs;
     `min_ari`: the worst pair; `centroid_similarity`: mean cosine of matched centroids.
     """
-
     runs: int
     survival: float
     mean_ari: float
@@ -43,8 +45,6 @@ def match_topics(X: np.ndarray, a: np.ndarray, b: np.ndarray
                  ) -> list[tuple[int, int, float, float]]:
     """One-to-one matching of the topics of two labelings of the same answers by centroid
     cosine (Hungarian). Returns (topic in a, topic in b, cosine, Jaccard of members)."""
-    from scipy.optimize import linear_sum_assignment
-
     ida, ca = centroids(X, a)
     idb, cb = centroids(X, b)
     if len(ida) == 0 or len(idb) == 0:
@@ -72,13 +72,10 @@ def stability(X: np.ndarray, fit: Callable[[np.ndarray, int], np.ndarray], *,
         seed: the reference seed; rerun i uses seed + i and a permutation drawn from it.
         progress: show a progress bar.
     """
-    from sklearn.metrics import adjusted_rand_score
-
     runs = max(2, runs)
     labels = [np.asarray(reference) if reference is not None else fit(X, seed)]
     steps: Sequence[int] = range(1, runs)
     if progress:
-        from rich.progress import track
 
         steps = track(steps, description="Stability reruns", transient=True)
     for i in steps:

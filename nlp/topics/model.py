@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
 
 from .. import errors
-from .cluster import (MIN_ANSWERS, choose_params, cluster, min_topic_size,
-                      normalise_rows, seed_themes)
-from .metrics import Stability, diversity, match_themes, npmi_coherence, stability
+from ..classify import theme_prototypes
+from ..embed import embed_texts
 from ..types import Codebook, Corpus
+from .cluster import (MIN_ANSWERS, choose_params, cluster, min_topic_size, normalise_rows,
+                      seed_themes)
+from .metrics import Stability, diversity, match_themes, npmi_coherence, stability
 
 log = logging.getLogger("nlp.topics")
 
@@ -38,7 +41,6 @@ class Topic:
     and that theme's vector; `emergent` is True when the topic is not about that theme (or any):
     a candidate new theme. `quotes` are (response_id, text) nearest the topic centroid.
     """
-
     topic_id: int
     label: str
     keywords: tuple[str, ...]
@@ -75,7 +77,6 @@ class TopicResult:
     called outliers before they were reassigned (0 for k-means); `unassigned_share` is what is
     left after. `centroids` (topics x dim, unit rows, topic order) feed the figures.
     """
-
     topics: tuple[Topic, ...]
     response_ids: tuple[str, ...]
     assignments: tuple[int, ...]
@@ -116,7 +117,6 @@ class LemmaAnalyzer:
     bigrams of adjacent ones, kept when at least `min_df` answers use them (default 2, or
     0.2% of the answers). Words map through a table learnt from the corpus, so BERTopic's
     joined per-topic documents analyse exactly like the answers they join."""
-
     def __init__(self, texts: Sequence[str], *, spacy_model: str | None = None,
                  min_df: int | None = None) -> None:
         from ..text.process import load_pipeline, pipe_chunks
@@ -213,9 +213,7 @@ def _bertopic_keywords(texts: list[str], X: np.ndarray, labels: np.ndarray,
         from bertopic.vectorizers import ClassTfidfTransformer
     except ImportError as exc:  # pragma: no cover - bertopic is a dependency
         raise errors.optional_dependency("bertopic") from exc
-    from sklearn.feature_extraction.text import CountVectorizer
 
-    from ..embed import embed_texts
 
     class _Backend(BaseEmbedder):
         def embed(self, documents, verbose=False):  # noqa: ARG002 - BERTopic's signature
@@ -250,9 +248,6 @@ def theme_vectors(codebook: Codebook, *, embedder, cache=None,
                   examples: Mapping[str, Sequence[str]] | None = None) -> np.ndarray:
     """One unit vector per theme: the mean of its label+definition and include examples, averaged
     with the mean of researcher-confirmed answers (`examples`, by theme id) when there are any."""
-    from ..classify import theme_prototypes
-    from ..embed import embed_texts
-
     texts, idx, sign = theme_prototypes(codebook)
     P = embed_texts(texts, embedder=embedder, cache=cache)
     out = []
@@ -311,8 +306,6 @@ def fit_topics(corpus: Corpus, *, embedder, cache=None, codebook: Codebook | Non
         NlpError: fewer than 20 answers.
         ValueError: unknown `method`.
     """
-    from ..embed import embed_texts
-
     answers = corpus.answers()
     excluded = tuple(r.response_id for r in corpus if r.flag is not None)
     n = len(answers)

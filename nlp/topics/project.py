@@ -7,16 +7,18 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from rich.table import Table
 
 from .. import errors
+from ..classify.coding import project_embedder, project_examples
+from ..codebook import dumps_codebook, loads_codebook, with_theme
 from ..fsio import atomic_write
-
-if TYPE_CHECKING:  # runtime imports are inside functions: nlp.topics imports this module
-    from .model import TopicResult
-    from ..types import Codebook
+from ..types import Codebook, Theme
+from .metrics import Stability
+from .model import Topic, TopicResult, fit_topics
 
 log = logging.getLogger("nlp.topics")
 
@@ -37,7 +39,7 @@ def _atomic_write(path: Path, write) -> None:
         write(fh)
 
 
-def save_topics(result: "TopicResult", directory: str | Path) -> Path:
+def save_topics(result: TopicResult, directory: str | Path) -> Path:
     """Write `result` to DIR/topics.json and DIR/centroids.npy; returns the JSON path."""
     d = Path(directory)
     data: dict[str, Any] = {
@@ -58,11 +60,8 @@ def save_topics(result: "TopicResult", directory: str | Path) -> Path:
     return d / RESULT_FILE
 
 
-def load_topics(directory: str | Path) -> "TopicResult | None":
+def load_topics(directory: str | Path) -> TopicResult | None:
     """Read a result written by `save_topics` (None if there is none or it is unreadable)."""
-    from .metrics import Stability
-    from .model import Topic, TopicResult
-
     d = Path(directory)
     if not (d / RESULT_FILE).is_file():
         return None
@@ -87,10 +86,8 @@ def load_topics(directory: str | Path) -> "TopicResult | None":
         return None
 
 
-def _examples(project, codebook: "Codebook") -> dict[str, list[str]]:
+def _examples(project, codebook: Codebook) -> dict[str, list[str]]:
     """Answers researchers accepted for each theme (they sharpen the theme vectors)."""
-    from ..classify.coding import project_examples
-
     texts, themes, _ = project_examples(project.store, codebook)
     out: dict[str, list[str]] = {}
     for text, ts in zip(texts, themes):
@@ -101,8 +98,6 @@ def _examples(project, codebook: "Codebook") -> dict[str, list[str]]:
 
 def project_fingerprint(project, *, seed: int = 0) -> str:
     """What a saved model depends on: answers, codebook, confirmed examples, embedder, seed."""
-    from ..classify.coding import project_embedder
-
     store = project.store
     codebook = store.active_codebook()
     embedder, _ = project_embedder(project)
@@ -117,16 +112,13 @@ def project_fingerprint(project, *, seed: int = 0) -> str:
 
 
 def fit_project_topics(project, *, seed: int = 0, stability_runs: int = 5,
-                       progress: bool = False) -> "TopicResult":
+                       progress: bool = False) -> TopicResult:
     """Fit topics to the project's answers, guided by its active codebook and the answers
     researchers have confirmed, and save the result in cache/topics/.
 
     Raises:
         NlpError: fewer than 20 answers.
     """
-    from ..classify.coding import project_embedder
-    from .model import fit_topics
-
     store = project.store
     codebook = store.active_codebook()
     embedder, cache = project_embedder(project)
@@ -138,13 +130,13 @@ def fit_project_topics(project, *, seed: int = 0, stability_runs: int = 5,
     return result
 
 
-def load_project_topics(project) -> "TopicResult | None":
+def load_project_topics(project) -> TopicResult | None:
     """The project's saved topic model, without refitting (None if never fitted)."""
     return load_topics(topics_dir(project))
 
 
 def accept_emergent(project, topic_id: int, *, theme_id: str, label: str,
-                    definition: str) -> "Codebook":
+                    definition: str) -> Codebook:
     """Add an emergent topic to the codebook as a new theme (a new codebook version, made
     active), with the topic's first three quotes as its include examples.
 
@@ -152,9 +144,6 @@ def accept_emergent(project, topic_id: int, *, theme_id: str, label: str,
         ProjectError: no saved topics; NlpError: no such topic;
         CodebookError: the theme id is taken or not a valid id.
     """
-    from ..codebook import dumps_codebook, loads_codebook, with_theme
-    from ..types import Theme
-
     result = load_project_topics(project)
     if result is None:
         raise errors.ProjectError("no topics yet: run 'nlp topics' first.")
@@ -186,18 +175,15 @@ def accept_emergent(project, topic_id: int, *, theme_id: str, label: str,
 @dataclass(frozen=True)
 class TopicsView:
     """What `nlp topics` prints: a table and notes under it."""
-
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     notes: tuple[str, ...]
-    result: "TopicResult"
+    result: TopicResult
     refitted: bool
 
     def to_table(self):
         """A rich Table of the rows."""
-        from rich.table import Table
-
         table = Table(title=self.title, show_lines=False)
         for c in self.columns:
             table.add_column(c, justify="right" if c in ("#", "Answers", "Share") else "left",
@@ -212,7 +198,7 @@ def _short(text: str, n: int = 90) -> str:
     return text if len(text) <= n else text[:n - 1].rstrip() + "…"
 
 
-def view_topics(result: "TopicResult", *, refitted: bool = False) -> TopicsView:
+def view_topics(result: TopicResult, *, refitted: bool = False) -> TopicsView:
     """Table rows and notes for a result."""
     rows = []
     for t in result.topics:

@@ -13,9 +13,9 @@ import streamlit as st
 
 from ... import errors
 from ...project import Project
+from ...store.review import list_coders
 from ...types import Codebook
-from . import jobs
-from . import state
+from . import jobs, state
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,6 @@ def sidebar() -> None:
         except errors.NlpError:
             pass
         if p is not None:
-            from ...store.review import list_coders
             known = list_coders(p.store)
         st.text_input("Who is coding?", value=state.coder() or "", key="coder_box",
                       on_change=state.coder_box_changed, placeholder="your name",

@@ -10,6 +10,9 @@ import streamlit as st
 
 from nlp import errors, export
 from nlp.app.ui import state, widgets
+from nlp.refiqda import export_qdc, export_qdpx
+from nlp.report import write_report
+from nlp.topics import load_project_topics
 
 log = logging.getLogger(__name__)
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument."
@@ -27,8 +30,6 @@ FORMATS = (*export.EXPORT_FORMATS, "qdpx", "qdc", "report")
 
 def write(project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
     """Write one export into the project's exports/ folder; returns the files."""
-    from nlp.refiqda import export_qdc, export_qdpx
-
     d = project.root / "exports"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     if fmt in export.EXPORT_FORMATS:
@@ -38,8 +39,6 @@ def write(project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
         return [export_qdpx(project.store, d / f"project_{stamp}.qdpx", anonymise=anonymise)]
     if fmt == "qdc":
         return [export_qdc(project.store, d / f"codebook_{stamp}.qdc")]
-    from nlp.report import write_report
-    from nlp.topics import load_project_topics
 
     saved = load_project_topics(project)
     return list(write_report(project, d / f"report_{stamp}", anonymise=anonymise,

@@ -8,13 +8,14 @@ from pathlib import Path
 import streamlit as st
 
 from nlp import errors
+from nlp.app.ui import jobs, state, widgets
+from nlp.classify import coding as pipeline
 from nlp.codebook import loads_codebook
 from nlp.ingest import ImportOptions, import_file
 from nlp.project import CONFIG_NAME, Project, init_project
 from nlp.store.review import has_predictions, reviewed_count
 from nlp.store.review_themes import codebook_by_id
 from nlp.types import ImportSummary
-from nlp.app.ui import jobs, state, widgets
 
 log = logging.getLogger(__name__)
 UPLOAD_TYPES = ["csv", "tsv", "xlsx", "xlsm", "jsonl", "ndjson", "txt", "md", "markdown", "docx",
@@ -149,7 +150,6 @@ def _run_coding(project: Project) -> None:
                  disabled=n == 0):
         recode = True
     if recode is not None:
-        from nlp.classify import coding as pipeline
 
         started = jobs.start(key, "coding",
                              lambda: pipeline.code_project(project, recode_all=recode),

@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import streamlit as st
 
+from nlp.app.ui import jobs, state, widgets
+from nlp.classify import coding as pipeline
 from nlp.project import Project
 from nlp.store import review as rv
 from nlp.types import MODEL_CODER, Codebook
-from nlp.app.ui import jobs, state, widgets
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,6 @@ def undo(project: Project, coder: str) -> None:
 
 def start_refresh(project: Project) -> bool:
     """Recode every answer in the background with what reviewers decided so far."""
-    from nlp.classify import coding as pipeline
-
     ok = jobs.start(str(project.root), "refresh",
                     lambda: pipeline.code_project(project, recode_all=True),
                     total=project.store.count_responses(flagged=False))

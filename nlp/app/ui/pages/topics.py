@@ -9,6 +9,10 @@ import streamlit as st
 
 from nlp import errors
 from nlp.app.ui import jobs, state, widgets
+from nlp.topics import fit_project_topics
+from nlp.topics import accept_emergent
+from nlp.topics import load_project_topics
+from nlp.topics.figures import intertopic_map
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +42,6 @@ def _fit_progress(key: str) -> None:
 
 
 def _fit(project) -> None:
-    from nlp.topics import fit_project_topics
-
     key = f"{project.root}:topics"
     if st.button("Fit topics (again)", key="topics_fit"):
         state.remember(f"topics_shown:{key}", False)
@@ -50,8 +52,6 @@ def _fit(project) -> None:
 
 
 def _add_form(project, topic) -> None:
-    from nlp.topics import accept_emergent
-
     cb = project.store.active_codebook()
     with st.form(f"topic_add:{topic.topic_id}"):
         theme_id = st.text_input("Theme id", value=_suggest_id(topic.label, cb.theme_ids))
@@ -71,8 +71,6 @@ def _add_form(project, topic) -> None:
 
 def render() -> None:
     """The Topics page."""
-    from nlp.topics import load_project_topics
-
     st.title("Topics")
     project = widgets.require_project()
     widgets.show_flashes()
@@ -91,7 +89,6 @@ def render() -> None:
     cols[1].metric("Emergent (no theme)", len(result.emergent))
     cols[2].metric("Outliers before reassignment", f"{result.outlier_share:.0%}")
     cols[3].metric("Stability (mean ARI)", f"{s.mean_ari:.2f}" if s else "-")
-    from nlp.topics.figures import intertopic_map
 
     st.plotly_chart(intertopic_map(result), width="stretch")
     st.dataframe([{"#": t.topic_id, "topic": t.label, "keywords": ", ".join(t.keywords[:8]),

@@ -1,0 +1,123 @@
+"""Layout: imports point down the stages only, no circles, and function-level imports are kept
+for optional heavy dependencies (they load lazily so a light command stays light)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+NLP = Path(__file__).resolve().parents[2] / "nlp"
+
+# Lower rank first; a module may import only from its own unit or a lower rank.
+RANKS = [("types", "errors"), ("fsio",), ("codebook", "corpora"), ("text",), ("embed",),
+         ("store",), ("project",), ("refiqda",), ("ingest",), ("classify",), ("topics",),
+         ("report",), ("export",), ("app", "__main__")]
+RANK = {unit: i for i, units in enumerate(RANKS) for unit in units}
+
+# Third-party packages that may be imported inside a function (heavy or optional).
+LAZY_OK = {"torch", "sentence_transformers", "bertopic", "umap", "hdbscan", "spacy", "onnx",
+           "onnxruntime", "model2vec", "tokenizers", "streamlit", "kaleido", "plotly", "pypdf",
+           "docx", "openpyxl", "matplotlib", "pandas", "alembic", "lxml"}
+# nlp modules that load spaCy at import: importable lazily.
+LAZY_NLP = {"nlp.text.anonymise", "nlp.text.process"}
+# The command line imports a stage when its command runs, so `nlp --help` or `nlp init` does not
+# pay for scikit-learn, SciPy and pandas (0.3 s instead of 1.5 s).
+LAZY_IMPORTERS = {"nlp.app.cli", "nlp.app.demo"}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in NLP.rglob("*.py"):
+        rel = path.relative_to(NLP.parent).with_suffix("")
+        if "migrations" in rel.parts or path.name == "build_gazetteers.py":
+            continue
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path) -> list[tuple[str, bool]]:
+    """(imported nlp module or third-party top name, at module level?) for one module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    top_level = {id(n) for n in tree.body}
+    for n in tree.body:  # `if TYPE_CHECKING:` / try blocks at module level count as module level
+        if isinstance(n, (ast.If, ast.Try)):
+            top_level |= {id(c) for c in ast.walk(n)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, id(node) in top_level) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            subs = [f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in MODULES]
+            found += [(m, id(node) in top_level) for m in (subs or [mod])]
+    return found
+
+
+def _unit(module: str) -> str:
+    return module.split(".")[1] if module.count(".") >= 1 else ""
+
+
+def _graph() -> dict[str, set[str]]:
+    graph = {}
+    for name, path in MODULES.items():
+        graph[name] = {m for m, _ in _imports(name, path) if m in MODULES and m != "nlp"}
+    return graph
+
+
+def test_no_import_circles():
+    graph, state, stack = _graph(), {}, []
+
+    def visit(m):
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                raise AssertionError("import circle: " + " -> ".join(stack[stack.index(n):] + [n]))
+            if n not in state:
+                visit(n)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_imports_point_down_the_stages():
+    wrong = []
+    for name, targets in _graph().items():
+        if name == "nlp":
+            continue
+        for t in targets:
+            a, b = _unit(name), _unit(t)
+            if a != b and RANK[b] > RANK[a]:
+                wrong.append(f"{name} imports {t}")
+    assert not wrong, wrong
+
+
+def test_function_level_imports_only_for_heavy_dependencies():
+    wrong = []
+    for name, path in MODULES.items():
+        for m, top in _imports(name, path):
+            if top:
+                continue
+            if m.startswith("nlp"):
+                if m not in LAZY_NLP and name not in LAZY_IMPORTERS:
+                    wrong.append(f"{name}: {m}")
+            elif m.split(".")[0] not in LAZY_OK:
+                wrong.append(f"{name}: {m}")
+    assert not wrong, wrong
+
+
+def test_every_unit_has_a_rank():
+    assert {_unit(m) for m in MODULES if m != "nlp"} <= set(RANK)
