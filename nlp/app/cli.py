@@ -183,22 +183,11 @@ def export(
                                                  "count line ends differently)."),
 ) -> None:
     """Export coded quotes, anonymised unless --no-anonymise."""
-    store = _project().store
-    if format == "qdpx":
-        from ..refiqda import export_qdpx
+    from ..export import export as export_to
 
-        path = export_qdpx(store, out_file, anonymise=not no_anonymise,
-                           suggestions=suggestions, line_breaks=line_breaks)
-    elif format == "qdc":
-        from ..refiqda import export_qdc
-
-        path = export_qdc(store, out_file)
-    else:
-        from ..export import export_project
-
-        path = export_project(store, out_file, format=format, anonymise=not no_anonymise,
-                              layout=layout)
-    out.print(str(path))
+    for path in export_to(_project(), out_file, format=format, anonymise=not no_anonymise,
+                          layout=layout, suggestions=suggestions, line_breaks=line_breaks):
+        out.print(str(path))
 
 
 @app.command()
@@ -214,20 +203,12 @@ def report(
 ) -> None:
     """Write the findings draft: theme shares, crosstab, chart and the best quotes."""
     from ..project import open_project
-    from ..report import write_report
+    from ..report import write_project_report
 
     project = open_project(directory or _state["project"])
     formats = tuple(f.strip() for spec in format for f in spec.split(",") if f.strip())
-    topics = None
-    try:
-        from ..topics import load_project_topics
-
-        saved = load_project_topics(project)
-        topics = saved.emergent if saved is not None else None
-    except ImportError:
-        pass
-    for p in write_report(project, out_dir, formats=formats, anonymise=not no_anonymise,
-                          group_by=group_by, topics=topics):
+    for p in write_project_report(project, out_dir, formats=formats, anonymise=not no_anonymise,
+                                  group_by=group_by):
         out.print(str(p))
 
 

@@ -18,6 +18,7 @@ from ..fsio import atomic_write
 from ..ingest import ImportOptions, read_file
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
 from .active import uncertainty
+from .backends import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeModel
 from .model import Encoded, Scored, ThemeClassifier, encode, subset
 from .persist import default_model_dir, load_model, read_model_config
 
@@ -69,9 +70,13 @@ def project_examples(store, codebook: Codebook) -> tuple[list[str], list[list[st
 
 
 def train_classifier(codebook: Codebook, texts: Sequence[str], themes: Sequence[Sequence[str]],
-                     *, embedder, cache=None) -> ThemeClassifier:
-    """Fit a ThemeClassifier on examples (the codebook alone when there are none)."""
-    clf = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache)
+                     *, embedder, cache=None, backend: str = DEFAULT_CLASSIFIER) -> ThemeModel:
+    """Fit a classifier (`backend`, a key of CLASSIFIERS) on examples (the codebook alone when
+    there are none)."""
+    if backend not in CLASSIFIERS:
+        raise errors.ModelError(f"unknown classifier backend {backend!r}; use one of "
+                                f"{', '.join(CLASSIFIERS)}.")
+    clf = CLASSIFIERS[backend](codebook=codebook, embedder=embedder, cache=cache)
     return clf.fit(list(texts) or None, [list(t) for t in themes] or None)
 
 

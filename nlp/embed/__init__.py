@@ -21,7 +21,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -34,7 +34,6 @@ from ..types import text_hash
 
 log = logging.getLogger("nlp.embed")
 
-BACKENDS = ["st", "onnx", "onnx-int8", "model2vec", "fake"]
 ENV_VAR = "NLP_EMBEDDER"
 CHECKPOINT = 10_000  # texts embedded between cache writes, so a long run keeps its progress
 
@@ -168,18 +167,27 @@ def get_embedder(spec: str | None = None) -> Embedder:
     backend, _, model = spec.partition(":")
     if backend not in BACKENDS:
         if ":" in spec and not Path(spec).expanduser().exists() and "/" not in backend:
-            raise errors.unknown_embedder(spec, BACKENDS)
+            raise errors.unknown_embedder(spec, list(BACKENDS))
         backend, model = "st", spec
     model = model or None
-    if backend == "fake":
-        if model and not model.isdigit():
-            raise errors.unknown_embedder(spec, BACKENDS)
-        return FakeEmbedder(int(model) if model else 32)
-    if backend == "st":
-        return SentenceTransformerEmbedder(model)
-    if backend in ("onnx", "onnx-int8"):
-        return OnnxEmbedder(model, quantize=backend == "onnx-int8")
-    return Model2VecEmbedder(model)
+    if backend == "fake" and model and not model.isdigit():
+        raise errors.unknown_embedder(spec, list(BACKENDS))
+    return BACKENDS[backend](model)
+
+
+def _fake(model: str | None) -> Embedder:
+    return FakeEmbedder(int(model) if model else 32)
+
+
+# Embedder backends: {name: factory(model name or path, or None for the default) -> Embedder}.
+# A new backend is a class with `model_id`, `dim` and `encode` (see `Embedder`) and one line here.
+BACKENDS: dict[str, Callable[[str | None], Embedder]] = {
+    "st": SentenceTransformerEmbedder,
+    "onnx": OnnxEmbedder,
+    "onnx-int8": lambda model: OnnxEmbedder(model, quantize=True),
+    "model2vec": Model2VecEmbedder,
+    "fake": _fake,
+}
 
 
 # --- cache ----------------------------------------------------------------------------------

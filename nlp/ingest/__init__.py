@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .. import errors
 from ..refiqda import import_qdpx
@@ -21,9 +21,47 @@ from .transcripts import looks_like_transcript, respondent_turns
 
 log = logging.getLogger(__name__)
 
-FORMATS = {".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
-           ".ndjson": "jsonl", ".txt": "text", ".md": "text", ".markdown": "text",
-           ".docx": "docx", ".pdf": "pdf", ".qdpx": "qdpx"}
+
+@dataclass(frozen=True)
+class Document:
+    """What a document reader returns: the text (one answer, a transcript or a report)."""
+
+    text: str
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One file format: `read(path, data, options, notes)` returns a `Table` (rows with
+    columns) or a `Document` (text split into answers, turns or quotes by `options.kind`)."""
+
+    format: str
+    read: Callable[[Path, bytes, "ImportOptions", list[str]], "Table | Document"]
+
+
+def _text(path: Path, data: bytes, opts: "ImportOptions", notes: list[str]) -> Document:
+    check_not_binary(path, data, "text")
+    text, encoding = decode(path, data, notes)
+    return Document(text, encoding)
+
+
+_CSV = Reader("csv", lambda p, data, opts, notes: csv_table(p, data))
+_XLSX = Reader("xlsx", lambda p, data, opts, notes: xlsx_table(p, data, sheet=opts.sheet))
+_JSONL = Reader("jsonl", lambda p, data, opts, notes: jsonl_table(p, data))
+_TEXT = Reader("text", _text)
+_DOCX = Reader("docx", lambda p, data, opts, notes: Document("\n".join(docx_lines(p, data))))
+_PDF = Reader("pdf", lambda p, data, opts, notes: Document("\n".join(pdf_lines(p, data))))
+
+# File readers by suffix. A new format is a reader module and one line here.
+READERS: dict[str, Reader] = {
+    ".csv": _CSV, ".tsv": _CSV, ".xlsx": _XLSX, ".xlsm": _XLSX, ".jsonl": _JSONL,
+    ".ndjson": _JSONL, ".txt": _TEXT, ".md": _TEXT, ".markdown": _TEXT, ".docx": _DOCX,
+    ".pdf": _PDF,
+}
+# Files that carry codings as well as answers go straight into a project, in one transaction.
+PROJECT_READERS: dict[str, Callable[..., ImportSummary]] = {".qdpx": import_qdpx}
+FORMATS = {**{s: r.format for s, r in READERS.items()}, ".qdpx": "qdpx"}  # every suffix read
+
 TEXT_NAMES = ["text", "response", "response_text", "answer", "answers", "comment", "comments",
               "quote", "free_text", "freetext", "feedback", "reply", "verbatim", "open_text"]
 ID_NAMES = ["id", "response_id", "responseid", "answer_id", "row_id", "uid", "record_id"]
@@ -56,10 +94,14 @@ class ReadResult:
 
 
 def detect_format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    return _reader(path).format
+
+
+def _reader(path: Path) -> Reader:
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
         raise errors.unknown_format(path, path.suffix, sorted(FORMATS))
-    return fmt
+    return reader
 
 
 def _norm(c: str) -> str:
@@ -221,27 +263,21 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
     """
     p = Path(path)
     opts = options or ImportOptions()
-    fmt = detect_format(p)
+    reader = _reader(p)
+    fmt = reader.format
     data = read_bytes(p)
     digest = hashlib.sha256(data).hexdigest()
     prefix = opts.id_prefix or p.stem
     notes: list[str] = []
     encoding = None
     columns: dict[str, str | None] = {}
-    if fmt in ("csv", "xlsx", "jsonl"):
-        table = {"csv": lambda: csv_table(p, data), "jsonl": lambda: jsonl_table(p, data),
-                 "xlsx": lambda: xlsx_table(p, data, sheet=opts.sheet)}[fmt]()
-        encoding = table.encoding
-        notes.extend(table.notes)
-        responses, n_read, columns = _table_responses(p, table, opts, prefix, notes)
+    got = reader.read(p, data, opts, notes)
+    if isinstance(got, Table):
+        encoding = got.encoding
+        notes.extend(got.notes)
+        responses, n_read, columns = _table_responses(p, got, opts, prefix, notes)
     else:
-        if fmt == "text":
-            check_not_binary(p, data, "text")
-            text, encoding = decode(p, data, notes)
-        elif fmt == "docx":
-            text = "\n".join(docx_lines(p, data))
-        else:
-            text = "\n".join(pdf_lines(p, data))
+        text, encoding = got.text, got.encoding
         # One line per \n (as an editor numbers them), control characters gone.
         lines = clean_text(text).split("\n")
         if not any(ln.strip() for ln in lines):
@@ -307,9 +343,8 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
         InputError: bad file (nothing is stored).
     """
     p = Path(path)
-    if p.suffix.lower() == ".qdpx":  # a REFI-QDA project: responses and their codings
-
-        return import_qdpx(store, p)
+    if p.suffix.lower() in PROJECT_READERS:  # e.g. a REFI-QDA project: answers and codings
+        return PROJECT_READERS[p.suffix.lower()](store, p)
     opts = options or ImportOptions()
     result = read_file(p, opts)
     with store.write() as conn:
@@ -327,7 +362,8 @@ def import_files(store, paths: Sequence[str | Path],
     """
     opts = options or ImportOptions()
     items = [Path(p) for p in paths]
-    results = {i: read_file(p, opts) for i, p in enumerate(items) if p.suffix.lower() != ".qdpx"}
+    results = {i: read_file(p, opts) for i, p in enumerate(items)
+               if p.suffix.lower() not in PROJECT_READERS}
     out: dict[int, ImportSummary] = {}
     if results:
         with store.write() as conn:

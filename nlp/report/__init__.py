@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import errors
+from ..topics import load_project_topics
 from .data import (GROUP_NAMES, MAX_GROUPS, REPORT_FORMATS, ReportData, ThemeFinding, Topic,
                    build_report_data, find_group)
 from .render import draw_chart, render_docx, render_html, render_md
@@ -14,7 +15,7 @@ from .render import draw_chart, render_docx, render_html, render_md
 log = logging.getLogger(__name__)
 
 __all__ = ["GROUP_NAMES", "MAX_GROUPS", "REPORT_FORMATS", "ReportData", "ThemeFinding", "Topic",
-           "build_report_data", "find_group", "write_report"]
+           "build_report_data", "find_group", "write_project_report", "write_report"]
 
 
 def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPORT_FORMATS,
@@ -62,3 +63,17 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
     paths = [renderers[f](data, out / f"report.{f}", chart) for f in formats]
     log.info("wrote report to %s", out)
     return paths + ([chart] if chart else [])
+
+
+def write_project_report(project, out_dir: str | Path, *,
+                         formats: Sequence[str] = REPORT_FORMATS, anonymise: bool = True,
+                         group_by: str | None = None) -> list[Path]:
+    """`write_report` with the project's saved emergent topics (if a topic model was fitted):
+    what `nlp report` and the app's Export page both write.
+
+    Returns:
+        The files written (see `write_report`).
+    """
+    saved = load_project_topics(project)
+    return write_report(project, out_dir, formats=formats, anonymise=anonymise,
+                        group_by=group_by, topics=saved.emergent if saved is not None else None)

@@ -10,9 +10,6 @@ import streamlit as st
 
 from nlp import errors, export
 from nlp.app.ui import state, widgets
-from nlp.refiqda import export_qdc, export_qdpx
-from nlp.report import write_report
-from nlp.topics import load_project_topics
 
 log = logging.getLogger(__name__)
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument."
@@ -25,24 +22,16 @@ LABELS = {"csv": "CSV", "xlsx": "Excel", "jsonl": "JSON Lines",
                                                        "HTML)"}
 
 
-FORMATS = (*export.EXPORT_FORMATS, "qdpx", "qdc", "report")
+FORMATS = tuple(export.EXPORTERS)
+NAMES = {"qdpx": "project_{stamp}.qdpx", "qdc": "codebook_{stamp}.qdc", "report": "report_{stamp}"}
 
 
 def write(project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
     """Write one export into the project's exports/ folder; returns the files."""
-    d = project.root / "exports"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    if fmt in export.EXPORT_FORMATS:
-        return [export.export_project(project.store, d / f"coded_quotes_{layout}_{stamp}.{fmt}",
-                                      format=fmt, anonymise=anonymise, layout=layout)]
-    if fmt == "qdpx":
-        return [export_qdpx(project.store, d / f"project_{stamp}.qdpx", anonymise=anonymise)]
-    if fmt == "qdc":
-        return [export_qdc(project.store, d / f"codebook_{stamp}.qdc")]
-
-    saved = load_project_topics(project)
-    return list(write_report(project, d / f"report_{stamp}", anonymise=anonymise,
-                             topics=saved.emergent if saved is not None else None))
+    name = NAMES.get(fmt, f"coded_quotes_{layout}_{stamp}.{fmt}").format(stamp=stamp)
+    return export.export(project, project.root / "exports" / name, format=fmt,
+                         anonymise=anonymise, layout=layout)
 
 
 def render() -> None:

@@ -11,15 +11,14 @@ from nlp import errors
 from nlp.app.ui import jobs, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.codebook import loads_codebook
-from nlp.ingest import ImportOptions, import_file
+from nlp.ingest import READERS, ImportOptions, import_file
 from nlp.project import CONFIG_NAME, Project, init_project
 from nlp.store.review import has_predictions, reviewed_count
 from nlp.store.review_themes import codebook_by_id
 from nlp.types import ImportSummary
 
 log = logging.getLogger(__name__)
-UPLOAD_TYPES = ["csv", "tsv", "xlsx", "xlsm", "jsonl", "ndjson", "txt", "md", "markdown", "docx",
-                "pdf"]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in READERS]  # .qdpx: the CLI (answers and codings)
 
 
 def _open_or_create() -> None:
