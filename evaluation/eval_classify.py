@@ -132,49 +132,50 @@ def cold(s, enc, embedder, cache, cb=None):
     return np.vstack(Ys), np.vstack(Ps), np.vstack(Fs)
 
 
+def _score_split(s, enc, embedder, cache, train, test, consultation, out) -> None:
+    """Fit on `train`, code `test` (the prior's statistics from `consultation`), and append
+    the model's, the cold start's and both floors' decisions and the gold to `out`."""
+    Y = s["Y"]
+    m = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit(
+        subset(enc, train), Y[train]).calibrate(subset(enc, consultation))
+    c0 = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit() \
+        .calibrate(subset(enc, consultation))
+    out["model"].append(m.predict(subset(enc, test)))
+    out["cold"].append(c0.predict(subset(enc, test)))
+    out["cosine"].append(cosine_floor(subset(enc, test), s["cb"], embedder, cache))
+    out["logreg"].append(logreg_floor(enc.whole[train], Y[train], enc.whole[test]))
+    out["gold"].append(Y[test])
+
+
+def _splits(s):
+    """(held-out group's test rows, the other groups' rows) per group; one group: all rows."""
+    one = len(np.unique(s["group"])) == 1
+    for g in np.unique(s["group"]):
+        te = np.flatnonzero((s["group"] == g) & s["test"])
+        if len(te):
+            yield te, (np.arange(len(s["Y"])) if one else np.flatnonzero(s["group"] != g)), one
+
+
 def with_examples(s, enc, embedder, cache, n):
     """n confirmed examples drawn at random (from the training reports for the bundled
     corpus), tested on the rest; pooled over SEEDS draws."""
-    Y = s["Y"]
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": []}
     for seed in range(SEEDS):
         rng = np.random.default_rng(seed)
-        for g in np.unique(s["group"]):
-            pool = np.flatnonzero(s["group"] != g) if len(np.unique(s["group"])) > 1 else \
-                np.arange(len(Y))
+        for te, pool, one in _splits(s):
             ex = np.sort(rng.choice(pool, n, replace=False))
-            te = np.flatnonzero((s["group"] == g) & s["test"])
             te = np.setdiff1d(te, ex)
-            if not len(te):
-                continue
-            cons = np.union1d(ex, te) if len(np.unique(s["group"])) == 1 else te
-            m = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit(
-                subset(enc, ex), Y[ex]).calibrate(subset(enc, cons))
-            c0 = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit() \
-                .calibrate(subset(enc, cons))
-            out["model"].append(m.predict(subset(enc, te)))
-            out["cold"].append(c0.predict(subset(enc, te)))
-            out["cosine"].append(cosine_floor(subset(enc, te), s["cb"], embedder, cache))
-            out["logreg"].append(logreg_floor(enc.whole[ex], Y[ex], enc.whole[te]))
-            out["gold"].append(Y[te])
+            _score_split(s, enc, embedder, cache, ex, te, np.union1d(ex, te) if one else te,
+                         out)
     return {k: np.vstack(v) for k, v in out.items()}
 
 
 def full(s, enc, embedder, cache):
-    """Leave-one-report-out with every unit of the training reports."""
-    Y = s["Y"]
-    out = {"gold": [], "model": [], "cosine": [], "logreg": []}
-    for g in np.unique(s["group"]):
-        te = np.flatnonzero((s["group"] == g) & s["test"])
-        tr = np.flatnonzero(s["group"] != g)
-        if not len(te):
-            continue
-        m = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit(
-            subset(enc, tr), Y[tr])
-        out["model"].append(m.predict(subset(enc, te)))
-        out["cosine"].append(cosine_floor(subset(enc, te), s["cb"], embedder, cache))
-        out["logreg"].append(logreg_floor(enc.whole[tr], Y[tr], enc.whole[te]))
-        out["gold"].append(Y[te])
+    """Leave-one-report-out with every unit of the training reports (the prior's statistics
+    from the held-out report, as when a new report is coded)."""
+    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": []}
+    for te, tr, _ in _splits(s):
+        _score_split(s, enc, embedder, cache, tr, te, te, out)
     return {k: np.vstack(v) for k, v in out.items()}
 
 
@@ -255,9 +256,9 @@ def main() -> None:
         if len(np.unique(s["group"])) > 1:
             o = full(s, enc, embedder, cache)
             r["regimes"]["full"] = {k: round(f1(o["gold"], o[k], m), 4)
-                                    for k in ("model", "cosine", "logreg")}
+                                    for k in ("model", "cold", "cosine", "logreg")}
             r["regimes"]["full"].update({f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
-                                         for b in ("cosine", "logreg")})
+                                         for b in ("cold", "cosine", "logreg")})
             r["regimes"]["full"]["per_theme_f1"] = dict(zip(s["cb"].theme_ids, np.round(
                 f1_score(o["gold"], o["model"], average=None, zero_division=0), 3).tolist()))
             r["relabel"] = relabel_time(enc, s["Y"], s["cb"], embedder, cache)

@@ -55,7 +55,7 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
                           "combined": "stacked" if clf.stacked_[i] else "blend"}
                       for i, t in enumerate(clf.theme_ids_)},
     }
-    loro = _loro_figures(codebook, clf.embedder_id_)
+    loro = _loro_figures(corpus, clf.embedder_id_)
     if loro:
         metrics["leave_one_report_out"] = loro
     card = _card(corpus, codebook, spec, clf, metrics)
@@ -64,24 +64,19 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
     return path
 
 
-def _loro_figures(codebook, embedder_id) -> dict | None:
-    """Headline figures of the last evaluation run, if it was on this codebook and embedder."""
+def _loro_figures(corpus: str, embedder_id: str) -> dict | None:
+    """Headline figures of the last evaluation run, if it covered this corpus and embedder."""
     try:
         r = json.loads(EVAL_RESULTS.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        full = r["sets"][corpus]["regimes"]["full"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    if r.get("codebook_version") != codebook.version or r.get("embedder") != embedder_id:
+    if r.get("embedder") != embedder_id:
         return None
-    ms = r["methods"]
-    return {
-        "source": "evaluation/results/classify.json", "test": r.get("test"),
-        "test_quotes": r.get("test_quotes"),
-        "micro_f1": {m: {"value": v["micro_f1"], "ci95": v.get("micro_f1_ci")}
-                     for m, v in ms.items()},
-        "macro_f1": {m: v["macro_f1"] for m, v in ms.items()},
-        "kappa": ms["model"]["kappa_pooled"], "ece": ms["model"].get("ece"),
-        "per_theme_f1": {t: v["f1"] for t, v in ms["model"]["per_theme"].items()},
-    }
+    return {"source": "evaluation/results/classify.json",
+            "micro_f1": {m: full[m] for m in ("model", "cosine", "logreg")},
+            "lead": {m: full[f"lead_vs_{m}"] for m in ("cosine", "logreg")},
+            "per_theme_f1": full.get("per_theme_f1", {})}
 
 
 def _fmt(x) -> str:
@@ -95,19 +90,18 @@ def _card(corpus, codebook, spec, clf, metrics) -> str:
         + (f" {_fmt(loro['per_theme_f1'].get(t))} |" if loro else "")
         for t, m in metrics["per_theme"].items())
     if loro:
-        mf = loro["micro_f1"]
+        mf, lead = loro["micro_f1"], loro["lead"]
 
         def cell(m):
-            v = mf[m]
-            ci = v.get("ci95")
-            return f"{v['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+            d = lead[m]
+            return (f"{mf[m]:.3f} (the model leads by {d['lead']:+.3f} "
+                    f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}])")
         headline = (
-            f"- Leave-one-report-out (train on three reports, test on the "
-            f"{loro['test_quotes']} quotes of the held-out one, 95% bootstrap intervals): "
-            f"micro-F1 **{cell('model')}**; baselines: definitions-only zero-shot "
-            f"{cell('zero_shot')}, keyword rules {cell('keywords')}, TF-IDF + LR "
-            f"{cell('tfidf_lr')}. Cohen's kappa with the gold {loro['kappa']:.3f}, ECE "
-            f"{loro['ece']:.3f}. Details: `evaluation/CLASSIFY.md`.\n")
+            f"- Leave-one-report-out (train on three reports, test on the quotes of the "
+            f"held-out one; paired bootstrap 95% intervals): micro-F1 **{mf['model']:.3f}**; "
+            f"floors: MiniLM cosine with a relative rule {cell('cosine')}, logistic "
+            f"regression on raw vectors {cell('logreg')}. Details: "
+            f"`evaluation/RESULTS.md`.\n")
         extra_head, extra_rule = " leave-one-report-out F1 |", "---|"
     else:
         headline, extra_head, extra_rule = "", "", ""
