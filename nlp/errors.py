@@ -202,3 +202,30 @@ def split_needs_two() -> CodebookError:
 def app_missing(path: str | Path) -> NotReadyError:
     return NotReadyError(f"the review app ({path}) is not part of this install; run it from a "
                          "checkout of consultation-nlp.")
+
+
+# --- output files (nlp.fsio) --------------------------------------------------------------------
+
+class OutputError(NlpError):
+    """The place an output file should go is not one the toolkit may write to."""
+
+
+def output_is_project_file(path: str | Path) -> OutputError:
+    return OutputError(f"{path}: this is one of the project's own files; writing there would "
+                       "destroy the project. Choose another file name, e.g. coded.xlsx.")
+
+
+def output_is_database(path: str | Path) -> OutputError:
+    return OutputError(f"{path}: this file is an SQLite database (perhaps a project's); it is "
+                       "not overwritten. Choose another file name.")
+
+
+def output_not_a_file(path: str | Path, what: str) -> OutputError:
+    hint = ("give a file name inside it, e.g. " + str(Path(path) / "coded.xlsx")
+            if what == "a folder" else "choose a file name")
+    return OutputError(f"{path}: this is {what}, not a file to write to; {hint}.")
+
+
+def output_unusable(path: str | Path, why: str) -> OutputError:
+    return OutputError(f"{path}: cannot write the output here ({why}). Choose a file in a "
+                       "folder you can write to.")

@@ -1,23 +1,21 @@
 """Export stage: coded quotes out as CSV, Excel or JSON Lines (anonymised unless asked)."""
 from __future__ import annotations
 
-import glob
 import json
 import logging
-import os
-import socket
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from . import errors
+from .fsio import atomic_path, check_output_file
 from .types import MODEL_CODER
 
 log = logging.getLogger(__name__)
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_FORMATS = ("csv", "xlsx", "jsonl")
+__all__ = ["EXPORT_FORMATS", "atomic_path", "coded_rows", "coding_rows", "export_project",
+           "neutralise"]
 
 
 def neutralise(value: Any) -> Any:
@@ -28,57 +26,6 @@ def neutralise(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
-
-
-def _part_prefix(final: Path) -> str:
-    return f".{final.name}."
-
-
-def _host() -> str:
-    return socket.gethostname().replace(".", "-") or "host"
-
-
-def _remove_stale_parts(final: Path) -> None:
-    """Delete temporary files a killed export of `final` left behind on this machine: their
-    name carries the host and the process id, and that process is gone."""
-    host = _host()
-    for part in final.parent.glob(f"{glob.escape(_part_prefix(final))}*.part"):
-        bits = part.name[len(_part_prefix(final)):].split(".")
-        if len(bits) < 3 or bits[0] != host or not bits[1].isdigit():
-            continue
-        pid = int(bits[1])
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            part.unlink(missing_ok=True)
-        except OSError:  # alive, another user's: leave it
-            pass
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; move it into place only if the block succeeds,
-    so a crash never leaves a half-written file under the final name.
-
-    The temporary file is `.NAME.HOST.PID.XXXX.part`; one left by a killed process is removed
-    by the next export to the same name."""
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_parts(final)
-    fd, tmp = tempfile.mkstemp(prefix=f"{_part_prefix(final)}{_host()}.{os.getpid()}.",
-                               suffix=".part", dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:  # on disk before it takes the final name
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, final)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 def coded_rows(store, *, anonymise: bool = True,
@@ -165,6 +112,7 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
                               f"{', '.join(EXPORT_FORMATS)}.")
     if layout not in ("wide", "long"):
         raise errors.NlpError(f"unknown layout {layout!r}; use wide or long.")
+    check_output_file(out)  # before the slow part: anonymising every answer
     rows = (coded_rows(store, anonymise=anonymise)[0] if layout == "wide"
             else coding_rows(store, anonymise=anonymise))
     out = Path(out)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Sequence
 from xml.etree import ElementTree as ET
 
 from . import errors
-from .export import atomic_path
+from .fsio import atomic_path, check_output_file
 from .types import MODEL_CODER, Codebook, Coding, Response, Theme
 
 log = logging.getLogger(__name__)
@@ -328,6 +328,7 @@ def export_qdpx(store, out: str | Path, *, anonymise: bool = True,
     Raises:
         NlpError: unknown suggestions option.
     """
+    check_output_file(out)  # before the slow part: anonymising every answer
     xml, files = project_xml(store, anonymise=anonymise, anonymiser=anonymiser,
                              suggestions=suggestions, name=name, line_breaks=line_breaks)
     out = Path(out)

@@ -256,6 +256,7 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
 
     Raises:
         NlpError: unknown format or group column.
+        OutputError: `out_dir` is a file or cannot be made.
     """
     from ._report_render import draw_chart, render_docx, render_html, render_md
 
@@ -265,11 +266,12 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
     if bad or not formats:
         raise errors.NlpError(f"unknown report format {', '.join(bad) or '(none)'}; use "
                               f"{', '.join(REPORT_FORMATS)}.")
+    from .fsio import ensure_output_dir
+
+    out = ensure_output_dir(out_dir)  # before the slow part: a bad folder fails at once
     data = build_report_data(project, anonymise=anonymise, anonymiser=anonymiser,
                              topics=topics, embeddings=embeddings, group_by=group_by,
                              quotes_per_theme=quotes_per_theme, title=title)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     chart = draw_chart(data, out / "theme-shares.png")
     renderers = {"docx": render_docx, "md": render_md, "html": render_html}
     paths = [renderers[f](data, out / f"report.{f}", chart) for f in formats]
