@@ -109,11 +109,12 @@ def encode_batches(texts: Sequence[str], encode_batch: Callable[[list[str]], np.
     starts = range(0, len(order), batch_size)
     bar = None
     if progress:
+        from rich.markup import escape
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeRemainingColumn)
         bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn(), transient=True)
-        task = bar.add_task(f"Embedding ({label})", total=len(texts))
+        task = bar.add_task(f"Embedding ({escape(label)})", total=len(texts))  # a model path
         bar.start()
     try:
         for start in starts:
