@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import errors
-from ._readers import (MAX_CELL, MAX_ID, Table, check_not_binary, clean_text, csv_table, decode,
-                       docx_lines, jsonl_table, pdf_lines, read_bytes, xlsx_table)
+from ._readers import (MAX_CELL, MAX_ID, check_not_binary, clean_text, decode, docx_lines,
+                       pdf_lines, read_bytes)
+from ._tables import (ID_NAMES, QUESTION_NAMES, RESPONDENT_NAMES, TEXT_NAMES, Table, as_text,
+                      csv_table, jsonl_table, norm_name, xlsx_table)
+from .limits import Budget
 from .quotes import extract_quotes
 from .transcripts import looks_like_transcript, respondent_turns
 from .types import Corpus, ImportSummary, Response
@@ -21,12 +24,6 @@ log = logging.getLogger(__name__)
 FORMATS = {".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
            ".ndjson": "jsonl", ".txt": "text", ".md": "text", ".markdown": "text",
            ".docx": "docx", ".pdf": "pdf", ".qdpx": "qdpx"}
-TEXT_NAMES = ["text", "response", "response_text", "answer", "answers", "comment", "comments",
-              "quote", "free_text", "freetext", "feedback", "reply", "verbatim", "open_text"]
-ID_NAMES = ["id", "response_id", "responseid", "answer_id", "row_id", "uid", "record_id"]
-RESPONDENT_NAMES = ["respondent_id", "respondent", "respondentid", "participant_id",
-                    "participant", "speaker", "case_id", "organisation_id", "org_id"]
-QUESTION_NAMES = ["question", "question_id", "question_text", "prompt", "item"]
 NON_ANSWERS = {
     "n/a", "na", "n.a", "none", "nothing", "no comment", "no comments", "nothing to add",
     "nothing further", "nothing else", "don't know", "dont know", "do not know", "dk",
@@ -81,12 +78,8 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def _norm(c: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", c.strip().lower()).strip("_")
-
-
 def _pick(columns: list[str], names: list[str]) -> str | None:
-    by_norm = {_norm(c): c for c in columns}
+    by_norm = {norm_name(c): c for c in columns}
     for n in names:
         if n in by_norm:
             return by_norm[n]
@@ -119,7 +112,7 @@ def _resolve_columns(path: Path, table: Table, opts: ImportOptions,
         for c in cols:
             if c in taken:
                 continue
-            vals = [str(r.get(c, "")) for r in sample if str(r.get(c, "")).strip()]
+            vals = [as_text(r.get(c)) for r in sample if as_text(r.get(c)).strip()]
             if not vals:
                 continue
             mean = sum(len(v) for v in vals) / len(vals)
@@ -134,12 +127,15 @@ def _resolve_columns(path: Path, table: Table, opts: ImportOptions,
 
 
 def _meta_value(v: Any) -> Any:
-    """A metadata cell as stored (JSON): text cleaned, NaN/infinity and nested values as text."""
-    if isinstance(v, bool) or isinstance(v, int):
+    """A metadata cell as stored (JSON): text cleaned, NaN/infinity as text, a JSON list or
+    object as JSON text, an integer too large for a database as text."""
+    if isinstance(v, bool):
         return v
+    if isinstance(v, int):
+        return v if -2**63 <= v < 2**63 else str(v)
     if isinstance(v, float):
         return v if math.isfinite(v) else str(v)
-    return clean_text(v if isinstance(v, str) else str(v))
+    return clean_text(as_text(v))
 
 
 def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
@@ -162,17 +158,19 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
     out: list[Response] = []
     seen: dict[str, int] = {}
     n_read = 0
+    budget = Budget(path)
 
     def all_rows() -> Iterator[tuple[int, dict[str, Any]]]:
         yield from sample
         yield from rows
 
     def cell(row: dict[str, Any], key: str) -> str:
-        return clean_text(str(row.get(chosen[key], "") or "")).strip() if chosen[key] else ""
+        return clean_text(as_text(row.get(chosen[key]) or "")).strip() if chosen[key] else ""
 
     for rownum, row in all_rows():
         n_read += 1
-        text = str(row.get(chosen["text"], "") or "")
+        budget.row(rownum, table.unit)
+        text = as_text(row.get(chosen["text"]) or "")
         if len(text) > MAX_CELL:
             raise errors.cell_too_long(path, rownum, len(text), MAX_CELL, unit=table.unit)
         text = clean_text(text).strip()
@@ -183,8 +181,19 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
             raise errors.duplicate_id(path, rownum, rid, f"{table.unit} {seen[rid]}",
                                       unit=table.unit)
         seen[rid] = rownum
-        meta = {clean_text(str(k)): _meta_value(v) for k, v in row.items()
-                if k not in used and v not in ("", None)}
+        meta = {}
+        size = len(text)
+        for k, v in row.items():
+            if k in used or v in ("", None):
+                continue
+            value = _meta_value(v)
+            if isinstance(value, str):
+                if len(value) > MAX_CELL:
+                    raise errors.cell_too_long(path, rownum, len(value), MAX_CELL,
+                                               unit=table.unit, column=str(k))
+                size += len(value)
+            meta[clean_text(str(k))] = value
+        budget.text(size)
         resp = cell(row, "respondent")
         q = cell(row, "question")
         for what, value in (("id", rid), ("respondent id", resp)):
@@ -201,12 +210,15 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
                     notes: list[str]) -> tuple[list[Response], str]:
     kind = opts.kind or ("transcript" if looks_like_transcript(lines) else "report")
     out: list[Response] = []
+    budget = Budget(path)
+    budget.text(sum(len(ln) for ln in lines))
     if kind == "transcript":
         turns = respondent_turns(lines)
         if not turns:
             raise errors.nothing_found(path, "respondent turns (lines like 'R1: ...')")
         speakers = {t.speaker for t, _ in turns}
         for t, question in turns:
+            budget.row(t.line, "line")
             if len(t.text) > MAX_CELL:
                 raise errors.cell_too_long(path, t.line, len(t.text), MAX_CELL, unit="line")
             # A lone generic label ("R", "Respondent") means one respondent: the file.
@@ -220,6 +232,7 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
         if not quotes:
             raise errors.nothing_found(path, "quoted passages of 8 words or more")
         for q in quotes:
+            budget.row(q.line, "line")
             if len(q.text) > MAX_CELL:
                 raise errors.cell_too_long(path, q.line, len(q.text), MAX_CELL, unit="line")
             out.append(Response(response_id=f"{prefix}:{q.line}:{len(out) + 1}", text=q.text,
@@ -327,35 +340,33 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
     Raises:
         InputError: bad file (nothing is stored).
     """
-    p = Path(path)
-    if p.suffix.lower() == ".qdpx":  # a REFI-QDA project: responses and their codings
-        from .refiqda import import_qdpx
-
-        return import_qdpx(store, p)
-    opts = options or ImportOptions()
-    result = read_file(p, opts)
-    with store.write() as conn:
-        return _store_read(store, conn, p, result, opts)
+    return import_files(store, [path], options)[0]
 
 
 def import_files(store, paths: Sequence[str | Path],
                  options: ImportOptions | None = None) -> list[ImportSummary]:
-    """Import several files as one unit: every file is read and checked first, then all are
-    stored in one transaction, so a bad file (or a conflicting id in any of them) stores
-    nothing at all. REFI-QDA projects (.qdpx) follow, one transaction each.
+    """Import several files as one unit: every file is read and checked first (REFI-QDA
+    projects included), then all are stored in one transaction, so a bad file (or a
+    conflicting id in any of them) stores nothing at all.
 
     Raises:
         InputError: naming the bad file and row; the project is unchanged.
     """
+    from ._refiqda_read import read_qdpx, store_qdpx
+
     opts = options or ImportOptions()
     items = [Path(p) for p in paths]
-    results = {i: read_file(p, opts) for i, p in enumerate(items) if p.suffix.lower() != ".qdpx"}
-    out: dict[int, ImportSummary] = {}
-    if results:
-        with store.write() as conn:
-            for i, result in results.items():
-                out[i] = _store_read(store, conn, items[i], result, opts)
-    for i, p in enumerate(items):
-        if i not in out:
-            out[i] = import_file(store, p, opts)
-    return [out[i] for i in range(len(items))]
+    reads = [read_qdpx(p) if p.suffix.lower() == ".qdpx" else read_file(p, opts)
+             for p in items]
+    out: list[ImportSummary] = []
+    with store.write() as conn:
+        codebook = None
+        for p, result in zip(items, reads):
+            if isinstance(result, ReadResult):
+                out.append(_store_read(store, conn, p, result, opts))
+            else:
+                # A .qdpx may add themes (a new codebook version): the next one builds on it.
+                codebook = codebook or store.active_codebook()
+                summary, codebook = store_qdpx(store, conn, result, codebook)
+                out.append(summary)
+    return out

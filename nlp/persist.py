@@ -73,12 +73,15 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
 
 def read_model_config(directory: str | Path) -> dict[str, Any]:
     d = Path(directory)
+    from ._persist_checks import check_config
+
     try:
-        return json.loads((d / "config.json").read_text(encoding="utf-8"))
+        return check_config(json.loads((d / "config.json").read_text(encoding="utf-8")),
+                            d / "config.json")
     except FileNotFoundError:
         raise errors.ModelError(f"{d}: no theme model here (config.json missing). Train one "
                                 "with 'nlp train' or pass --model DIR.") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
         raise errors.ModelError(f"{d / 'config.json'}: damaged ({exc}).") from None
 
 
@@ -120,6 +123,9 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
             f"{d}: this model was trained on embeddings from {config['embedder_id']!r}, not "
             f"{getattr(embedder, 'model_id', '?')!r}; vectors from another model mean nothing "
             "to it. Use the same embedder or retrain.")
+    from ._persist_checks import check_weights
+
+    check_weights(d / "weights.npz")  # under the limits before NumPy inflates anything
     try:
         with np.load(d / "weights.npz", allow_pickle=False) as w:
             arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}

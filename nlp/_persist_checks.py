@@ -1,0 +1,67 @@
+"""Classify stage: a saved model's files checked before they are used (a damaged or hostile
+config.json, a weights.npz bomb). Private: used by nlp.persist."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from . import errors
+from .limits import check_npz
+
+PARAMS = ("C", "prior_strength", "cv", "random_state")
+
+
+def _damaged(path: Path, why: str) -> errors.ModelError:
+    return errors.ModelError(f"{path}: damaged ({why}). Train the model again ('nlp train') "
+                             "or pass another --model DIR.")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_config(config: Any, path: Path) -> dict[str, Any]:
+    """`config` (a parsed config.json) if it has every field a model needs, with the right
+    types; else a ModelError naming the field.
+
+    Raises:
+        ModelError: a missing or mistyped field.
+    """
+    if not isinstance(config, dict):
+        raise _damaged(path, f"the top level is a {type(config).__name__}, not an object")
+    want: dict[str, tuple[type, ...]] = {"embedder_spec": (str,), "embedder_id": (str,),
+                                         "theme_ids": (list,), "codebook": (dict,)}
+    for key, types in want.items():
+        if not isinstance(config.get(key), types):
+            raise _damaged(path, f"field {key!r} is missing or not a {types[0].__name__}")
+    if not all(isinstance(t, str) for t in config["theme_ids"]):
+        raise _damaged(path, "field 'theme_ids' must be a list of texts")
+    cb = config["codebook"]
+    if not (isinstance(cb.get("name"), str) and isinstance(cb.get("hash"), str)
+            and isinstance(cb.get("version"), (str, int, float))):
+        raise _damaged(path, "field 'codebook' needs a name, a version and a hash")
+    for key in ("prior_intercept", "prior_threshold"):
+        if not _number(config.get(key)):
+            raise _damaged(path, f"field {key!r} is missing or not a finite number")
+    if "n_examples" in config and not (isinstance(config["n_examples"], int)
+                                       and not isinstance(config["n_examples"], bool)):
+        raise _damaged(path, "field 'n_examples' must be a whole number")
+    params = config.get("params", {})
+    if not isinstance(params, dict) or not set(params) <= set(PARAMS) or not all(
+            v is None or _number(v) for v in params.values()):
+        raise _damaged(path, f"field 'params' may only hold numbers for {', '.join(PARAMS)}")
+    return config
+
+
+def check_weights(path: Path) -> None:
+    """weights.npz inflated under the limits before NumPy reads it.
+
+    Raises:
+        ModelError: damaged, a pickle inside, or over a limit.
+    """
+    try:
+        check_npz(path)
+    except errors.InputError as exc:
+        raise errors.ModelError(f"{path}: damaged or incomplete: {exc.problem} {exc.hint}"
+                                ) from None
