@@ -108,7 +108,9 @@ def import_(
     sheet: Optional[str] = typer.Option(None, help="Excel sheet to read (default: first)."),
     kind: Optional[str] = typer.Option(None, help="For text/Word/PDF: 'transcript' or 'report' "
                                                   "(detected when not given)."),
-    id_prefix: Optional[str] = typer.Option(None, help="Prefix for generated/ids from this file."),
+    id_prefix: Optional[str] = typer.Option(None, help="Prefix for the ids of these files "
+                                            "(e.g. wave2-): ids need only be unique within a "
+                                            "file; this keeps them apart from another file's."),
 ) -> None:
     """Import files into the project: all of them, or (on any error) none."""
     from .ingest import ImportOptions, import_files

@@ -108,7 +108,8 @@ def conflicting_id(path: str | Path, row: int, response_id: str, other: str, *,
                    unit: str = "row") -> InputError:
     return InputError(path, f"id {response_id!r} is already in the project with a different "
                       f"text (from {other}).", row=row, unit=unit,
-                      hint="Rename the ids in this file, or import it without --id-col.")
+                      hint="If this file numbers its answers on its own, import it with "
+                           "--id-prefix (e.g. --id-prefix wave2-); else correct the ids.")
 
 
 def bad_json_line(path: str | Path, line: int, problem: str) -> InputError:

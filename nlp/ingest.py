@@ -14,6 +14,7 @@ from ._readers import (MAX_CELL, MAX_ID, check_not_binary, clean_text, decode, d
                        pdf_lines, read_bytes)
 from ._tables import (ID_NAMES, QUESTION_NAMES, RESPONDENT_NAMES, TEXT_NAMES, Table, as_text,
                       csv_table, jsonl_table, norm_name, xlsx_table)
+from ._idkeys import ID_IN_FILE, key_answers
 from .limits import Budget
 from .quotes import extract_quotes
 from .transcripts import looks_like_transcript, respondent_turns
@@ -57,6 +58,8 @@ class ReadResult:
     encoding: str | None = None
     columns: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # {response_id: the file's own id} for answers whose id came from the file's id column
+    file_ids: dict[str, str] = field(default_factory=dict)
 
 
 def flag_for(text: str) -> str | None:
@@ -139,7 +142,8 @@ def _meta_value(v: Any) -> Any:
 
 
 def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
-                     notes: list[str]) -> tuple[list[Response], int, dict[str, str | None]]:
+                     notes: list[str], file_ids: dict[str, str]
+                     ) -> tuple[list[Response], int, dict[str, str | None]]:
     rows = table.rows
     sample: list[tuple[int, dict[str, Any]]] = []
     for item in rows:
@@ -174,8 +178,8 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
         if len(text) > MAX_CELL:
             raise errors.cell_too_long(path, rownum, len(text), MAX_CELL, unit=table.unit)
         text = clean_text(text).strip()
-        rid = cell(row, "id")
-        rid = f"{opts.id_prefix}{rid}" if rid and opts.id_prefix else rid
+        own = cell(row, "id")
+        rid = f"{opts.id_prefix}{own}" if own and opts.id_prefix else own
         rid = rid or f"{prefix}:{rownum}"
         if rid in seen:
             raise errors.duplicate_id(path, rownum, rid, f"{table.unit} {seen[rid]}",
@@ -194,6 +198,10 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
                 size += len(value)
             meta[clean_text(str(k))] = value
         budget.text(size)
+        if own:
+            file_ids[rid] = own
+            if rid != own:  # --id-prefix: the file's own id stays traceable
+                meta[ID_IN_FILE] = own
         resp = cell(row, "respondent")
         q = cell(row, "question")
         for what, value in (("id", rid), ("respondent id", resp)):
@@ -260,12 +268,13 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
     notes: list[str] = []
     encoding = None
     columns: dict[str, str | None] = {}
+    file_ids: dict[str, str] = {}
     if fmt in ("csv", "xlsx", "jsonl"):
         table = {"csv": lambda: csv_table(p, data), "jsonl": lambda: jsonl_table(p, data),
                  "xlsx": lambda: xlsx_table(p, data, sheet=opts.sheet)}[fmt]()
         encoding = table.encoding
         notes.extend(table.notes)
-        responses, n_read, columns = _table_responses(p, table, opts, prefix, notes)
+        responses, n_read, columns = _table_responses(p, table, opts, prefix, notes, file_ids)
     else:
         if fmt == "text":
             check_not_binary(p, data, "text")
@@ -289,7 +298,8 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
     if encoding and encoding != "utf-8":
         notes.append(f"decoded as {encoding}")
     return ReadResult(path=str(p), format=fmt, responses=responses, rows_read=n_read,
-                      content_hash=digest, encoding=encoding, columns=columns, notes=notes)
+                      content_hash=digest, encoding=encoding, columns=columns, notes=notes,
+                      file_ids=file_ids)
 
 
 def read_corpus(path: str | Path, options: ImportOptions | None = None) -> Corpus:
@@ -308,16 +318,18 @@ def _store_read(store, conn, p: Path, result: ReadResult, opts: ImportOptions) -
             sources.c.content_hash == result.content_hash)).first() is not None:
         return ImportSummary(**base, skipped_present=len(result.responses),
                              source_already_present=True)
-    existing = store.existing_hashes([r.response_id for r in result.responses], conn)
+    unit = "row" if result.format in ("csv", "xlsx") else "line"
+    answers, existing, id_notes = key_answers(conn, p, result.responses, result.file_ids,
+                                              unit=unit, max_len=MAX_ID)
+    base["notes"] = (*base["notes"], *id_notes)
     new: list[Response] = []
     skipped = 0
-    for r in result.responses:
+    for r in answers:
         if r.response_id in existing:
-            h, other = existing[r.response_id]
-            if h != r.text_hash:
-                raise errors.conflicting_id(p, r.location or 0, r.response_id, other,
-                                           unit="row" if result.format in ("csv", "xlsx")
-                                           else "line")
+            s = existing[r.response_id]
+            if s.text_hash != r.text_hash:
+                raise errors.conflicting_id(p, r.location or 0, r.response_id, s.source,
+                                            unit=unit)
             skipped += 1
         else:
             new.append(r)
@@ -335,7 +347,9 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
     """Import one file into the project in one transaction: all of it or nothing.
 
     A file whose bytes were imported before adds nothing; a row whose id and text are already
-    stored is skipped as already present; an id stored with a different text is an error.
+    stored is skipped as already present; ids that another file already uses for other texts
+    are stored as FILE-STEM:ID (see nlp._idkeys); an id stored from the same file with a
+    different text is an error.
 
     Raises:
         InputError: bad file (nothing is stored).
