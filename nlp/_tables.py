@@ -76,9 +76,10 @@ def find_header(records: list[tuple[int, dict[int, Any]]]) -> tuple[int, str | N
         title, below = _nonempty(records[i][1]), records[i + 1][1]
         if len(title) != 1 or len(_nonempty(below)) < 2:
             break
+        if norm_name(str(title[0])) in KNOWN_NAMES:  # a one-column header ("text")
+            break
         names = {norm_name(str(v)) for v in _nonempty(below)}
-        if (_looks_like_header(below) and names & KNOWN_NAMES
-                and norm_name(str(title[0])) not in KNOWN_NAMES):
+        if _looks_like_header(below) and names & KNOWN_NAMES:
             i += 1
             continue
         if i == 0:
