@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 from xml.parsers import expat
 
 from . import errors
-from .limits import Archive
+from .limits import XML_DEPTH, Archive
 
 CHUNK = 1 << 16
 
@@ -26,10 +26,24 @@ def make_parser(start: Callable | None = None, end: Callable | None = None,
     p = expat.ParserCreate(namespace_separator="}")
     p.buffer_text = True
     p.buffer_size = CHUNK
-    if start:
-        p.StartElementHandler = start
-    if end:
-        p.EndElementHandler = end
+    depth = 0
+
+    def opened(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > XML_DEPTH:  # a bomb of nesting: expat would keep every open element
+            raise BadPart(f"elements are nested more than {XML_DEPTH:,} deep")
+        if start:
+            start(tag, attrs)
+
+    def closed(tag: str) -> None:
+        nonlocal depth
+        depth -= 1
+        if end:
+            end(tag)
+
+    p.StartElementHandler = opened
+    p.EndElementHandler = closed
     if text:
         p.CharacterDataHandler = text
 

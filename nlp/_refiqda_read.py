@@ -23,7 +23,7 @@ from xml.parsers import expat
 from . import errors
 from ._refiqda_codes import (_MAX_NAME, _bad, _kid, _kids, _local, _norm_guid, _target_codebook,
                              codes_to_themes, parse_xml)
-from .limits import ANSWER_CHARS, Archive, Budget, Limits, current
+from .limits import ANSWER_CHARS, XML_DEPTH, Archive, Budget, Limits, current
 from .refiqda import _FIELDS, _LINE, MODEL_USER_NAME
 from .types import MODEL_CODER, Codebook, ImportSummary, Response, Theme
 
@@ -82,6 +82,8 @@ class _Reader:
 
     # -- building the kept tree ----------------------------------------------------------------
     def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if len(self.stack) >= XML_DEPTH:  # a bomb of nesting: every open level costs memory
+            raise _Stop(f"elements are nested more than {XML_DEPTH:,} deep")
         name = _local(tag)
         parent = self.stack[-1] if self.stack else None
         if self.root is None:

@@ -26,6 +26,7 @@ ANSWER_CHARS = 100_000  # one answer (a cell, a turn, a quote, a REFI-QDA text o
 RATIO_FLOOR = 1 * MB  # the ratio is judged once a member has inflated past this
 EXCEL_MAX_ROWS = 1_048_576  # Excel's own limit per sheet
 EXCEL_MAX_COLUMNS = 16_384
+XML_DEPTH = 1_000  # elements open at once; real Office and REFI-QDA files nest a few dozen
 
 
 @dataclass(frozen=True)

@@ -223,3 +223,27 @@ def npz_ratio_bomb(size: int) -> bytes:
     n = size // 8
     return zip_streamed({"proto.npy": _Stream(npy_header((n,)), *repeat(b"\0" * 4096, size),
                                               b"")})
+
+
+def docx_nested(depth: int) -> bytes:
+    """A .docx whose body holds paragraphs nested `depth` deep."""
+    base = docx_bytes(["R1: " + ANSWER])
+    src = zipfile.ZipFile(io.BytesIO(base))
+    members: dict[str, bytes | tuple[bytes, int]] = {
+        i.filename: src.read(i) for i in src.infolist() if i.filename != "word/document.xml"}
+    head = src.read("word/document.xml").partition(b"<w:body>")[0]
+    members["word/document.xml"] = _Stream(head + b"<w:body>" + b"<w:p>" * depth,
+                                           b"</w:p>" * depth, 1, b"</w:body></w:document>")
+    return zip_streamed(members)
+
+
+def xlsx_nested(depth: int) -> bytes:
+    rows = header_rows() + ["<x>" * depth + "</x>" * depth]
+    return zip_streamed(_xlsx_members(sheet_xml(rows), None))
+
+
+def qdpx_nested(depth: int) -> bytes:
+    qde = qde_xml([{"name": "a", "text": ANSWER, "coded": True}])
+    head, _, tail = qde.partition(b"<Sources>")
+    return zip_streamed({"project.qde": _Stream(head + b"<Notes>" + b"<x>" * depth,
+                                                b"</x>" * depth, 1, b"</Notes><Sources>" + tail)})

@@ -61,8 +61,12 @@ def run_limited(*args: str | Path, project: Path | None = None, env: dict | None
     with open(out_dir / f"nlp-out-{os.getpid()}", "w+") as out, \
             open(out_dir / f"nlp-err-{os.getpid()}", "w+") as err:
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**BASE_ENV, **(env or {})},
-                                cwd=REPO, preexec_fn=cap)
+        # One BLAS thread: on a many-core machine OpenBLAS reserves address space per thread.
+        threads = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                    "MKL_NUM_THREADS")}
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err,
+                                env={**BASE_ENV, **threads, **(env or {})}, cwd=REPO,
+                                preexec_fn=cap)
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
