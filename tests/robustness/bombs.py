@@ -6,10 +6,22 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 
 from hostile_files import ANSWER, docx_bytes, qde_xml
 
 MB = 1024 * 1024
+
+
+def _png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0\0")) + chunk(b"IEND", b""))
+
+
+ONE_PIXEL_PNG = _png()
 SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
@@ -154,15 +166,23 @@ def xlsx_wide_rows(n_rows: int = 20_000) -> bytes:
 
 
 def docx_with_media(size: int, paragraphs: list[str] | None = None) -> bytes:
-    """A real .docx (python-docx) with a media part that inflates to `size` bytes."""
-    base = docx_bytes(paragraphs or ["Interviewer: Why?", "R1: " + ANSWER])
-    buf = io.BytesIO(base)
-    with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        with z.open("word/media/image1.png", "w", force_zip64=True) as w:
-            block, n = repeat(b"\0" * 4096, size)
-            for _ in range(n):
-                w.write(block)
-    return buf.getvalue()
+    """A real .docx (python-docx) showing a picture whose part inflates to `size` bytes (the
+    picture is in the document, so a reader that loads every part it links to loads it)."""
+    import docx
+
+    d = docx.Document()
+    for p in paragraphs or ["Interviewer: Why?", "R1: " + ANSWER]:
+        d.add_paragraph(p)
+    d.add_picture(io.BytesIO(ONE_PIXEL_PNG))
+    buf = io.BytesIO()
+    d.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    media = [n for n in src.namelist() if n.startswith("word/media/")]
+    assert len(media) == 1, media
+    members: dict[str, bytes | tuple[bytes, int]] = {
+        n: src.read(n) for n in src.namelist() if n != media[0]}
+    members[media[0]] = _Stream(ONE_PIXEL_PNG, *repeat(b"\0" * 4096, size), b"")
+    return zip_streamed(members)
 
 
 def docx_document_bomb(size: int) -> bytes:

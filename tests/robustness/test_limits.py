@@ -71,8 +71,8 @@ CASES = [
          r"yields more than 128,000,000 characters of text.*NLP_MAX_TEXT_MCHARS"),
     Case("qdpx: 100 MB of elements nobody reads (ratio limit raised)", "junk.qdpx",
          lambda: bombs.qdpx_junk(100 * MB), None, count=1, env={"NLP_MAX_RATIO": "100000"}),
-    Case("qdpx: 20,000 sources of one name", "same.qdpx",
-         lambda: bombs.qdpx_same_names(20_000), None, count=20_000),
+    Case("qdpx: 40,000 sources of one name", "same.qdpx",
+         lambda: bombs.qdpx_same_names(40_000), None, count=40_000),
     # --- finding 4: tiny files that hang ----------------------------------------------------------
     Case("csv: 'id,text' and a million commas", "commas.csv",
          lambda: b"id,text" + b"," * 1_000_000 + b"\n1," + ANSWER.encode() + b"\n",

@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 import json
 import re
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
 
+from bombs import ONE_PIXEL_PNG
 from conftest import project_state, run_nlp
 from hostile_files import ANSWER, csv_bytes, jsonl_bytes, pdf_bytes, xlsx_bytes
 
@@ -22,14 +21,6 @@ def ole_bytes(streams: list[str]) -> bytes:
     head = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504
     entries = b"".join(n.encode("utf-16-le").ljust(64, b"\0") + b"\0" * 64 for n in streams)
     return head + entries + b"\0" * 2048
-
-
-def one_pixel_png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0\0")) + chunk(b"IEND", b""))
 
 
 def encrypted_pdf(user_password: str) -> bytes:
@@ -65,7 +56,7 @@ def picture_docx() -> bytes:
     import docx
 
     d = docx.Document()
-    d.add_picture(io.BytesIO(one_pixel_png()))
+    d.add_picture(io.BytesIO(ONE_PIXEL_PNG))
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
