@@ -44,9 +44,16 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
     for key in ("prior_intercept", "prior_threshold"):
         if not _number(config.get(key)):
             raise _damaged(path, f"field {key!r} is missing or not a finite number")
-    if "n_examples" in config and not (isinstance(config["n_examples"], int)
-                                       and not isinstance(config["n_examples"], bool)):
-        raise _damaged(path, "field 'n_examples' must be a whole number")
+    # Format 3 models (a consultation-relative prior) also carry a decision margin.
+    numbers = ("margin",) if isinstance(config.get("format"), int) and config["format"] >= 3 \
+        else ()
+    for key in numbers:
+        if not _number(config.get(key)):
+            raise _damaged(path, f"field {key!r} is missing or not a finite number")
+    for key in ("n_examples", "reference_answers"):
+        if key in config and not (isinstance(config[key], int)
+                                  and not isinstance(config[key], bool)):
+            raise _damaged(path, f"field {key!r} must be a whole number")
     params = config.get("params", {})
     if not isinstance(params, dict) or not set(params) <= set(PARAMS) or not all(
             v is None or _number(v) for v in params.values()):
