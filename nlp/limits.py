@@ -134,7 +134,9 @@ class Archive:
         self.total = 0
         try:
             self.zf = zipfile.ZipFile(io.BytesIO(data) if data is not None else self.path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - BadZipFile, an unknown zip version...
             raise errors.unreadable(self.path, kind, f"not a ZIP archive ({exc})") from None
         # Members are checked when read, not here: a part the reader never needs (a video
         # in a Word file) costs nothing, however big it says it is.
@@ -222,7 +224,9 @@ class _Member(io.RawIOBase):
         self._head = b""
         try:
             self._fh = archive.zf.open(info)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bad header, an unknown method, a password
             raise errors.unreadable(archive.path, archive.kind,
                                     f"{info.filename}: {exc}") from None
 
@@ -234,7 +238,9 @@ class _Member(io.RawIOBase):
             return b"".join(iter(lambda: self.read(MB), b""))
         try:
             data = self._fh.read(min(n, MB))
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - zlib, bz2, lzma, CRC, truncation: damage
             raise errors.unreadable(self.archive.path, self.archive.kind,
                                     f"{self.info.filename} is damaged ({exc})") from None
         if self.xml and len(self._head) < 65536:
