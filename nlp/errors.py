@@ -84,8 +84,9 @@ def missing_column(path: str | Path, option: str, name: str, columns: list[str])
 
 
 def cell_too_long(path: str | Path, row: int, length: int, limit: int, *,
-                  unit: str = "row") -> InputError:
-    return InputError(path, f"the answer has {length:,} characters, over the limit of {limit:,}.",
+                  unit: str = "row", column: str | None = None) -> InputError:
+    what = f"the value in column {column!r}" if column is not None else "the answer"
+    return InputError(path, f"{what} has {length:,} characters, over the limit of {limit:,}.",
                       row=row, unit=unit, hint="Split the answer or check the file for a broken quote mark.")
 
 
@@ -107,7 +108,8 @@ def conflicting_id(path: str | Path, row: int, response_id: str, other: str, *,
                    unit: str = "row") -> InputError:
     return InputError(path, f"id {response_id!r} is already in the project with a different "
                       f"text (from {other}).", row=row, unit=unit,
-                      hint="Rename the ids in this file, or import it without --id-col.")
+                      hint="If this file numbers its answers on its own, import it with "
+                           "--id-prefix (e.g. --id-prefix wave2-); else correct the ids.")
 
 
 def bad_json_line(path: str | Path, line: int, problem: str) -> InputError:
@@ -204,6 +206,90 @@ def app_missing(path: str | Path) -> NotReadyError:
                          "checkout of consultation-nlp.")
 
 
-def not_a_regular_file(path: str | Path) -> InputError:
-    return InputError(f"{path}: it is a folder, a device or another special file, not a "
-                      "regular file; nothing was written. Choose a file name for the output.")
+# --- output files (nlp.fsio) --------------------------------------------------------------------
+
+class OutputError(NlpError):
+    """The place an output file should go is not one the toolkit may write to."""
+
+
+def output_is_project_file(path: str | Path) -> OutputError:
+    return OutputError(f"{path}: this is one of the project's own files; writing there would "
+                       "destroy the project. Choose another file name, e.g. coded.xlsx.")
+
+
+def output_is_database(path: str | Path) -> OutputError:
+    return OutputError(f"{path}: this file is an SQLite database (perhaps a project's); it is "
+                       "not overwritten. Choose another file name.")
+
+
+def output_not_a_file(path: str | Path, what: str) -> OutputError:
+    hint = ("give a file name inside it, e.g. " + str(Path(path) / "coded.xlsx")
+            if what == "a folder" else "choose a file name")
+    return OutputError(f"{path}: this is {what}, not a file to write to; {hint}.")
+
+
+def output_unusable(path: str | Path, why: str) -> OutputError:
+    return OutputError(f"{path}: cannot write the output here ({why}). Choose a file in a "
+                       "folder you can write to.")
+
+
+# --- limits (nlp.limits) ------------------------------------------------------------------------
+
+def over_limit(path: str | Path, what: str, setting: str, *, row: int | None = None,
+               unit: str = "row") -> InputError:
+    return InputError(path, f"the file {what}, over the limit.", row=row, unit=unit,
+                      hint=f"Split the file, or raise the limit with the environment variable "
+                           f"{setting} if the file is genuine.")
+
+
+def archive_too_big(path: str | Path, kind: str, member: str | None, what: str,
+                    setting: str) -> InputError:
+    part = f"its part {member!r}" if member else "the archive"
+    return InputError(path, f"this {kind} file is refused: {part} {what}.",
+                      hint=f"Nothing was imported. If the file is genuine, save it again from "
+                           f"the program that made it, or raise the limit with the environment "
+                           f"variable {setting}.")
+
+
+def too_many_columns(path: str | Path, n: int, limit: int, row: int, *,
+                     unit: str = "row", what: str = "the header has") -> InputError:
+    return InputError(path, f"{what} {n:,} columns, over the limit of {limit:,}.",
+                      row=row, unit=unit,
+                      hint="Check that this row is the header (a row of stray delimiters?); "
+                           "if the file is genuine, raise the limit with the environment "
+                           "variable NLP_MAX_COLUMNS.")
+
+
+def encrypted(path: str | Path, kind: str, *, needs: str | None = None) -> InputError:
+    hint = ("Open it, save an unprotected copy (without the password), and import that.")
+    if needs:
+        hint += (f" If it opens without a password, installing the {needs!r} package "
+                 f"(pip install {needs}) lets the toolkit read it.")
+    return InputError(path, f"this {kind} file is password-protected (encrypted), so its text "
+                      "cannot be read.", hint=hint)
+
+
+def old_office_format(path: str | Path, kind: str, suffix: str) -> InputError:
+    return InputError(path, f"this is an old-format (97-2003) file, not a {kind} file.",
+                      hint=f"Open it and save it as {suffix}, then import that.")
+
+
+def no_text(path: str | Path, why: str, hint: str) -> InputError:
+    return InputError(path, f"the file has no text to import: {why}.", hint=hint)
+
+
+def bad_qdpx_value(path: str | Path, source: str, element: str, kind: str, value: str,
+                   expected: str) -> InputError:
+    return InputError(path, f"source {source[:80]!r}, {element}: the {kind} {value[:40]!r} is "
+                      f"not {expected}.",
+                      hint="Correct it in the program that made the file and export again; "
+                           "nothing was imported.")
+
+
+def qdpx_text_too_long(path: str | Path, source: str, length: int, limit: int, *,
+                       selection: str | None = None) -> InputError:
+    what = f"the selection {selection} of source" if selection else "the text of source"
+    return InputError(path, f"{what} {source[:80]!r} has {length:,} characters, over the "
+                      f"limit of {limit:,} for one answer.",
+                      hint="Code shorter selections of it (each selection becomes an answer), "
+                           "or split the source, and export again.")

@@ -12,6 +12,7 @@ from typing import Callable, List, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import errors
 
@@ -23,9 +24,16 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 app = typer.Typer(help="consultation-nlp: turn free-text consultation responses into coded, "
                        "quotable evidence.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Markup off: ids, file names, sheet and codebook names are user text, and "[/x]" or "[bold]"
+# in them must print as written (and never crash a command that has already committed).
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 _state = {"project": None, "debug": False}
+
+
+def _print_error(message: str) -> None:
+    """'error: MESSAGE' on stderr; the message is plain text, whatever brackets it holds."""
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def handles_errors(fn: Callable) -> Callable:
@@ -38,15 +46,15 @@ def handles_errors(fn: Callable) -> Callable:
         except errors.NlpError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            _print_error(str(exc))
             raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc}. "
-                      "Run again with --debug for the traceback.", markup=True, soft_wrap=True)
+            _print_error(f"unexpected {type(exc).__name__}: {exc}. Run again with --debug "
+                         "for the traceback.")
             raise typer.Exit(1) from None
 
     return wrapper
@@ -101,7 +109,9 @@ def import_(
     sheet: Optional[str] = typer.Option(None, help="Excel sheet to read (default: first)."),
     kind: Optional[str] = typer.Option(None, help="For text/Word/PDF: 'transcript' or 'report' "
                                                   "(detected when not given)."),
-    id_prefix: Optional[str] = typer.Option(None, help="Prefix for generated/ids from this file."),
+    id_prefix: Optional[str] = typer.Option(None, help="Prefix for the ids of these files "
+                                            "(e.g. wave2-): ids need only be unique within a "
+                                            "file; this keeps them apart from another file's."),
 ) -> None:
     """Import files into the project: all of them, or (on any error) none."""
     from ..ingest import ImportOptions, import_files
@@ -155,13 +165,13 @@ def show(response_id: str = typer.Argument(..., help="The response id.")) -> Non
     except KeyError:
         raise errors.NlpError(f"no response {response_id!r} in the project; "
                               "'nlp list' shows the ids.") from None
-    out.print(f"[bold]{r.response_id}[/] {r.source} {r.location or ''}", markup=True)
+    out.print(Text.assemble((r.response_id, "bold"), f" {r.source} {r.location or ''}"))
     for k in ("respondent_id", "question", "flag"):
         if getattr(r, k):
             out.print(f"{k}: {getattr(r, k)}")
     for k, v in r.metadata.items():
         out.print(f"{k}: {v}")
-    out.print(r.text, markup=False)
+    out.print(r.text)
     for c in store.codings(response_id=response_id):
         conf = f" p={c.confidence:.2f}" if c.confidence is not None else ""
         out.print(f"  {c.theme_id}: {c.status} by {c.coder} ({c.origin}){conf}")

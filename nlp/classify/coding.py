@@ -14,7 +14,7 @@ from .. import errors
 from ..codebook import load_codebook
 from ..corpora import available, codebook_path, load
 from ..embed import EmbeddingCache, cache_root, get_embedder
-from ..fsio import atomic_write
+from ..fsio import atomic_path
 from ..ingest import ImportOptions, read_file
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
 from .active import uncertainty
@@ -262,7 +262,7 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     by_id: dict[str, list[Coding]] = {}
     for c in codings:
         by_id.setdefault(c.response_id, []).append(c)
-    with atomic_write(out_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+    with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for rid, row in zip(corpus.ids, scored.proba):
             mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
             fh.write(json.dumps({

@@ -16,6 +16,7 @@ from ..embed import get_embedder
 from ..fsio import atomic_dir
 from ..types import Codebook
 from .model import ThemeClassifier
+from .persist_checks import check_config, check_weights
 
 FORMAT = 3  # 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
 _ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_", "prior_coef_", "lr_coef_",
@@ -66,11 +67,12 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
 def read_model_config(directory: str | Path) -> dict[str, Any]:
     d = Path(directory)
     try:
-        return json.loads((d / "config.json").read_text(encoding="utf-8"))
+        return check_config(json.loads((d / "config.json").read_text(encoding="utf-8")),
+                            d / "config.json")
     except FileNotFoundError:
         raise errors.ModelError(f"{d}: no theme model here (config.json missing). Train one "
                                 "with 'nlp train' or pass --model DIR.") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
         raise errors.ModelError(f"{d / 'config.json'}: damaged ({exc}).") from None
 
 
@@ -111,6 +113,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
             f"{d}: this model was trained on embeddings from {config['embedder_id']!r}, not "
             f"{getattr(embedder, 'model_id', '?')!r}; vectors from another model mean nothing "
             "to it. Use the same embedder or retrain.")
+    check_weights(d / "weights.npz")  # under the limits before NumPy inflates anything
     try:
         with np.load(d / "weights.npz", allow_pickle=False) as w:
             arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeRemainingColumn)
 
@@ -114,7 +115,7 @@ def encode_batches(texts: Sequence[str], encode_batch: Callable[[list[str]], np.
     if progress:
         bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn(), transient=True)
-        task = bar.add_task(f"Embedding ({label})", total=len(texts))
+        task = bar.add_task(f"Embedding ({escape(label)})", total=len(texts))  # a model path
         bar.start()
     try:
         for start in starts:

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .. import errors
-from ..fsio import atomic_write
+from ..fsio import atomic_path, check_output_file
 from ..types import MODEL_CODER
 
 log = logging.getLogger(__name__)
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_FORMATS = ("csv", "xlsx", "jsonl")
+__all__ = ["EXPORT_FORMATS", "atomic_path", "coded_rows", "coding_rows", "export_project",
+           "neutralise"]
 
 
 def neutralise(value: Any) -> Any:
@@ -110,10 +112,11 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
                               f"{', '.join(EXPORT_FORMATS)}.")
     if layout not in ("wide", "long"):
         raise errors.NlpError(f"unknown layout {layout!r}; use wide or long.")
+    check_output_file(out)  # before the slow part: anonymising every answer
     rows = (coded_rows(store, anonymise=anonymise)[0] if layout == "wide"
             else coding_rows(store, anonymise=anonymise))
     out = Path(out)
-    with atomic_write(out) as tmp:
+    with atomic_path(out) as tmp:
         if format == "jsonl":
             with tmp.open("w", encoding="utf-8") as fh:
                 for row in rows:

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .. import errors
-from ..refiqda import import_qdpx
+from ..limits import Budget
+from ..refiqda import read_qdpx, store_qdpx
 from ..store.schema import sources
 from ..text.clean import NON_ANSWERS, flag_for
-from ..types import Corpus, ImportSummary, Response
+from ..types import Codebook, Corpus, ImportSummary, Response
+from .idkeys import ID_IN_FILE, key_answers
 from .quotes import extract_quotes
-from .readers import (MAX_CELL, MAX_ID, Table, check_not_binary, clean_text, csv_table, decode,
-                      docx_lines, jsonl_table, pdf_lines, read_bytes, xlsx_table)
+from .readers import (MAX_CELL, MAX_ID, check_not_binary, clean_text, decode, docx_lines,
+                      pdf_lines, read_bytes)
+from .tables import (ID_NAMES, QUESTION_NAMES, RESPONDENT_NAMES, TEXT_NAMES, Table, as_text,
+                     csv_table, jsonl_table, norm_name, xlsx_table)
 from .transcripts import looks_like_transcript, respondent_turns
 
 log = logging.getLogger(__name__)
@@ -58,16 +62,27 @@ READERS: dict[str, Reader] = {
     ".ndjson": _JSONL, ".txt": _TEXT, ".md": _TEXT, ".markdown": _TEXT, ".docx": _DOCX,
     ".pdf": _PDF,
 }
-# Files that carry codings as well as answers go straight into a project, in one transaction.
-PROJECT_READERS: dict[str, Callable[..., ImportSummary]] = {".qdpx": import_qdpx}
-FORMATS = {**{s: r.format for s, r in READERS.items()}, ".qdpx": "qdpx"}  # every suffix read
 
-TEXT_NAMES = ["text", "response", "response_text", "answer", "answers", "comment", "comments",
-              "quote", "free_text", "freetext", "feedback", "reply", "verbatim", "open_text"]
-ID_NAMES = ["id", "response_id", "responseid", "answer_id", "row_id", "uid", "record_id"]
-RESPONDENT_NAMES = ["respondent_id", "respondent", "respondentid", "participant_id",
-                    "participant", "speaker", "case_id", "organisation_id", "org_id"]
-QUESTION_NAMES = ["question", "question_id", "question_text", "prompt", "item"]
+
+@dataclass(frozen=True)
+class ProjectReader:
+    """A file that carries codings as well as answers (a REFI-QDA project). `read(path)` reads
+    and checks all of it before anything is stored; `store(store, conn, read, codebook)` stores
+    it inside the import's one transaction and returns its summary and the codebook now active
+    (the file may add themes: a new codebook version, which the next file builds on)."""
+
+    format: str
+    read: Callable[[Path], Any]
+    store: Callable[[Any, Any, Any, Codebook], "tuple[ImportSummary, Codebook]"]
+
+
+# Files that go straight into a project, answers and codings, in the import's one transaction.
+PROJECT_READERS: dict[str, ProjectReader] = {
+    ".qdpx": ProjectReader("qdpx", read_qdpx, store_qdpx),
+}
+FORMATS = {s: r.format for s, r in (*READERS.items(), *PROJECT_READERS.items())}  # every suffix
+
+
 @dataclass
 class ImportOptions:
     """How to read a file: column names (detected when None), sheet, kind, id prefix."""
@@ -91,6 +106,8 @@ class ReadResult:
     encoding: str | None = None
     columns: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # {response_id: the file's own id} for answers whose id came from the file's id column
+    file_ids: dict[str, str] = field(default_factory=dict)
 
 
 def detect_format(path: Path) -> str:
@@ -104,12 +121,8 @@ def _reader(path: Path) -> Reader:
     return reader
 
 
-def _norm(c: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", c.strip().lower()).strip("_")
-
-
 def _pick(columns: list[str], names: list[str]) -> str | None:
-    by_norm = {_norm(c): c for c in columns}
+    by_norm = {norm_name(c): c for c in columns}
     for n in names:
         if n in by_norm:
             return by_norm[n]
@@ -142,7 +155,7 @@ def _resolve_columns(path: Path, table: Table, opts: ImportOptions,
         for c in cols:
             if c in taken:
                 continue
-            vals = [str(r.get(c, "")) for r in sample if str(r.get(c, "")).strip()]
+            vals = [as_text(r.get(c)) for r in sample if as_text(r.get(c)).strip()]
             if not vals:
                 continue
             mean = sum(len(v) for v in vals) / len(vals)
@@ -157,16 +170,20 @@ def _resolve_columns(path: Path, table: Table, opts: ImportOptions,
 
 
 def _meta_value(v: Any) -> Any:
-    """A metadata cell as stored (JSON): text cleaned, NaN/infinity and nested values as text."""
-    if isinstance(v, bool) or isinstance(v, int):
+    """A metadata cell as stored (JSON): text cleaned, NaN/infinity as text, a JSON list or
+    object as JSON text, an integer too large for a database as text."""
+    if isinstance(v, bool):
         return v
+    if isinstance(v, int):
+        return v if -2**63 <= v < 2**63 else str(v)
     if isinstance(v, float):
         return v if math.isfinite(v) else str(v)
-    return clean_text(v if isinstance(v, str) else str(v))
+    return clean_text(as_text(v))
 
 
 def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
-                     notes: list[str]) -> tuple[list[Response], int, dict[str, str | None]]:
+                     notes: list[str], file_ids: dict[str, str]
+                     ) -> tuple[list[Response], int, dict[str, str | None]]:
     rows = table.rows
     sample: list[tuple[int, dict[str, Any]]] = []
     for item in rows:
@@ -185,29 +202,46 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
     out: list[Response] = []
     seen: dict[str, int] = {}
     n_read = 0
+    budget = Budget(path)
 
     def all_rows() -> Iterator[tuple[int, dict[str, Any]]]:
         yield from sample
         yield from rows
 
     def cell(row: dict[str, Any], key: str) -> str:
-        return clean_text(str(row.get(chosen[key], "") or "")).strip() if chosen[key] else ""
+        return clean_text(as_text(row.get(chosen[key]) or "")).strip() if chosen[key] else ""
 
     for rownum, row in all_rows():
         n_read += 1
-        text = str(row.get(chosen["text"], "") or "")
+        budget.row(rownum, table.unit)
+        text = as_text(row.get(chosen["text"]) or "")
         if len(text) > MAX_CELL:
             raise errors.cell_too_long(path, rownum, len(text), MAX_CELL, unit=table.unit)
         text = clean_text(text).strip()
-        rid = cell(row, "id")
-        rid = f"{opts.id_prefix}{rid}" if rid and opts.id_prefix else rid
+        own = cell(row, "id")
+        rid = f"{opts.id_prefix}{own}" if own and opts.id_prefix else own
         rid = rid or f"{prefix}:{rownum}"
         if rid in seen:
             raise errors.duplicate_id(path, rownum, rid, f"{table.unit} {seen[rid]}",
                                       unit=table.unit)
         seen[rid] = rownum
-        meta = {clean_text(str(k)): _meta_value(v) for k, v in row.items()
-                if k not in used and v not in ("", None)}
+        meta = {}
+        size = len(text)
+        for k, v in row.items():
+            if k in used or v in ("", None):
+                continue
+            value = _meta_value(v)
+            if isinstance(value, str):
+                if len(value) > MAX_CELL:
+                    raise errors.cell_too_long(path, rownum, len(value), MAX_CELL,
+                                               unit=table.unit, column=str(k))
+                size += len(value)
+            meta[clean_text(str(k))] = value
+        budget.text(size)
+        if own:
+            file_ids[rid] = own
+            if rid != own:  # --id-prefix: the file's own id stays traceable
+                meta[ID_IN_FILE] = own
         resp = cell(row, "respondent")
         q = cell(row, "question")
         for what, value in (("id", rid), ("respondent id", resp)):
@@ -224,12 +258,15 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
                     notes: list[str]) -> tuple[list[Response], str]:
     kind = opts.kind or ("transcript" if looks_like_transcript(lines) else "report")
     out: list[Response] = []
+    budget = Budget(path)
+    budget.text(sum(len(ln) for ln in lines))
     if kind == "transcript":
         turns = respondent_turns(lines)
         if not turns:
             raise errors.nothing_found(path, "respondent turns (lines like 'R1: ...')")
         speakers = {t.speaker for t, _ in turns}
         for t, question in turns:
+            budget.row(t.line, "line")
             if len(t.text) > MAX_CELL:
                 raise errors.cell_too_long(path, t.line, len(t.text), MAX_CELL, unit="line")
             # A lone generic label ("R", "Respondent") means one respondent: the file.
@@ -243,6 +280,7 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
         if not quotes:
             raise errors.nothing_found(path, "quoted passages of 8 words or more")
         for q in quotes:
+            budget.row(q.line, "line")
             if len(q.text) > MAX_CELL:
                 raise errors.cell_too_long(path, q.line, len(q.text), MAX_CELL, unit="line")
             out.append(Response(response_id=f"{prefix}:{q.line}:{len(out) + 1}", text=q.text,
@@ -271,11 +309,12 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
     notes: list[str] = []
     encoding = None
     columns: dict[str, str | None] = {}
+    file_ids: dict[str, str] = {}
     got = reader.read(p, data, opts, notes)
     if isinstance(got, Table):
         encoding = got.encoding
         notes.extend(got.notes)
-        responses, n_read, columns = _table_responses(p, got, opts, prefix, notes)
+        responses, n_read, columns = _table_responses(p, got, opts, prefix, notes, file_ids)
     else:
         text, encoding = got.text, got.encoding
         # One line per \n (as an editor numbers them), control characters gone.
@@ -293,7 +332,8 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
     if encoding and encoding != "utf-8":
         notes.append(f"decoded as {encoding}")
     return ReadResult(path=str(p), format=fmt, responses=responses, rows_read=n_read,
-                      content_hash=digest, encoding=encoding, columns=columns, notes=notes)
+                      content_hash=digest, encoding=encoding, columns=columns, notes=notes,
+                      file_ids=file_ids)
 
 
 def read_corpus(path: str | Path, options: ImportOptions | None = None) -> Corpus:
@@ -310,16 +350,18 @@ def _store_read(store, conn, p: Path, result: ReadResult, opts: ImportOptions) -
             sources.c.content_hash == result.content_hash)).first() is not None:
         return ImportSummary(**base, skipped_present=len(result.responses),
                              source_already_present=True)
-    existing = store.existing_hashes([r.response_id for r in result.responses], conn)
+    unit = "row" if result.format in ("csv", "xlsx") else "line"
+    answers, existing, id_notes = key_answers(conn, p, result.responses, result.file_ids,
+                                              unit=unit, max_len=MAX_ID)
+    base["notes"] = (*base["notes"], *id_notes)
     new: list[Response] = []
     skipped = 0
-    for r in result.responses:
+    for r in answers:
         if r.response_id in existing:
-            h, other = existing[r.response_id]
-            if h != r.text_hash:
-                raise errors.conflicting_id(p, r.location or 0, r.response_id, other,
-                                           unit="row" if result.format in ("csv", "xlsx")
-                                           else "line")
+            s = existing[r.response_id]
+            if s.text_hash != r.text_hash:
+                raise errors.conflicting_id(p, r.location or 0, r.response_id, s.source,
+                                            unit=unit)
             skipped += 1
         else:
             new.append(r)
@@ -337,39 +379,39 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
     """Import one file into the project in one transaction: all of it or nothing.
 
     A file whose bytes were imported before adds nothing; a row whose id and text are already
-    stored is skipped as already present; an id stored with a different text is an error.
+    stored is skipped as already present; ids that another file already uses for other texts
+    are stored as FILE-STEM:ID (see nlp.ingest.idkeys); an id stored from the same file with a
+    different text is an error.
 
     Raises:
         InputError: bad file (nothing is stored).
     """
-    p = Path(path)
-    if p.suffix.lower() in PROJECT_READERS:  # e.g. a REFI-QDA project: answers and codings
-        return PROJECT_READERS[p.suffix.lower()](store, p)
-    opts = options or ImportOptions()
-    result = read_file(p, opts)
-    with store.write() as conn:
-        return _store_read(store, conn, p, result, opts)
+    return import_files(store, [path], options)[0]
 
 
 def import_files(store, paths: Sequence[str | Path],
                  options: ImportOptions | None = None) -> list[ImportSummary]:
-    """Import several files as one unit: every file is read and checked first, then all are
-    stored in one transaction, so a bad file (or a conflicting id in any of them) stores
-    nothing at all. REFI-QDA projects (.qdpx) follow, one transaction each.
+    """Import several files as one unit: every file is read and checked first (REFI-QDA
+    projects included), then all are stored in one transaction, so a bad file (or a
+    conflicting id in any of them) stores nothing at all.
 
     Raises:
         InputError: naming the bad file and row; the project is unchanged.
     """
     opts = options or ImportOptions()
     items = [Path(p) for p in paths]
-    results = {i: read_file(p, opts) for i, p in enumerate(items)
-               if p.suffix.lower() not in PROJECT_READERS}
-    out: dict[int, ImportSummary] = {}
-    if results:
-        with store.write() as conn:
-            for i, result in results.items():
-                out[i] = _store_read(store, conn, items[i], result, opts)
-    for i, p in enumerate(items):
-        if i not in out:
-            out[i] = import_file(store, p, opts)
-    return [out[i] for i in range(len(items))]
+    reads = [PROJECT_READERS[p.suffix.lower()].read(p) if p.suffix.lower() in PROJECT_READERS
+             else read_file(p, opts) for p in items]
+    out: list[ImportSummary] = []
+    with store.write() as conn:
+        codebook = None
+        for p, result in zip(items, reads):
+            if isinstance(result, ReadResult):
+                out.append(_store_read(store, conn, p, result, opts))
+            else:
+                # A .qdpx may add themes (a new codebook version): the next one builds on it.
+                codebook = codebook or store.active_codebook()
+                summary, codebook = PROJECT_READERS[p.suffix.lower()].store(store, conn, result,
+                                                                           codebook)
+                out.append(summary)
+    return out

@@ -1,35 +1,23 @@
-"""Ingest: low-level readers (bytes -> text, tables -> rows) with errors that name file and row."""
+"""Ingest stage: low-level readers (bytes -> text; Word and PDF -> lines) with errors that name
+the file and the row or line. Tables (CSV, Excel, JSON Lines) are read in nlp.ingest.tables."""
 from __future__ import annotations
 
-import csv
 import io
-import json
 import logging
-import re
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .. import errors
-from ..text.clean import clean_text
+from .. import limits as _limits
+from ..text.clean import clean_text  # noqa: F401 - re-exported (ingest, tests)
+from .docx import read_docx
 
 ENCODINGS = ["utf-8", "utf-8-sig", "cp1252"]  # in this order; UTF-16 only with its BOM
-MAX_CELL = 100_000
+MAX_CELL = _limits.ANSWER_CHARS
 MAX_ID = 200  # response and respondent ids: the database columns' width (PostgreSQL enforces it)
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old Office files, and encrypted new ones
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
-
-@dataclass
-class Table:
-    """Rows of a table-like file, streamed: `rows` yields (row number, {column: value})."""
-
-    columns: list[str]
-    rows: Iterator[tuple[int, dict[str, Any]]]
-    encoding: str | None = None
-    notes: list[str] = field(default_factory=list)
-    unit: str = "row"
 
 
 def check_not_binary(path: Path, data: bytes, kind: str) -> None:
@@ -110,257 +98,119 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
-def _clean(v: Any) -> Any:
-    if v is None:
-        return ""
-    return v
+def check_office(path: Path, data: bytes, kind: str, new_suffix: str) -> None:
+    """Encrypted Office files and the old binary formats are OLE containers, not ZIP archives:
+    say which, instead of "binary content".
+
+    Raises:
+        InputError: password-protected, or an old .doc/.xls file.
+    """
+    if data[:8] != _OLE:
+        return
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        raise errors.encrypted(path, kind)
+    raise errors.old_office_format(path, kind, new_suffix)
 
 
-_DELIMITERS = ",;\t|"
-
-
-def _delimiter(header_line: str) -> str:
-    """The delimiter the header row uses most (outside double quotes); comma on a tie or for a
-    one-column file. The header alone decides: csv.Sniffer guesses from the answers too, and
-    answers full of apostrophes, semicolons or pipes fool it."""
-    counts = dict.fromkeys(_DELIMITERS, 0)
-    quoted = False
-    for ch in header_line:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(_DELIMITERS, key=counts.__getitem__)
-    return best if counts[best] else ","
-
-
-def _unclosed_quote_row(text: str, dialect: Any) -> int | None:
-    """The row whose quoted field is never closed (it swallows the rest of the file), if any."""
-    if '"' not in text:
-        return None
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
-    n = 0
-    while True:
-        try:
-            next(reader)
-        except StopIteration:
-            return None
-        except csv.Error as exc:
-            return n + 1 if "unexpected end of data" in str(exc) else None
-        n += 1
-
-
-def csv_table(path: Path, data: bytes) -> Table:
-    """A CSV file as a streamed table. Row 1 is the header, like a spreadsheet shows it."""
-    check_not_binary(path, data, "CSV")
-    notes: list[str] = []
-    text, enc = decode(path, data, notes)
-    csv.field_size_limit(50_000_000)
-    first, *rest = re.split(r"\r\n|\r|\n", text, maxsplit=1)
-    sep = first.strip().lower()
-    if len(sep) == 5 and sep.startswith("sep="):  # Excel's "sep=;" hint line
-        delimiter, text = sep[4], (rest[0] if rest else "")
-    else:
-        delimiter = _delimiter(first)
-
-    class dialect(csv.excel):  # noqa: N801 - a csv dialect is a class
-        pass
-
-    dialect.delimiter = delimiter
-    bad = _unclosed_quote_row(text, dialect)
-    if bad is not None:
-        raise errors.InputError(path, "a quoted field starting here is never closed, so it "
-                                "swallows the rest of the file.", row=bad,
-                                hint="Check for an unclosed quote mark (\") in this row.")
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise errors.empty_file(path) from None
-    except csv.Error as exc:
-        raise errors.InputError(path, f"cannot parse the CSV header ({exc}).", row=1) from None
-    columns = _dedupe_columns(path, [clean_text(h).strip() for h in header])
-
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
-        n = 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise errors.InputError(path, f"the CSV cannot be parsed here ({exc}).",
-                                        row=n + 1, hint="Check for an unclosed quote mark.") from None
-            n += 1
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) > len(columns):
-                extra = row[len(columns):]
-                if any(c.strip() for c in extra):
-                    raise errors.InputError(
-                        path, f"the row has {len(row)} fields but the header has "
-                        f"{len(columns)}.", row=n,
-                        hint="A comma inside an answer needs the answer in double quotes.")
-                row = row[:len(columns)]
-            if len(row) < len(columns):
-                row = row + [""] * (len(columns) - len(row))  # short rows: missing cells are empty
-            yield n, dict(zip(columns, row))
-
-    return Table(columns=columns, rows=rows(), encoding=enc, notes=notes)
-
-
-def _dedupe_columns(path: Path, cols: list[str]) -> list[str]:
-    out: list[str] = []
-    for i, c in enumerate(cols):
-        name = c or f"column_{i + 1}"
-        base, k = name, 2
-        while name in out:
-            name = f"{base}_{k}"
-            k += 1
-        out.append(name)
-    return out
-
-
-def xlsx_table(path: Path, data: bytes, *, sheet: str | None = None) -> Table:
-    """An Excel workbook's sheet as a streamed table (read-only mode: one pass, low memory)."""
+def zip_or_fail(path: Path, data: bytes, kind: str, new_suffix: str) -> None:
+    check_office(path, data, kind, new_suffix)
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise errors.binary_junk(path, "Excel (.xlsx)") if data[:4] != b"PK\x03\x04" else \
-            errors.unreadable(path, "Excel (.xlsx)", "the archive is truncated")
-    import openpyxl
-
-    try:
-        # data_only=False: an answer typed as "=..." is kept as the text the respondent wrote
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many types for damaged files
-        raise errors.unreadable(path, "Excel (.xlsx)", f"{type(exc).__name__}: {exc}") from None
-    notes: list[str] = []
-    names = wb.sheetnames
-    if sheet is not None:
-        if sheet not in names:
-            raise errors.InputError(path, f"no sheet {sheet!r}; sheets are "
-                                    f"{', '.join(map(repr, names))}.")
-        ws = wb[sheet]
-    else:
-        ws = None
-        for n in names:
-            cand = wb[n]
-            if cand.max_row and cand.max_row > 1 or next(cand.iter_rows(max_row=1), None):
-                ws = cand
-                break
-        if ws is None:
-            raise errors.empty_file(path)
-        if len(names) > 1:
-            notes.append(f"read sheet {ws.title!r} of {len(names)} ({', '.join(names)}); "
-                         "use --sheet to pick another")
-    it = ws.iter_rows(values_only=True)
-    header = None
-    hrow = 0
-    try:
-        for header in it:
-            hrow += 1
-            if header and any(v not in (None, "") for v in header):
-                break
-    except Exception as exc:
-        raise errors.unreadable(path, "Excel (.xlsx)", f"{type(exc).__name__}: {exc}") from None
-    if not header or all(v in (None, "") for v in header):
-        raise errors.empty_file(path)
-    columns = _dedupe_columns(path, [str(h).strip() if h is not None else "" for h in header])
-
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
-        n = hrow
-        try:
-            for row in it:
-                n += 1
-                if not row or all(v in (None, "") for v in row):
-                    continue
-                vals = [_clean(v) for v in row[:len(columns)]]
-                vals += [""] * (len(columns) - len(vals))
-                yield n, {c: (str(v) if not isinstance(v, str) else v)
-                          for c, v in zip(columns, vals)}
-        except Exception as exc:
-            raise errors.unreadable(path, "Excel (.xlsx)",
-                                    f"{type(exc).__name__} at row {n}: {exc}") from None
-        finally:
-            wb.close()
-
-    return Table(columns=columns, rows=rows(), encoding=None, notes=notes)
-
-
-def jsonl_table(path: Path, data: bytes) -> Table:
-    """A JSON Lines file (one object per line) as a table; columns are the keys seen."""
-    check_not_binary(path, data, "JSON Lines")
-    notes: list[str] = []
-    text, enc = decode(path, data, notes)
-    # Only \n ends a JSON line: str.splitlines() would also split at U+2028, U+0085 and the
-    # like, which JSON writers leave unescaped inside strings.
-    lines = text.split("\n")
-    columns: list[str] = []
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise errors.bad_json_line(path, i, exc.msg) from None
-        if not isinstance(obj, dict):
-            raise errors.bad_json_line(path, i, f"found a {type(obj).__name__}")
-        for k in obj:
-            if k not in columns:
-                columns.append(k)
-        parsed.append((i, obj))
-    if not parsed:
-        raise errors.empty_file(path)
-
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
-        for i, obj in parsed:
-            yield i, {k: obj.get(k, "") for k in columns} | {k: v for k, v in obj.items()}
-
-    return Table(columns=columns, rows=rows(), encoding=enc, notes=notes, unit="line")
+        raise errors.binary_junk(path, kind) if data[:4] != b"PK\x03\x04" else \
+            errors.unreadable(path, kind, "the archive is truncated")
 
 
 def docx_lines(path: Path, data: bytes) -> list[str]:
-    """A Word document's paragraphs (and table cells) as lines of text."""
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise errors.binary_junk(path, "Word (.docx)") if data[:4] != b"PK\x03\x04" else \
-            errors.unreadable(path, "Word (.docx)", "the archive is truncated")
-    import docx
+    """A Word document's paragraphs (and table cells) as lines of text (see nlp.ingest.docx).
 
-    try:
-        doc = docx.Document(io.BytesIO(data))
-    except Exception as exc:
-        raise errors.unreadable(path, "Word (.docx)", f"{type(exc).__name__}: {exc}") from None
-    lines: list[str] = []
-    for p in doc.paragraphs:
-        style = (p.style.name if p.style is not None else "") or ""
-        t = p.text
-        if style.lower().startswith("heading") and t.strip():
-            t = "# " + t.strip()
-        lines.append(t)
-    for table in doc.tables:
-        for row in table.rows:
-            for cell in row.cells:
-                lines.append(cell.text)
-    return lines
+    Raises:
+        InputError: not a Word file, password-protected, damaged, over a limit, or no text.
+    """
+    zip_or_fail(path, data, "Word (.docx)", ".docx")
+    doc = read_docx(path, data, _limits.current())
+    if not any(ln.strip() for ln in doc.lines):
+        if doc.objects:
+            raise errors.no_text(path, f"it holds only {doc.objects} embedded object(s), "
+                                 "pictures or drawings, and no typed text",
+                                 "Copy the text into the document (or export it as text) "
+                                 "and import that.")
+        raise errors.empty_file(path)
+    return doc.lines
+
+
+def _pdf_content_size(path: Path, page: Any, n: int, lim: "_limits.Limits") -> int:
+    """Bytes of a page's content streams once inflated, each checked against the ratio and
+    member limits like an archive's parts (a 70 KB stream of 70 MB took seconds per page)."""
+    from pypdf.generic import ArrayObject, StreamObject
+
+    obj = page.get("/Contents")
+    obj = obj.get_object() if obj is not None else None
+    streams = [o.get_object() for o in obj] if isinstance(obj, ArrayObject) else [obj]
+    total = 0
+    for st in streams:
+        if not isinstance(st, StreamObject):
+            continue
+        packed = len(getattr(st, "_data", b"") or b"")
+        size = len(st.get_data())
+        if size > lim.member or (size > _limits.RATIO_FLOOR and size > lim.ratio * max(packed, 1)):
+            raise errors.archive_too_big(path, "PDF", f"page {n}", "has a content stream that "
+                                         f"inflates to {size:,} bytes (a compression bomb)",
+                                         "NLP_MAX_RATIO")
+        total += size
+    return total
 
 
 def pdf_lines(path: Path, data: bytes) -> list[str]:
-    """A PDF's text as lines (pages joined; a blank line between pages)."""
+    """A PDF's text as lines (pages joined; a blank line between pages).
+
+    Raises:
+        InputError: not a PDF, password-protected, damaged, or no text layer.
+    """
     if not data.startswith(b"%PDF"):
         raise errors.binary_junk(path, "PDF")
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
     pypdf_log = logging.getLogger("pypdf")
     level = pypdf_log.level
     pypdf_log.setLevel(logging.ERROR)  # its warnings on damaged files would print mid-command
+    budget = _limits.Budget(path)
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if reader.is_encrypted:
+            # Many PDFs are encrypted with an empty user password (copy protection only).
+            try:
+                opened = reader.decrypt("")
+            except DependencyError:  # AES without the optional 'cryptography' package
+                raise errors.encrypted(path, "PDF", needs="cryptography") from None
+            except (NotImplementedError, PdfReadError, ValueError):
+                opened = 0
+            if not opened:
+                raise errors.encrypted(path, "PDF")
+        pages = []
+        unpacked = 0
+        for n, page in enumerate(reader.pages, start=1):
+            unpacked += _pdf_content_size(path, page, n, budget.limits)
+            if unpacked > budget.limits.unpacked:
+                raise errors.archive_too_big(path, "PDF", f"page {n}", "brings the pages' "
+                                             "content past "
+                                             f"{budget.limits.unpacked // _limits.MB:,} MB",
+                                             "NLP_MAX_UNPACKED_MB")
+            pages.append(page.extract_text() or "")
+            budget.text(len(pages[-1]))
+    except errors.NlpError:
+        raise
+    except DependencyError:  # AES without the optional 'cryptography' package
+        raise errors.encrypted(path, "PDF", needs="cryptography") from None
+    except FileNotDecryptedError:
+        raise errors.encrypted(path, "PDF") from None
     except (PdfReadError, Exception) as exc:  # pypdf raises several types on damage
         raise errors.unreadable(path, "PDF", f"{type(exc).__name__}: {exc}") from None
     finally:
         pypdf_log.setLevel(level)
+    if pages and not any(p.strip() for p in pages):
+        raise errors.no_text(path, f"its {len(pages)} page(s) have no text layer (scanned "
+                             "images?)", "Run OCR on it (e.g. ocrmypdf), or save the text from "
+                             "the document it was made from, and import that.")
     lines: list[str] = []
     for p in pages:
         lines.extend(p.splitlines())

@@ -13,9 +13,10 @@ from typing import Any, Callable, Iterable, Sequence
 from xml.etree import ElementTree as ET
 
 from .. import errors
-from ..fsio import atomic_write
+from ..fsio import atomic_path, check_output_file
 from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
-from .reader import codes_to_themes, import_qdpx as _import, parse_xml
+from .codes import codes_to_themes, parse_xml
+from .reader import import_qdpx as _import
 from .schema import CODEBOOK_NS, MODEL_USER_NAME, ORIGIN, PROJECT_NS, SUGGESTIONS, code_guid, guid
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def codebook_xml(codebook: Codebook) -> bytes:
 def export_qdc(store, out: str | Path) -> Path:
     """Write the project's active codebook as a REFI-QDA .qdc file (atomically)."""
     out = Path(out)
-    with atomic_write(out) as tmp:
+    with atomic_path(out) as tmp:
         tmp.write_bytes(codebook_xml(store.active_codebook()))
     return out
 
@@ -306,10 +307,11 @@ def export_qdpx(store, out: str | Path, *, anonymise: bool = True,
     Raises:
         NlpError: unknown suggestions option.
     """
+    check_output_file(out)  # before the slow part: anonymising every answer
     xml, files = project_xml(store, anonymise=anonymise, anonymiser=anonymiser,
                              suggestions=suggestions, name=name, line_breaks=line_breaks)
     out = Path(out)
-    with atomic_write(out) as tmp:
+    with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("project.qde", xml)
             for path, data in files.items():

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import errors
+from ..fsio import ensure_output_dir
 from ..topics import load_project_topics
 from .data import (GROUP_NAMES, MAX_GROUPS, REPORT_FORMATS, ReportData, ThemeFinding, Topic,
                    build_report_data, find_group)
@@ -45,19 +46,18 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
 
     Raises:
         NlpError: unknown format or group column.
+        OutputError: `out_dir` is a file or cannot be made.
     """
-
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in REPORT_FORMATS]
     if bad or not formats:
         raise errors.NlpError(f"unknown report format {', '.join(bad) or '(none)'}; use "
                               f"{', '.join(REPORT_FORMATS)}.")
+    out = ensure_output_dir(out_dir)  # before the slow part: a bad folder fails at once
     data = build_report_data(project, anonymise=anonymise, anonymiser=anonymiser,
                              topics=topics, embeddings=embeddings, group_by=group_by,
                              quotes_per_theme=quotes_per_theme, title=title)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     chart = draw_chart(data, out / "theme-shares.png")
     renderers = {"docx": render_docx, "md": render_md, "html": render_html}
     paths = [renderers[f](data, out / f"report.{f}", chart) for f in formats]

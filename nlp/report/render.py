@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Iterator
 
-from ..fsio import atomic_write
+from ..fsio import atomic_path
 from .data import ReportData, ThemeFinding
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def draw_chart(data: ReportData, path: Path) -> Path | None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
-    with atomic_write(path) as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
@@ -232,7 +232,7 @@ def render_md(data: ReportData, path: Path, chart: Path | None) -> Path:
                   + (f": {e(', '.join(t.keywords))}" if t.keywords else "")]
             L += [f"  > *“{e(x)}”*" for x in t.examples]
         L += [""]
-    with atomic_write(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text("\n".join(L), encoding="utf-8")
     return path
 
@@ -305,7 +305,7 @@ def render_html(data: ReportData, path: Path, chart: Path | None) -> Path:
                                for x in t.examples) + "</li>")
         P.append("</ul>")
     P.append("</body></html>")
-    with atomic_write(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text("\n".join(P), encoding="utf-8")
     return path
 
@@ -409,6 +409,6 @@ def render_docx(data: ReportData, path: Path, chart: Path | None) -> Path:
                          + (f": {', '.join(t.keywords)}" if t.keywords else "")))
             for x in t.examples:
                 para(f"“{x}”", italic=True, style="Quote")
-    with atomic_write(path) as tmp:
+    with atomic_path(path) as tmp:
         doc.save(str(tmp))
     return path

@@ -103,3 +103,61 @@ themes:
     label: Underfunding
     definition: Contracts do not pay the full cost of the service.
 """
+
+
+QDA_NS = "urn:QDA-XML:project:1.0"
+CODE_GUID = "C0DE0000-0000-4000-8000-000000000001"
+
+
+def _attr(s: str) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(s)
+
+
+def qde_xml(sources: list[dict], *, code_name: str = "Slow process", users: str = "") -> bytes:
+    """A REFI-QDA project.qde: one code, and per source a dict with `name`, `text` (inline, or
+    `path` for a file under sources/), optional `values` [(variable, kind, text)],
+    `selections` [(start, end, description)] and `coded` (the whole text coded)."""
+    from xml.sax.saxutils import escape
+
+    var_names = sorted({v for s in sources for v, _, _ in s.get("values", [])})
+    var_guid = {v: f"7A000000-0000-4000-8000-{i:012d}" for i, v in enumerate(var_names)}
+    kinds = {v: k for s in sources for v, k, _ in s.get("values", [])}
+    out = [f'<?xml version="1.0" encoding="utf-8"?>\n<Project xmlns="{QDA_NS}" name="p">',
+           users,
+           f'<CodeBook><Codes><Code guid="{CODE_GUID}" name={_attr(code_name)} '
+           'isCodable="true"/></Codes></CodeBook>']
+    if var_names:
+        out.append("<Variables>" + "".join(
+            f'<Variable guid="{var_guid[v]}" name={_attr(v)} '
+            f'typeOfVariable="{kinds[v].replace("Value", "")}"/>' for v in var_names)
+            + "</Variables>")
+    out.append("<Sources>")
+    for i, s in enumerate(sources):
+        guid = f"50000000-0000-4000-8000-{i:012d}"
+        ref = f' plainTextPath="internal://{s["path"]}"' if "path" in s else ""
+        out.append(f'<TextSource guid="{guid}" name={_attr(s["name"])}{ref}>')
+        if "path" not in s:
+            out.append(f"<PlainTextContent>{escape(s['text'])}</PlainTextContent>")
+        for start, end, desc in s.get("selections", []):
+            out.append(f'<PlainTextSelection guid="5E000000-0000-4000-8000-{i:012d}" '
+                       f'startPosition="{start}" endPosition="{end}">'
+                       + (f"<Description>{escape(desc)}</Description>" if desc else "")
+                       + f'<Coding guid="C1000000-0000-4000-8000-{i:012d}"><CodeRef '
+                       f'targetGUID="{CODE_GUID}"/></Coding></PlainTextSelection>')
+        if s.get("coded"):
+            out.append(f'<Coding guid="C2000000-0000-4000-8000-{i:012d}"><CodeRef '
+                       f'targetGUID="{CODE_GUID}"/></Coding>')
+        for v, kind, text in s.get("values", []):
+            out.append(f'<VariableValue><VariableRef targetGUID="{var_guid[v]}"/>'
+                       f"<{kind}>{escape(text)}</{kind}></VariableValue>")
+        out.append("</TextSource>")
+    out.append("</Sources></Project>")
+    return "\n".join(out).encode("utf-8")
+
+
+def qdpx_bytes(sources: list[dict], *, files: dict[str, bytes] | None = None, **kw) -> bytes:
+    """A .qdpx: project.qde (see `qde_xml`) and `files` under sources/."""
+    return zip_bytes({"project.qde": qde_xml(sources, **kw),
+                      **{f"sources/{k}": v for k, v in (files or {}).items()}})

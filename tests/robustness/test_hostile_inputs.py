@@ -181,10 +181,16 @@ CASES = [
     Case("an id longer than the database allows", "long-id.csv",
          csv_bytes([["id", "text"], ["x" * 300, ANSWER]]),
          Err(r"the id has 300 characters, over the limit of 200", "row 2")),
-    Case("an id already in the project with another text", "clash.csv",
+    Case("an id another file uses for another text: stored as FILE:ID", "wave2.csv",
+         csv_bytes([["id", "text"], ["1", "A different answer under the same id"]]),
+         Ok(_note(r"stored as 'wave2:ID'", lambda s, o: [
+             (r.response_id, r.metadata.get("id_in_file")) for r in s.corpus()] == [
+             ("1", None), ("wave2:1", "1")] or pytest.fail(str(s.corpus().ids)))),
+         before=[("first.csv", csv_bytes([["id", "text"], ["1", ANSWER]]))]),
+    Case("the same file edited: an id with another text", "edited.csv",
          csv_bytes([["id", "text"], ["1", "A different answer under the same id"]]),
          Err(r"id '1' is already in the project with a different text", "row 2"),
-         before=[("first.csv", csv_bytes([["id", "text"], ["1", ANSWER]]))]),
+         before=[("edited.csv", csv_bytes([["id", "text"], ["1", ANSWER]]))]),
     Case("the same file again adds nothing", "again.csv", answers_csv(5),
          Ok(_count(5)), before=[("again.csv", answers_csv(5))], unchanged=True),
     Case("no text column", "numbers.csv", b"id,score\n1,4\n2,5\n", Err(r"no text column found")),
@@ -293,10 +299,11 @@ def test_several_files_one_bad_stores_nothing(project: Path, tmp_path: Path):
         with pytest.raises(errors.InputError, match=r"bad\.csv, row 7: duplicate id '104'"):
             import_files(p.store, [good, bad])
         assert dump_db(project / "project.db") == before
-        # conflicting ids between two files of one call: nothing either
+        # conflicting ids between two files of one call (an edited copy: most ids keep their
+        # text, one has another): nothing either
         clash = tmp_path / "clash.csv"
-        clash.write_bytes(csv_bytes([["id", "text"], ["1", "not the same text as good.csv"]]))
-        with pytest.raises(errors.InputError, match=r"id '1' is already in the project"):
+        clash.write_bytes(answers_csv(3) + b"4,not the same text as good.csv\n")
+        with pytest.raises(errors.InputError, match=r"clash\.csv, row 5: id '4' is already in"):
             import_files(p.store, [good, clash])
         assert dump_db(project / "project.db") == before
         summaries = import_files(p.store, [good, good])

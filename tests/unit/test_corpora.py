@@ -2,14 +2,15 @@
 texts are verbatim from the source reports, and every coder disagreement was adjudicated."""
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from corpus_passages import (PASSAGES, SEEDS, load_passages, passage_lines, source_text,
+                             unit_problem, verbatim_span)
 from nlp import corpora
 from nlp.codebook import load_codebook
 
@@ -18,10 +19,6 @@ CORPUS = Path(corpora.corpora_dir()) / NAME
 BUILD = CORPUS / "_build"
 COLUMNS = ["id", "text", "kind", "source", "line", "section", "speaker", "themes", "coder1",
            "coder2"]
-# The four source reports live beside the clone (../shared/seeds), as in CI; NLP_SEEDS_DIR
-# overrides.
-SEEDS = Path(os.environ.get("NLP_SEEDS_DIR")
-             or Path(__file__).resolve().parents[3] / "shared" / "seeds")
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -78,101 +75,38 @@ def test_every_theme_has_an_example(df, theme_ids):
     assert not theme_ids - set(counts), f"themes with no example: {theme_ids - set(counts)}"
 
 
-PARA = "\u2029"  # paragraph break (a blank line) in a normalised source
-LAYOUT = set(" \u201c\u201d\"*_")  # what a layout may put between two pieces of one unit
-
-
-def _ws(s: str) -> str:
-    return re.sub(r"\s+", " ", s).strip()
-
-
-def _source_text(raw: str) -> str:
-    """A source report, whitespace-normalised, with its paragraph breaks kept as PARA."""
-    return f" {PARA} ".join(_ws(p) for p in re.split(r"\n\s*\n", raw) if p.strip())
-
-
-def _longest_prefix_in(text: str, hay: str) -> int:
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if text[:mid] in hay:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _common(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def verbatim_span(text: str, source: str, start: int = 0, *, max_gaps: int = 10,
-                  max_gap: int = 2500, min_chunk: int = 12) -> int | None:
-    """Where `text` occurs verbatim (whitespace-normalised) in `source` (from _source_text) at
-    or after `start`, or None. A unit may run over a page break or a pull-quote box that the
-    layout put in the middle of it, or over a paragraph-opening quote mark, so it may be made
-    of up to `max_gaps` + 1 verbatim pieces, in order, where each piece after the first
-    continues either straight on (past quote marks, emphasis marks and spaces only) or at the
-    start of a later paragraph, within `max_gap` characters, when the previous piece ended its
-    paragraph. Anything else (a word left out, changed or added) fails."""
-    text = _ws(text)
-    k = _longest_prefix_in(text, source[start:])
-    if k < min(len(text), min_chunk):
-        return None
-    first = pos = source.index(text[:k], start)
-    pos += k
-    rest = text[k:]
-    layout = "".join(LAYOUT)
-    for _ in range(max_gaps):
-        rest = rest.lstrip()
-        if not rest:
-            return first
-        head = pos + len(source[pos:]) - len(source[pos:].lstrip(layout))
-        candidates = [head]
-        if source.startswith(PARA, head):  # the piece ended its paragraph: a later one may
-            end = min(len(source), pos + max_gap)  # carry on after a box or page break
-            i = source.find(PARA, head, end)
-            while i != -1:
-                j = i + 1
-                candidates.append(j + len(source[j:j + 8]) - len(source[j:j + 8].lstrip(layout)))
-                i = source.find(PARA, j, end)
-        best, at = max((_common(rest, source[c:c + len(rest)]), c) for c in candidates)
-        if best < min(len(rest), min_chunk):
-            return None
-        pos = at + best
-        rest = rest[best:]
-    return first if not rest.strip() else None
-
-
 def test_every_unit_is_verbatim_in_its_source_report(df):
-    assert SEEDS.is_dir(), (
-        f"source reports not found at {SEEDS}: the corpus's verbatim check needs the four "
-        f"reports (../shared/seeds beside the clone, or set NLP_SEEDS_DIR)")
+    """Checked on the report passages the repository ships (any clone), at each unit's line."""
+    passages = load_passages()
     problems = []
     for src, group in df.groupby("source"):
-        path = SEEDS / src
-        assert path.is_file(), f"source report {src} missing from {SEEDS}"
-        raw = path.read_text(encoding="utf-8")
-        lines = raw.splitlines()
-        text = _source_text(raw)
-        for u in group.itertuples():
-            # start the search a few lines before the unit's recorded line, so the line is
-            # checked too (a repeated pull-quote must be found at its own place).
-            before = _source_text("\n".join(lines[:max(0, u.line - 4)]))
-            at = verbatim_span(u.text, text, max(0, len(before) - 1))
-            if at is None:
-                problems.append(f"{u.id}: not verbatim in {src}")
-            elif at > len(_source_text("\n".join(lines[:u.line + 3]))):
-                problems.append(f"{u.id}: found after line {u.line} + 3")
+        assert src in passages, f"no passages of {src} in {PASSAGES}"
+        lines = passage_lines(passages[src])
+        problems += [f"{p} in {src}" for u in group.itertuples() if (p := unit_problem(u, lines))]
     assert not problems, "\n".join(problems)
 
 
+def test_shipped_passages_are_the_reports_own_lines(df):
+    """Where the four reports are present (../shared/seeds beside CI's checkout, or
+    NLP_SEEDS_DIR), the passages are their lines, unchanged, and every unit is verbatim in
+    the whole report too."""
+    if not SEEDS.is_dir():
+        pytest.skip(f"the source reports are not here ({SEEDS}); the passages are checked "
+                    "where they are (CI)")
+    for src, entry in load_passages().items():
+        raw = (SEEDS / src).read_text(encoding="utf-8")
+        lines = raw.splitlines()
+        assert hashlib.sha256(raw.encode("utf-8")).hexdigest() == entry["sha256"], src
+        assert len(lines) == entry["n_lines"], src
+        for first, run in entry["runs"]:
+            assert lines[first - 1:first - 1 + len(run)] == run, f"{src}: line {first}"
+        problems = [p for u in df[df["source"] == src].itertuples()
+                    if (p := unit_problem(u, lines))]
+        assert not problems, problems
+
+
 def test_verbatim_check_allows_layout_breaks_but_rejects_altered_text():
-    src = _source_text("They said we needed a legal team to read it.\n\n> A boxed pull-quote. <"
+    src = source_text("They said we needed a legal team to read it.\n\n> A boxed pull-quote. <"
                        "\n\n\u201cWe wanted to pull out, so we did not sign.")
     assert verbatim_span("we needed a legal team to read it. We wanted to pull out, so we did "
                          "not sign.", src) == 10

@@ -8,7 +8,7 @@ from pathlib import Path
 NLP = Path(__file__).resolve().parents[2] / "nlp"
 
 # Lower rank first; a module may import only from its own unit or a lower rank.
-RANKS = [("types", "errors"), ("fsio",), ("codebook", "corpora"), ("text",), ("embed",),
+RANKS = [("types", "errors"), ("fsio", "limits"), ("codebook", "corpora"), ("text",), ("embed",),
          ("store",), ("project",), ("refiqda",), ("ingest",), ("classify",), ("topics",),
          ("report",), ("export",), ("app", "__main__")]
 RANK = {unit: i for i, units in enumerate(RANKS) for unit in units}

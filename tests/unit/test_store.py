@@ -113,7 +113,10 @@ def test_reimport_adds_nothing(store, write):
 def test_conflicting_id_fails_whole_file(store, write):
     _import(store, write)
     before = store.dump()
-    p = write("c.csv", "id,text\n50,brand new answer\n2,a different text for id two\n")
+    # One id with its stored text, one with another: an edited export of the same answers
+    # (a file numbering its own answers, with other texts under most ids, is re-keyed).
+    p = write("c.csv", "id,text\n1,answer number 1 about the tender\n"
+                       "2,a different text for id two\n")
     with pytest.raises(InputError, match=r"c\.csv, row 3: id '2' is already in the project"):
         import_file(store, p)
     assert store.dump() == before
