@@ -126,8 +126,8 @@ def import_(
                       str(s.skipped_present))
         notes += [f"{Path(s.path).name}: {n}" for n in s.notes]
     out.print(table)
-    for n in notes:
-        out.print(f"  {n}")
+    for n in notes:  # file names are user text: printed whole, never folded mid-word
+        out.print(f"  {n}", soft_wrap=True)
 
 
 @app.command("list")
@@ -165,13 +165,14 @@ def show(response_id: str = typer.Argument(..., help="The response id.")) -> Non
     except KeyError:
         raise errors.NlpError(f"no response {response_id!r} in the project; "
                               "'nlp list' shows the ids.") from None
-    out.print(Text.assemble((r.response_id, "bold"), f" {r.source} {r.location or ''}"))
+    out.print(Text.assemble((r.response_id, "bold"), f" {r.source} {r.location or ''}"),
+              soft_wrap=True)
     for k in ("respondent_id", "question", "flag"):
         if getattr(r, k):
             out.print(f"{k}: {getattr(r, k)}")
     for k, v in r.metadata.items():
         out.print(f"{k}: {v}")
-    out.print(r.text)
+    out.print(r.text, soft_wrap=True)  # the answer as written, never folded mid-word
     for c in store.codings(response_id=response_id):
         conf = f" p={c.confidence:.2f}" if c.confidence is not None else ""
         out.print(f"  {c.theme_id}: {c.status} by {c.coder} ({c.origin}){conf}")
