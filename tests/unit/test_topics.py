@@ -283,7 +283,7 @@ def test_figures_from_a_saved_result(fitted, tmp_path):
 
 
 def test_importing_topics_does_not_import_bertopic():
-    code = "import sys, nlp.topics, nlp.topic_figures; print('bertopic' in sys.modules)"
+    code = "import sys, nlp.topics, nlp.topics.figures; print('bertopic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
