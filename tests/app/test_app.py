@@ -179,7 +179,7 @@ def test_refresh_runs_in_the_background_once(app_at, project, monkeypatch):
 
     def fake_code_project(p, *, recode_all=False, **_):
         calls.append(recode_all)
-        time.sleep(0.3)
+        time.sleep(3.0)  # long enough to outlast one page render on a busy machine
         return pipeline.CodeRun(coded=5)
 
     monkeypatch.setattr(pipeline, "code_project", fake_code_project)
