@@ -285,15 +285,29 @@ def topics(
 
     project = _project()
     view = topics_command(project, refit=refit, seed=seed, progress=True)
-    out.print(view.to_table())
+    out.print(_topics_table(view))
     for note in view.notes:
         out.print(note)
+    if view.result.emergent:
+        out.print("Add one to the codebook with: nlp topics accept TOPIC --theme-id ID "
+                  "--label TEXT --definition TEXT")
     if figures is not None:
         from ..topics.figures import export_project_figures
 
         for p in export_project_figures(project, figures, group_by=group_by or None,
                                         png=not no_png):
             out.print(str(p))
+
+
+def _topics_table(view) -> Table:
+    """The topic rows as a rich Table (numbers right-aligned)."""
+    table = Table(title=view.title, show_lines=False)
+    for c in view.columns:
+        table.add_column(c, justify="right" if c in ("#", "Answers", "Share") else "left",
+                         overflow="fold")
+    for r in view.rows:
+        table.add_row(*r)
+    return table
 
 
 @topics_app.command("accept")

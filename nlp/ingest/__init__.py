@@ -15,6 +15,7 @@ from ..refiqda import read_qdpx, store_qdpx
 from ..store.schema import sources
 from ..text.clean import NON_ANSWERS, flag_for
 from ..types import Codebook, Corpus, ImportSummary, Response
+from .base import Document, ImportOptions, Reader
 from .idkeys import ID_IN_FILE, key_answers
 from .quotes import extract_quotes
 from .readers import (MAX_CELL, MAX_ID, check_not_binary, clean_text, decode, docx_lines,
@@ -24,23 +25,6 @@ from .tables import (ID_NAMES, QUESTION_NAMES, RESPONDENT_NAMES, TEXT_NAMES, Tab
 from .transcripts import looks_like_transcript, respondent_turns
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Document:
-    """What a document reader returns: the text (one answer, a transcript or a report)."""
-
-    text: str
-    encoding: str | None = None
-
-
-@dataclass(frozen=True)
-class Reader:
-    """One file format: `read(path, data, options, notes)` returns a `Table` (rows with
-    columns) or a `Document` (text split into answers, turns or quotes by `options.kind`)."""
-
-    format: str
-    read: Callable[[Path, bytes, "ImportOptions", list[str]], "Table | Document"]
 
 
 def _text(path: Path, data: bytes, opts: "ImportOptions", notes: list[str]) -> Document:
@@ -81,18 +65,6 @@ PROJECT_READERS: dict[str, ProjectReader] = {
     ".qdpx": ProjectReader("qdpx", read_qdpx, store_qdpx),
 }
 FORMATS = {s: r.format for s, r in (*READERS.items(), *PROJECT_READERS.items())}  # every suffix
-
-
-@dataclass
-class ImportOptions:
-    """How to read a file: column names (detected when None), sheet, kind, id prefix."""
-    text_col: str | None = None
-    id_col: str | None = None
-    respondent_col: str | None = None
-    question_col: str | None = None
-    sheet: str | None = None
-    kind: str | None = None  # "table" | "transcript" | "report"; detected when None
-    id_prefix: str | None = None
 
 
 @dataclass
@@ -289,7 +261,9 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
                                 flag=flag_for(q.text)))
         notes.append(f"read as a report: {len(out)} quoted passages")
     else:
-        raise errors.InputError(path, f"unknown kind {kind!r}; use table, transcript or report.")
+        what = ("is a text document, not a table" if kind == "table"
+                else f"cannot be read as {kind!r}")
+        raise errors.InputError(path, f"this file {what}; use --kind transcript or report.")
     return out, kind
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.table import Table
 
 from .. import errors
 from ..classify.coding import project_embedder, project_examples
@@ -25,8 +24,6 @@ log = logging.getLogger("nlp.topics")
 FORMAT = 1
 RESULT_FILE = "topics.json"
 CENTROIDS_FILE = "centroids.npy"
-# How the CLI spells "accept an emergent topic" (shown under the table).
-ACCEPT_HINT = "nlp topics accept TOPIC --theme-id ID --label TEXT --definition TEXT"
 
 
 def topics_dir(project) -> Path:
@@ -182,16 +179,6 @@ class TopicsView:
     result: TopicResult
     refitted: bool
 
-    def to_table(self):
-        """A rich Table of the rows."""
-        table = Table(title=self.title, show_lines=False)
-        for c in self.columns:
-            table.add_column(c, justify="right" if c in ("#", "Answers", "Share") else "left",
-                             overflow="fold")
-        for r in self.rows:
-            table.add_row(*r)
-        return table
-
 
 def _short(text: str, n: int = 90) -> str:
     text = " ".join(text.split())
@@ -223,8 +210,8 @@ def view_topics(result: TopicResult, *, refitted: bool = False) -> TopicsView:
     notes.append(f"Coherence (NPMI) {result.coherence:.3f}; keyword diversity "
                  f"{result.diversity:.2f}.")
     if result.emergent:
-        notes.append(f"{len(result.emergent)} emergent topic(s) (NEW) match no codebook theme; "
-                     f"add one with: {ACCEPT_HINT}")
+        notes.append(f"{len(result.emergent)} emergent topic(s) (NEW) match no codebook "
+                     "theme; one can become a theme of the codebook (`accept_topic`).")
     title = (f"Topics ({'fitted now' if refitted else 'saved model'}; codebook "
              f"{result.codebook or '-'} v{result.codebook_version or '-'})")
     return TopicsView(title=title, columns=("#", "Topic", "Keywords", "Answers", "Share",
