@@ -12,6 +12,7 @@ from typing import Any, Callable
 from .. import errors
 from ..refiqda import export_qdc, export_qdpx
 from ..report import REPORT_FORMATS, write_project_report
+from ..text.anon_project import project_anonymiser
 from .tables import EXPORT_FORMATS, export_project
 
 Exporter = Callable[..., "Path | list[Path]"]
@@ -19,15 +20,17 @@ Exporter = Callable[..., "Path | list[Path]"]
 
 def _table(fmt: str) -> Exporter:
     def write(project, out: str | Path, *, anonymise: bool = True, layout: str = "wide") -> Path:
-        return export_project(project.store, out, format=fmt, anonymise=anonymise, layout=layout)
+        # The project itself, so its anonymisation settings and placeholder numbering apply.
+        return export_project(project, out, format=fmt, anonymise=anonymise, layout=layout)
     write.__name__ = f"write_{fmt}"
     return write
 
 
 def _qdpx(project, out: str | Path, *, anonymise: bool = True, suggestions: str = "open",
           line_breaks: str = "keep") -> Path:
-    return export_qdpx(project.store, out, anonymise=anonymise, suggestions=suggestions,
-                       line_breaks=line_breaks)
+    return export_qdpx(project.store, out, anonymise=anonymise,
+                       anonymiser=project_anonymiser(project) if anonymise else None,
+                       suggestions=suggestions, line_breaks=line_breaks)
 
 
 def _qdc(project, out: str | Path) -> Path:
