@@ -116,7 +116,11 @@ class ProjectAnonymiser:
             for label, table in numbering.items():
                 for key, n in table.items():
                     saved.setdefault(label, {}).setdefault(key, n)
-            self.store.set_setting(NUMBERING_KEY, saved)
+            try:
+                self.store.set_setting(NUMBERING_KEY, saved)
+            except Exception as exc:  # a read-only database: this output is still consistent
+                log.warning("could not save the placeholder numbering (%s); placeholders of "
+                            "later exports may be numbered differently", exc)
         return out
 
 

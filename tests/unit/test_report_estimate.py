@@ -220,3 +220,18 @@ def test_chart_bars_agree_with_their_labels(coded, tmp_path, monkeypatch):
     for (y, s), end in zip(labels, ends):
         shown = s.split(" ")[0]
         assert shown == pct(end / 100), (s, end)
+
+
+def test_groups_by_question_and_source():
+    from nlp.report import find_group
+    from nlp.types import Corpus, Response
+
+    corpus = Corpus(tuple(Response(response_id=f"x{i}", text="t", source=f"wave{i % 2}.csv",
+                                   question="Q1" if i < 4 else "Q2") for i in range(8)))
+    assert find_group(corpus) == ("question", {f"x{i}": "Q1" if i < 4 else "Q2"
+                                               for i in range(8)})
+    assert find_group(corpus, "source")[1]["x3"] == "wave1.csv"
+    # a metadata column of that name wins over the provenance field
+    meta = Corpus(tuple(Response(response_id=f"x{i}", text="t", source="a.csv",
+                                 metadata={"source": f"report {i % 3}"}) for i in range(9)))
+    assert find_group(meta, "source")[1]["x4"] == "report 1"
