@@ -187,12 +187,14 @@ def metadata_columns(corpus, anonymiser: Callable[[Sequence[str]], list[str]] | 
 
 
 def export_project(store, out: str | Path, *, format: str, anonymise: bool = True,
-                   layout: str = "wide") -> Path:
+                   layout: str = "wide",
+                   anonymiser: Callable[[Sequence[str]], list[str]] | None = None) -> Path:
     """Write the project's coded quotes to `out` (atomically).
 
     Args:
         format: csv, xlsx or jsonl.
         anonymise: replace names, places, contacts with placeholders (default).
+        anonymiser: texts -> texts instead of the project's (nlp.text.anon_project).
         layout: "wide" (one row per quote, a column per theme) or "long" (one row per coding).
 
     Raises:
@@ -204,8 +206,9 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
     if layout not in ("wide", "long"):
         raise errors.NlpError(f"unknown layout {layout!r}; use wide or long.")
     check_output_file(out)  # before the slow part: anonymising every answer
-    rows = (coded_rows(store, anonymise=anonymise)[0] if layout == "wide"
-            else coding_rows(store, anonymise=anonymise))
+    rows = (coded_rows(store, anonymise=anonymise, anonymiser=anonymiser)[0]
+            if layout == "wide" else coding_rows(store, anonymise=anonymise,
+                                                 anonymiser=anonymiser))
     store = getattr(store, "store", store)
     out = Path(out)
     with atomic_path(out) as tmp:

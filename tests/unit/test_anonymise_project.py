@@ -211,3 +211,28 @@ def test_bad_project_settings_are_clear_errors(project, section, match):
     project.config["anonymise"] = section
     with pytest.raises(errors.SettingsError, match=match):
         anonymise_settings(project)
+
+
+def test_strict_mode_from_the_command_line(project, tmp_path):
+    from typer.testing import CliRunner
+
+    from nlp.app.cli import app
+
+    def run(*args):
+        res = CliRunner().invoke(app, ["--project", str(project.root), *map(str, args)])
+        assert res.exit_code == 0, res.output
+        return res
+
+    run("export", "--format", "jsonl", "--out", tmp_path / "kept.jsonl")
+    run("export", "--format", "jsonl", "--out", tmp_path / "strict.jsonl", "--strict-anonymise")
+    kept = {r["response_id"]: r["text"] for r in map(
+        json.loads, (tmp_path / "kept.jsonl").read_text(encoding="utf-8").splitlines())}
+    strict = {r["response_id"]: r["text"] for r in map(
+        json.loads, (tmp_path / "strict.jsonl").read_text(encoding="utf-8").splitlines())}
+    assert "Ministry of Justice" in kept["Kwame"] and "Ministry of Justice" not in strict["Kwame"]
+    for out, flags in (("r", []), ("rs", ["--strict-anonymise"])):
+        run("report", "--out", tmp_path / out, "--format", "md", *flags)
+    quotes = {out: [line for line in (tmp_path / out / "report.md").read_text(encoding="utf-8")
+                    .splitlines() if line.startswith("> ***“")] for out in ("r", "rs")}
+    assert any("Ministry of Justice" in q for q in quotes["r"])
+    assert quotes["rs"] and not any("Ministry of Justice" in q for q in quotes["rs"])
