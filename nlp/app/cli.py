@@ -192,12 +192,15 @@ def export(
                                                  "(not yet decided), all or none."),
     line_breaks: str = typer.Option("keep", help="qdpx: keep, or space (for readers that "
                                                  "count line ends differently)."),
+    strict: bool = typer.Option(False, "--strict-anonymise",
+                                help="Replace public bodies, programmes and sector bodies too."),
 ) -> None:
     """Export coded quotes, anonymised unless --no-anonymise."""
     from ..export import export as export_to
 
     for path in export_to(_project(), out_file, format=format, anonymise=not no_anonymise,
-                          layout=layout, suggestions=suggestions, line_breaks=line_breaks):
+                          layout=layout, suggestions=suggestions, line_breaks=line_breaks,
+                          strict=True if strict else None):
         out.print(str(path))
 
 
@@ -210,7 +213,11 @@ def report(
     format: List[str] = typer.Option(["docx"], "--format", "-f",
                                      help="docx, md or html (repeat or comma-separate)."),
     no_anonymise: bool = typer.Option(False, "--no-anonymise", help="Keep names (ask first)."),
-    group_by: Optional[str] = typer.Option(None, help="Respondent attribute for the crosstab."),
+    group_by: Optional[str] = typer.Option(None, help="Respondent attribute for the crosstab "
+                                                      "(a column, respondent_id, question or "
+                                                      "source)."),
+    strict: bool = typer.Option(False, "--strict-anonymise",
+                                help="Replace public bodies, programmes and sector bodies too."),
 ) -> None:
     """Write the findings draft: theme shares, crosstab, chart and the best quotes."""
     from ..project import open_project
@@ -219,7 +226,7 @@ def report(
     project = open_project(directory or _state["project"])
     formats = tuple(f.strip() for spec in format for f in spec.split(",") if f.strip())
     for p in write_project_report(project, out_dir, formats=formats, anonymise=not no_anonymise,
-                                  group_by=group_by):
+                                  group_by=group_by, strict=True if strict else None):
         out.print(str(p))
 
 

@@ -12,22 +12,29 @@ from typing import Any, Callable
 from .. import errors
 from ..refiqda import export_qdc, export_qdpx
 from ..report import REPORT_FORMATS, write_project_report
+from ..text.anon_project import project_anonymiser
 from .tables import EXPORT_FORMATS, export_project
 
 Exporter = Callable[..., "Path | list[Path]"]
 
 
 def _table(fmt: str) -> Exporter:
-    def write(project, out: str | Path, *, anonymise: bool = True, layout: str = "wide") -> Path:
-        return export_project(project.store, out, format=fmt, anonymise=anonymise, layout=layout)
+    def write(project, out: str | Path, *, anonymise: bool = True, layout: str = "wide",
+              strict: bool | None = None) -> Path:
+        # The project itself, so its anonymisation settings and placeholder numbering apply.
+        return export_project(project, out, format=fmt, anonymise=anonymise, layout=layout,
+                              anonymiser=project_anonymiser(project, strict=strict)
+                              if anonymise else None)
     write.__name__ = f"write_{fmt}"
     return write
 
 
 def _qdpx(project, out: str | Path, *, anonymise: bool = True, suggestions: str = "open",
-          line_breaks: str = "keep") -> Path:
-    return export_qdpx(project.store, out, anonymise=anonymise, suggestions=suggestions,
-                       line_breaks=line_breaks)
+          line_breaks: str = "keep", strict: bool | None = None) -> Path:
+    return export_qdpx(project.store, out, anonymise=anonymise,
+                       anonymiser=project_anonymiser(project, strict=strict)
+                       if anonymise else None,
+                       suggestions=suggestions, line_breaks=line_breaks)
 
 
 def _qdc(project, out: str | Path) -> Path:
@@ -35,9 +42,10 @@ def _qdc(project, out: str | Path) -> Path:
 
 
 def _report(project, out: str | Path, *, anonymise: bool = True,
-            formats: tuple[str, ...] = REPORT_FORMATS, group_by: str | None = None) -> list[Path]:
+            formats: tuple[str, ...] = REPORT_FORMATS, group_by: str | None = None,
+            strict: bool | None = None) -> list[Path]:
     return write_project_report(project, out, formats=formats, anonymise=anonymise,
-                                group_by=group_by)
+                                group_by=group_by, strict=strict)
 
 
 EXPORTERS: dict[str, Exporter] = {
@@ -54,8 +62,9 @@ def export(project, out: str | Path, *, format: str, **options: Any) -> list[Pat
     Args:
         project: an open Project.
         format: a key of EXPORTERS.
-        options: anonymise, layout, suggestions, line_breaks, formats, group_by...: each
-            exporter takes those it names.
+        options: anonymise, strict (replace public bodies too; None: the project's setting),
+            layout, suggestions, line_breaks, formats, group_by...: each exporter takes those
+            it names.
 
     Returns:
         The files written.

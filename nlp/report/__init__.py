@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .. import errors
 from ..fsio import ensure_output_dir
+from ..text.anon_project import project_anonymiser
 from ..topics import load_project_topics
 from .data import (GROUP_NAMES, MAX_GROUPS, REPORT_FORMATS, ReportData, ThemeFinding, Topic,
                    build_report_data, find_group)
@@ -67,13 +68,20 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
 
 def write_project_report(project, out_dir: str | Path, *,
                          formats: Sequence[str] = REPORT_FORMATS, anonymise: bool = True,
-                         group_by: str | None = None) -> list[Path]:
-    """`write_report` with the project's saved emergent topics (if a topic model was fitted):
-    what `nlp report` and the app's Export page both write.
+                         group_by: str | None = None,
+                         strict: bool | None = None) -> list[Path]:
+    """`write_report` with the project's saved emergent topics (if a topic model was fitted)
+    and its anonymisation settings: what `nlp report` and the app's Export page both write.
+
+    Args:
+        strict: replace public bodies, programmes and sector bodies too (None: the project's
+            "anonymise.strict" setting).
 
     Returns:
         The files written (see `write_report`).
     """
     saved = load_project_topics(project)
+    anonymiser = project_anonymiser(project, strict=strict) if anonymise else None
     return write_report(project, out_dir, formats=formats, anonymise=anonymise,
-                        group_by=group_by, topics=saved.emergent if saved is not None else None)
+                        anonymiser=anonymiser, group_by=group_by,
+                        topics=saved.emergent if saved is not None else None)

@@ -10,7 +10,9 @@ from datetime import date
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import errors
+from ..text.anon_project import project_anonymiser
 from ..types import MODEL_CODER, Codebook, Corpus, Theme
+from .estimate import Estimate, estimate
 from .select import QuoteCandidate, SelectedQuote, select_quotes
 import numpy as np
 
@@ -25,7 +27,9 @@ MAX_GROUPS = 12
 
 @dataclass(frozen=True)
 class ThemeFinding:
-    """One theme's numbers and quotes. `by_group`: {group: (accepted n, group's answers)}."""
+    """One theme's numbers and quotes. `by_group`: {group: (accepted n, group's answers)};
+    `estimate` (None when the model has scored no answer): confirmed answers plus the model's
+    estimate for the answers not reviewed; `group_estimates`: the same per group."""
 
     theme: Theme
     accepted: int
@@ -33,6 +37,18 @@ class ThemeFinding:
     n_answers: int
     by_group: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     quotes: tuple[SelectedQuote, ...] = ()
+    estimate: Estimate | None = None
+    group_estimates: Mapping[str, Estimate] = field(default_factory=dict)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the theme's figure rests partly on the model's estimate."""
+        return self.estimate is not None and self.estimate.estimated
+
+    @property
+    def total(self) -> float:
+        """Answers raising the theme: confirmed plus the model's estimate for the rest."""
+        return self.estimate.total if self.estimate is not None else float(self.accepted)
 
     @property
     def share(self) -> float:
@@ -66,16 +82,25 @@ class ReportData:
     findings: tuple[ThemeFinding, ...]
     topics: tuple[Topic, ...]
     anonymised: bool
+    reviewed: int = 0  # answers with a researcher's decision
+    estimated: bool = False  # some figures are the model's estimates (answers not reviewed)
+    unscored: int = 0  # answers neither reviewed nor scored by the model
 
 
 def _norm(k: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(k).lower()).strip("_")
 
 
+PROVENANCE_GROUPS = ("question", "source")
+
+
 def find_group(corpus: Corpus, group_by: str | None = None) -> tuple[str | None, dict[str, str]]:
-    """The respondent grouping to crosstab by: `group_by` (a metadata key or "respondent_id"),
-    else the first metadata column named like group/region/organisation type with 2-12
-    values, else respondent_id when respondents gave several answers and are 2-12.
+    """The respondent grouping to crosstab by: `group_by` (a metadata key, "respondent_id",
+    or "question" / "source" for the question asked and the imported file when no metadata
+    column has that name), else the first metadata column named like group/region/
+    organisation type with 2-12 values, else the question when answers to 2-12 questions are
+    mixed, else respondent_id when respondents gave several answers and are 2-12, else the
+    imported file when there are 2-12.
 
     Returns:
         (group name or None, {response_id: group value}).
@@ -83,26 +108,35 @@ def find_group(corpus: Corpus, group_by: str | None = None) -> tuple[str | None,
     def values(key: str) -> dict[str, str]:
         if key == "respondent_id":
             return {r.response_id: r.respondent_id for r in corpus if r.respondent_id}
+        if key in PROVENANCE_GROUPS and key not in keys.values():
+            return {r.response_id: str(getattr(r, key)).strip() for r in corpus
+                    if getattr(r, key) and str(getattr(r, key)).strip()}
         return {r.response_id: str(r.metadata[k]).strip() for r in corpus
                 for k in r.metadata if k == key and str(r.metadata[k]).strip()}
 
+    keys = {_norm(k): k for r in corpus for k in r.metadata}
     if group_by:
-        keys = {_norm(k): k for r in corpus for k in r.metadata}
-        key = "respondent_id" if group_by == "respondent_id" else keys.get(_norm(group_by))
+        key = group_by if group_by == "respondent_id" else keys.get(_norm(group_by))
+        if key is None and _norm(group_by) in PROVENANCE_GROUPS:
+            key = _norm(group_by)
         if key is None:
             raise errors.NlpError(f"no column {group_by!r} to group by; the responses have "
-                                  f"{', '.join(sorted(keys.values())) or 'no extra columns'}.")
+                                  f"{', '.join(sorted(keys.values())) or 'no extra columns'} "
+                                  "(and respondent_id, question, source).")
         return key, values(key)
-    keys = {_norm(k): k for r in corpus for k in r.metadata}
     for name in GROUP_NAMES:
         if name in keys:
             v = values(keys[name])
             if 2 <= len(set(v.values())) <= MAX_GROUPS and len(v) >= len(corpus) / 2:
                 return keys[name], v
-    v = values("respondent_id")
-    n = len(set(v.values()))
-    if 2 <= n <= MAX_GROUPS and n < len(v):
-        return "respondent_id", v
+    for key in ("question", "respondent_id", "source"):
+        if key != "respondent_id" and key in keys.values():
+            continue  # a metadata column of that name is not the provenance field
+        v = values(key)
+        n = len(set(v.values()))
+        if 2 <= n <= MAX_GROUPS and n < len(v) and (
+                key == "respondent_id" or len(v) >= len(corpus) / 2):
+            return key, v
     return None, {}
 
 
@@ -154,6 +188,55 @@ def _reference(r) -> str:
     return ", ".join(x for x in (r.response_id, who, where) if x)
 
 
+def _estimates(answers: Corpus, theme_ids: Sequence[str],
+               status: Mapping[tuple[str, str], str],
+               predictions: Mapping[str, Mapping[str, float]],
+               groups: Mapping[str, str] | None
+               ) -> tuple[dict[str, Estimate], dict[str, dict[str, Estimate]], int, int]:
+    """Per theme (and per theme and group): the confirmed count for reviewed answers plus the
+    model's estimate for the rest (nlp.report.estimate).
+
+    An answer with a researcher's decision on any theme counts as reviewed: for each theme it
+    raises what the researcher accepted and nothing else, except a model suggestion nobody
+    has decided on yet, which stays an estimate. A theme no prediction mentions (added to the
+    codebook since the model ran) gets no estimate. Returns (per theme, {theme: {group: ..}},
+    answers reviewed, unreviewed answers the model has not scored).
+    """
+    reviewed = {rid for (rid, _), st in status.items() if st in ("accepted", "rejected")}
+    ids = [r.response_id for r in answers]
+    unscored = sum(1 for rid in ids if rid not in reviewed and rid not in predictions)
+    per: dict[str, Estimate] = {}
+    per_group: dict[str, dict[str, Estimate]] = {}
+    scored = {t for s in predictions.values() for t in s}
+    for t in theme_ids:
+        if t not in scored:
+            continue  # a theme the model has never scored (added since): counts alone
+        known: dict[str, int] = {}
+        probs: dict[str, float] = {}
+        for rid in ids:
+            st = status.get((rid, t))
+            if st == "accepted":
+                known[rid] = 1
+            elif st == "rejected" or (rid in reviewed and st != "suggested"):
+                known[rid] = 0
+            elif rid in predictions:
+                probs[rid] = float(predictions[rid].get(t, 0.0) or 0.0)
+            else:
+                probs[rid] = float("nan")  # not scored: counts at the others' mean
+
+        def one(members: Sequence[str]) -> Estimate:
+            k = [known[m] for m in members if m in known]
+            return estimate(sum(k), len(k), [probs[m] for m in members if m in probs])
+
+        per[t] = one(ids)
+        if groups:
+            by: dict[str, list[str]] = {}
+            for rid in ids:
+                by.setdefault(groups.get(rid, "not stated"), []).append(rid)
+            per_group[t] = {g: one(m) for g, m in by.items()}
+    return per, per_group, len(reviewed & set(ids)), unscored
+
+
 def build_report_data(project, *, anonymise: bool = True,
                       anonymiser: Callable[[list[str]], list[str]] | None = None,
                       topics: Sequence[Any] | None = None,
@@ -174,6 +257,14 @@ def build_report_data(project, *, anonymise: bool = True,
     group_name, groups = find_group(answers, group_by)
     group_sizes = Counter(groups.get(r.response_id, "not stated") for r in answers) \
         if group_name else Counter()
+    predictions = store.predictions()
+    if predictions:
+        est, group_est, n_reviewed, unscored = _estimates(
+            answers, codebook.theme_ids, status, predictions, groups if group_name else None)
+    else:  # the model has not coded anything: researchers' counts alone
+        est, group_est, n_reviewed, unscored = {}, {}, 0, 0
+        n_reviewed = len({rid for (rid, _), st in status.items()
+                          if st in ("accepted", "rejected")} & set(by_id))
     findings = []
     for t in codebook.themes:
         acc = [rid for rid in by_id if status.get((rid, t.theme_id)) == "accepted"]
@@ -193,23 +284,25 @@ def build_report_data(project, *, anonymise: bool = True,
         quotes = select_quotes(cands, k=quotes_per_theme, embeddings=emb, theme_text=theme_text)
         findings.append(ThemeFinding(theme=t, accepted=len(acc), suggested=len(sug),
                                      n_answers=len(answers), by_group=by_group,
-                                     quotes=tuple(quotes)))
+                                     quotes=tuple(quotes), estimate=est.get(t.theme_id),
+                                     group_estimates=group_est.get(t.theme_id, {})))
     texts = {r.response_id: r.text for r in answers}
     topic_list = [_topic(t, texts) for t in (topics or [])]
     if anonymise:
         if anonymiser is None:
-            from ..text.anonymise import anonymise_texts
-            anonymiser = anonymise_texts
-        flat = [x for f in findings for q in f.quotes for x in (q.text, q.reference)]
+            anonymiser = project_anonymiser(project)
+        # Quotes only: a quote's reference (id, respondent, file and row) is provenance and
+        # stays exactly as stored, so every quote can be traced back.
+        flat = [q.text for f in findings for q in f.quotes]
         # Topic labels and keywords come from the answers' words: they can hold names too.
         flat += [x for tp in topic_list for x in (tp.label, *tp.keywords, *tp.examples)]
         clean = iter(anonymiser(flat) if flat else [])
-        findings = [ThemeFinding(f.theme, f.accepted, f.suggested, f.n_answers, f.by_group,
-                                 tuple(_anon_quote(q, clean) for q in f.quotes))
+        findings = [replace(f, quotes=tuple(replace(q, text=next(clean)) for q in f.quotes))
                     for f in findings]
         topic_list = [Topic(next(clean), tp.size, tuple(next(clean) for _ in tp.keywords),
                             tuple(next(clean) for _ in tp.examples)) for tp in topic_list]
-    findings.sort(key=lambda f: (-f.accepted, -f.suggested, f.theme.label.lower()))
+    findings.sort(key=lambda f: (-round(f.total, 6), -f.accepted, -f.suggested,
+                                 f.theme.label.lower()))
     coders = sorted({c.coder for c in store.codings() if c.coder != MODEL_CODER})
     decisions = sum(1 for c in store.codings() if c.coder != MODEL_CODER)
     question = codebook.question
@@ -220,9 +313,5 @@ def build_report_data(project, *, anonymise: bool = True,
         n_answers=len(answers), coders=tuple(coders), decisions=decisions,
         open_suggestions=sum(1 for v in status.values() if v == "suggested"),
         group_name=group_name, group_sizes=dict(group_sizes), findings=tuple(findings),
-        topics=tuple(topic_list), anonymised=anonymise)
-
-
-def _anon_quote(q: SelectedQuote, clean) -> SelectedQuote:
-    text, ref = next(clean), next(clean)
-    return replace(q, text=text, reference=ref)
+        topics=tuple(topic_list), anonymised=anonymise, reviewed=n_reviewed,
+        estimated=any(f.estimated for f in findings), unscored=unscored)

@@ -8,150 +8,25 @@ import logging
 import re
 import textwrap
 from pathlib import Path
-from typing import Iterator
 
 from ..fsio import atomic_path
-from .data import ReportData, ThemeFinding
+from .data import ReportData
+from .prose import (METHOD_SENTENCE, _TOPICS_INTRO, _crosstab, _crosstab_title, _figure_title,
+                    _method, _overview, _prose, _quote_ref, _split, _summary, _summary_note,
+                    count_sentence, est_text, pct, share_words)
 
 log = logging.getLogger(__name__)
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_FRACTIONS = ((1 / 10, "one in ten", False), (1 / 8, "one in eight", False),
-              (1 / 6, "one in six", False), (1 / 5, "one in five", False),
-              (1 / 4, "a quarter", True), (1 / 3, "a third", True),
-              (2 / 5, "two in five", False), (1 / 2, "half", True),
-              (3 / 5, "three in five", False), (2 / 3, "two-thirds", True),
-              (3 / 4, "three-quarters", True), (4 / 5, "four in five", False),
-              (9 / 10, "nine in ten", False))
-
-
-def pct(x: float) -> str:
-    return f"{round(100 * x)}%"
-
-
-def share_words(p: float) -> str:
-    """A share in words, as reports write it: 'just over a third of', 'almost half of'."""
-    if p <= 0:
-        return "none of the"
-    if p >= 1:
-        return "all"
-    if p < 0.07:
-        return "a small minority of"
-    if p > 0.95:
-        return "almost all"
-    f, words, of = min(_FRACTIONS, key=lambda x: abs(x[0] - p))
-    q = "" if abs(p - f) < 0.01 else ("just over " if p > f else "almost ")
-    return f"{q}{words}{' of' if of else ''}"
-
-
-def _lc(label: str) -> str:
-    """A label inside a sentence: 'Bid candy' -> 'bid candy', 'EU-rules ...' unchanged."""
-    return label[:1].lower() + label[1:] if label[1:2].islower() else label
-
-
-def _group_title(name: str | None) -> str:
-    return "respondent" if name == "respondent_id" else str(name or "").replace("_", " ")
-
-
-def _prose(f: ThemeFinding, data: ReportData) -> Iterator[str]:
-    """The paragraphs of one theme's section (plain text: the renderers escape it)."""
-    label = f.theme.label
-    if f.accepted == 0 and f.suggested == 0:
-        yield f"No response was coded with {_lc(label)}."
-        return
-    if f.accepted:
-        phrase = share_words(f.share)
-        yield (f"{phrase[0].upper()}{phrase[1:]} responses ({pct(f.share)}, {f.accepted} of "
-               f"{f.n_answers}) raised {_lc(label)}, as confirmed by a researcher.")
-    else:
-        yield f"No researcher has yet confirmed {_lc(label)} in any response."
-    if f.suggested:
-        more = "a further " if f.accepted else ""
-        yield (f"The model suggested it for {more}{f.suggested} response"
-               f"{'s' if f.suggested != 1 else ''} that no researcher has reviewed yet; "
-               "these are not counted above.")
-    groups = [(g, a, n) for g, (a, n) in f.by_group.items() if n]
-    if f.accepted and len(groups) >= 2:
-        hi = max(groups, key=lambda x: (x[1] / x[2], x[2]))
-        lo = min(groups, key=lambda x: (x[1] / x[2], -x[2]))
-        if hi[1] / hi[2] > lo[1] / lo[2]:
-            yield (f"By {_group_title(data.group_name)}, it was raised most often by "
-                   f"{hi[0]} ({pct(hi[1] / hi[2])}, {hi[1]} of {hi[2]}) and least often by "
-                   f"{lo[0]} ({pct(lo[1] / lo[2])}, {lo[1]} of {lo[2]}).")
-
-
-def _method(data: ReportData) -> list[str]:
-    cb = data.codebook
-    flagged = data.n_responses - data.n_answers
-    out = [f"This draft summarises {data.n_responses} responses"
-           + (f" to the question “{cb.question}”" if cb.question else "") + ". "
-           + (f"{flagged} were empty or non-answers (such as “N/A” or “no comment”) and are "
-              f"left out, so percentages are of the {data.n_answers} real answers."
-              if flagged else f"All {data.n_answers} are real answers.")]
-    coders = ", ".join(data.coders) if data.coders else "no researcher yet"
-    out.append(f"Each answer was coded against the codebook {cb.name} (version {cb.version}, "
-               f"{len(cb.themes)} themes). A theme counts for an answer when a researcher "
-               f"confirmed it ({data.decisions} decisions so far, by {coders}). Themes the "
-               f"model suggested but no researcher has reviewed ({data.open_suggestions} "
-               "suggestions) are shown apart and are not included in the percentages.")
-    out.append("Quotes were chosen to be representative of each theme and different from one "
-               "another, and shortened to the sentences that carry the theme (… marks a cut). "
-               + ("Names, places and contact details in quotes are replaced by placeholders."
-                  if data.anonymised else
-                  "Quotes are NOT anonymised: do not share this draft outside the team."))
-    out.append("All percentages are rounded, and an answer can raise several themes, so "
-               "totals exceed 100%.")
-    return out
-
-
-def _overview(data: ReportData) -> str:
-    top = [f for f in data.findings if f.accepted][:3]
-    if not top:
-        return ("No theme has yet been confirmed by a researcher: review the model's "
-                "suggestions before reading anything into this draft.")
-    first = top[0]
-    s = (f"The theme raised most often was {_lc(first.theme.label)} ({pct(first.share)}, "
-         f"{first.accepted} of {first.n_answers} answers)")
-    rest = [f"{_lc(f.theme.label)} ({pct(f.share)})" for f in top[1:]]
-    return s + (", followed by " + " and ".join(rest) if rest else "") + "."
-
-
-def _crosstab(data: ReportData) -> tuple[list[str], list[list[str]]]:
-    groups = list(data.group_sizes)[:8]
-    head = ["Theme"] + [f"{g} (n={data.group_sizes[g]})" for g in groups]
-    rows = []
-    for f in data.findings:
-        cells = []
-        for g in groups:
-            a, n = f.by_group.get(g, (0, data.group_sizes[g]))
-            cells.append(f"{pct(a / n) if n else '–'} ({a})")
-        rows.append([f.theme.label] + cells)
-    return head, rows
-
-
-def _summary(data: ReportData) -> tuple[list[str], list[list[str]]]:
-    head = ["Theme", "Answers", "Share", "Suggested, not reviewed"]
-    return head, [[f.theme.label, str(f.accepted), pct(f.share), str(f.suggested)]
-                  for f in data.findings]
-
-
-def _split(data: ReportData) -> tuple[list[ThemeFinding], str]:
-    """The themes with a section of their own, and one sentence naming those no answer
-    raised (a findings chapter does not give empty themes a section each)."""
-    raised = [f for f in data.findings if f.accepted or f.suggested]
-    silent = [f.theme.label for f in data.findings if not (f.accepted or f.suggested)]
-    text = ("No answer was coded with these themes, by a researcher or by the model: "
-            + "; ".join(silent) + ".") if silent else ""
-    return raised, text
-
-
-def _quote_ref(q) -> str:
-    return q.reference + ("" if q.accepted else " (model suggestion, not yet reviewed)")
+__all__ = ["METHOD_SENTENCE", "count_sentence", "draw_chart", "est_text", "md_escape", "pct",
+           "render_docx", "render_html", "render_md", "share_words"]
 
 
 def draw_chart(data: ReportData, path: Path) -> Path | None:
-    """A horizontal bar chart of theme shares (confirmed, and suggested apart) as PNG.
-    Returns None (and logs why) when there is nothing to draw or matplotlib is missing."""
+    """A horizontal bar chart of theme shares as PNG: confirmed answers, plus the model's
+    estimate for the answers not reviewed with its 95% interval; each bar's label is the
+    figure the bar shows. Returns None (and logs why) when there is nothing to draw or
+    matplotlib is missing."""
     if not data.n_answers or not data.findings:
         return None
     try:
@@ -163,18 +38,34 @@ def draw_chart(data: ReportData, path: Path) -> Path | None:
         return None
     fs = list(reversed(data.findings))
     labels = ["\n".join(textwrap.wrap(f.theme.label, 32)) for f in fs]
-    acc = [100 * f.accepted / data.n_answers for f in fs]
-    sug = [100 * f.suggested / data.n_answers for f in fs]
+    n = data.n_answers
+    acc = [100 * f.accepted / n for f in fs]
     fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(fs) + 0.9), dpi=150)
-    ax.barh(labels, acc, color="#1f4e79", label="confirmed by a researcher")
-    if any(sug):
-        ax.barh(labels, sug, left=acc, color="#c9d9ea", hatch="//", edgecolor="#8fb0d3",
-                label="suggested by the model, not reviewed")
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
-    for y, (a, s) in enumerate(zip(acc, sug)):
-        ax.text(a + s + 0.8, y, f"{round(a)}%", va="center", fontsize=8)
+    ax.barh(labels, acc, color="#1f4e79",
+            label="confirmed by a researcher" if any(acc) else None)
+    ends = acc
+    if data.estimated:
+        # The bar is the whole estimate (confirmed + the model's estimate for the rest) and
+        # its label is that same figure; the whisker is the 95% interval.
+        est = [100 * f.total / n - a for f, a in zip(fs, acc)]
+        ax.barh(labels, est, left=acc, color="#c9d9ea", hatch="//", edgecolor="#8fb0d3",
+                label="model estimate for answers not yet reviewed")
+        lo = [100 * (f.estimate.share_low if f.estimate else f.share) for f in fs]
+        hi = [100 * (f.estimate.share_high if f.estimate else f.share) for f in fs]
+        mid = [a + e for a, e in zip(acc, est)]
+        ax.errorbar(mid, range(len(fs)), xerr=[[max(m - x, 0) for m, x in zip(mid, lo)],
+                                               [max(x - m, 0) for m, x in zip(mid, hi)]],
+                    fmt="none", ecolor="#333333", elinewidth=0.8, capsize=2,
+                    label="95% interval")
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        texts = [est_text(f.estimate) if f.estimate else pct(f.share) for f in fs]
+        ends = [max(m, h) for m, h in zip(mid, hi)]
+    else:
+        texts = [pct(f.share) for f in fs]
+    for y, (x, t) in enumerate(zip(ends, texts)):
+        ax.text(x + 0.8, y, t, va="center", fontsize=7 if data.estimated else 8)
     ax.set_xlabel(f"% of answers (n={data.n_answers})", fontsize=9)
-    ax.set_xlim(0, max(10, max(a + s for a, s in zip(acc, sug)) * 1.15))
+    ax.set_xlim(0, max(10, max(ends)) * (1.35 if data.estimated else 1.15))
     ax.tick_params(labelsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -208,12 +99,13 @@ def render_md(data: ReportData, path: Path, chart: Path | None) -> Path:
         L += [e(p), ""]
     L += ["## 2 / Findings", "", e(_overview(data)), ""]
     if chart:
-        L += [f"**Figure 1 / Share of answers raising each theme, n={data.n_answers}**", "",
+        L += [f"**{e(_figure_title(data))}**", "",
               f"![Bar chart of the share of answers raising each theme]({chart.name})", ""]
     L += ["**Table 1 / Themes**", ""] + _md_table(*_summary(data))
+    if _summary_note(data):
+        L += [f"*{e(_summary_note(data))}*", ""]
     if data.group_name:
-        L += [f"**Table 2 / Themes by {e(_group_title(data.group_name))} (% of each group's "
-              "answers, number)**", ""] + _md_table(*_crosstab(data))
+        L += [f"**{e(_crosstab_title(data))}**", ""] + _md_table(*_crosstab(data))
     raised, silent = _split(data)
     for i, f in enumerate(raised, start=1):
         L += [f"### 2.{i} / {e(f.theme.label)}", "", f"*{e(f.theme.definition)}*", ""]
@@ -237,10 +129,6 @@ def render_md(data: ReportData, path: Path, chart: Path | None) -> Path:
     return path
 
 
-_TOPICS_INTRO = ("Topics the topic model found in the answers that the codebook does not "
-                 "cover. They are machine-made groupings: read the answers before deciding "
-                 "whether any should become a theme.")
-
 
 # -- HTML -------------------------------------------------------------------------------------
 _CSS = """body{font-family:Arial,Helvetica,sans-serif;max-width:46em;margin:2em auto;
@@ -251,7 +139,8 @@ th,td{border:1px solid #ccd;padding:.3em .6em;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#e8eef5}
 blockquote{margin:1em 0;padding:.2em 1em;border-left:4px solid #1f4e79}
 blockquote p{margin:.2em 0}.q{font-weight:bold;font-style:italic}.ref{color:#555;font-size:.9em}
-.caption{font-weight:bold}.draft{color:#666;font-style:italic}img{max-width:100%}"""
+.caption{font-weight:bold}.note{color:#555;font-size:.9em;font-style:italic}
+.draft{color:#666;font-style:italic}img{max-width:100%}"""
 
 
 def _h(s: object) -> str:
@@ -276,14 +165,15 @@ def render_html(data: ReportData, path: Path, chart: Path | None) -> Path:
     P += ["<h2>2 / Findings</h2>", f"<p>{_h(_overview(data))}</p>"]
     if chart:
         b64 = base64.b64encode(chart.read_bytes()).decode("ascii")
-        P += [f"<p class=\"caption\">Figure 1 / Share of answers raising each theme, "
-              f"n={data.n_answers}</p>",
+        P += [f"<p class=\"caption\">{_h(_figure_title(data))}</p>",
               f"<img src=\"data:image/png;base64,{b64}\" alt=\"Bar chart of the share of "
               "answers raising each theme\">"]
     P += ["<p class=\"caption\">Table 1 / Themes</p>", _html_table(*_summary(data))]
+    if _summary_note(data):
+        P.append(f"<p class=\"note\">{_h(_summary_note(data))}</p>")
     if data.group_name:
-        P += [f"<p class=\"caption\">Table 2 / Themes by {_h(_group_title(data.group_name))} "
-              "(% of each group's answers, number)</p>", _html_table(*_crosstab(data))]
+        P += [f"<p class=\"caption\">{_h(_crosstab_title(data))}</p>",
+              _html_table(*_crosstab(data))]
     raised, silent = _split(data)
     for i, f in enumerate(raised, start=1):
         P += [f"<h3>2.{i} / {_h(f.theme.label)}</h3>",
@@ -374,15 +264,15 @@ def render_docx(data: ReportData, path: Path, chart: Path | None) -> Path:
     doc.add_heading("2 / Findings", level=1)
     para(_overview(data))
     if chart:
-        cap = para(f"Figure 1 / Share of answers raising each theme, n={data.n_answers}",
-                   bold=True)
+        cap = para(_figure_title(data), bold=True)
         cap.paragraph_format.keep_with_next = True
         doc.add_picture(str(chart), width=Cm(15))
     para("Table 1 / Themes", bold=True).paragraph_format.keep_with_next = True
     table(*_summary(data))
+    if _summary_note(data):
+        para(_summary_note(data), italic=True, grey=True, size=9)
     if data.group_name:
-        para(f"Table 2 / Themes by {_group_title(data.group_name)} (% of each group's "
-             "answers, number)", bold=True)
+        para(_crosstab_title(data), bold=True)
         table(*_crosstab(data))
     raised, silent = _split(data)
     for i, f in enumerate(raised, start=1):

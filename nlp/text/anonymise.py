@@ -18,7 +18,24 @@ from .process import DEFAULT_BATCH_SIZE, load_pipeline, pipe_chunks
 
 logger = logging.getLogger("nlp.anonymise")
 
-ALL_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "EMAIL", "PHONE", "POSTCODE", "URL", "DOB")
+ALL_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "ADDRESS", "EMAIL", "PHONE", "POSTCODE",
+                               "URL", "DOB")
+#: The types whose placeholders are numbered across a project ([ORG_3] is one organisation in
+#: every quote and export); contact details are never told apart ([PHONE]).
+NAMED_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "ADDRESS")
+
+#: {label: {entity key: number}}: a project's placeholder numbering (JSON-serialisable).
+Numbering = dict[str, dict[str, int]]
+_PLACEHOLDER = re.compile(r"\[(?:" + "|".join(ALL_LABELS) + r")(?:_\d+)?\]")
+# A researcher's pseudonym already in the text ("Organisation H", "Participant 12"): not a name.
+_PSEUDONYM = re.compile(
+    r"\b(?:Organi[sz]ations?|Orgs?|Participants?|Interviewees?|Respondents?|Providers?|Persons?|"
+    r"Clients?|Service users?|Charity|Charities|Company|Companies|Agency|Agencies|Sites?|"
+    r"Schools?|Areas?|Regions?|Towns?|Staff members?|Workers?|Officers?|Managers?|"
+    r"Commissioners?|Partners?|Groups?|Cases?|Speakers?|Informants?|Case stud(?:y|ies)|"
+    r"Local authority|Local authorities|LA|Prison|Prisons)\s+(?:[A-HJ-Z]|\d{1,3})(?![\w&'’-])")
+# Characters a name never starts or ends with (Markdown marks, quotes, list punctuation).
+_EDGE = " \t\r\n*_#~`\"“”‘'’,;:|•"
 
 
 def _data(name: str) -> str:
@@ -29,9 +46,16 @@ def _lines(name: str) -> list[str]:
     return [x.rstrip("\n") for x in _data(name).splitlines() if x.strip() and not x.startswith("#")]
 
 
-#: Government departments and national agencies. Not allow-listed by default (they are
-#: replaced with [ORG]); pass ``allow_terms=PUBLIC_BODIES`` to keep them in the text.
+#: National public bodies: government departments, agencies, inspectorates, parliaments.
 PUBLIC_BODIES: tuple[str, ...] = tuple(_lines("public_bodies.txt"))
+#: National programmes, reforms and schemes ("the Dynamic Framework", "Through the Gate").
+PROGRAMMES: tuple[str, ...] = tuple(_lines("programmes.txt"))
+#: Well-known national sector bodies (umbrella, infrastructure, representative, research).
+SECTOR_BODIES: tuple[str, ...] = tuple(_lines("sector_bodies.txt"))
+#: What anonymisation keeps by default: institutions are what findings are about, and they are
+#: not personal data. ``Anonymiser(strict=True)`` replaces them too. Data, not code: extend the
+#: files in nlp/data, or a project's list (``"anonymise": {"keep": [...]}`` in project.json).
+KEEP_TERMS: tuple[str, ...] = tuple(dict.fromkeys(PUBLIC_BODIES + PROGRAMMES + SECTOR_BODIES))
 
 
 @dataclass(frozen=True)
@@ -193,6 +217,17 @@ def _left_run(doc, i: int, lex: _Lexicon, most: int = 5) -> int:
     return j
 
 
+def _street_end(doc, a: int, b: int, lex: _Lexicon) -> bool:
+    """Whether tokens [a, b) name a street: they end in a street word ("Lane", "Road"), or in a
+    weak one ("Park", "Way") after a house number; a first name before a street word that is
+    also a surname ("Sarah Lane") is a person."""
+    last = doc[b - 1].text
+    if last in lex.sets["street_suffixes"]:
+        return not (b - a == 2 and lex.names.get(doc[a].text) == "")
+    return (last in lex.sets["street_suffixes_weak"]
+            and re.fullmatch(r"\d+[A-Za-z]?", doc[a].text) is not None)
+
+
 def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[_Cand]:
     """spaCy's entities, gazetteer matches and rules over tokens (names, orgs, addresses)."""
     out: list[_Cand] = []
@@ -228,8 +263,16 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
             a += 1  # "the", "Contact", "Later" are not part of the name
         if not label or a >= ent.end or not any(t.is_alpha for t in doc[a:ent.end]):
             continue
-        if (a, ent.end) in gaz:
+        if ent.end - a >= 2 and _street_end(doc, a, ent.end, lex):
+            label = "ADDRESS"  # "Mill Lane", "4 Station Road": a street, never a person
+        elif (a, ent.end) in gaz:
             label = gaz[(a, ent.end)]  # spaCy's boundaries, the gazetteer's type
+        elif (label == "PERSON" and ent.end - a >= 2
+              and doc[ent.end - 1].text in lex.sets["building_suffixes"]):
+            label = "PLACE"  # "Lansdowne House"
+        elif (label == "PERSON" and ent.end - a >= 2
+              and doc[ent.end - 1].text in lex.sets["org_suffixes"]):
+            label = "ORG"  # "Bridges Trust"
         elif (label != "PERSON" and lex.names.get(doc[a].text) == ""
               and doc[a].lower_ not in lex.places and _name_end(doc, a, lex) >= ent.end):
             label = "PERSON"  # "Kwame", "Aoife Ní Bhriain" tagged GPE/ORG
@@ -257,16 +300,19 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
         if text in sets["org_prefixes"] or text in sets["street_prefixes"]:  # HMP X, Heol y X
             end = _name_end(doc, i + 1, lex)
             if end > i + 1:
-                out.append(span_c(i, end, "ORG" if text in sets["org_prefixes"] else "PLACE", 3))
+                out.append(span_c(i, end, "ORG" if text in sets["org_prefixes"] else "ADDRESS", 3))
         if i and (text in sets["org_suffixes"] or text in sets["building_suffixes"]
                   or text in sets["street_suffixes"] or text in sets["street_suffixes_weak"]):
             j = _left_run(doc, i, lex)
             number = j > 0 and re.fullmatch(r"\d+[A-Za-z]?", doc[j - 1].text) is not None
-            if j < i and not lex.is_generic_phrase(doc[j:i].text):
+            street = text in sets["street_suffixes"] or text in sets["street_suffixes_weak"]
+            if j < i and (not lex.is_generic_phrase(doc[j:i].text) or (number and street)):
                 if text in sets["org_suffixes"]:
                     out.append(span_c(j, i + 1, "ORG", 1.3))
+                elif text in sets["building_suffixes"] and not number:
+                    out.append(span_c(j, i + 1, "PLACE", 1.3))
                 elif text not in sets["street_suffixes_weak"] or number:
-                    out.append(span_c(j - number, i + 1, "PLACE", 1.3))
+                    out.append(span_c(j - number, i + 1, "ADDRESS", 1.3))
         # first names, with a following surname when there is one
         flag = lex.names.get(text) if text[:1].isupper() and not text.isupper() else (
             lex.names.get(text.capitalize()) if tok.is_lower and len(text) >= 3 else None)
@@ -288,31 +334,44 @@ class Anonymiser:
     """Find PII with spaCy NER plus gazetteers and patterns; replace it with placeholders.
 
     The same entity gets the same placeholder within one text; two or more distinct entities of
-    one type are numbered ([PERSON_1], [PERSON_2]). Numbering restarts with each text.
+    one type are numbered ([PERSON_1], [PERSON_2]). Numbering restarts with each text, unless
+    a `numbering` is passed to `anonymise_many`: then names are numbered across every text
+    (and every call given the same numbering), so one organisation is one placeholder
+    throughout a project. A placeholder already in the text is left alone, and a name in
+    brackets ("Probation [NPS]") becomes one placeholder, never "[[ORG]]".
+
+    By default national public bodies, national programmes and well-known sector bodies
+    (KEEP_TERMS) stay in the text: they are institutions, not people. `strict=True` replaces
+    them too.
 
     Args:
         pipeline_name: spaCy pipeline to load (see `nlp.process.load_pipeline`); loaded on
             first use, not here.
         extra_terms: researcher's terms -> label (e.g. {"Bridges Project": "ORG"}); matched
             case-insensitively as whole phrases, and they win over everything else.
-        allow_terms: phrases that stay (case-insensitive, whole phrase), e.g. PUBLIC_BODIES.
+        allow_terms: phrases that stay (case-insensitive, whole phrase, a plural "s" allowed),
+            on top of KEEP_TERMS (and kept in strict mode too: they were asked for by name).
         labels: the types to replace; others are left in the text.
+        strict: replace KEEP_TERMS (public bodies, programmes, sector bodies) too.
     """
 
     def __init__(self, *, pipeline_name: str | None = None,
                  extra_terms: Mapping[str, str] | None = None,
-                 allow_terms: Sequence[str] = (), labels: Sequence[str] = ALL_LABELS) -> None:
+                 allow_terms: Sequence[str] = (), labels: Sequence[str] = ALL_LABELS,
+                 strict: bool = False) -> None:
         self.pipeline_name = pipeline_name
         self.extra_terms = extra_terms
         self.allow_terms = allow_terms
         self.labels = labels
+        self.strict = strict
 
     # --- configuration --------------------------------------------------------------------
     def to_config(self) -> dict[str, Any]:
         """The settings as a JSON-serialisable dict (what `from_config` takes)."""
         return {"pipeline_name": self.pipeline_name,
                 "extra_terms": dict(self.extra_terms or {}),
-                "allow_terms": list(self.allow_terms), "labels": list(self.labels)}
+                "allow_terms": list(self.allow_terms), "labels": list(self.labels),
+                "strict": bool(self.strict)}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Anonymiser":
@@ -321,7 +380,7 @@ class Anonymiser:
         Raises:
             SettingsError: a key that is not a setting.
         """
-        known = ("pipeline_name", "extra_terms", "allow_terms", "labels")
+        known = ("pipeline_name", "extra_terms", "allow_terms", "labels", "strict")
         unknown = sorted(set(config) - set(known))
         if unknown:
             raise errors.unknown_settings("anonymiser", unknown, list(known))
@@ -341,7 +400,7 @@ class Anonymiser:
         nlp = load_pipeline(self.pipeline_name, components="ner")
         self.labels_ = frozenset(labels)
         self.matchers_ = (_gazetteer_matcher(nlp), _lexicon().phrase_matcher(nlp, extra))
-        allow = [*self.allow_terms]
+        allow = [*self.allow_terms] + ([] if self.strict else list(KEEP_TERMS))
         self.allow_ = _phrase_regex(allow)
         self.generic_ = frozenset(map(_norm, _lexicon().generic_terms))
         self.nlp_ = nlp
@@ -375,10 +434,16 @@ class Anonymiser:
     def _resolve(self, text: str, cands: list[_Cand]) -> list[PiiSpan]:
         """Drop generic and allowed phrases, then keep the best non-overlapping candidates."""
         allowed = [m.span() for m in self.allow_.finditer(text)] if self.allow_ and cands else []
+        if cands:
+            allowed = _merge(allowed + [m.span() for m in _PSEUDONYM.finditer(text)])
+        done = [m.span() for m in _PLACEHOLDER.finditer(text)] if cands and "[" in text else []
         kept: list[_Cand] = []
         for c in cands:
-            a, b = c.start + len(text[c.start:c.end]) - len(text[c.start:c.end].lstrip()), c.end
-            b -= len(text[a:b]) - len(text[a:b].rstrip())
+            if done and any(c.start < b and a < c.end for a, b in done):
+                continue  # a placeholder already there ("[ORG_2]") is not a name
+            edge = _EDGE if c.label in NAMED_LABELS else None
+            a, b = c.start + len(text[c.start:c.end]) - len(text[c.start:c.end].lstrip(edge)), c.end
+            b -= len(text[a:b]) - len(text[a:b].rstrip(edge))
             if b <= a:
                 continue
             c = _Cand(a, b, c.label, c.priority)
@@ -403,24 +468,38 @@ class Anonymiser:
         return [PiiSpan(c.start, c.end, c.label, text[c.start:c.end]) for c in taken]
 
     # --- replacing ------------------------------------------------------------------------
-    def anonymise(self, text: str) -> str:
-        """`text` with its PII replaced by typed placeholders."""
-        return replace_spans(text, self.find(text))
+    def anonymise(self, text: str, *, numbering: Numbering | None = None) -> str:
+        """`text` with its PII replaced by typed placeholders (see `anonymise_many`)."""
+        return replace_spans(text, self.find(text), numbering=numbering)
 
     def anonymise_many(self, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                       n_process: int = 1) -> list[str]:
+                       n_process: int = 1, numbering: Numbering | None = None) -> list[str]:
         """Anonymise many texts through `nlp.pipe` (batched; ~300-450 short texts/s on 2 cores).
 
         Args:
             texts: the texts.
             batch_size: texts per spaCy batch.
             n_process: spaCy worker processes.
+            numbering: {label: {entity key: number}}, updated in place: names are numbered
+                across all texts with it ([ORG_1] is the same organisation everywhere); keep
+                it (a project does, in its database) to number later texts the same way.
 
         Returns:
             The anonymised texts, in order.
         """
-        return [replace_spans(t, s) for t, s in
+        return [replace_spans(t, s, numbering=numbering) for t, s in
                 zip(texts, self.find_many(texts, batch_size=batch_size, n_process=n_process))]
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with the overlapping ones joined."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _phrase_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
@@ -428,7 +507,7 @@ def _phrase_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
                    key=len, reverse=True)
     if not parts:
         return None
-    return re.compile(r"(?<![\w&])(?:the\s+)?(?:" + "|".join(parts) + r")(?![\w&])", re.I)
+    return re.compile(r"(?<![\w&])(?:the\s+)?(?:" + "|".join(parts) + r")s?(?![\w&])", re.I)
 
 
 _FILLER = re.compile(r"^(?:[\W_]|\b(?:the|of|and|for|in|at|on|a|an|s)\b)*$", re.I)
@@ -498,9 +577,13 @@ def _key(span: PiiSpan) -> str:
     return _HONORIFIC.sub("", t) if span.label == "PERSON" else t
 
 
-def placeholders(spans: Sequence[PiiSpan]) -> list[str]:
-    """The placeholder for each span of one text: same entity, same placeholder; numbered
-    per type when a text holds two or more distinct entities of that type.
+def placeholders(spans: Sequence[PiiSpan], *, numbering: Numbering | None = None) -> list[str]:
+    """The placeholder for each span of one text: same entity, same placeholder.
+
+    Without `numbering`, an entity type is numbered within the text when it holds two or
+    more distinct entities of that type. With it, names (NAMED_LABELS) are always numbered from
+    `numbering`, which gains the entities it has not seen (so [ORG_2] is the same organisation
+    in every text numbered with it); contact details stay plain ([PHONE]).
 
     A person mentioned by part of a name given in full elsewhere in the text ("Fatuma",
     "Fatuma Hassan") counts as the same person when only one full name fits.
@@ -512,25 +595,40 @@ def placeholders(spans: Sequence[PiiSpan]) -> list[str]:
         fits = {o for o in people if set(k.split()) < set(o.split())}
         if len(fits) == 1:
             alias[k] = fits.pop()
+    keys = [alias.get(k, k) if s.label == "PERSON" else k for k, s in zip(keys, spans)]
+    if numbering is not None:
+        out = []
+        for k, s in zip(keys, spans):
+            if s.label not in NAMED_LABELS:
+                out.append(f"[{s.label}]")
+                continue
+            table = numbering.setdefault(s.label, {})
+            if k not in table:
+                table[k] = max(table.values(), default=0) + 1
+            out.append(f"[{s.label}_{table[k]}]")
+        return out
     order: dict[str, dict[str, int]] = {}
     for k, s in zip(keys, spans):
-        k = alias.get(k, k) if s.label == "PERSON" else k
         order.setdefault(s.label, {}).setdefault(k, len(order.get(s.label, {})) + 1)
     out = []
     for k, s in zip(keys, spans):
-        k = alias.get(k, k) if s.label == "PERSON" else k
         n = order[s.label]
         out.append(f"[{s.label}]" if len(n) == 1 else f"[{s.label}_{n[k]}]")
     return out
 
 
-def replace_spans(text: str, spans: Sequence[PiiSpan]) -> str:
-    """`text` with each (non-overlapping, sorted) span replaced by its placeholder."""
+def replace_spans(text: str, spans: Sequence[PiiSpan], *,
+                  numbering: Numbering | None = None) -> str:
+    """`text` with each (non-overlapping, sorted) span replaced by its placeholder. A span that
+    fills a pair of square brackets takes them with it ("[NPS]" -> "[ORG]", not "[[ORG]]")."""
     parts, pos = [], 0
-    for span, ph in zip(spans, placeholders(spans)):
-        parts.append(text[pos:span.start])
+    for span, ph in zip(spans, placeholders(spans, numbering=numbering)):
+        a, b = span.start, span.end
+        if a > pos and text[a - 1:a] == "[" and text[b:b + 1] == "]":
+            a, b = a - 1, b + 1
+        parts.append(text[pos:a])
         parts.append(ph)
-        pos = span.end
+        pos = b
     parts.append(text[pos:])
     return "".join(parts)
 
@@ -545,11 +643,14 @@ def anonymise_texts(texts: Sequence[str], **options: Any) -> list[str]:
 
     Args:
         texts: the texts.
-        **options: pipeline_name, extra_terms, allow_terms, labels, and batch_size.
+        **options: pipeline_name, extra_terms, allow_terms, labels, strict; and batch_size,
+            numbering (see `Anonymiser.anonymise_many`).
 
     Returns:
         The anonymised texts, in order.
     """
     batch_size = options.pop("batch_size", DEFAULT_BATCH_SIZE)
+    numbering = options.pop("numbering", None)
     config = Anonymiser(**options).to_config()
-    return _cached(json.dumps(config, sort_keys=True)).anonymise_many(texts, batch_size=batch_size)
+    return _cached(json.dumps(config, sort_keys=True)).anonymise_many(
+        texts, batch_size=batch_size, numbering=numbering)

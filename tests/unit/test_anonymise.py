@@ -106,10 +106,11 @@ def test_organisation_and_address_patterns():
     got = found("Funding from the Lankford Community Trust; the office at 17 Chapel Lane and "
                 "Lansdowne House. HMP Parc staff. Ceredigion County Council agreed.")
     assert ("Lankford Community Trust", "ORG") in got
-    assert ("17 Chapel Lane", "PLACE") in got and ("Lansdowne House", "PLACE") in got
+    assert ("17 Chapel Lane", "ADDRESS") in got and ("Lansdowne House", "PLACE") in got
     assert ("HMP Parc", "ORG") in got and ("Ceredigion County Council", "ORG") in got
-    assert found("The National Probation Service and the Community Centre") == [
+    assert found("The National Probation Service and the Community Centre", strict=True) == [
         ("National Probation Service", "ORG")]
+    assert found("The National Probation Service and the Community Centre") == []  # kept
 
 
 def test_same_entity_same_placeholder_and_numbering():
@@ -138,7 +139,8 @@ def test_allow_terms_case_insensitive_whole_phrase():
     text = "The ministry of justice and Clinks funded Clinksfield Trust in Cardiff."
     out = anon(text, allow_terms=[*PUBLIC_BODIES, "Clinks"])
     assert out == "The ministry of justice and Clinks funded [ORG] in [PLACE]."
-    assert anon("The Ministry of Justice paid.") == "The [ORG] paid."
+    assert anon("The Ministry of Justice paid.") == "The Ministry of Justice paid."  # kept
+    assert anon("The Ministry of Justice paid.", strict=True) == "The [ORG] paid."
 
 
 def test_allow_term_inside_a_longer_find_keeps_the_rest_hidden():

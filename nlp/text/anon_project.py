@@ -1,0 +1,129 @@
+"""Anonymise stage, for a whole project: its settings and one placeholder numbering.
+
+Every export and report of a project anonymises through `project_anonymiser`, so:
+
+- the same name gets the same placeholder in every quote and every file: the numbering
+  ({label: {entity: number}}) is kept in the project's database (setting
+  "anonymise.placeholders") and grows as new names are met;
+- the project's own settings apply, from the "anonymise" section of project.json:
+
+      "anonymise": {"strict": false,
+                    "keep": ["Bridges Project"],
+                    "keep_file": "keep-names.txt",
+                    "replace": {"Styal": "PLACE"}}
+
+  `keep` (and `keep_file`, one name a line, relative to the project folder, # for comments):
+  names that stay, on top of the shipped list of public bodies, programmes and sector bodies
+  (nlp.text.anonymise.KEEP_TERMS); `strict`: replace the shipped list's names too (a
+  project's own `keep` still stays); `replace`: names always replaced, with their type.
+
+This module does not load spaCy: `nlp.text.anonymise` is imported when texts are anonymised.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .. import errors
+
+log = logging.getLogger(__name__)
+
+SECTION = "anonymise"
+NUMBERING_KEY = "anonymise.placeholders"
+KNOWN = ("strict", "keep", "keep_file", "replace")
+
+
+def anonymise_settings(project: Any) -> dict[str, Any]:
+    """The project's anonymisation options (keyword arguments of `anonymise_texts`), read from
+    the "anonymise" section of its project.json; the defaults for a bare Store.
+
+    Raises:
+        SettingsError: an unknown key or a value of the wrong kind.
+    """
+    config = getattr(project, "config", None) or {}
+    section = config.get(SECTION) or {}
+    if not isinstance(section, Mapping):
+        raise errors.bad_setting("project.json 'anonymise'", "an object of settings")
+    unknown = sorted(set(section) - set(KNOWN))
+    if unknown:
+        raise errors.unknown_settings("anonymise (project.json)", unknown, list(KNOWN))
+    strict = section.get("strict", False)
+    if not isinstance(strict, bool):
+        raise errors.bad_setting("anonymise.strict", "true or false")
+    keep = section.get("keep", [])
+    if isinstance(keep, str) or not all(isinstance(x, str) for x in keep):
+        raise errors.bad_setting("anonymise.keep", "a list of names")
+    keep = list(keep)
+    if section.get("keep_file"):
+        root = getattr(project, "root", None)
+        path = Path(section["keep_file"])
+        path = path if path.is_absolute() or root is None else Path(root) / path
+        try:
+            keep += [x.strip() for x in path.read_text(encoding="utf-8").splitlines()
+                     if x.strip() and not x.lstrip().startswith("#")]
+        except OSError as exc:
+            raise errors.SettingsError(f"anonymise.keep_file: cannot read {path} ({exc})."
+                                       ) from None
+    replace = section.get("replace", {})
+    if not isinstance(replace, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in replace.items()):
+        raise errors.bad_setting("anonymise.replace", "an object of name: type (e.g. "
+                                 "{\"Styal\": \"PLACE\"})")
+    out: dict[str, Any] = {}
+    if strict:
+        out["strict"] = True
+    if keep:
+        out["allow_terms"] = keep
+    if replace:
+        out["extra_terms"] = dict(replace)
+    return out
+
+
+class ProjectAnonymiser:
+    """texts -> anonymised texts with the project's settings and its shared numbering.
+
+    Args:
+        project: a Project (its settings apply) or a bare Store (the defaults).
+        strict: overrides the project's `strict` setting when not None.
+    """
+
+    def __init__(self, project: Any, *, strict: bool | None = None) -> None:
+        self.store = getattr(project, "store", project)
+        self.options = anonymise_settings(project)
+        if strict is not None:
+            self.options.pop("strict", None)
+            if strict:
+                self.options["strict"] = True
+
+    def _numbering(self) -> dict[str, dict[str, int]]:
+        get = getattr(self.store, "get_setting", None)
+        raw = get(NUMBERING_KEY, None) if get else None
+        if not isinstance(raw, Mapping):
+            return {}
+        return {str(label): {str(k): int(n) for k, n in table.items()}
+                for label, table in raw.items() if isinstance(table, Mapping)}
+
+    def __call__(self, texts: Sequence[str]) -> list[str]:
+        from .anonymise import anonymise_texts
+
+        numbering = self._numbering()
+        before = {label: dict(table) for label, table in numbering.items()}
+        out = anonymise_texts(list(texts), numbering=numbering, **self.options)
+        if numbering != before and hasattr(self.store, "set_setting"):
+            # Merge with what another export may have saved meanwhile: first number wins.
+            saved = self._numbering()
+            for label, table in numbering.items():
+                for key, n in table.items():
+                    saved.setdefault(label, {}).setdefault(key, n)
+            try:
+                self.store.set_setting(NUMBERING_KEY, saved)
+            except Exception as exc:  # a read-only database: this output is still consistent
+                log.warning("could not save the placeholder numbering (%s); placeholders of "
+                            "later exports may be numbered differently", exc)
+        return out
+
+
+def project_anonymiser(project: Any, *, strict: bool | None = None) -> ProjectAnonymiser:
+    """The anonymiser every export of `project` uses (see the module docstring)."""
+    return ProjectAnonymiser(project, strict=strict)
