@@ -34,18 +34,14 @@ def _sub_with_map(text: str, pattern: re.Pattern[str], repl: str) -> tuple[str, 
 
 
 def _map_spans(spans: Sequence[Span], pos: list[int]) -> tuple[Span, ...]:
-    out = []
-    for a, b in spans:
-        a2, b2 = pos[a], pos[b]
-        if b2 > a2:
-            out.append((a2, b2))
-    return tuple(out)
+    return tuple((pos[a], pos[b]) for a, b in spans)
 
 
 def normalise_line_breaks(text: str, spans: Sequence[Span] = (), *, collapse: bool = False
                           ) -> tuple[str, tuple[Span, ...]]:
     """CRLF/CR -> LF (and with `collapse`, every run of white space -> one space, the ends
-    stripped), with `spans` moved to cover the same characters."""
+    stripped), with `spans` moved to cover the same characters (in the input's order; a span
+    of nothing but white space may come back empty)."""
     t, pos = _sub_with_map(text, _CRLF, "\n")
     spans = _map_spans(spans, pos)
     if collapse:
@@ -53,8 +49,8 @@ def normalise_line_breaks(text: str, spans: Sequence[Span] = (), *, collapse: bo
         spans = _map_spans(spans, pos)
         lead = len(t) - len(t.lstrip(" "))
         t2 = t.strip(" ")
-        spans = tuple((max(0, a - lead), min(len(t2), b - lead)) for a, b in spans)
-        spans = tuple((a, b) for a, b in spans if b > a)
+        spans = tuple((min(len(t2), max(0, a - lead)), min(len(t2), max(0, b - lead)))
+                      for a, b in spans)
         t = t2
     return t, spans
 
