@@ -13,7 +13,7 @@ from typing import Any, Literal, Mapping, Sequence
 import sqlalchemy as sa
 
 from ..types import MODEL_CODER, Coding
-from .changes import apply_change, row_spans
+from .changes import apply_change, researcher, row_spans
 from .core import Store
 from .decisions import Decision, bulk_decisions, record_decisions, relabel, undo_last
 from .schema import codebooks, codings, events, predictions, responses, sources
@@ -99,7 +99,7 @@ def _coded_ids(*, theme_id: str | None = None, coder: str | None = None, model: 
     elif coder is not None:
         q = q.where(codings.c.coder == coder)
     else:
-        q = q.where(codings.c.coder != MODEL_CODER)
+        q = q.where(researcher(codings))
     if theme_id is not None:
         q = q.where(codings.c.theme_id == theme_id)
     if status is not None:
@@ -112,13 +112,13 @@ def _open_suggestion_ids(theme_id: str | None, coder: str | None) -> sa.Select:
     m, d = codings.alias("m"), codings.alias("d")
     decided = sa.select(sa.literal(1)).select_from(d).where(
         d.c.response_id == m.c.response_id, d.c.theme_id == m.c.theme_id,
-        (d.c.coder == coder) if coder else (d.c.coder != MODEL_CODER)).exists()
+        (d.c.coder == coder) if coder else researcher(d)).exists()
     q = sa.select(m.c.response_id).where(m.c.coder == MODEL_CODER, ~decided)
     return q.where(m.c.theme_id == theme_id) if theme_id is not None else q
 
 
-def _band_ids(conn: sa.Connection | None, theme_id: str | None, lo: float, hi: float
-              ) -> sa.ColumnElement[bool]:
+def _band_ids(conn: sa.Connection | None, theme_id: str | None, lo: float, hi: float,
+              order: Order = "import") -> sa.ColumnElement[bool]:
     """Responses whose model score (on `theme_id`, else on any suggested theme) is in
     [lo, hi]. Scores at or over a theme's threshold are suggestions, found by index; only a
     band reaching below the lowest suggestion reads the stored scores."""
@@ -134,6 +134,10 @@ def _band_ids(conn: sa.Connection | None, theme_id: str | None, lo: float, hi: f
         return responses.c.response_id.in_(sug.where(codings.c.theme_id == theme_id))
     # The stored scores hold every theme's score, suggested or not: one pass over them.
     score = predictions.c.scores[theme_id].as_float()
+    if order == "informative":
+        # The queue walks `predictions` already: test each row as it comes, so "next" stops
+        # at the first score in the band.
+        return score.between(lo, hi)
     return responses.c.response_id.in_(sa.select(predictions.c.response_id).where(
         score.between(lo, hi)))
 
@@ -175,16 +179,17 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None
     if flt.min_confidence is not None or flt.max_confidence is not None:
         lo = 0.0 if flt.min_confidence is None else flt.min_confidence
         hi = 1.0 if flt.max_confidence is None else flt.max_confidence
-        conds.append(_band_ids(conn, t, lo, hi))
+        conds.append(_band_ids(conn, t, lo, hi, flt.order))
     if flt.source_id is not None:
         conds.append(responses.c.source_id == flt.source_id)
     if flt.text and flt.text.strip():
         pat = flt.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        r2 = responses.alias("t")
         # SQLite's LIKE ignores (ASCII) case by itself; ilike would lower() every text first.
+        # On the row itself, not a subquery: walking the queue's order, the first match ends
+        # "next" at once instead of collecting every match and sorting them.
         sqlite = conn is not None and conn.dialect.name == "sqlite"
-        match = (r2.c.text.like if sqlite else r2.c.text.ilike)(f"%{pat}%", escape="\\")
-        conds.append(rid.in_(sa.select(r2.c.response_id).where(match)))
+        col = responses.c.text
+        conds.append((col.like if sqlite else col.ilike)(f"%{pat}%", escape="\\"))
     return conds
 
 
@@ -341,7 +346,7 @@ def visible_codings(store: Store, response_id: str, *, coder: str) -> list[Codin
 
 def reviewed_count(store: Store, *, coder: str | None = None) -> int:
     """Responses with at least one researcher decision (by `coder` when given)."""
-    cond = (codings.c.coder == coder) if coder else (codings.c.coder != MODEL_CODER)
+    cond = (codings.c.coder == coder) if coder else researcher(codings)
     q = sa.select(sa.func.count(sa.distinct(codings.c.response_id))).where(cond)
     with store.read() as conn:
         return int(conn.execute(q).scalar_one())

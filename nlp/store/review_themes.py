@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from .. import errors
 from ..codebook import dumps_codebook, loads_codebook, next_version, parse_codebook
 from ..types import MODEL_CODER, Codebook, Theme
-from .changes import coding_state
+from .changes import coding_state, researcher
 from .core import Store
 from .review import _now
 from .schema import codebooks, codings, events, predictions, responses, sources, themes
@@ -52,22 +52,27 @@ def _group_expr(by: str) -> sa.ColumnElement[Any]:
 
 def _latest_decisions(conn: sa.Connection, group: sa.ColumnElement[Any] | None = None
                       ) -> dict[tuple[str, str], tuple[str, bool, Any]]:
-    """{(response, theme): (latest researcher status, model suggested it?, group value)}."""
+    """{(response, theme): (latest researcher status, model suggested it?, group value)}:
+    nlp.store.resolve.RESOLUTION_RULE in SQL, for the counts (no Coding objects built)."""
     m = codings.alias("m")
-    has_model = sa.select(sa.literal(1)).select_from(m).where(
+    # A join, not a correlated EXISTS: with EXISTS SQLite scans every coding (the model's
+    # too) instead of the researchers' rows by index.
+    cols = [codings.c.id, codings.c.response_id, codings.c.theme_id, codings.c.status,
+            codings.c.updated_at, m.c.id.is_not(None).label("has_model")]
+    frm: Any = codings.outerjoin(m, sa.and_(
         m.c.response_id == codings.c.response_id, m.c.theme_id == codings.c.theme_id,
-        m.c.coder == MODEL_CODER).exists()
-    cols = [codings.c.response_id, codings.c.theme_id, codings.c.status, codings.c.updated_at,
-            has_model.label("has_model")]
-    frm: Any = codings
+        m.c.coder == MODEL_CODER))
     if group is not None:
         cols.append(group.label("grp"))
-        frm = codings.join(responses, responses.c.response_id == codings.c.response_id
-                           ).outerjoin(sources, sources.c.id == responses.c.source_id)
+        frm = frm.join(responses, responses.c.response_id == codings.c.response_id
+                       ).outerjoin(sources, sources.c.id == responses.c.source_id)
     out: dict[tuple[str, str], tuple[str, bool, Any]] = {}
     when: dict[tuple[str, str], Any] = {}
-    for r in conn.execute(sa.select(*cols).select_from(frm).where(
-            codings.c.coder != MODEL_CODER).order_by(codings.c.id)).mappings():
+    # Sorted here, not by ORDER BY id: that makes SQLite walk the whole table in id order
+    # instead of the researcher rows by index.
+    rows = sorted(conn.execute(sa.select(*cols).select_from(frm).where(
+        researcher(codings))).mappings(), key=lambda r: r["id"])
+    for r in rows:
         key = (r["response_id"], r["theme_id"])
         if key not in when or r["updated_at"] >= when[key]:
             when[key] = r["updated_at"]
@@ -143,7 +148,7 @@ def coder_units(store: Store, *, include_model: bool = True
     with store.read() as conn:
         for rid, tid, coder, status in conn.execute(
                 sa.select(codings.c.response_id, codings.c.theme_id, codings.c.coder,
-                          codings.c.status).where(codings.c.coder != MODEL_CODER)):
+                          codings.c.status).where(researcher(codings))):
             s = out[coder].setdefault(rid, set())
             if status == "accepted":
                 s.add(tid)

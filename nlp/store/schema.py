@@ -32,6 +32,8 @@ responses = sa.Table(
     sa.Column("question", sa.Text),
     sa.Column("meta", sa.JSON, nullable=False, default=dict),
     sa.Column("flag", sa.String(20)),
+    # Migration 0004: an answer's neighbours in its source (source context).
+    sa.Index("ix_responses_source_location", "source_id", "location"),
 )
 
 codebooks = sa.Table(
@@ -85,6 +87,9 @@ codings = sa.Table(
     # Review app (migration 0002): who reviewed what, and theme filters, index-only.
     sa.Index("ix_codings_coder_response", "coder", "response_id"),
     sa.Index("ix_codings_theme_coder_conf", "theme_id", "coder", "confidence", "response_id"),
+    # Migration 0004: the confidence band over every theme, and per-theme counts by coder.
+    sa.Index("ix_codings_coder_conf", "coder", "confidence", "response_id"),
+    sa.Index("ix_codings_coder_theme", "coder", "theme_id", "status"),
 )
 
 # Append-only: every change to `codings`, with the state before and after.
@@ -101,6 +106,8 @@ events = sa.Table(
     sa.Column("after", sa.JSON),
     sa.Column("undoes", sa.Integer, nullable=True),
     sa.Index("ix_events_actor", "actor", "id"),
+    # Migration 0004: undo finds what is already undone by index, not a scan of the log.
+    sa.Index("ix_events_undoes", "undoes"),
 )
 
 # The model's latest scores for every theme of a response (codings hold only suggestions).
