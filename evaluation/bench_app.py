@@ -1,9 +1,11 @@
 """Evaluation: times the review app's queue and filter queries at 100,000 synthetic responses.
 
 Builds a throwaway project (100,000 answers, model suggestions with uncertainty for all, and
-researcher decisions on 5%), then times each query the app runs per rerun: medians over
---repeat runs, and the ratio against a plain `SELECT count(*)` baseline timed in the same
-process. Prints a table and writes evaluation/results/bench_app.json.
+researcher decisions on 5%), then times each query the app runs per rerun and each action
+(a decision, a relabel, a span code, a bulk decision on a list, each with its undo; memos;
+the blind card; source context; the agreement page): medians over --repeat runs, and the
+ratio against a plain `SELECT count(*)` baseline timed in the same process. Prints a table
+and writes evaluation/results/bench_app.json.
 
     .venv/bin/python evaluation/bench_app.py [--n 100000] [--repeat 15] [--keep DIR]
 """
@@ -187,8 +189,9 @@ def run(root: Path, repeat: int) -> dict[str, Any]:
     cases["memo: add one"] = memo_add
     cases["memo: list an answer's memos"] = lambda: list_memos(s, "answer", head.response_id)
     cases["memo: search"] = lambda: search_memos(s, "bench memo 3")
-    cases["agreement page: kappa/alpha with 1,000 bootstrap draws"] = lambda: \
-        project_agreement(s, include_model=False)
+    cases["agreement page: kappa/alpha, 5,000 shared answers, 1,000 draws"] = lambda: \
+        project_agreement(s)
+    cases["agreement page: the same, 200 draws"] = lambda: project_agreement(s, bootstrap=200)
     out = {name: timed(fn, repeat) for name, fn in cases.items()}
     project.close()
     return out
@@ -203,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("nlp.store.memos", "nlp.classify.agreement", "nlp.store.decisions"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # one line per timed call
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp) / "bench"
         if not (root / "project.json").exists():
