@@ -164,8 +164,12 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str], *, bootstrap: int = 1
     # Every quantity the intervals need is a sum over responses: a bootstrap draw is a
     # vector of counts (how often each response was drawn), so all draws of all themes are
     # one matrix product.
-    counts = (np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=bootstrap)
-              .astype(float) if n and bootstrap > 0 else None)
+    counts = None
+    if n and bootstrap > 0:
+        draws = np.random.default_rng(seed).integers(0, n, size=(bootstrap, n))
+        draws += np.arange(bootstrap)[:, None] * n  # one bincount for every draw at once
+        counts = np.bincount(draws.ravel(), minlength=bootstrap * n).reshape(
+            bootstrap, n).astype(float)
     out, dis, unused = [], [], []
     for tid in theme_ids:
         k = tix[tid]
