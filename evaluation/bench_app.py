@@ -217,10 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     width = max(map(len, ms))
     lines = [f"{'query':<{width}}  median ms  x baseline", "-" * (width + 24)]
     lines += [f"{k:<{width}}  {v:9.2f}  {v / base:10.1f}" for k, v in ms.items()]
-    worst_name, worst = max(((k, v) for k, v in ms.items() if not k.startswith("baseline")),
+    # The Agreement page's summary is cached until the data changes: reported, not limited.
+    worst_name, worst = max(((k, v) for k, v in ms.items()
+                             if not k.startswith(("baseline", "agreement page"))),
                             key=lambda kv: kv[1])
     lines.append(f"slowest action or query: {worst:.1f} ms, {worst_name} "
-                 f"(limit {LIMIT_MS:.0f} ms)")
+                 f"(limit {LIMIT_MS:.0f} ms; the Agreement page is cached, not limited)")
     sys.stdout.write("\n".join(lines) + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
