@@ -113,6 +113,24 @@ def bulk_decisions(store: Store, response_ids: Sequence[str], decisions: Sequenc
     return n
 
 
+def code_spans(store: Store, response_id: str, theme_id: str, spans: Sequence[Span], *,
+               coder: str, status: str = "accepted") -> int:
+    """Apply (or reject) a theme on one or more spans of an answer, as one action. Keeps the
+    model's origin and confidence when it suggested the theme there; () is the whole answer.
+
+    Raises:
+        KeyError: no such response.
+        ValueError: a span outside the answer, or as record_decisions.
+    """
+    with store.read() as conn:
+        model = conn.execute(sa.select(codings.c.confidence).where(
+            codings.c.response_id == response_id, codings.c.theme_id == theme_id,
+            codings.c.coder == MODEL_CODER)).first()
+    return record_decisions(store, response_id, [Decision(
+        theme_id, status, "model" if model else "researcher",
+        model[0] if model else None, tuple(spans))], coder=coder)
+
+
 def relabel(store: Store, response_id: str, from_theme: str, to_theme: str, *, coder: str,
             spans: Sequence[Span] | None = None) -> int:
     """Move an answer (or the spans of it) from one theme to another as one action: reject

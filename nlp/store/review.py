@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from ..types import MODEL_CODER, Coding
 from .changes import apply_change, researcher, row_spans
 from .core import Store
-from .decisions import Decision, bulk_decisions, record_decisions, relabel, undo_last
+from .decisions import (Decision, bulk_decisions, code_spans, record_decisions, relabel,
+                        undo_last)
 from .schema import codebooks, codings, events, predictions, responses, sources
 
 log = logging.getLogger(__name__)

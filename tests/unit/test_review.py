@@ -360,3 +360,12 @@ def test_blind_context_shows_only_the_model_and_my_decisions(store, coded):
         rv.review_context(store, item, blind=True)
     assert {(c.coder, c.theme_id) for c in rv.visible_codings(store, "5", coder="ben")} == {
         ("model", t[1]), ("ben", t[0])}
+
+
+def test_code_spans_keeps_the_model_origin(store, coded):
+    t = coded
+    rv.code_spans(store, "1", t[1], [(0, 12)], coder="ana")  # the model suggested t[1] on 1
+    [c] = store.codings(response_id="1", coder="ana")
+    assert (c.status, c.origin, c.confidence, c.spans) == ("accepted", "model", 0.7, ((0, 12),))
+    rv.code_spans(store, "1", t[3], [(13, 18)], coder="ana")  # not suggested: the coder's own
+    assert store.codings(response_id="1", coder="ana", theme_id=t[3])[0].origin == "researcher"
