@@ -84,6 +84,26 @@ def _latest_decisions(conn: sa.Connection, group: sa.ColumnElement[Any] | None =
     return out
 
 
+def _latest_counts() -> sa.Select:
+    """Per theme: answers whose latest researcher decision is accepted, rejected, and those
+    of them the model suggested; the rule of _latest_decisions (latest time, then latest
+    row), counted in SQL so no row comes back to Python."""
+    r, m = codings.alias("r"), codings.alias("m")
+    rn = sa.func.row_number().over(partition_by=(r.c.response_id, r.c.theme_id),
+                                   order_by=(r.c.updated_at.desc(), r.c.id.desc()))
+    latest = sa.select(r.c.response_id, r.c.theme_id, r.c.status, rn.label("rn")).where(
+        researcher(r)).subquery("latest")
+    won = sa.select(latest).where(latest.c.rn == 1).subquery("won")
+    return (sa.select(won.c.theme_id,
+                      sa.func.sum(sa.case((won.c.status == "accepted", 1), else_=0)),
+                      sa.func.sum(sa.case((won.c.status == "rejected", 1), else_=0)),
+                      sa.func.count(m.c.id))
+            .select_from(won.outerjoin(m, sa.and_(
+                m.c.response_id == won.c.response_id, m.c.theme_id == won.c.theme_id,
+                m.c.coder == MODEL_CODER)))
+            .group_by(won.c.theme_id))
+
+
 def theme_counts(store: Store) -> tuple[int, dict[str, ThemeCount]]:
     """(answers in the project, {theme_id: ThemeCount}) over every theme with codings."""
     with store.read() as conn:
@@ -92,12 +112,9 @@ def theme_counts(store: Store) -> tuple[int, dict[str, ThemeCount]]:
         model = dict(conn.execute(sa.select(codings.c.theme_id, sa.func.count())
                                   .where(codings.c.coder == MODEL_CODER)
                                   .group_by(codings.c.theme_id)).all())
-        latest = _latest_decisions(conn)
-    acc, rej, decided = Counter(), Counter(), Counter()
-    for (_, tid), (status, has_model, _) in latest.items():
-        acc[tid] += status == "accepted"
-        rej[tid] += status == "rejected"
-        decided[tid] += has_model
+        acc, rej, decided = Counter(), Counter(), Counter()
+        for tid, a, r, d in conn.execute(_latest_counts()):
+            acc[tid], rej[tid], decided[tid] = int(a or 0), int(r or 0), int(d or 0)
     out = {tid: ThemeCount(tid, acc[tid], rej[tid], int(model.get(tid, 0)) - decided[tid],
                            int(model.get(tid, 0)))
            for tid in set(model) | set(acc) | set(rej)}

@@ -32,8 +32,10 @@ responses = sa.Table(
     sa.Column("question", sa.Text),
     sa.Column("meta", sa.JSON, nullable=False, default=dict),
     sa.Column("flag", sa.String(20)),
-    # Migration 0004: an answer's neighbours in its source (source context).
+    # Migration 0004: an answer's neighbours in its source (source context); counting the
+    # answers (flag NULL) from a small index instead of the texts' pages.
     sa.Index("ix_responses_source_location", "source_id", "location"),
+    sa.Index("ix_responses_flag", "flag", "response_id"),
 )
 
 codebooks = sa.Table(

@@ -40,6 +40,7 @@ def upgrade() -> None:
     op.create_index("ix_codings_coder_theme", "codings", ["coder", "theme_id", "status"])
     op.create_index("ix_responses_source_location", "responses", ["source_id", "location"])
     op.create_index("ix_events_undoes", "events", ["undoes"])
+    op.create_index("ix_responses_flag", "responses", ["flag", "response_id"])
     # Never read or written by the toolkit (spaCy output and settings live elsewhere).
     op.drop_table("processed")
     op.drop_table("settings")
@@ -57,6 +58,7 @@ def downgrade() -> None:
         sa.Column("pipeline", sa.String(100), primary_key=True),
         sa.Column("data", sa.JSON, nullable=False),
     )
+    op.drop_index("ix_responses_flag", table_name="responses")
     op.drop_index("ix_events_undoes", table_name="events")
     op.drop_index("ix_responses_source_location", table_name="responses")
     op.drop_index("ix_codings_coder_theme", table_name="codings")
