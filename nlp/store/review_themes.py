@@ -15,7 +15,8 @@ from ..types import MODEL_CODER, Codebook, Theme
 from .changes import coding_state, researcher
 from .core import Store
 from .review import _now
-from .schema import codebooks, codings, events, predictions, responses, sources, themes
+from .schema import (codebooks, codings, events, memos, predictions, responses, sources,
+                     themes)
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +300,12 @@ def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequenc
             conn.execute(sa.insert(codings), ins)
         if evs:
             conn.execute(sa.insert(events), evs)
+        # A theme's memos follow it (to its first part on a split that drops its id).
+        for tid, targets in mapping.items():
+            if targets and tid not in targets:
+                conn.execute(sa.update(memos).where(memos.c.target == "theme",
+                                                    memos.c.target_id == tid)
+                             .values(target_id=targets[0]))
     log.info("%s: codebook %s v%s, %d codings changed", action, cb.name, cb.version, len(evs))
     return cb
 
