@@ -17,7 +17,7 @@ from .changes import apply_change, researcher, row_spans
 from .core import Store
 from .decisions import (Decision, bulk_decisions, code_spans, record_decisions, relabel,
                         undo_last)
-from .schema import codebooks, codings, events, predictions, responses, sources
+from .schema import codebooks, codings, events, predictions, responses, sources, theme_scores
 
 log = logging.getLogger(__name__)
 
@@ -118,26 +118,17 @@ def _open_suggestion_ids(theme_id: str | None, coder: str | None) -> sa.Select:
     return q.where(m.c.theme_id == theme_id) if theme_id is not None else q
 
 
-def _band_ids(conn: sa.Connection | None, theme_id: str | None, lo: float, hi: float
-              ) -> sa.ColumnElement[bool]:
+def _band_ids(theme_id: str | None, lo: float, hi: float) -> sa.ColumnElement[bool]:
     """Responses whose model score (on `theme_id`, else on any suggested theme) is in
-    [lo, hi]. Scores at or over a theme's threshold are suggestions, found by index; only a
-    band reaching below the lowest suggestion reads the stored scores."""
-    sug = sa.select(codings.c.response_id).where(
-        codings.c.coder == MODEL_CODER, codings.c.confidence >= lo, codings.c.confidence <= hi)
+    [lo, hi], by index: a theme's scores, suggested or not, are rows of theme_scores; without
+    a theme, the suggestions' confidences."""
     if theme_id is None:
-        return responses.c.response_id.in_(sug)
-    floor = None
-    if conn is not None:
-        floor = conn.execute(sa.select(sa.func.min(codings.c.confidence)).where(
-            codings.c.theme_id == theme_id, codings.c.coder == MODEL_CODER)).scalar()
-    if floor is not None and lo >= floor:
-        return responses.c.response_id.in_(sug.where(codings.c.theme_id == theme_id))
-    # The stored scores hold every theme's score, suggested or not: one pass over them (a test on each row of the queue's walk would be
-    # quicker for a wide band and far slower for a band nobody's score falls in).
-    score = predictions.c.scores[theme_id].as_float()
-    return responses.c.response_id.in_(sa.select(predictions.c.response_id).where(
-        score.between(lo, hi)))
+        return responses.c.response_id.in_(sa.select(codings.c.response_id).where(
+            codings.c.coder == MODEL_CODER, codings.c.confidence >= lo,
+            codings.c.confidence <= hi))
+    return responses.c.response_id.in_(sa.select(theme_scores.c.response_id).where(
+        theme_scores.c.theme_id == theme_id, theme_scores.c.score >= lo,
+        theme_scores.c.score <= hi))
 
 
 def _conditions(flt: QueueFilter, conn: sa.Connection | None = None, *,
@@ -183,7 +174,7 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None, *,
     if flt.min_confidence is not None or flt.max_confidence is not None:
         lo = 0.0 if flt.min_confidence is None else flt.min_confidence
         hi = 1.0 if flt.max_confidence is None else flt.max_confidence
-        conds.append(_band_ids(conn, t, lo, hi))
+        conds.append(_band_ids(t, lo, hi))
     if flt.source_id is not None:
         conds.append(responses.c.source_id == flt.source_id)
     if flt.text and flt.text.strip():

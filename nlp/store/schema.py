@@ -125,6 +125,17 @@ predictions = sa.Table(
     sa.Index("ix_predictions_uncertainty_rid", "uncertainty", "response_id"),
 )
 
+# Migration 0004: the same scores one row per (response, theme), so a confidence band on one
+# theme is an index range instead of a pass over every stored score.
+theme_scores = sa.Table(
+    "theme_scores", metadata,
+    sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+              primary_key=True),
+    sa.Column("theme_id", sa.String(64), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Index("ix_theme_scores_band", "theme_id", "score", "response_id"),
+)
+
 # Migration 0004: researchers' notes on an answer, a theme or the whole project.
 memos = sa.Table(
     "memos", metadata,
