@@ -287,6 +287,8 @@ class Store:
             suggested: {response id: theme ids the model suggests}, the model's own decisions.
             evidence: {(response id, theme id): (start, end)} characters of the sentence that
                 carries the theme, stored with the suggestion.
+
+        Every score is also a row of theme_scores (the confidence-band filter's index).
         """
         now = _now()
         n = 0
@@ -302,15 +304,19 @@ class Store:
                     "response_id": rid, "model_id": model_id, "scores": dict(s),
                     "uncertainty": float((uncertainty or {}).get(rid, 0.0)), "updated_at": now}
                     for rid, s in scores.items()])
-                batch: list[dict[str, Any]] = []
+                # One row per (answer, theme): 1.5 million at 100,000 answers and 15 themes,
+                # so straight to the driver (SQLAlchemy's dict rows took twice as long).
+                ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                sql = (f"INSERT INTO {theme_scores.name} (response_id, theme_id, score) "
+                       f"VALUES ({ph}, {ph}, {ph})")
+                batch: list[tuple[str, str, float]] = []
                 for rid, s in scores.items():
-                    batch += [{"response_id": rid, "theme_id": tid, "score": float(p)}
-                              for tid, p in s.items()]
+                    batch += [(rid, tid, float(p)) for tid, p in s.items()]
                     if len(batch) >= 50_000:
-                        conn.execute(sa.insert(theme_scores), batch)
+                        conn.exec_driver_sql(sql, batch)
                         batch = []
                 if batch:
-                    conn.execute(sa.insert(theme_scores), batch)
+                    conn.exec_driver_sql(sql, batch)
             current: dict[tuple[str, str], dict[str, Any]] = {}
             for i in range(0, len(ids), 900):
                 for row in conn.execute(sa.select(codings).where(

@@ -238,22 +238,39 @@ PROBE_ROWS = 2000
 
 def _probe(conn: sa.Connection, flt: QueueFilter, want: int, *, reverse: bool = False,
            after: Sequence[Any] | None = None) -> list[Mapping[str, Any]] | None:
-    """With a text search, the first `want` matches among the next PROBE_ROWS rows of the
-    queue's walk without the text filter; None when there are fewer (then the one-pass
-    search decides). A common word is answered from the head of the queue in a few ms, and
-    they are the true first matches: every match lies in that head or after it."""
-    if not (flt.text and flt.text.strip()):
+    """For the filters that may match most answers (text search; a confidence band over any
+    theme): the first `want` matches among the next PROBE_ROWS rows of the queue's walk
+    without those filters, or None when there are fewer (then the full query decides). A
+    common word or a wide band is answered from the head of the queue in a few ms, and they
+    are the true first matches: every match lies in that head or after it."""
+    text = flt.text if flt.text and flt.text.strip() else None
+    band = flt.theme_id is None and (flt.min_confidence is not None
+                                     or flt.max_confidence is not None)
+    if not text and not band:
         return None
-    head = _ordered(conn, replace(flt, text=None), reverse=reverse, after=after
-                    ).limit(PROBE_ROWS).subquery("head")
+    rest = replace(flt, text=None, **({"min_confidence": None, "max_confidence": None}
+                                      if band else {}))
+    head = _ordered(conn, rest, reverse=reverse, after=after).limit(PROBE_ROWS).subquery("h")
+    conds = []
+    if text:
+        conds.append(_text_match(head.c.text, text, conn))
+    if band:
+        lo = 0.0 if flt.min_confidence is None else flt.min_confidence
+        hi = 1.0 if flt.max_confidence is None else flt.max_confidence
+        # Only the answer's id may pick the index (its few codings): with the coder or the
+        # confidence indexable, SQLite scanned every model suggestion for each row (13-30 s).
+        conf = sa.func.coalesce(codings.c.confidence, -1.0)
+        conds.append(sa.select(sa.literal(1)).where(
+            codings.c.response_id == head.c.response_id,
+            sa.func.coalesce(codings.c.coder, "") == MODEL_CODER, conf >= lo, conf <= hi
+        ).exists())
     if flt.order == "informative":  # the walk's own order, as in _ordered
         order = [c.asc() if reverse else c.desc() for c in (head.c.uncertainty,
                                                              head.c.response_id)]
     else:
         order = [head.c.rowid.desc() if reverse else head.c.rowid.asc()]
-    q = (sa.select(head).where(_text_match(head.c.text, flt.text, conn))
-         .order_by(*order).limit(want))
-    rows = conn.execute(q).mappings().all()
+    rows = conn.execute(sa.select(head).where(*conds).order_by(*order).limit(want)
+                        ).mappings().all()
     return list(rows) if len(rows) >= want else None
 
 

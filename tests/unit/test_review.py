@@ -395,3 +395,9 @@ def test_text_search_gives_the_same_walk_whether_the_probe_finds_it_or_not(store
         last = rv.find_item(store, got[-1], order=order)
         assert rv.queue_prev(store, flt, before=last.key).response_id == got[0]
     assert walk(store, F(status="any", text="nobody wrote this")) == []
+    for flt in (F(min_confidence=0.5, max_confidence=0.8), F(status="any", min_confidence=0.9),
+                F(min_confidence=0.5, order="import")):
+        got = walk(store, flt)
+        assert got == [i.response_id for i in rv.queue_page(store, flt, limit=9)]
+        assert set(got) == {c.response_id for c in store.codings(coder="model")
+                            if flt.min_confidence <= c.confidence <= (flt.max_confidence or 1)}
