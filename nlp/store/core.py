@@ -14,8 +14,8 @@ from sqlalchemy import event
 from .. import errors
 from .changes import coding_state as _state
 from .changes import row_spans
-from .schema import (codebooks, codings, events, metadata, predictions, responses, sources,
-                     theme_scores, themes)
+from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
+                     sources, theme_scores, themes)
 from ..codebook import dumps_codebook, loads_codebook
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
@@ -114,6 +114,17 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- settings ------------------------------------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self.read() as conn:
+            row = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).first()
+        return default if row is None else row[0]
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.write() as conn:
+            conn.execute(sa.delete(settings).where(settings.c.key == key))
+            conn.execute(sa.insert(settings).values(key=key, value=value))
 
     # -- sources and responses -------------------------------------------------------------
     def source_by_hash(self, content_hash: str) -> dict[str, Any] | None:

@@ -147,3 +147,11 @@ memos = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Index("ix_memos_target", "target", "target_id", "id"),
 )
+
+# Project-wide values the toolkit keeps in the database (the anonymiser's placeholder
+# numbering, issue 19).
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.JSON),
+)

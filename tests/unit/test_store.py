@@ -188,7 +188,7 @@ def test_migration_0004_backfills_spans_and_theme_scores(tmp_path):
             ("a", 0.25), ("b", 0.75)]
         tables = set(sa.inspect(conn).get_table_names())
         assert conn.exec_driver_sql("SELECT spans FROM codings").scalar() == "[[0,4]]"
-    assert {"memos", "theme_scores"} <= tables and not {"processed", "settings"} & tables
+    assert {"memos", "theme_scores", "settings"} <= tables and "processed" not in tables
     [c] = s.codings()
     assert c.spans == ((0, 4),) and c.span == (0, 4)
     with s.engine.begin() as conn:
@@ -196,3 +196,10 @@ def test_migration_0004_backfills_spans_and_theme_scores(tmp_path):
         command.downgrade(cfg, "0003")
     assert s.schema_revision() == "0003"
     s.close()
+
+
+def test_settings_round_trip(store):
+    assert store.get_setting("x", 3) == 3
+    store.set_setting("x", {"a": [1, 2]})
+    store.set_setting("x", {"a": [2]})
+    assert store.get_setting("x") == {"a": [2]}

@@ -1,6 +1,6 @@
-"""Several spans per coding, memos, the model's scores per theme (theme_scores), indexes for the review app's slower filters (the band
-over every theme, per-theme counts, source context), and the unused `processed`/`settings`
-tables dropped.
+"""Several spans per coding, memos, the model's scores one row per theme (theme_scores),
+indexes for the review app's slower filters (the band over every theme, per-theme counts,
+answer counts, source context, undo), and the unused `processed` table dropped.
 
 Revision ID: 0004
 Revises: 0003
@@ -55,17 +55,11 @@ def upgrade() -> None:
                "SELECT p.response_id, j.key, (j.value #>> '{}')::float "
                "FROM predictions p, json_each(p.scores::json) j")
     op.create_index("ix_theme_scores_band", "theme_scores", ["theme_id", "score", "response_id"])
-    # Never read or written by the toolkit (spaCy output and settings live elsewhere).
+    # Never read or written by the toolkit (spaCy output is not cached in the database).
     op.drop_table("processed")
-    op.drop_table("settings")
 
 
 def downgrade() -> None:
-    op.create_table(
-        "settings",
-        sa.Column("key", sa.String(100), primary_key=True),
-        sa.Column("value", sa.JSON),
-    )
     op.create_table(
         "processed",
         sa.Column("text_hash", sa.String(64), primary_key=True),
