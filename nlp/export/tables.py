@@ -9,8 +9,10 @@ from typing import Any, Callable, Sequence
 
 from .. import errors
 from ..fsio import atomic_path, check_output_file
+from ..store.memos import list_memos
+from ..store.resolve import RESOLUTION_RULE, resolve_codings
 from ..text.anon_project import project_anonymiser
-from ..types import MODEL_CODER
+from ..text.offsets import rewrite_with_spans
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +37,18 @@ def coded_rows(store, *, anonymise: bool = True,
                ) -> tuple[list[dict[str, Any]], list[str]]:
     """One dict per response with its provenance and, per theme, the coded status.
 
-    A theme's status on a response is the latest researcher decision (accepted/rejected),
-    else the model's suggestion. Every metadata column the import kept follows the theme
-    columns (see `metadata_columns`). `store` may be the Project (its anonymisation settings
+    A theme's status on a response follows nlp.store.resolve.RESOLUTION_RULE (the latest
+    researcher decision, else the model's suggestion); `coders:THEME` keeps each researcher's
+    own call ("ana=accepted; ben=rejected"), `disagreement` lists the themes researchers
+    differ on, and `resolution` states the rule. Every metadata column the import kept
+    follows (see `metadata_columns`). `store` may be the Project (its anonymisation settings
     then apply). Returns (rows, theme ids in codebook order).
     """
     owner, store = store, getattr(store, "store", store)
     codebook = store.active_codebook()
     theme_ids = codebook.theme_ids
     corpus = store.corpus()
-    decided: dict[tuple[str, str], tuple[Any, str, str]] = {}
-    suggested: dict[tuple[str, str], float | None] = {}
-    for c in store.codings():
-        key = (c.response_id, c.theme_id)
-        if c.coder == MODEL_CODER:
-            suggested[key] = c.confidence
-        else:
-            prev = decided.get(key)
-            if prev is None or c.created_at >= prev[0]:
-                decided[key] = (c.created_at, c.status, c.coder)
+    resolved = resolve_codings(store.codings())
     texts = corpus.texts
     if anonymise:
         if anonymiser is None:
@@ -66,23 +61,24 @@ def coded_rows(store, *, anonymise: bool = True,
             "response_id": r.response_id, "text": text, "source": r.source,
             "location": r.location, "respondent_id": r.respondent_id or "",
             "question": r.question or "", "flag": r.flag or ""}
-        accepted, model = [], []
+        accepted, model, split = [], [], []
         for tid in theme_ids:
-            key = (r.response_id, tid)
-            if key in decided:
-                status = decided[key][1]
-            elif key in suggested:
-                status = "suggested"
-            else:
-                status = ""
+            res = resolved.get((r.response_id, tid))
+            status = res.status if res else ""
             row[f"theme:{tid}"] = status
-            row[f"score:{tid}"] = suggested.get(key)
+            row[f"score:{tid}"] = res.confidence if res else None
+            row[f"coders:{tid}"] = "; ".join(f"{c}={st}" for c, st in res.coders.items()) \
+                if res else ""
             if status == "accepted":
                 accepted.append(tid)
             elif status == "suggested":
                 model.append(tid)
+            if res and res.disagreement:
+                split.append(tid)
         row["accepted_themes"] = ";".join(accepted)
         row["suggested_themes"] = ";".join(model)
+        row["disagreement"] = ";".join(split)
+        row["resolution"] = RESOLUTION_RULE
         row.update(meta.get(r.response_id, {}))
         rows.append(row)
     return rows, theme_ids
@@ -91,27 +87,57 @@ def coded_rows(store, *, anonymise: bool = True,
 def coding_rows(store, *, anonymise: bool = True,
                 anonymiser: Callable[[Sequence[str]], list[str]] | None = None
                 ) -> list[dict[str, Any]]:
-    """One dict per coding (response x theme x coder), with the response text and its
+    """One dict per coding (response x theme x coder), with the response text, the spans the
+    coding rests on (`span`: their text joined by " … "; `span_start`/`span_end`: the first
+    span; `spans`: every one as "start-end;..."; all blank for the whole answer; offsets count
+    characters of the exported `text`), `disagreement` (researchers differ on this answer and
+    theme), `stands` (this coding is the one RESOLUTION_RULE keeps) and the response's
     metadata columns (see `metadata_columns`)."""
     owner, store = store, getattr(store, "store", store)
     corpus = store.corpus()
-    texts = dict(zip(corpus.ids, corpus.texts))
+    all_codings = store.codings()
+    resolved = resolve_codings(all_codings)
+    ids = list(corpus.ids)
+    texts = list(corpus.texts)
+    spans: dict[str, set[tuple[int, int]]] = {}
+    for c in all_codings:
+        spans.setdefault(c.response_id, set()).update(c.spans or ((c.span,) if c.span else ()))
+    moved: dict[tuple[str, tuple[int, int]], tuple[int, int]] = {}
     if anonymise:
         anonymiser = anonymiser or project_anonymiser(owner)
-        texts = dict(zip(texts, anonymiser(list(texts.values()))))
+        # Each answer is cut at its spans' edges, so a span's new offsets are known.
+        old = [tuple(sorted(spans.get(i, ()))) for i in ids]
+        texts, new = rewrite_with_spans(texts, old, anonymiser)
+        for rid, a, b in zip(ids, old, new):
+            moved.update({(rid, x): y for x, y in zip(a, b)})
     meta = metadata_columns(corpus, anonymiser if anonymise else None)
-    return [{"response_id": c.response_id, "theme_id": c.theme_id, "coder": c.coder,
-             "origin": c.origin, "status": c.status, "confidence": c.confidence,
-             "updated_at": c.created_at.isoformat() if c.created_at else "",
-             "text": texts.get(c.response_id, ""), **meta.get(c.response_id, {})}
-            for c in store.codings()]
+    by_id = dict(zip(ids, texts))
+    rows = []
+    for c in all_codings:
+        text = by_id.get(c.response_id, "")
+        sp = [moved[(c.response_id, x)] if anonymise else x
+              for x in (c.spans or ((c.span,) if c.span else ()))]
+        sp = [(a, b) for a, b in sp if b > a]
+        res = resolved.get((c.response_id, c.theme_id))
+        rows.append({
+            "response_id": c.response_id, "theme_id": c.theme_id, "coder": c.coder,
+            "origin": c.origin, "status": c.status, "confidence": c.confidence,
+            "updated_at": c.created_at.isoformat() if c.created_at else "",
+            "span": " … ".join(text[a:b] for a, b in sp),
+            "span_start": sp[0][0] if sp else None, "span_end": sp[0][1] if sp else None,
+            "spans": ";".join(f"{a}-{b}" for a, b in sp),
+            "disagreement": bool(res and res.disagreement),
+            "stands": bool(res and res.coder == c.coder),
+            "resolution": RESOLUTION_RULE, "text": text, **meta.get(c.response_id, {})})
+    return rows
 
 
 # -- metadata columns --------------------------------------------------------------------------
 # The export's own columns: a metadata column of one of these names is written as "meta:NAME".
 _OWN_COLUMNS = {"response_id", "text", "source", "location", "respondent_id", "question", "flag",
                 "accepted_themes", "suggested_themes", "theme_id", "coder", "origin", "status",
-                "confidence", "updated_at"}
+                "confidence", "updated_at", "disagreement", "resolution", "span", "span_start",
+                "span_end", "spans", "stands"}
 # Columns named for personal data: names and addresses are replaced whole; contact details and
 # dates of birth go through the anonymiser whatever their number of values (its patterns find
 # them; a "mobile: yes/no" column is left as it is).
@@ -160,8 +186,8 @@ def metadata_columns(corpus, anonymiser: Callable[[Sequence[str]], list[str]] | 
             keys.setdefault(str(k), None)
     if not keys:
         return {}
-    column = {k: (f"meta:{k}" if k in _OWN_COLUMNS or k.startswith(("theme:", "score:", "meta:"))
-                  else k) for k in keys}
+    column = {k: (f"meta:{k}" if k in _OWN_COLUMNS or k.startswith(
+        ("theme:", "score:", "coders:", "meta:")) else k) for k in keys}
     out: dict[str, dict[str, Any]] = {r.response_id: {column[k]: r.metadata.get(k)
                                                       for k in keys} for r in corpus}
     if anonymiser is None:
@@ -184,6 +210,45 @@ def metadata_columns(corpus, anonymiser: Callable[[Sequence[str]], list[str]] | 
             if v in clean:
                 row[column[k]] = clean[v]
     return out
+
+
+README_WIDE = (
+    ("theme:THEME", "the status that stands for the theme on the answer (see the rule)"),
+    ("score:THEME", "the model's confidence, when it suggested the theme"),
+    ("coders:THEME", "each researcher's own decision, e.g. 'ana=accepted; ben=rejected'"),
+    ("disagreement", "themes on which researchers decided differently"),
+    ("resolution", "the rule that made one status out of every coder's decision"),
+)
+README_LONG = (
+    ("coder", "who decided: a researcher's name, or 'model' for a suggestion"),
+    ("span, span_start, span_end, spans", "the characters of `text` the coding rests on "
+     "(blank: the whole answer); spans lists every one as start-end, end excluded"),
+    ("disagreement", "researchers decided differently on this answer and theme"),
+    ("stands", "this coding is the one the rule keeps"),
+    ("resolution", "the rule that made one status out of every coder's decision"),
+)
+
+
+def _notes_sheets(store, xw, *, layout: str,
+                  anonymiser: Callable[[Sequence[str]], list[str]] | None) -> None:
+    """The README sheet (the resolution rule, the columns) and the notes sheet (memos,
+    anonymised like the answers: a memo may quote one)."""
+    import pandas as pd
+
+    memos = list_memos(store)
+    bodies = [m.text for m in memos]
+    if anonymiser is not None and bodies:
+        bodies = list(anonymiser(bodies))
+
+    cols = README_WIDE if layout == "wide" else README_LONG
+    pd.DataFrame([{"item": "resolution rule", "meaning": RESOLUTION_RULE},
+                  *({"item": k, "meaning": v} for k, v in cols)]
+                 ).map(neutralise).to_excel(xw, sheet_name="README", index=False)
+    pd.DataFrame([{"on": m.target, "target": m.target_id, "author": m.author,
+                   "written": m.created_at.isoformat() if m.created_at else "",
+                   "text": body} for m, body in zip(memos, bodies)],
+                 columns=["on", "target", "author", "written", "text"]
+                 ).map(neutralise).to_excel(xw, sheet_name="notes", index=False)
 
 
 def export_project(store, out: str | Path, *, format: str, anonymise: bool = True,
@@ -209,7 +274,7 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
     rows = (coded_rows(store, anonymise=anonymise, anonymiser=anonymiser)[0]
             if layout == "wide" else coding_rows(store, anonymise=anonymise,
                                                  anonymiser=anonymiser))
-    store = getattr(store, "store", store)
+    owner, store = store, getattr(store, "store", store)
     out = Path(out)
     with atomic_path(out) as tmp:
         if format == "jsonl":
@@ -233,5 +298,7 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
                                    "exclude": "; ".join(t.exclude)} for t in cb.themes]
                                  ).map(neutralise).to_excel(xw, sheet_name="codebook",
                                                             index=False)
+                    _notes_sheets(store, xw, layout=layout, anonymiser=(
+                        anonymiser or project_anonymiser(owner)) if anonymise else None)
     log.info("exported %d rows to %s", len(rows), out)
     return out

@@ -6,15 +6,18 @@ Every query here answers from indexes with LIMIT or keyset paging, so the app st
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from ..types import MODEL_CODER
+from ..types import MODEL_CODER, Coding
+from .changes import apply_change, researcher, row_spans
 from .core import Store
-from .schema import codebooks, codings, events, predictions, responses, sources
+from .decisions import (Decision, bulk_decisions, code_spans, record_decisions, relabel,
+                        undo_last)
+from .schema import codebooks, codings, events, predictions, responses, sources, theme_scores
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,8 @@ class QueueFilter:
     """Which responses the review queue shows, and in what order.
 
     `status` applies to `theme_id` when one is given, else to the response as a whole:
-    unreviewed (no researcher decision), reviewed, suggested (a model suggestion no researcher
+    unreviewed (no researcher decision; with a theme, a model suggestion of it that no
+    researcher has decided on, or with a confidence band any score of it in the band), reviewed, suggested (a model suggestion no researcher
     has decided on), accepted or rejected (by a researcher). `coder` narrows the researcher
     side to one person (so "unreviewed" + coder is "not yet reviewed by me"); with status
     any/suggested it keeps responses that coder touched. The confidence band is the model's
@@ -74,16 +78,10 @@ class ReviewContext:
     scores: Mapping[str, float]
     decisions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     confidences: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A coder's call on one theme: a status, or None to clear their coding."""
-
-    theme_id: str
-    status: str | None
-    origin: str = "researcher"
-    confidence: float | None = None
+    # {theme_id: {coder: ((start, end), ...)}}: the spans each coding rests on (the model's
+    # evidence sentence included); a coding on the whole answer is absent.
+    spans: Mapping[str, Mapping[str, tuple[tuple[int, int], ...]]] = field(default_factory=dict)
+    blind: bool = False
 
 
 def _now() -> datetime:
@@ -102,7 +100,7 @@ def _coded_ids(*, theme_id: str | None = None, coder: str | None = None, model: 
     elif coder is not None:
         q = q.where(codings.c.coder == coder)
     else:
-        q = q.where(codings.c.coder != MODEL_CODER)
+        q = q.where(researcher(codings))
     if theme_id is not None:
         q = q.where(codings.c.theme_id == theme_id)
     if status is not None:
@@ -115,38 +113,43 @@ def _open_suggestion_ids(theme_id: str | None, coder: str | None) -> sa.Select:
     m, d = codings.alias("m"), codings.alias("d")
     decided = sa.select(sa.literal(1)).select_from(d).where(
         d.c.response_id == m.c.response_id, d.c.theme_id == m.c.theme_id,
-        (d.c.coder == coder) if coder else (d.c.coder != MODEL_CODER)).exists()
+        (d.c.coder == coder) if coder else researcher(d)).exists()
     q = sa.select(m.c.response_id).where(m.c.coder == MODEL_CODER, ~decided)
     return q.where(m.c.theme_id == theme_id) if theme_id is not None else q
 
 
-def _band_ids(conn: sa.Connection | None, theme_id: str | None, lo: float, hi: float
-              ) -> sa.ColumnElement[bool]:
+def _band_ids(theme_id: str | None, lo: float, hi: float) -> sa.ColumnElement[bool]:
     """Responses whose model score (on `theme_id`, else on any suggested theme) is in
-    [lo, hi]. Scores at or over a theme's threshold are suggestions, found by index; only a
-    band reaching below the lowest suggestion reads the stored scores."""
-    sug = sa.select(codings.c.response_id).where(
-        codings.c.coder == MODEL_CODER, codings.c.confidence >= lo, codings.c.confidence <= hi)
+    [lo, hi], by index: a theme's scores, suggested or not, are rows of theme_scores; without
+    a theme, the suggestions' confidences."""
     if theme_id is None:
-        return responses.c.response_id.in_(sug)
-    floor = None
-    if conn is not None:
-        floor = conn.execute(sa.select(sa.func.min(codings.c.confidence)).where(
-            codings.c.theme_id == theme_id, codings.c.coder == MODEL_CODER)).scalar()
-    if floor is not None and lo >= floor:
-        return responses.c.response_id.in_(sug.where(codings.c.theme_id == theme_id))
-    # The stored scores hold every theme's score, suggested or not: one pass over them.
-    score = predictions.c.scores[theme_id].as_float()
-    return responses.c.response_id.in_(sa.select(predictions.c.response_id).where(
-        score.between(lo, hi)))
+        return responses.c.response_id.in_(sa.select(codings.c.response_id).where(
+            codings.c.coder == MODEL_CODER, codings.c.confidence >= lo,
+            codings.c.confidence <= hi))
+    return responses.c.response_id.in_(sa.select(theme_scores.c.response_id).where(
+        theme_scores.c.theme_id == theme_id, theme_scores.c.score >= lo,
+        theme_scores.c.score <= hi))
 
 
-def _conditions(flt: QueueFilter, conn: sa.Connection | None = None
-                ) -> list[sa.ColumnElement[bool]]:
-    conds: list[sa.ColumnElement[bool]] = [responses.c.flag.is_(None)]
+def _conditions(flt: QueueFilter, conn: sa.Connection | None = None, *,
+                counting: bool = False) -> list[sa.ColumnElement[bool]]:
+    # Answers only. A count reads them from the (flag, response_id) index; a walk of the
+    # queue's order must not (SQLite would drive from that index, then sort every answer:
+    # 100 ms instead of 2), so there the test is one the index cannot serve. Flags are never
+    # "".
+    answer = responses.c.flag.is_(None) if counting else \
+        sa.func.coalesce(responses.c.flag, "") == ""
+    conds: list[sa.ColumnElement[bool]] = [answer]
     t, who = flt.theme_id, flt.coder
     rid = responses.c.response_id
-    if flt.status == "unreviewed":
+    banded = flt.min_confidence is not None or flt.max_confidence is not None
+    if flt.status == "unreviewed" and t is not None and not banded:
+        # Not yet reviewed on this theme: the model suggested it and no researcher (or `coder`)
+        # has decided on it. (Every answer nobody decided on would include those without any
+        # suggestion of the theme: more than the unfiltered queue.)
+        conds.append(rid.in_(_open_suggestion_ids(t, who)))
+    elif flt.status == "unreviewed":
+        # With a band, the band on the theme's score is the theme filter (near misses too).
         conds.append(rid.not_in(_coded_ids(theme_id=t, coder=who)))
     elif flt.status == "reviewed":
         conds.append(rid.in_(_coded_ids(theme_id=t, coder=who)))
@@ -155,7 +158,6 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None
     elif flt.status == "suggested":
         conds.append(rid.in_(_open_suggestion_ids(t, who)))
     elif flt.status == "any":
-        banded = flt.min_confidence is not None or flt.max_confidence is not None
         if t is not None and banded:
             pass  # the band on the theme's score is the theme filter (near misses included)
         elif t is not None and who is None:
@@ -172,17 +174,26 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None
     if flt.min_confidence is not None or flt.max_confidence is not None:
         lo = 0.0 if flt.min_confidence is None else flt.min_confidence
         hi = 1.0 if flt.max_confidence is None else flt.max_confidence
-        conds.append(_band_ids(conn, t, lo, hi))
+        conds.append(_band_ids(t, lo, hi))
     if flt.source_id is not None:
         conds.append(responses.c.source_id == flt.source_id)
     if flt.text and flt.text.strip():
-        pat = flt.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         r2 = responses.alias("t")
-        # SQLite's LIKE ignores (ASCII) case by itself; ilike would lower() every text first.
-        sqlite = conn is not None and conn.dialect.name == "sqlite"
-        match = (r2.c.text.like if sqlite else r2.c.text.ilike)(f"%{pat}%", escape="\\")
-        conds.append(rid.in_(sa.select(r2.c.response_id).where(match)))
+        # A subquery, not a test on each row of the queue's walk: one scan of the texts costs
+        # the same for any phrase, where the walk costs 0.3 ms for a common word but over a
+        # second (random reads of every row) for a phrase nobody wrote. `_probe` first tries
+        # the head of the walk.
+        conds.append(rid.in_(sa.select(r2.c.response_id).where(
+            _text_match(r2.c.text, flt.text, conn))))
     return conds
+
+
+def _text_match(col: Any, text: str, conn: sa.Connection | None) -> sa.ColumnElement[bool]:
+    """`text` anywhere in `col`, literally (% and _ are not wildcards), ignoring case."""
+    pat = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # SQLite's LIKE ignores (ASCII) case by itself; ilike would lower() every text first.
+    sqlite = conn is not None and conn.dialect.name == "sqlite"
+    return (col.like if sqlite else col.ilike)(f"%{pat}%", escape="\\")
 
 
 def _base(flt: QueueFilter, columns: Sequence[Any], conn: sa.Connection | None = None, *,
@@ -222,19 +233,63 @@ def _ordered(conn: sa.Connection, flt: QueueFilter, *, reverse: bool = False,
     return q.order_by(responses.c.id.desc() if reverse else responses.c.id.asc())
 
 
+PROBE_ROWS = 2000
+
+
+def _probe(conn: sa.Connection, flt: QueueFilter, want: int, *, reverse: bool = False,
+           after: Sequence[Any] | None = None) -> list[Mapping[str, Any]] | None:
+    """For the filters that may match most answers (text search; a confidence band over any
+    theme): the first `want` matches among the next PROBE_ROWS rows of the queue's walk
+    without those filters, or None when there are fewer (then the full query decides). A
+    common word or a wide band is answered from the head of the queue in a few ms, and they
+    are the true first matches: every match lies in that head or after it."""
+    text = flt.text if flt.text and flt.text.strip() else None
+    band = flt.theme_id is None and (flt.min_confidence is not None
+                                     or flt.max_confidence is not None)
+    if not text and not band:
+        return None
+    rest = replace(flt, text=None, **({"min_confidence": None, "max_confidence": None}
+                                      if band else {}))
+    head = _ordered(conn, rest, reverse=reverse, after=after).limit(PROBE_ROWS).subquery("h")
+    conds = []
+    if text:
+        conds.append(_text_match(head.c.text, text, conn))
+    if band:
+        lo = 0.0 if flt.min_confidence is None else flt.min_confidence
+        hi = 1.0 if flt.max_confidence is None else flt.max_confidence
+        # Only the answer's id may pick the index (its few codings): with the coder or the
+        # confidence indexable, SQLite scanned every model suggestion for each row (13-30 s).
+        conf = sa.func.coalesce(codings.c.confidence, -1.0)
+        conds.append(sa.select(sa.literal(1)).where(
+            codings.c.response_id == head.c.response_id,
+            sa.func.coalesce(codings.c.coder, "") == MODEL_CODER, conf >= lo, conf <= hi
+        ).exists())
+    if flt.order == "informative":  # the walk's own order, as in _ordered
+        order = [c.asc() if reverse else c.desc() for c in (head.c.uncertainty,
+                                                             head.c.response_id)]
+    else:
+        order = [head.c.rowid.desc() if reverse else head.c.rowid.asc()]
+    rows = conn.execute(sa.select(head).where(*conds).order_by(*order).limit(want)
+                        ).mappings().all()
+    return list(rows) if len(rows) >= want else None
+
+
 def queue_next(store: Store, flt: QueueFilter, *, after: Sequence[Any] | None = None
                ) -> QueueItem | None:
     """The first response of the queue after `after` (a QueueItem.key), or None at the end."""
     with store.read() as conn:
-        row = conn.execute(_ordered(conn, flt, after=after).limit(1)).mappings().first()
+        rows = _probe(conn, flt, 1, after=after)
+        row = rows[0] if rows else conn.execute(_ordered(conn, flt, after=after).limit(1)
+                                                ).mappings().first()
     return _item(row, flt.order) if row else None
 
 
 def queue_prev(store: Store, flt: QueueFilter, *, before: Sequence[Any]) -> QueueItem | None:
     """The response just before `before` in the queue's order, or None at the start."""
     with store.read() as conn:
-        row = conn.execute(_ordered(conn, flt, reverse=True, after=before).limit(1)
-                           ).mappings().first()
+        rows = _probe(conn, flt, 1, reverse=True, after=before)
+        row = rows[0] if rows else conn.execute(
+            _ordered(conn, flt, reverse=True, after=before).limit(1)).mappings().first()
     return _item(row, flt.order) if row else None
 
 
@@ -242,14 +297,23 @@ def queue_page(store: Store, flt: QueueFilter, *, offset: int = 0, limit: int = 
                ) -> list[QueueItem]:
     """One page of the queue (for lists: quotes under a theme, search results)."""
     with store.read() as conn:
-        rows = conn.execute(_ordered(conn, flt).limit(limit).offset(offset)).mappings().all()
+        rows = _probe(conn, flt, offset + limit)
+        rows = rows[offset:] if rows is not None else conn.execute(
+            _ordered(conn, flt).limit(limit).offset(offset)).mappings().all()
     return [_item(r, flt.order) for r in rows]
 
 
 def queue_count(store: Store, flt: QueueFilter) -> int:
     """How many responses match the filter."""
     with store.read() as conn:
-        q = _base(flt, [], conn).with_only_columns(sa.func.count())
+        # Only the tables the filter needs: without the sources join (names are not
+        # counted), "not yet reviewed" counts from indexes alone, never reading the texts.
+        frm: Any = responses
+        if flt.order == "informative":
+            frm = predictions.join(responses,
+                                   responses.c.response_id == predictions.c.response_id)
+        q = sa.select(sa.func.count()).select_from(frm).where(
+            *_conditions(flt, conn, counting=True))
         return int(conn.execute(q).scalar_one())
 
 
@@ -271,9 +335,21 @@ def find_item(store: Store, response_id: str, *, order: Order = "informative"
     return _item(row, order) if row else None
 
 
-def review_context(store: Store, item: QueueItem, *, neighbours: int = 1) -> ReviewContext:
+def review_context(store: Store, item: QueueItem, *, neighbours: int = 1,
+                   coder: str | None = None, blind: bool = False) -> ReviewContext:
     """What the review card shows for `item`: neighbouring text from the same source,
-    the model's scores, and each coder's decision per theme."""
+    the model's scores, and each coder's decision per theme.
+
+    Args:
+        coder, blind: blind double coding: with `blind`, only the model's suggestions and
+            `coder`'s own decisions are returned (no other researcher's), so a second coder
+            is not swayed by the first.
+
+    Raises:
+        ValueError: blind without a coder.
+    """
+    if blind and not (coder or "").strip():
+        raise ValueError("blind mode needs the coder's name")
     r = responses
     with store.read() as conn:
         me = conn.execute(sa.select(r.c.id, r.c.source_id, r.c.flag).where(
@@ -288,104 +364,45 @@ def review_context(store: Store, item: QueueItem, *, neighbours: int = 1) -> Rev
             predictions.c.response_id == item.response_id)).scalar()
         decisions: dict[str, dict[str, str]] = {}
         conf: dict[str, float] = {}
-        for row in conn.execute(sa.select(codings.c.theme_id, codings.c.coder, codings.c.status,
-                                          codings.c.confidence)
-                                .where(codings.c.response_id == item.response_id)
-                                .order_by(codings.c.id)).mappings():
+        spans: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
+        q = sa.select(codings.c.theme_id, codings.c.coder, codings.c.status,
+                      codings.c.confidence, codings.c.spans, codings.c.span_start,
+                      codings.c.span_end).where(codings.c.response_id == item.response_id)
+        if blind:
+            q = q.where(codings.c.coder.in_([MODEL_CODER, coder]))
+        for row in conn.execute(q.order_by(codings.c.id)).mappings():
             decisions.setdefault(row["theme_id"], {})[row["coder"]] = row["status"]
+            if row_spans(row):
+                spans.setdefault(row["theme_id"], {})[row["coder"]] = row_spans(row)
             if row["coder"] == MODEL_CODER and row["confidence"] is not None:
                 conf[row["theme_id"]] = float(row["confidence"])
     return ReviewContext(item=item, flag=me["flag"], before=tuple(reversed(before)),
                          after=tuple(after), scores=dict(scores or {}), decisions=decisions,
-                         confidences=conf)
+                         confidences=conf, spans=spans, blind=blind)
 
 
-# -- decisions and undo ----------------------------------------------------------------------
-def record_decisions(store: Store, response_id: str, decisions: Sequence[Decision], *,
-                     coder: str) -> int:
-    """Apply one click's decisions in one transaction (logged with one timestamp, so
-    `undo_last` takes them back together). Returns how many codings changed.
-
-    Raises:
-        KeyError: no such response.
-        ValueError: an empty coder name, a bad status, or a theme not in the codebook.
-    """
-    if not coder.strip() or coder == MODEL_CODER:
-        raise ValueError(f"a coder name is needed (not empty, not {MODEL_CODER!r})")
-    known = set(store.active_codebook().theme_ids)
-    for d in decisions:
-        if d.theme_id not in known:
-            raise ValueError(f"theme {d.theme_id!r} is not in the project's codebook")
-        if d.status not in (None, "suggested", "accepted", "rejected"):
-            raise ValueError(f"status must be accepted, rejected or suggested, not {d.status!r}")
-    if not decisions:
-        return 0
-    now = _now()
-    with store.write() as conn:
-        if conn.execute(sa.select(responses.c.id).where(
-                responses.c.response_id == response_id)).first() is None:
-            raise KeyError(response_id)
-        for d in decisions:
-            after = None if d.status is None else {
-                "origin": d.origin, "status": d.status, "confidence": d.confidence}
-            apply_change(conn, response_id=response_id, theme_id=d.theme_id, coder=coder,
-                         after=after, actor=coder, action="set" if after else "clear", at=now)
-    return len(decisions)
+def coding_spans(store: Store, response_id: str, theme_id: str, *, coder: str
+                 ) -> tuple[tuple[int, int], ...] | None:
+    """The spans `coder`'s coding of a theme on an answer rests on: () for the whole answer,
+    None when that coder has no coding there."""
+    with store.read() as conn:
+        row = conn.execute(sa.select(codings.c.spans, codings.c.span_start, codings.c.span_end)
+                           .where(codings.c.response_id == response_id,
+                                  codings.c.theme_id == theme_id, codings.c.coder == coder)
+                           ).mappings().first()
+    return None if row is None else row_spans(row)
 
 
-def apply_change(conn: sa.Connection, *, response_id: str, theme_id: str, coder: str,
-                 after: Mapping[str, Any] | None, actor: str, action: str, at: datetime,
-                 undoes: int | None = None) -> int:
-    """Set one coding to `after` (None deletes it) and log it, inside the caller's
-    transaction; `at` groups the events of one user action. Returns the event id."""
-    row = conn.execute(sa.select(codings).where(
-        codings.c.response_id == response_id, codings.c.theme_id == theme_id,
-        codings.c.coder == coder)).mappings().first()
-    before = None if row is None else {"origin": row["origin"], "status": row["status"],
-                                       "confidence": row["confidence"]}
-    if after is None:
-        if row is not None:
-            conn.execute(sa.delete(codings).where(codings.c.id == row["id"]))
-    else:
-        vals = {"origin": after["origin"], "status": after["status"],
-                "confidence": after.get("confidence"), "updated_at": at}
-        if row is None:
-            conn.execute(sa.insert(codings).values(response_id=response_id, theme_id=theme_id,
-                                                   coder=coder, **vals))
-        else:
-            conn.execute(sa.update(codings).where(codings.c.id == row["id"]).values(**vals))
-    res = conn.execute(sa.insert(events).values(
-        at=at, actor=actor, action=action, response_id=response_id, theme_id=theme_id,
-        coder=coder, before=before, undoes=undoes,
-        after=None if after is None else {"origin": after["origin"], "status": after["status"],
-                                          "confidence": after.get("confidence")}))
-    return int(res.inserted_primary_key[0])
-
-
-def undo_last(store: Store, actor: str) -> list[dict[str, Any]]:
-    """Undo `actor`'s last action: every not-yet-undone event it logged at that same moment
-    (one click, one merge). Logged as "undo" events, like Store.undo. Returns the events
-    undone, newest first (empty when there is nothing to undo)."""
-    with store.write() as conn:
-        undone = sa.select(events.c.undoes).where(events.c.undoes.is_not(None))
-        live = sa.select(events).where(events.c.actor == actor, events.c.action != "undo",
-                                       events.c.id.not_in(undone))
-        last = conn.execute(live.order_by(events.c.id.desc()).limit(1)).mappings().first()
-        if last is None:
-            return []
-        group = [dict(e) for e in conn.execute(
-            live.where(events.c.at == last["at"]).order_by(events.c.id.desc())).mappings()]
-        now = _now()
-        for ev in group:
-            apply_change(conn, response_id=ev["response_id"], theme_id=ev["theme_id"],
-                         coder=ev["coder"], after=ev["before"], actor=actor, action="undo",
-                         at=now, undoes=int(ev["id"]))
-    return group
+def visible_codings(store: Store, response_id: str, *, coder: str) -> list[Coding]:
+    """Blind double coding: an answer's codings `coder` may see, the model's suggestions and
+    their own decisions (no other researcher's)."""
+    return [c for c in store.codings(response_id=response_id)
+            if c.coder in (MODEL_CODER, coder)]
 
 
 def reviewed_count(store: Store, *, coder: str | None = None) -> int:
     """Responses with at least one researcher decision (by `coder` when given)."""
-    cond = (codings.c.coder == coder) if coder else (codings.c.coder != MODEL_CODER)
+    cond = (codings.c.coder == coder) if coder else researcher(codings)
     q = sa.select(sa.func.count(sa.distinct(codings.c.response_id))).where(cond)
     with store.read() as conn:
         return int(conn.execute(q).scalar_one())

@@ -32,6 +32,10 @@ responses = sa.Table(
     sa.Column("question", sa.Text),
     sa.Column("meta", sa.JSON, nullable=False, default=dict),
     sa.Column("flag", sa.String(20)),
+    # Migration 0004: an answer's neighbours in its source (source context); counting the
+    # answers (flag NULL) from a small index instead of the texts' pages.
+    sa.Index("ix_responses_source_location", "source_id", "location"),
+    sa.Index("ix_responses_flag", "flag", "response_id"),
 )
 
 codebooks = sa.Table(
@@ -75,12 +79,19 @@ codings = sa.Table(
     # (the model's evidence sentence); NULL: the whole answer.
     sa.Column("span_start", sa.Integer, nullable=True),
     sa.Column("span_end", sa.Integer, nullable=True),
+    # Migration 0004: every span a coder marked, [[start, end], ...] in order (span_start/
+    # span_end above hold the first); NULL: the whole answer. One coding per (answer, theme,
+    # coder) stays the rule: a coder's several spans of one theme are one decision.
+    sa.Column("spans", sa.JSON, nullable=True),
     sa.UniqueConstraint("response_id", "theme_id", "coder", name="uq_coding"),
     sa.Index("ix_codings_theme_status", "theme_id", "status"),
     sa.Index("ix_codings_coder", "coder"),
     # Review app (migration 0002): who reviewed what, and theme filters, index-only.
     sa.Index("ix_codings_coder_response", "coder", "response_id"),
     sa.Index("ix_codings_theme_coder_conf", "theme_id", "coder", "confidence", "response_id"),
+    # Migration 0004: the confidence band over every theme, and per-theme counts by coder.
+    sa.Index("ix_codings_coder_conf", "coder", "confidence", "response_id"),
+    sa.Index("ix_codings_coder_theme", "coder", "theme_id", "status"),
 )
 
 # Append-only: every change to `codings`, with the state before and after.
@@ -97,6 +108,8 @@ events = sa.Table(
     sa.Column("after", sa.JSON),
     sa.Column("undoes", sa.Integer, nullable=True),
     sa.Index("ix_events_actor", "actor", "id"),
+    # Migration 0004: undo finds what is already undone by index, not a scan of the log.
+    sa.Index("ix_events_undoes", "undoes"),
 )
 
 # The model's latest scores for every theme of a response (codings hold only suggestions).
@@ -112,14 +125,31 @@ predictions = sa.Table(
     sa.Index("ix_predictions_uncertainty_rid", "uncertainty", "response_id"),
 )
 
-# spaCy output cached by text hash, so the app and topic model never redo it.
-processed = sa.Table(
-    "processed", metadata,
-    sa.Column("text_hash", sa.String(64), primary_key=True),
-    sa.Column("pipeline", sa.String(100), primary_key=True),
-    sa.Column("data", sa.JSON, nullable=False),
+# Migration 0004: the same scores one row per (response, theme), so a confidence band on one
+# theme is an index range instead of a pass over every stored score.
+theme_scores = sa.Table(
+    "theme_scores", metadata,
+    sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+              primary_key=True),
+    sa.Column("theme_id", sa.String(64), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Index("ix_theme_scores_band", "theme_id", "score", "response_id"),
 )
 
+# Migration 0004: researchers' notes on an answer, a theme or the whole project.
+memos = sa.Table(
+    "memos", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("target", sa.String(20), nullable=False),  # answer | theme | project
+    sa.Column("target_id", sa.String(200), nullable=False, default=""),  # "" for the project
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_memos_target", "target", "target_id", "id"),
+)
+
+# Project-wide values the toolkit keeps in the database (the anonymiser's placeholder
+# numbering, issue 19).
 settings = sa.Table(
     "settings", metadata,
     sa.Column("key", sa.String(100), primary_key=True),

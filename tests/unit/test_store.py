@@ -6,6 +6,7 @@ from nlp.errors import CodebookError, InputError
 from nlp.ingest import import_file
 from nlp.project import init_project, open_project
 from nlp.codebook import loads_codebook
+from nlp.store import review as rv
 
 
 def _import(store, write, n=3):
@@ -32,47 +33,52 @@ def test_codebook_versions(store):
     assert len(store.codebook_versions()) == 2
 
 
-def test_set_coding_logs_event_and_undo_restores(store, write):
+def test_decisions_log_events_and_undo_restores(store, write):
     _import(store, write)
-    store.set_coding("1", "bid_candy", coder="ana", status="accepted", origin="model",
-                     confidence=0.8)
-    store.set_coding("1", "bid_candy", coder="ana", status="rejected", origin="model")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted", "model", 0.8)],
+                        coder="ana")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "rejected", "model")],
+                        coder="ana")
     [c] = store.codings(response_id="1")
     assert (c.status, c.coder) == ("rejected", "ana")
     evs = store.events()
     assert [e["before"] for e in evs] == [None, {"origin": "model", "status": "accepted",
                                                  "confidence": 0.8}]
-    undone = store.undo("ana")
+    [undone] = rv.undo_last(store, "ana")
     assert undone["id"] == evs[1]["id"]
     assert store.codings(response_id="1")[0].status == "accepted"
-    store.undo("ana")
+    rv.undo_last(store, "ana")
     assert store.codings(response_id="1") == []
-    assert store.undo("ana") is None
+    assert rv.undo_last(store, "ana") == []
     assert store.replay_events() == store.current_state() == {}
 
 
 def test_undo_is_per_actor(store, write):
     _import(store, write)
-    store.set_coding("1", "bid_candy", coder="ana", status="accepted")
-    store.set_coding("2", "bid_candy", coder="ben", status="accepted")
-    store.undo("ana")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted")], coder="ana")
+    rv.record_decisions(store, "2", [rv.Decision("bid_candy", "accepted")], coder="ben")
+    rv.undo_last(store, "ana")
     assert [(c.response_id, c.coder) for c in store.codings()] == [("2", "ben")]
 
 
-def test_set_coding_validates(store, write):
+def test_decisions_validate(store, write):
     _import(store, write)
     with pytest.raises(ValueError, match="not in the project's codebook"):
-        store.set_coding("1", "nope", coder="ana", status="accepted")
+        rv.record_decisions(store, "1", [rv.Decision("nope", "accepted")], coder="ana")
     with pytest.raises(ValueError, match="status"):
-        store.set_coding("1", "bid_candy", coder="ana", status="maybe")
+        rv.record_decisions(store, "1", [rv.Decision("bid_candy", "maybe")], coder="ana")
+    with pytest.raises(ValueError, match="origin"):
+        rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted", "x")],
+                            coder="ana")
     with pytest.raises(KeyError):
-        store.set_coding("zz", "bid_candy", coder="ana", status="accepted")
+        rv.record_decisions(store, "zz", [rv.Decision("bid_candy", "accepted")], coder="ana")
     assert store.events() == []
 
 
 def test_model_codings_never_touch_researchers(store, write):
     _import(store, write)
-    store.set_coding("1", "bid_candy", coder="ana", status="rejected", origin="model")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "rejected", "model")],
+                        coder="ana")
     n = store.write_model_codings(
         {"1": {"bid_candy": 0.9, "poor_communication": 0.1}, "2": {"bid_candy": 0.7}},
         {"bid_candy": 0.5, "poor_communication": 0.5}, model_id="m1")
@@ -144,7 +150,7 @@ def test_project_init_open_and_wal(tmp_path):
     assert (tmp_path / "proj" / "project.db").exists()
     with p.store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert p.store.schema_revision() == "0003"
+    assert p.store.schema_revision() == "0004"
     p.close()
     sub = tmp_path / "proj" / "a" / "b"
     sub.mkdir(parents=True)
@@ -152,3 +158,48 @@ def test_project_init_open_and_wal(tmp_path):
     assert q.root == (tmp_path / "proj").resolve()
     assert q.store.active_codebook().name == "vcs-commissioning"
     q.close()
+
+
+def test_migration_0004_backfills_spans_and_theme_scores(tmp_path):
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    from nlp.store import Store
+
+    s = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("nlp.store") / "migrations"))
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.exec_driver_sql("INSERT INTO responses (response_id, text, text_hash, meta) "
+                             "VALUES ('r1', 'late payment hurts', 'h', '{}')")
+        conn.exec_driver_sql("INSERT INTO predictions VALUES ('r1', 'm', "
+                             "'{\"a\": 0.25, \"b\": 0.75}', 0.5, '2026-01-01 00:00:00')")
+        conn.exec_driver_sql("INSERT INTO codings (response_id, theme_id, coder, origin, status,"
+                             " confidence, updated_at, span_start, span_end) VALUES ('r1', 'b',"
+                             " 'model', 'model', 'suggested', 0.75, '2026-01-01 00:00:00', 0, 4)")
+    s.migrate()
+    assert s.schema_revision() == "0004"
+    with s.read() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT theme_id, score FROM theme_scores")) == [
+            ("a", 0.25), ("b", 0.75)]
+        tables = set(sa.inspect(conn).get_table_names())
+        assert conn.exec_driver_sql("SELECT spans FROM codings").scalar() == "[[0,4]]"
+    assert {"memos", "theme_scores", "settings"} <= tables and "processed" not in tables
+    [c] = s.codings()
+    assert c.spans == ((0, 4),) and c.span == (0, 4)
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert s.schema_revision() == "0003"
+    s.close()
+
+
+def test_settings_round_trip(store):
+    assert store.get_setting("x", 3) == 3
+    store.set_setting("x", {"a": [1, 2]})
+    store.set_setting("x", {"a": [2]})
+    assert store.get_setting("x") == {"a": [2]}
