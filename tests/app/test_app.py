@@ -262,12 +262,31 @@ def test_themes_counts_crosstab_and_quotes(app_at, project):
     df = at.dataframe[0].value
     row = df[df["theme"] == project.store.active_codebook().theme(t[0]).label].iloc[0]
     assert (row["accepted"], row["suggested"]) == (1, 0)
-    at.selectbox(key="xt_by").set_value("meta:group").run()
+    box = at.selectbox(key="xt_by")
+    assert box.options == ["Imported file", "Question", "Respondent", "field group"]
+    box.set_value("meta:group").run()
     assert not at.exception
     assert "charity" in at.dataframe[1].value.columns
     at.selectbox(key="q_theme").set_value(t[2]).run()
     at.radio(key="q_status").set_value("suggested").run()
     assert "2 answers" in markdown(at)
+
+
+def test_group_by_names_a_source_field_apart_from_the_imported_file(tmp_path):
+    from nlp.app.ui.pages.themes import group_label
+    from nlp.ingest import import_file
+    from nlp.project import init_project
+
+    p = init_project(tmp_path / "p")
+    f = tmp_path / "units.csv"
+    f.write_text("id,text,source,section\nu1,An answer,000_13c9.txt,Methods\n", encoding="utf-8")
+    import_file(p.store, f)
+    from nlp.store.review_themes import group_options
+
+    labels = [group_label(o) for o in group_options(p.store)]
+    assert len(labels) == len(set(labels)) and "Imported file" in labels
+    assert "field source" in labels and "field section" in labels
+    p.close()
 
 
 def test_topics_page_explains_when_missing(app_at):

@@ -100,3 +100,59 @@ def test_relabel_by_clicking_in_chromium(server, tmp_path):
             page.wait_for_timeout(3000)  # let the charts draw
             page.screenshot(path=str(out / "app-themes.png"), full_page=True)
         browser.close()
+
+
+def _wait_db(check, timeout: float = 20.0):
+    """Poll the database until `check()` is truthy (the click's rerun runs in the server)."""
+    end = time.time() + timeout
+    while True:
+        got = check()
+        if got or time.time() > end:
+            return got
+        time.sleep(0.2)
+
+
+def _param(page, name: str):
+    return page.evaluate(f"() => new URL(location.href).searchParams.get({name!r})")
+
+
+def test_coder_survives_navigation_and_refresh(server):
+    from playwright import sync_api
+    url, project = server
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"{url}/?coder=ana", wait_until="domcontentloaded")
+        page.get_by_text("answers in this queue").wait_for(timeout=60_000)
+        assert page.url.split("?")[0].endswith("/review")
+        for title, marker in (("Themes", "Quotes under a theme"), ("Agreement", "Agreement"),
+                              ("Review queue", "answers in this queue")):
+            page.get_by_role("link", name=title, exact=True).click()
+            page.get_by_text(marker).first.wait_for(timeout=60_000)
+            page.wait_for_function(
+                "() => new URL(location.href).searchParams.get('coder') === 'ana'",
+                timeout=20_000)
+            assert page.get_by_text("Type your name in the sidebar").count() == 0
+        # a refresh after changing page keeps the coder
+        page.get_by_role("link", name="Agreement", exact=True).click()
+        page.wait_for_function("() => location.pathname.endsWith('/agreement')")
+        page.wait_for_function(
+            "() => new URL(location.href).searchParams.get('coder') === 'ana'", timeout=20_000)
+        page.reload(wait_until="domcontentloaded")
+        page.get_by_text("Disagreements").first.wait_for(timeout=60_000)
+        assert page.get_by_text("Type your name in the sidebar").count() == 0
+        # a typed name survives a page change and a refresh too
+        page.goto(f"{url}/export", wait_until="domcontentloaded")
+        box = page.get_by_role("textbox", name="Who is coding?")
+        box.wait_for(timeout=60_000)
+        box.fill("Bea")
+        box.press("Enter")
+        page.wait_for_function(
+            "() => new URL(location.href).searchParams.get('coder') === 'Bea'", timeout=20_000)
+        page.get_by_role("link", name="Review queue", exact=True).click()
+        page.get_by_text("answers in this queue").wait_for(timeout=60_000)
+        page.reload(wait_until="domcontentloaded")
+        page.get_by_text("answers in this queue").wait_for(timeout=60_000)
+        assert _param(page, "coder") == "Bea"
+        assert page.get_by_text("reviewed by Bea").count() == 1
+        browser.close()

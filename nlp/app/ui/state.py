@@ -71,6 +71,19 @@ def coder() -> str | None:
     return name.strip() if isinstance(name, str) and name.strip() else None
 
 
+def keep_coder() -> str | None:
+    """Run first on every page: take the coder from the URL into the session (a bookmark,
+    a refresh) and put the session's coder back into the URL (moving to another page in the
+    sidebar drops the query string), so every page knows who is coding and a refresh on any
+    page still does."""
+    name = coder()
+    if name:
+        st.session_state["coder"] = name
+        if st.query_params.get("coder") != name:
+            st.query_params["coder"] = name
+    return name
+
+
 def set_coder(name: str) -> None:
     name = name.strip()
     st.session_state["coder"] = name

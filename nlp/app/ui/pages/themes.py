@@ -51,11 +51,23 @@ def _chart(df: pd.DataFrame) -> None:
         tooltip=["theme", "status", "answers"]), width="stretch")
 
 
+GROUP_LABELS = {"source": "Imported file", "question": "Question", "respondent_id": "Respondent"}
+
+
+def group_label(option: str) -> str:
+    """How "Group answers by" names an option: the fixed columns by what they are, a field of
+    the imported rows as "field NAME" (so a field called "source" is not a second "source")."""
+    if option in GROUP_LABELS:
+        return GROUP_LABELS[option]
+    return "field " + option.removeprefix("meta:").replace("_", " ")
+
+
 def _crosstab_section(project, labels: dict[str, str], version) -> None:
     st.subheader("By group")
     opts = group_options(project.store)
-    by = st.selectbox("Group answers by", opts, key="xt_by",
-                      format_func=lambda o: o.replace("meta:", "").replace("_", " "))
+    by = st.selectbox("Group answers by", opts, key="xt_by", format_func=group_label,
+                      help="Imported file: the file each answer came from. A field: a column "
+                           "of the imported rows kept as metadata.")
     measure = st.radio("Count", ["accepted", "accepted or suggested"], horizontal=True,
                        key="xt_measure")
     sizes, rows = _crosstab(str(project.root), version, by, project.store)
