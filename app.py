@@ -23,6 +23,7 @@ def _home() -> None:
 st.set_page_config(page_title="consultation-nlp review", layout="wide")
 password_gate()  # when $NLP_APP_PASSWORD(_FILE) is set, nothing below runs until it is given
 state.keep_coder()
+state.keep_blind()
 nav = st.navigation([
     st.Page(_home, title="Start", url_path="start", default=True, visibility="hidden"),
     st.Page(PAGES / "project.py", title="Project", url_path="project"),

@@ -98,6 +98,34 @@ def coder_box_changed() -> None:
     set_coder(st.session_state.get("coder_box", ""))
 
 
+# -- blind double coding ------------------------------------------------------------------------
+def blind() -> bool:
+    """Blind mode: this coder sees the model's suggestions and their own decisions only (kept
+    in the URL as ?blind=1, like the coder, so a bookmark opens a blind session)."""
+    if "blind" not in st.session_state:
+        st.session_state["blind"] = st.query_params.get("blind") == "1"
+    return bool(st.session_state["blind"])
+
+
+def set_blind(on: bool) -> None:
+    st.session_state["blind"] = bool(on)
+    if on:
+        st.query_params["blind"] = "1"
+    elif "blind" in st.query_params:
+        del st.query_params["blind"]
+
+
+def blind_box_changed() -> None:
+    """on_change of the sidebar's blind-mode toggle (its widget key is "blind_box")."""
+    set_blind(bool(st.session_state.get("blind_box")))
+
+
+def keep_blind() -> None:
+    """Put blind mode back into the URL after a page change dropped the query string."""
+    if blind() and st.query_params.get("blind") != "1":
+        st.query_params["blind"] = "1"
+
+
 # -- the review queue ---------------------------------------------------------------------------
 def queue_filter() -> QueueFilter:
     return st.session_state.get("queue_filter") or QueueFilter()

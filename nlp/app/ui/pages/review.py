@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from nlp.app.ui import jobs, state, widgets
+from nlp.app.ui import card, jobs, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.project import Project
 from nlp.store import review as rv
@@ -19,7 +19,6 @@ STATUS_LABELS = {"unreviewed": "Not yet reviewed", "any": "All answers",
                  "reviewed": "Reviewed", "suggested": "Open model suggestion",
                  "accepted": "Accepted", "rejected": "Rejected"}
 ORDER_LABELS = {"informative": "Most informative first", "import": "Import order"}
-NEAR_MISSES = 2  # unsuggested themes with the highest scores, offered as possible
 
 
 # -- actions (callbacks: each calls the library, then moves the queue) -----------------------------
@@ -128,7 +127,19 @@ def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
 
 
 # -- the card --------------------------------------------------------------------------------------
-def _context(ctx: rv.ReviewContext) -> None:
+KEYS = {"next": "N", "prev": "P", "undo": "U", "accall": "A", "none": "X"}
+KEY_HELP = ("Keys: **1–9** accept theme 1–9 · **Alt+1–9** reject it · **A** accept all "
+            "suggestions and go on · **X** no (other) theme applies, go on · **N** next · "
+            "**P** previous · **U** undo")
+
+
+def _evidence(store, rid: str) -> dict[str, tuple[int, int]]:
+    """The model's evidence span per suggested theme on one answer."""
+    return {c.theme_id: c.span for c in store.codings(response_id=rid, coder=MODEL_CODER)
+            if c.span is not None}
+
+
+def _context(ctx: rv.ReviewContext, *, marks=(), hits=()) -> None:
     it = ctx.item
     where = [f"answer {it.response_id}", it.source or "no source",
              f"row {it.location}" if it.location else "",
@@ -138,67 +149,76 @@ def _context(ctx: rv.ReviewContext) -> None:
         widgets.text(f"Question: {it.question}", caption=True)
     for t in ctx.before:
         widgets.text(f"… {t}", caption=True)
-    widgets.quote(it.text)
+    with st.container(border=True):
+        st.markdown(card.highlight_md(it.text, marks=marks, hits=hits))
     for t in ctx.after:
         widgets.text(f"{t} …", caption=True)
     if ctx.flag:
         st.warning(f"Flagged as {ctx.flag.replace('_', ' ')} at import: not coded by the model.")
 
 
-def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.ReviewContext
-                ) -> None:
+def _short(text: str, n: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.ReviewContext,
+                rows: list[card.ThemeRow]) -> None:
     rid = ctx.item.response_id
-    dec = ctx.decisions
-    suggested = [t for t in codebook.theme_ids if dec.get(t, {}).get(MODEL_CODER)]
-    decided = [t for t in codebook.theme_ids if set(dec.get(t, {})) - {MODEL_CODER}]
-    near = [t for t in sorted(codebook.theme_ids, key=lambda t: -ctx.scores.get(t, 0.0))
-            if t not in suggested and t not in decided
-            and ctx.scores.get(t, 0.0) > 0][:NEAR_MISSES]
-    in_play = [t for t in codebook.theme_ids if t in suggested or t in decided or t in near]
-    if not in_play:
+    if not rows:
         st.caption("The model suggests no theme for this answer.")
-    for tid in in_play:
-        mine = dec.get(tid, {}).get(coder)
-        others = {c: s for c, s in dec.get(tid, {}).items() if c not in (coder, MODEL_CODER)}
-        score = ctx.scores.get(tid, ctx.confidences.get(tid))
-        origin = "model" if tid in suggested or tid in near else "researcher"
-        cols = st.columns([4, 2, 2, 1.4, 1.4], vertical_alignment="center")
+    for n, row in enumerate(rows, 1):
+        tid, mine = row.theme_id, row.mine
+        conf = row.score if row.origin == "model" else None
+        keyed = n <= 9
+        cols = st.columns([4.6, 1.5, 1.7, 1.4, 1.8], vertical_alignment="center")
         with cols[0]:
-            widgets.text(widgets.label_of(codebook, tid))
-        cols[1].caption(("suggested" if tid in suggested else "possible" if tid in near
-                         else "not suggested")
-                        + (f" · {score:.2f}" if score is not None else ""))
+            st.markdown((f"**{n}** · " if keyed else "") + widgets.escape_md(row.label),
+                        help=widgets.escape_md(row.definition) if row.definition else None)
+            if row.definition:
+                widgets.text(_short(row.definition), caption=True)
+        cols[1].caption(row.kind + (f" · {row.score:.2f}" if row.score is not None else ""))
         cols[2].caption(f"you: {mine or '—'}" + (
-            "  \n" + widgets.escape_md(", ".join(f"{c}: {s}" for c, s in others.items()))
-            if others else ""))
+            "  \n" + widgets.escape_md(", ".join(f"{c}: {s}" for c, s in row.others.items()))
+            if row.others else ""))
         cols[3].button("Accept", key=f"acc:{rid}:{tid}", disabled=mine == "accepted",
                        on_click=decide, args=(project, coder, rid, [rv.Decision(
-                           tid, "accepted", origin, score if origin == "model" else None)]),
-                       help="This theme applies.")
+                           tid, "accepted", row.origin, conf)]),
+                       shortcut=str(n) if keyed else None, help="This theme applies.")
         cols[4].button("Reject", key=f"rej:{rid}:{tid}", disabled=mine == "rejected",
                        on_click=decide, args=(project, coder, rid, [rv.Decision(
-                           tid, "rejected", origin, score if origin == "model" else None)]),
+                           tid, "rejected", row.origin, conf)]),
+                       shortcut=f"Alt+{n}" if keyed else None,
                        help="This theme does not apply (removes it if you had accepted it).")
+    in_play = {r.theme_id for r in rows}
     rest = [t for t in codebook.theme_ids if t not in in_play]
     if rest:
-        st.pills("Add a theme", rest, key=f"add:{rid}:{len(in_play)}",
+        key = f"add:{rid}:{len(rows)}"
+        st.pills("Add a theme", rest, key=key,
                  format_func=lambda t: widgets.escape_md(widgets.label_of(codebook, t)),
-                 on_change=_add_from_pills,
-                 args=(project, coder, rid, f"add:{rid}:{len(in_play)}"))
-    open_sug = [t for t in suggested if not dec.get(t, {}).get(coder)]
+                 on_change=_add_from_pills, args=(project, coder, rid, key))
+    suggested = [r for r in rows if r.kind == "suggested"]
+    open_sug = [r for r in suggested if not r.mine]
+    decided = [r for r in rows if r.mine]
     c = st.columns(2)
     c[0].button("Accept all suggestions and go on", key=f"accall:{rid}", type="primary",
                 disabled=not open_sug, on_click=decide, args=(project, coder, rid, [
-                    rv.Decision(t, "accepted", "model", ctx.scores.get(t)) for t in open_sug]),
-                kwargs={"advance": True})
+                    rv.Decision(r.theme_id, "accepted", "model", r.score) for r in open_sug]),
+                kwargs={"advance": True}, shortcut=KEYS["accall"])
     # Rejecting the open suggestions (or, with none, the likeliest theme) records that this
     # coder reviewed the answer and found no (other) theme.
-    none_of = open_sug or ([] if decided else [near[0] if near else codebook.theme_ids[0]])
+    if open_sug:
+        none_of = [rv.Decision(r.theme_id, "rejected", "model", r.score) for r in open_sug]
+    elif decided:
+        none_of = []
+    else:
+        near = [r for r in rows if r.kind == "possible"]
+        first = near[0].theme_id if near else codebook.theme_ids[0]
+        none_of = [rv.Decision(first, "rejected", "model" if first in ctx.scores
+                               else "researcher", ctx.scores.get(first))]
     c[1].button("No (other) theme applies: go on", key=f"none:{rid}", on_click=decide,
-                args=(project, coder, rid, [rv.Decision(
-                    t, "rejected", "model" if t in ctx.scores else "researcher",
-                    ctx.scores.get(t)) for t in none_of]),
-                kwargs={"advance": True},
+                args=(project, coder, rid, none_of), kwargs={"advance": True},
+                shortcut=KEYS["none"],
                 help="Rejects the open suggestions (or the likeliest theme) and moves on.")
 
 
@@ -233,9 +253,10 @@ def render() -> None:
                   else " · import order until the model has coded the answers"))
     nav = st.columns(4)
     nav[0].button("Previous", key="prev", on_click=go_prev, args=(project,),
-                  disabled=item is None and not state.has_history())
-    nav[1].button("Next", key="next", on_click=go_next, args=(project,))
-    nav[2].button("Undo my last action", key="undo", on_click=undo, args=(project, coder))
+                  disabled=item is None and not state.has_history(), shortcut=KEYS["prev"])
+    nav[1].button("Next", key="next", on_click=go_next, args=(project,), shortcut=KEYS["next"])
+    nav[2].button("Undo my last action", key="undo", on_click=undo, args=(project, coder),
+                  shortcut=KEYS["undo"])
     nav[3].button("Refresh suggestions", key="refresh", on_click=start_refresh, args=(project,),
                   disabled=busy, help="Recode every answer with your decisions so far "
                                       f"(also automatic every {state.refresh_every()} "
@@ -244,9 +265,18 @@ def render() -> None:
         st.success("Nothing left in this queue. Change the filters to see more answers.")
         return
     ctx = rv.review_context(store, item)
-    _context(ctx)
+    rows = card.theme_rows(ctx, codebook, coder, blind=state.blind())
+    evidence = _evidence(store, item.response_id)
+    top = next((r.theme_id for r in rows if r.kind == "suggested" and r.theme_id in evidence),
+               None)
+    _context(ctx, marks=[evidence[top]] if top else [],
+             hits=card.search_hits(item.text, flt.text))
+    if top:
+        widgets.text("Highlighted: the sentence the model read as "
+                     f"{widgets.label_of(codebook, top)}.", caption=True)
     st.divider()
-    _theme_rows(project, coder, codebook, ctx)
+    _theme_rows(project, coder, codebook, ctx, rows)
+    st.caption(KEY_HELP)
 
 
 if __name__ == "__main__":
