@@ -153,6 +153,8 @@ class Coding:
     confidence: float | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     span: tuple[int, int] | None = None  # characters [start, end) it rests on; None: whole
+    # Every span a researcher marked, in order (`span` is the first); (): the whole answer.
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

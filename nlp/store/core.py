@@ -12,8 +12,9 @@ import sqlalchemy.pool
 from sqlalchemy import event
 
 from .. import errors
-from .schema import (codebooks, codings, events, metadata, predictions, processed,
-                      responses, settings, sources, themes)
+from .changes import coding_state as _state
+from .changes import row_spans
+from .schema import codebooks, codings, events, metadata, predictions, responses, sources, themes
 from ..codebook import dumps_codebook, loads_codebook
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
@@ -24,13 +25,6 @@ __all__ = ["Store", "metadata"]
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _state(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The part of a coding row the event log records as before/after."""
-    if row is None:
-        return None
-    return {"origin": row["origin"], "status": row["status"], "confidence": row["confidence"]}
 
 
 PG_WRITE_LOCK = 7_262_011  # advisory lock key (any constant; per database)
@@ -119,17 +113,6 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    # -- settings ------------------------------------------------------------------------
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        with self.read() as conn:
-            row = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).first()
-        return default if row is None else row[0]
-
-    def set_setting(self, key: str, value: Any) -> None:
-        with self.write() as conn:
-            conn.execute(sa.delete(settings).where(settings.c.key == key))
-            conn.execute(sa.insert(settings).values(key=key, value=value))
 
     # -- sources and responses -------------------------------------------------------------
     def source_by_hash(self, content_hash: str) -> dict[str, Any] | None:
@@ -287,85 +270,6 @@ class Store:
                 .order_by(codebooks.c.id)).mappings()]
 
     # -- codings and the event log -------------------------------------------------------------
-    def _get_coding(self, conn: sa.Connection, response_id: str, theme_id: str,
-                    coder: str) -> dict[str, Any] | None:
-        row = conn.execute(sa.select(codings).where(
-            codings.c.response_id == response_id, codings.c.theme_id == theme_id,
-            codings.c.coder == coder)).mappings().first()
-        return dict(row) if row else None
-
-    def _apply(self, conn: sa.Connection, *, response_id: str, theme_id: str, coder: str,
-               after: Mapping[str, Any] | None, actor: str, action: str,
-               undoes: int | None = None) -> int:
-        """Set one coding to `after` (None deletes it) and log the change; returns event id."""
-        before_row = self._get_coding(conn, response_id, theme_id, coder)
-        now = _now()
-        if after is None:
-            if before_row is not None:
-                conn.execute(sa.delete(codings).where(codings.c.id == before_row["id"]))
-        elif before_row is None:
-            conn.execute(sa.insert(codings).values(
-                response_id=response_id, theme_id=theme_id, coder=coder, updated_at=now,
-                origin=after["origin"], status=after["status"],
-                confidence=after.get("confidence")))
-        else:
-            conn.execute(sa.update(codings).where(codings.c.id == before_row["id"]).values(
-                origin=after["origin"], status=after["status"],
-                confidence=after.get("confidence"), updated_at=now))
-        res = conn.execute(sa.insert(events).values(
-            at=now, actor=actor, action=action, response_id=response_id, theme_id=theme_id,
-            coder=coder, before=_state(before_row), after=_state(after) if after else None,
-            undoes=undoes))
-        return int(res.inserted_primary_key[0])
-
-    def set_coding(self, response_id: str, theme_id: str, *, coder: str, status: str,
-                   origin: str = "researcher", confidence: float | None = None) -> Coding:
-        """Record a coder's decision on one theme of one response (one transaction, logged).
-
-        Raises:
-            KeyError: no such response.
-            ValueError: bad status/origin, or a theme id not in the active codebook.
-        """
-        if status not in ("suggested", "accepted", "rejected"):
-            raise ValueError(f"status must be suggested, accepted or rejected, not {status!r}")
-        if origin not in ("model", "researcher"):
-            raise ValueError(f"origin must be model or researcher, not {origin!r}")
-        if theme_id not in self.active_codebook().theme_ids:
-            raise ValueError(f"theme {theme_id!r} is not in the project's codebook")
-        with self.write() as conn:
-            if conn.execute(sa.select(responses.c.id).where(
-                    responses.c.response_id == response_id)).first() is None:
-                raise KeyError(response_id)
-            self._apply(conn, response_id=response_id, theme_id=theme_id, coder=coder,
-                        after={"origin": origin, "status": status, "confidence": confidence},
-                        actor=coder, action="set")
-        return Coding(response_id=response_id, theme_id=theme_id, coder=coder,
-                      origin=origin, status=status, confidence=confidence)  # type: ignore[arg-type]
-
-    def clear_coding(self, response_id: str, theme_id: str, *, coder: str) -> None:
-        """Remove a coder's decision (logged, undoable)."""
-        with self.write() as conn:
-            self._apply(conn, response_id=response_id, theme_id=theme_id, coder=coder,
-                        after=None, actor=coder, action="clear")
-
-    def undo(self, actor: str) -> dict[str, Any] | None:
-        """Undo `actor`'s most recent change that is not already undone; returns that event.
-
-        Undo is itself logged, so the log stays append-only and replayable.
-        """
-        with self.write() as conn:
-            undone = sa.select(events.c.undoes).where(events.c.undoes.is_not(None))
-            ev = conn.execute(
-                sa.select(events).where(events.c.actor == actor, events.c.action != "undo",
-                                        events.c.id.not_in(undone))
-                .order_by(events.c.id.desc()).limit(1)).mappings().first()
-            if ev is None:
-                return None
-            self._apply(conn, response_id=ev["response_id"], theme_id=ev["theme_id"],
-                        coder=ev["coder"], after=ev["before"], actor=actor, action="undo",
-                        undoes=int(ev["id"]))
-            return dict(ev)
-
     def write_model_codings(self, scores: Mapping[str, Mapping[str, float]],
                             thresholds: Mapping[str, float], *, model_id: str,
                             uncertainty: Mapping[str, float] | None = None,
@@ -454,20 +358,7 @@ class Store:
                        origin=r["origin"], status=r["status"], confidence=r["confidence"],
                        created_at=r["updated_at"],
                        span=(r["span_start"], r["span_end"]) if r["span_start"] is not None
-                       else None) for r in rows]
-
-    def codings_frame(self):
-        """All codings with their responses' provenance (pandas DataFrame)."""
-        import pandas as pd
-
-        q = (sa.select(codings.c.response_id, codings.c.theme_id, codings.c.coder,
-                       codings.c.origin, codings.c.status, codings.c.confidence,
-                       codings.c.updated_at)
-             .order_by(codings.c.id))
-        with self.read() as conn:
-            return pd.DataFrame(conn.execute(q).mappings().all(),
-                                columns=["response_id", "theme_id", "coder", "origin", "status",
-                                         "confidence", "updated_at"])
+                       else None, spans=row_spans(r)) for r in rows]
 
     def events(self, *, actor: str | None = None, since_id: int = 0) -> list[dict[str, Any]]:
         q = sa.select(events).where(events.c.id > since_id).order_by(events.c.id)
@@ -498,31 +389,6 @@ class Store:
             q = q.where(predictions.c.response_id.in_(list(ids)))
         with self.read() as conn:
             return {rid: s for rid, s in conn.execute(q)}
-
-    # -- processing cache ----------------------------------------------------------------------
-    def cached_processed(self, hashes: Sequence[str], pipeline: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        hs = list(hashes)
-        with self.read() as conn:
-            for i in range(0, len(hs), 900):
-                q = sa.select(processed.c.text_hash, processed.c.data).where(
-                    processed.c.pipeline == pipeline, processed.c.text_hash.in_(hs[i:i + 900]))
-                out.update({h: d for h, d in conn.execute(q)})
-        return out
-
-    def put_processed(self, items: Mapping[str, Any], pipeline: str) -> None:
-        if not items:
-            return
-        with self.write() as conn:
-            existing = set()
-            hs = list(items)
-            for i in range(0, len(hs), 900):
-                existing |= {h for (h,) in conn.execute(sa.select(processed.c.text_hash).where(
-                    processed.c.pipeline == pipeline, processed.c.text_hash.in_(hs[i:i + 900])))}
-            rows = [{"text_hash": h, "pipeline": pipeline, "data": d}
-                    for h, d in items.items() if h not in existing]
-            if rows:
-                conn.execute(sa.insert(processed), rows)
 
     def dump(self) -> dict[str, list[tuple]]:
         """Every table's rows, sorted: compare two dumps to prove nothing changed."""

@@ -12,8 +12,10 @@ from typing import Any, Literal, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from ..types import MODEL_CODER
+from ..types import MODEL_CODER, Coding
+from .changes import apply_change, row_spans
 from .core import Store
+from .decisions import Decision, bulk_decisions, record_decisions, relabel, undo_last
 from .schema import codebooks, codings, events, predictions, responses, sources
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,8 @@ class QueueFilter:
     """Which responses the review queue shows, and in what order.
 
     `status` applies to `theme_id` when one is given, else to the response as a whole:
-    unreviewed (no researcher decision), reviewed, suggested (a model suggestion no researcher
+    unreviewed (no researcher decision; with a theme, a model suggestion of it that no
+    researcher has decided on, or with a confidence band any score of it in the band), reviewed, suggested (a model suggestion no researcher
     has decided on), accepted or rejected (by a researcher). `coder` narrows the researcher
     side to one person (so "unreviewed" + coder is "not yet reviewed by me"); with status
     any/suggested it keeps responses that coder touched. The confidence band is the model's
@@ -74,16 +77,10 @@ class ReviewContext:
     scores: Mapping[str, float]
     decisions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     confidences: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A coder's call on one theme: a status, or None to clear their coding."""
-
-    theme_id: str
-    status: str | None
-    origin: str = "researcher"
-    confidence: float | None = None
+    # {theme_id: {coder: ((start, end), ...)}}: the spans each coding rests on (the model's
+    # evidence sentence included); a coding on the whole answer is absent.
+    spans: Mapping[str, Mapping[str, tuple[tuple[int, int], ...]]] = field(default_factory=dict)
+    blind: bool = False
 
 
 def _now() -> datetime:
@@ -146,7 +143,14 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None
     conds: list[sa.ColumnElement[bool]] = [responses.c.flag.is_(None)]
     t, who = flt.theme_id, flt.coder
     rid = responses.c.response_id
-    if flt.status == "unreviewed":
+    banded = flt.min_confidence is not None or flt.max_confidence is not None
+    if flt.status == "unreviewed" and t is not None and not banded:
+        # Not yet reviewed on this theme: the model suggested it and no researcher (or `coder`)
+        # has decided on it. (Every answer nobody decided on would include those without any
+        # suggestion of the theme: more than the unfiltered queue.)
+        conds.append(rid.in_(_open_suggestion_ids(t, who)))
+    elif flt.status == "unreviewed":
+        # With a band, the band on the theme's score is the theme filter (near misses too).
         conds.append(rid.not_in(_coded_ids(theme_id=t, coder=who)))
     elif flt.status == "reviewed":
         conds.append(rid.in_(_coded_ids(theme_id=t, coder=who)))
@@ -155,7 +159,6 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None
     elif flt.status == "suggested":
         conds.append(rid.in_(_open_suggestion_ids(t, who)))
     elif flt.status == "any":
-        banded = flt.min_confidence is not None or flt.max_confidence is not None
         if t is not None and banded:
             pass  # the band on the theme's score is the theme filter (near misses included)
         elif t is not None and who is None:
@@ -271,9 +274,21 @@ def find_item(store: Store, response_id: str, *, order: Order = "informative"
     return _item(row, order) if row else None
 
 
-def review_context(store: Store, item: QueueItem, *, neighbours: int = 1) -> ReviewContext:
+def review_context(store: Store, item: QueueItem, *, neighbours: int = 1,
+                   coder: str | None = None, blind: bool = False) -> ReviewContext:
     """What the review card shows for `item`: neighbouring text from the same source,
-    the model's scores, and each coder's decision per theme."""
+    the model's scores, and each coder's decision per theme.
+
+    Args:
+        coder, blind: blind double coding: with `blind`, only the model's suggestions and
+            `coder`'s own decisions are returned (no other researcher's), so a second coder
+            is not swayed by the first.
+
+    Raises:
+        ValueError: blind without a coder.
+    """
+    if blind and not (coder or "").strip():
+        raise ValueError("blind mode needs the coder's name")
     r = responses
     with store.read() as conn:
         me = conn.execute(sa.select(r.c.id, r.c.source_id, r.c.flag).where(
@@ -288,99 +303,40 @@ def review_context(store: Store, item: QueueItem, *, neighbours: int = 1) -> Rev
             predictions.c.response_id == item.response_id)).scalar()
         decisions: dict[str, dict[str, str]] = {}
         conf: dict[str, float] = {}
-        for row in conn.execute(sa.select(codings.c.theme_id, codings.c.coder, codings.c.status,
-                                          codings.c.confidence)
-                                .where(codings.c.response_id == item.response_id)
-                                .order_by(codings.c.id)).mappings():
+        spans: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
+        q = sa.select(codings.c.theme_id, codings.c.coder, codings.c.status,
+                      codings.c.confidence, codings.c.spans, codings.c.span_start,
+                      codings.c.span_end).where(codings.c.response_id == item.response_id)
+        if blind:
+            q = q.where(codings.c.coder.in_([MODEL_CODER, coder]))
+        for row in conn.execute(q.order_by(codings.c.id)).mappings():
             decisions.setdefault(row["theme_id"], {})[row["coder"]] = row["status"]
+            if row_spans(row):
+                spans.setdefault(row["theme_id"], {})[row["coder"]] = row_spans(row)
             if row["coder"] == MODEL_CODER and row["confidence"] is not None:
                 conf[row["theme_id"]] = float(row["confidence"])
     return ReviewContext(item=item, flag=me["flag"], before=tuple(reversed(before)),
                          after=tuple(after), scores=dict(scores or {}), decisions=decisions,
-                         confidences=conf)
+                         confidences=conf, spans=spans, blind=blind)
 
 
-# -- decisions and undo ----------------------------------------------------------------------
-def record_decisions(store: Store, response_id: str, decisions: Sequence[Decision], *,
-                     coder: str) -> int:
-    """Apply one click's decisions in one transaction (logged with one timestamp, so
-    `undo_last` takes them back together). Returns how many codings changed.
-
-    Raises:
-        KeyError: no such response.
-        ValueError: an empty coder name, a bad status, or a theme not in the codebook.
-    """
-    if not coder.strip() or coder == MODEL_CODER:
-        raise ValueError(f"a coder name is needed (not empty, not {MODEL_CODER!r})")
-    known = set(store.active_codebook().theme_ids)
-    for d in decisions:
-        if d.theme_id not in known:
-            raise ValueError(f"theme {d.theme_id!r} is not in the project's codebook")
-        if d.status not in (None, "suggested", "accepted", "rejected"):
-            raise ValueError(f"status must be accepted, rejected or suggested, not {d.status!r}")
-    if not decisions:
-        return 0
-    now = _now()
-    with store.write() as conn:
-        if conn.execute(sa.select(responses.c.id).where(
-                responses.c.response_id == response_id)).first() is None:
-            raise KeyError(response_id)
-        for d in decisions:
-            after = None if d.status is None else {
-                "origin": d.origin, "status": d.status, "confidence": d.confidence}
-            apply_change(conn, response_id=response_id, theme_id=d.theme_id, coder=coder,
-                         after=after, actor=coder, action="set" if after else "clear", at=now)
-    return len(decisions)
+def coding_spans(store: Store, response_id: str, theme_id: str, *, coder: str
+                 ) -> tuple[tuple[int, int], ...] | None:
+    """The spans `coder`'s coding of a theme on an answer rests on: () for the whole answer,
+    None when that coder has no coding there."""
+    with store.read() as conn:
+        row = conn.execute(sa.select(codings.c.spans, codings.c.span_start, codings.c.span_end)
+                           .where(codings.c.response_id == response_id,
+                                  codings.c.theme_id == theme_id, codings.c.coder == coder)
+                           ).mappings().first()
+    return None if row is None else row_spans(row)
 
 
-def apply_change(conn: sa.Connection, *, response_id: str, theme_id: str, coder: str,
-                 after: Mapping[str, Any] | None, actor: str, action: str, at: datetime,
-                 undoes: int | None = None) -> int:
-    """Set one coding to `after` (None deletes it) and log it, inside the caller's
-    transaction; `at` groups the events of one user action. Returns the event id."""
-    row = conn.execute(sa.select(codings).where(
-        codings.c.response_id == response_id, codings.c.theme_id == theme_id,
-        codings.c.coder == coder)).mappings().first()
-    before = None if row is None else {"origin": row["origin"], "status": row["status"],
-                                       "confidence": row["confidence"]}
-    if after is None:
-        if row is not None:
-            conn.execute(sa.delete(codings).where(codings.c.id == row["id"]))
-    else:
-        vals = {"origin": after["origin"], "status": after["status"],
-                "confidence": after.get("confidence"), "updated_at": at}
-        if row is None:
-            conn.execute(sa.insert(codings).values(response_id=response_id, theme_id=theme_id,
-                                                   coder=coder, **vals))
-        else:
-            conn.execute(sa.update(codings).where(codings.c.id == row["id"]).values(**vals))
-    res = conn.execute(sa.insert(events).values(
-        at=at, actor=actor, action=action, response_id=response_id, theme_id=theme_id,
-        coder=coder, before=before, undoes=undoes,
-        after=None if after is None else {"origin": after["origin"], "status": after["status"],
-                                          "confidence": after.get("confidence")}))
-    return int(res.inserted_primary_key[0])
-
-
-def undo_last(store: Store, actor: str) -> list[dict[str, Any]]:
-    """Undo `actor`'s last action: every not-yet-undone event it logged at that same moment
-    (one click, one merge). Logged as "undo" events, like Store.undo. Returns the events
-    undone, newest first (empty when there is nothing to undo)."""
-    with store.write() as conn:
-        undone = sa.select(events.c.undoes).where(events.c.undoes.is_not(None))
-        live = sa.select(events).where(events.c.actor == actor, events.c.action != "undo",
-                                       events.c.id.not_in(undone))
-        last = conn.execute(live.order_by(events.c.id.desc()).limit(1)).mappings().first()
-        if last is None:
-            return []
-        group = [dict(e) for e in conn.execute(
-            live.where(events.c.at == last["at"]).order_by(events.c.id.desc())).mappings()]
-        now = _now()
-        for ev in group:
-            apply_change(conn, response_id=ev["response_id"], theme_id=ev["theme_id"],
-                         coder=ev["coder"], after=ev["before"], actor=actor, action="undo",
-                         at=now, undoes=int(ev["id"]))
-    return group
+def visible_codings(store: Store, response_id: str, *, coder: str) -> list[Coding]:
+    """Blind double coding: an answer's codings `coder` may see, the model's suggestions and
+    their own decisions (no other researcher's)."""
+    return [c for c in store.codings(response_id=response_id)
+            if c.coder in (MODEL_CODER, coder)]
 
 
 def reviewed_count(store: Store, *, coder: str | None = None) -> int:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from .. import errors
 from ..codebook import dumps_codebook, loads_codebook, next_version, parse_codebook
 from ..types import MODEL_CODER, Codebook, Theme
+from .changes import coding_state
 from .core import Store
 from .review import _now
 from .schema import codebooks, codings, events, predictions, responses, sources, themes
@@ -249,20 +250,22 @@ def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequenc
         evs, ins = [], []
         for key in sorted(set(state) | set(want)):
             old, new = state.get(key), want.get(key)
-            before = None if old is None else {k: old[k] for k in ("origin", "status",
-                                                                   "confidence")}
-            after = None if new is None else {k: new[k] for k in ("origin", "status",
-                                                                  "confidence")}
+            before, after = coding_state(old), coding_state(new)
             if before == after:
                 continue
             if old is not None and new is None:
                 conn.execute(sa.delete(codings).where(codings.c.id == old["id"]))
-            elif old is None:
-                ins.append({"response_id": key[0], "theme_id": key[1], "coder": key[2],
-                            "updated_at": now, **after})  # type: ignore[dict-item]
             else:
-                conn.execute(sa.update(codings).where(codings.c.id == old["id"])
-                             .values(updated_at=now, **after))  # type: ignore[arg-type]
+                vals = {"origin": new["origin"], "status": new["status"],  # type: ignore[index]
+                        "confidence": new["confidence"], "updated_at": now,  # type: ignore[index]
+                        **{k: new.get(k) for k in ("spans", "span_start",  # type: ignore[union-attr]
+                                                   "span_end")}}
+                if old is None:
+                    ins.append({"response_id": key[0], "theme_id": key[1], "coder": key[2],
+                                **vals})
+                else:
+                    conn.execute(sa.update(codings).where(codings.c.id == old["id"])
+                                 .values(**vals))
             evs.append({"at": now, "actor": actor, "action": action, "response_id": key[0],
                         "theme_id": key[1], "coder": key[2], "before": before, "after": after,
                         "undoes": None})

@@ -75,6 +75,10 @@ codings = sa.Table(
     # (the model's evidence sentence); NULL: the whole answer.
     sa.Column("span_start", sa.Integer, nullable=True),
     sa.Column("span_end", sa.Integer, nullable=True),
+    # Migration 0004: every span a coder marked, [[start, end], ...] in order (span_start/
+    # span_end above hold the first); NULL: the whole answer. One coding per (answer, theme,
+    # coder) stays the rule: a coder's several spans of one theme are one decision.
+    sa.Column("spans", sa.JSON, nullable=True),
     sa.UniqueConstraint("response_id", "theme_id", "coder", name="uq_coding"),
     sa.Index("ix_codings_theme_status", "theme_id", "status"),
     sa.Index("ix_codings_coder", "coder"),
@@ -112,16 +116,14 @@ predictions = sa.Table(
     sa.Index("ix_predictions_uncertainty_rid", "uncertainty", "response_id"),
 )
 
-# spaCy output cached by text hash, so the app and topic model never redo it.
-processed = sa.Table(
-    "processed", metadata,
-    sa.Column("text_hash", sa.String(64), primary_key=True),
-    sa.Column("pipeline", sa.String(100), primary_key=True),
-    sa.Column("data", sa.JSON, nullable=False),
-)
-
-settings = sa.Table(
-    "settings", metadata,
-    sa.Column("key", sa.String(100), primary_key=True),
-    sa.Column("value", sa.JSON),
+# Migration 0004: researchers' notes on an answer, a theme or the whole project.
+memos = sa.Table(
+    "memos", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("target", sa.String(20), nullable=False),  # answer | theme | project
+    sa.Column("target_id", sa.String(200), nullable=False, default=""),  # "" for the project
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_memos_target", "target", "target_id", "id"),
 )

@@ -18,6 +18,7 @@ import pytest
 from nlp.ingest import ImportOptions, import_file
 from nlp.project import init_project
 from nlp.report import write_report
+from nlp.store.review import Decision, record_decisions
 
 # The bundled corpus: quotes and passages of published reports that the repository holds (the
 # test once read the reports from ../shared/seeds, which only CI's checkout has beside it).
@@ -55,8 +56,8 @@ def bundled_like_project(root: Path):
     p.store.write_model_codings(scores, {}, model_id="keywords")
     for i, c in enumerate(p.store.codings()):
         if c.confidence and (c.confidence >= 0.75 or (c.confidence >= 0.6 and i % 3)):
-            p.store.set_coding(c.response_id, c.theme_id, coder="reviewer", status="accepted",
-                               origin="model")
+            record_decisions(p.store, c.response_id, [Decision(c.theme_id, "accepted", "model")],
+                             coder="reviewer")
     return p
 
 

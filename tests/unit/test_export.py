@@ -11,6 +11,7 @@ import pytest
 from nlp.export import FORMULA_START, export_project, neutralise
 from nlp.ingest import import_file
 from nlp.project import init_project
+from nlp.store.review import Decision, record_decisions
 
 EVIL = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0",
         "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
@@ -47,7 +48,7 @@ def project(tmp_path):
         rows.append(f'r{i},"{cell} and more words",=resp{i},"@org{i}"')
     f.write_text("\n".join(rows) + "\n", encoding="utf-8")
     import_file(p.store, f)
-    p.store.set_coding("r1", "t1", coder="=alice", status="accepted")
+    record_decisions(p.store, "r1", [Decision("t1", "accepted")], coder="=alice")
     yield p
     p.close()
 

@@ -13,6 +13,7 @@ from nlp.ingest import ImportOptions, import_file
 from nlp.project import init_project
 from nlp.refiqda import (CODEBOOK_NS, MODEL_USER_NAME, PROJECT_NS, codebook_xml, export_qdc,
                          export_qdpx, import_qdpx, project_xml, read_qdc, validate_xml)
+from nlp.store.review import Decision, record_decisions
 
 NS = {"q": PROJECT_NS}
 
@@ -44,9 +45,9 @@ def project(tmp_path):
                            "r2": {"subsidising_contracts": 0.8},
                            "r3": {"poor_communication": 0.7, "bid_candy": 0.6}},
                           {}, model_id="t")
-    s.set_coding("r1", "bid_candy", coder="alice", status="accepted", origin="model")
-    s.set_coding("r3", "bid_candy", coder="alice", status="rejected", origin="model")
-    s.set_coding("r3", "poor_communication", coder="bob", status="accepted")
+    record_decisions(s, "r1", [Decision("bid_candy", "accepted", "model")], coder="alice")
+    record_decisions(s, "r3", [Decision("bid_candy", "rejected", "model")], coder="alice")
+    record_decisions(s, "r3", [Decision("poor_communication", "accepted")], coder="bob")
     yield p
     p.close()
 

@@ -11,6 +11,7 @@ from nlp.ingest import import_file
 from nlp.project import init_project
 from nlp.report import build_report_data, find_group, write_report
 from nlp.report.render import md_escape, share_words
+from nlp.store.review import Decision, record_decisions
 
 CODEBOOK = """name: test-consultation
 version: 1
@@ -67,9 +68,12 @@ def project(tmp_path):
         "r3": {"late_payment": 0.7}, "r4": {"tender_burden": 0.8},
         "r5": {"tender_burden": 0.6, "late_payment": 0.55}}, {}, model_id="t")
     for rid in ("r1", "r2", "r3"):
-        p.store.set_coding(rid, "late_payment", coder="alice", status="accepted", origin="model")
-    p.store.set_coding("r5", "late_payment", coder="alice", status="rejected", origin="model")
-    p.store.set_coding("r4", "tender_burden", coder="bob", status="accepted", origin="model")
+        record_decisions(p.store, rid, [Decision("late_payment", "accepted", "model")],
+                         coder="alice")
+    record_decisions(p.store, "r5", [Decision("late_payment", "rejected", "model")],
+                     coder="alice")
+    record_decisions(p.store, "r4", [Decision("tender_burden", "accepted", "model")],
+                     coder="bob")
     yield p
     p.close()
 

@@ -120,7 +120,7 @@ def test_decisions_are_one_transaction_and_undo_takes_them_back_together(store, 
     rv.record_decisions(store, "2", [rv.Decision(t[0], "accepted")], coder="ana")
     rv.record_decisions(store, "2", [rv.Decision(t[0], None)], coder="ana")  # clear
     assert store.codings(coder="ana") == []
-    store.undo("ana")  # the store's own one-step undo still works alongside
+    rv.undo_last(store, "ana")  # a clear is undone like any decision
     assert [c.status for c in store.codings(coder="ana")] == ["accepted"]
 
 
@@ -257,7 +257,7 @@ def test_an_existing_0001_database_upgrades_to_the_review_indexes(tmp_path):
         command.upgrade(cfg, "0001")
     assert s.schema_revision() == "0001"
     s.migrate()
-    assert s.schema_revision() == "0003"
+    assert s.schema_revision() == "0004"
     with s.read() as conn:
         assert "ix_codings_coder_response" in {
             i["name"] for i in sa.inspect(conn).get_indexes("codings")}
@@ -266,3 +266,97 @@ def test_an_existing_0001_database_upgrades_to_the_review_indexes(tmp_path):
         command.downgrade(cfg, "0001")
     assert s.schema_revision() == "0001"
     s.close()
+
+
+def test_theme_filter_with_the_default_status_narrows_to_open_suggestions(store, coded):
+    t = coded
+    rv.record_decisions(store, "2", [rv.Decision(t[0], "accepted")], coder="ana")
+    # t[1] is suggested on 1, 4, 5; answer 2 (reviewed, no t[1] suggestion) is not among them
+    assert sorted(walk(store, F(theme_id=t[1]))) == ["1", "4", "5"]
+    assert rv.queue_count(store, F(theme_id=t[1])) == 3 < rv.queue_count(store, F())
+    rv.record_decisions(store, "4", [rv.Decision(t[1], "accepted", "model", 0.95)],
+                        coder="ana")
+    assert sorted(walk(store, F(theme_id=t[1]))) == ["1", "5"]
+    assert sorted(walk(store, F(theme_id=t[1], coder="ben"))) == ["1", "4", "5"]
+    assert walk(store, F(theme_id=t[3])) == []  # never suggested: nothing to review
+    # with a band the theme's score is the filter, near misses included
+    assert walk(store, F(theme_id=t[2], min_confidence=0.3, max_confidence=0.45)) == ["2"]
+
+
+def test_relabel_is_one_action_and_one_undo(store, coded):
+    t = coded
+    rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted")], coder="ana")
+    rv.relabel(store, "1", t[1], t[3], coder="ana")
+    got = {c.theme_id: c.status for c in store.codings(response_id="1", coder="ana")}
+    assert got == {t[0]: "accepted", t[1]: "rejected", t[3]: "accepted"}
+    undone = rv.undo_last(store, "ana")
+    assert {e["theme_id"] for e in undone} == {t[1], t[3]}
+    got = {c.theme_id: c.status for c in store.codings(response_id="1", coder="ana")}
+    assert got == {t[0]: "accepted"}  # both halves reverted, the earlier decision kept
+    assert store.replay_events() == store.current_state()
+    with pytest.raises(ValueError, match="two different themes"):
+        rv.relabel(store, "1", t[1], t[1], coder="ana")
+
+
+def test_relabel_carries_the_spans_over(store, coded):
+    t = coded
+    rv.record_decisions(store, "1", [rv.Decision(t[1], "accepted", spans=[(0, 12)])],
+                        coder="ana")
+    rv.relabel(store, "1", t[1], t[2], coder="ana")
+    [moved] = store.codings(response_id="1", coder="ana", theme_id=t[2])
+    assert moved.spans == ((0, 12),) and moved.span == (0, 12)
+
+
+def test_span_codings_are_stored_undone_and_validated(store, coded):
+    t = coded
+    text = "late payment hurts cash flow"
+    rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted", spans=[(13, 18), (0, 4)])],
+                        coder="ana")
+    [c] = store.codings(response_id="1", coder="ana")
+    assert c.spans == ((0, 4), (13, 18)) and [text[a:b] for a, b in c.spans] == ["late",
+                                                                                "hurts"]
+    assert rv.coding_spans(store, "1", t[0], coder="ana") == ((0, 4), (13, 18))
+    # a new decision replaces the spans; overlapping ones join; undo restores the old ones
+    rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted", spans=[(0, 8), (5, 12)])],
+                        coder="ana")
+    assert store.codings(response_id="1", coder="ana")[0].spans == ((0, 12),)
+    rv.undo_last(store, "ana")
+    assert store.codings(response_id="1", coder="ana")[0].spans == ((0, 4), (13, 18))
+    assert store.replay_events() == store.current_state()
+    # whole-answer codes stay possible
+    rv.record_decisions(store, "2", [rv.Decision(t[0], "accepted")], coder="ana")
+    assert store.codings(response_id="2", coder="ana")[0].spans == ()
+    for bad in ([(5, 5)], [(-1, 3)], [(0, len(text) + 1)], [(0, 2.5)]):
+        with pytest.raises(ValueError, match="span"):
+            rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted", spans=bad)],
+                                coder="ana")
+    ctx = rv.review_context(store, rv.find_item(store, "1"))
+    assert ctx.spans[t[0]]["ana"] == ((0, 4), (13, 18))
+
+
+def test_bulk_decisions_are_one_undo(store, coded):
+    t = coded
+    n = rv.bulk_decisions(store, ["1", "4", "5"], [rv.Decision(t[1], "accepted")], coder="ana")
+    assert n == 3 and len(store.codings(coder="ana")) == 3
+    assert len(rv.undo_last(store, "ana")) == 3 and store.codings(coder="ana") == []
+    with pytest.raises(KeyError):
+        rv.bulk_decisions(store, ["1", "nope"], [rv.Decision(t[1], "accepted")], coder="ana")
+    assert store.codings(coder="ana") == []  # nothing written
+    with pytest.raises(ValueError, match="spans belong to one answer"):
+        rv.bulk_decisions(store, ["1"], [rv.Decision(t[1], "accepted", spans=[(0, 1)])],
+                          coder="ana")
+
+
+def test_blind_context_shows_only_the_model_and_my_decisions(store, coded):
+    t = coded
+    rv.record_decisions(store, "5", [rv.Decision(t[1], "rejected")], coder="ana")
+    rv.record_decisions(store, "5", [rv.Decision(t[0], "accepted")], coder="ben")
+    item = rv.find_item(store, "5")
+    blind = rv.review_context(store, item, coder="ben", blind=True)
+    assert blind.decisions == {t[1]: {"model": "suggested"}, t[0]: {"ben": "accepted"}}
+    seen = rv.review_context(store, item, coder="ben")
+    assert seen.decisions[t[1]] == {"model": "suggested", "ana": "rejected"}
+    with pytest.raises(ValueError, match="blind"):
+        rv.review_context(store, item, blind=True)
+    assert {(c.coder, c.theme_id) for c in rv.visible_codings(store, "5", coder="ben")} == {
+        ("model", t[1]), ("ben", t[0])}

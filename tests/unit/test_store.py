@@ -6,6 +6,7 @@ from nlp.errors import CodebookError, InputError
 from nlp.ingest import import_file
 from nlp.project import init_project, open_project
 from nlp.codebook import loads_codebook
+from nlp.store import review as rv
 
 
 def _import(store, write, n=3):
@@ -32,47 +33,52 @@ def test_codebook_versions(store):
     assert len(store.codebook_versions()) == 2
 
 
-def test_set_coding_logs_event_and_undo_restores(store, write):
+def test_decisions_log_events_and_undo_restores(store, write):
     _import(store, write)
-    store.set_coding("1", "bid_candy", coder="ana", status="accepted", origin="model",
-                     confidence=0.8)
-    store.set_coding("1", "bid_candy", coder="ana", status="rejected", origin="model")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted", "model", 0.8)],
+                        coder="ana")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "rejected", "model")],
+                        coder="ana")
     [c] = store.codings(response_id="1")
     assert (c.status, c.coder) == ("rejected", "ana")
     evs = store.events()
     assert [e["before"] for e in evs] == [None, {"origin": "model", "status": "accepted",
                                                  "confidence": 0.8}]
-    undone = store.undo("ana")
+    [undone] = rv.undo_last(store, "ana")
     assert undone["id"] == evs[1]["id"]
     assert store.codings(response_id="1")[0].status == "accepted"
-    store.undo("ana")
+    rv.undo_last(store, "ana")
     assert store.codings(response_id="1") == []
-    assert store.undo("ana") is None
+    assert rv.undo_last(store, "ana") == []
     assert store.replay_events() == store.current_state() == {}
 
 
 def test_undo_is_per_actor(store, write):
     _import(store, write)
-    store.set_coding("1", "bid_candy", coder="ana", status="accepted")
-    store.set_coding("2", "bid_candy", coder="ben", status="accepted")
-    store.undo("ana")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted")], coder="ana")
+    rv.record_decisions(store, "2", [rv.Decision("bid_candy", "accepted")], coder="ben")
+    rv.undo_last(store, "ana")
     assert [(c.response_id, c.coder) for c in store.codings()] == [("2", "ben")]
 
 
-def test_set_coding_validates(store, write):
+def test_decisions_validate(store, write):
     _import(store, write)
     with pytest.raises(ValueError, match="not in the project's codebook"):
-        store.set_coding("1", "nope", coder="ana", status="accepted")
+        rv.record_decisions(store, "1", [rv.Decision("nope", "accepted")], coder="ana")
     with pytest.raises(ValueError, match="status"):
-        store.set_coding("1", "bid_candy", coder="ana", status="maybe")
+        rv.record_decisions(store, "1", [rv.Decision("bid_candy", "maybe")], coder="ana")
+    with pytest.raises(ValueError, match="origin"):
+        rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted", "x")],
+                            coder="ana")
     with pytest.raises(KeyError):
-        store.set_coding("zz", "bid_candy", coder="ana", status="accepted")
+        rv.record_decisions(store, "zz", [rv.Decision("bid_candy", "accepted")], coder="ana")
     assert store.events() == []
 
 
 def test_model_codings_never_touch_researchers(store, write):
     _import(store, write)
-    store.set_coding("1", "bid_candy", coder="ana", status="rejected", origin="model")
+    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "rejected", "model")],
+                        coder="ana")
     n = store.write_model_codings(
         {"1": {"bid_candy": 0.9, "poor_communication": 0.1}, "2": {"bid_candy": 0.7}},
         {"bid_candy": 0.5, "poor_communication": 0.5}, model_id="m1")
@@ -144,7 +150,7 @@ def test_project_init_open_and_wal(tmp_path):
     assert (tmp_path / "proj" / "project.db").exists()
     with p.store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert p.store.schema_revision() == "0003"
+    assert p.store.schema_revision() == "0004"
     p.close()
     sub = tmp_path / "proj" / "a" / "b"
     sub.mkdir(parents=True)

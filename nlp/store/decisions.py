@@ -1,0 +1,161 @@
+"""Store: researchers' decisions (one click, a relabel, a bulk decision) and their undo.
+
+Each call is one transaction and one user action: its events share one timestamp, so
+`undo_last` takes the whole action back (a relabel's reject and accept together).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from ..types import MODEL_CODER
+from .changes import Span, apply_change, normalise_spans, now, row_spans
+from .core import Store
+from .schema import codings, events, responses
+
+log = logging.getLogger(__name__)
+
+STATUSES = (None, "suggested", "accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A coder's call on one theme: a status, or None to clear their coding.
+
+    `spans`: the characters [start, end) of the answer the theme rests on (one or more
+    sentences); empty: the whole answer. A coder has one decision per (answer, theme):
+    several spans of one theme are one coding, and deciding again replaces them.
+    """
+
+    theme_id: str
+    status: str | None
+    origin: str = "researcher"
+    confidence: float | None = None
+    spans: Sequence[Span] = ()
+
+
+def _check(store: Store, coder: str, decisions: Sequence[Decision]) -> None:
+    if not coder.strip() or coder == MODEL_CODER:
+        raise ValueError(f"a coder name is needed (not empty, not {MODEL_CODER!r})")
+    known = set(store.active_codebook().theme_ids)
+    for d in decisions:
+        if d.theme_id not in known:
+            raise ValueError(f"theme {d.theme_id!r} is not in the project's codebook")
+        if d.status not in STATUSES:
+            raise ValueError(f"status must be accepted, rejected or suggested, not {d.status!r}")
+        if d.origin not in ("model", "researcher"):
+            raise ValueError(f"origin must be model or researcher, not {d.origin!r}")
+
+
+def _apply_all(conn: sa.Connection, by_response: Mapping[str, Sequence[Decision]], *,
+               coder: str, action: str) -> int:
+    at = now()
+    lengths = dict(conn.execute(sa.select(responses.c.response_id,
+                                          sa.func.length(responses.c.text))
+                                .where(responses.c.response_id.in_(list(by_response)))).all())
+    n = 0
+    for rid, decisions in by_response.items():
+        if rid not in lengths:
+            raise KeyError(rid)
+        for d in decisions:
+            spans = normalise_spans(d.spans, lengths[rid], where=f"answer {rid!r}, theme "
+                                                                  f"{d.theme_id!r}: ")
+            after = None if d.status is None else {
+                "origin": d.origin, "status": d.status, "confidence": d.confidence,
+                "spans": spans}
+            apply_change(conn, response_id=rid, theme_id=d.theme_id, coder=coder, after=after,
+                         actor=coder, at=at,
+                         action=action if after else "clear")
+            n += 1
+    return n
+
+
+def record_decisions(store: Store, response_id: str, decisions: Sequence[Decision], *,
+                     coder: str) -> int:
+    """Apply one click's decisions in one transaction (logged with one timestamp, so
+    `undo_last` takes them back together). Returns how many codings changed.
+
+    Raises:
+        KeyError: no such response.
+        ValueError: an empty coder name, a bad status or span, or a theme not in the codebook.
+    """
+    _check(store, coder, decisions)
+    if not decisions:
+        return 0
+    with store.write() as conn:
+        return _apply_all(conn, {response_id: decisions}, coder=coder, action="set")
+
+
+def bulk_decisions(store: Store, response_ids: Sequence[str], decisions: Sequence[Decision],
+                   *, coder: str) -> int:
+    """The same decisions on many answers (a selection of the list view) as one action:
+    one transaction, one undo. Returns how many codings changed.
+
+    Raises:
+        KeyError: an unknown response (nothing is written).
+        ValueError: as record_decisions; spans are refused (they belong to one answer).
+    """
+    _check(store, coder, decisions)
+    if any(d.spans for d in decisions):
+        raise ValueError("spans belong to one answer: use record_decisions for each")
+    ids = list(dict.fromkeys(response_ids))
+    if not ids or not decisions:
+        return 0
+    with store.write() as conn:
+        n = 0
+        for i in range(0, len(ids), 900):
+            n += _apply_all(conn, {rid: decisions for rid in ids[i:i + 900]}, coder=coder,
+                            action="bulk")
+    log.info("%s: %d decisions on %d answers", coder, n, len(ids))
+    return n
+
+
+def relabel(store: Store, response_id: str, from_theme: str, to_theme: str, *, coder: str,
+            spans: Sequence[Span] | None = None) -> int:
+    """Move an answer (or the spans of it) from one theme to another as one action: reject
+    `from_theme`, accept `to_theme`, in one transaction that one `undo_last` reverts whole.
+
+    Args:
+        spans: the spans the new theme rests on; None keeps those `coder` (else the model)
+            marked for `from_theme`; () is the whole answer.
+
+    Raises:
+        KeyError: no such response.
+        ValueError: the same theme twice, or as record_decisions.
+    """
+    if from_theme == to_theme:
+        raise ValueError(f"relabel needs two different themes, not {from_theme!r} twice")
+    if spans is None:
+        with store.read() as conn:
+            rows = {r["coder"]: r for r in conn.execute(sa.select(codings).where(
+                codings.c.response_id == response_id, codings.c.theme_id == from_theme,
+                codings.c.coder.in_([coder, MODEL_CODER]))).mappings()}
+        row = rows.get(coder) or rows.get(MODEL_CODER)
+        spans = row_spans(row) if row is not None else ()
+    return record_decisions(store, response_id, [
+        Decision(from_theme, "rejected"), Decision(to_theme, "accepted", spans=tuple(spans))],
+        coder=coder)
+
+
+def undo_last(store: Store, actor: str) -> list[dict[str, Any]]:
+    """Undo `actor`'s last action: every not-yet-undone event it logged at that same moment
+    (one click, a relabel, a bulk decision, a merge). Logged as "undo" events. Returns the
+    events undone, newest first (empty when there is nothing to undo)."""
+    with store.write() as conn:
+        undone = sa.select(events.c.undoes).where(events.c.undoes.is_not(None))
+        live = sa.select(events).where(events.c.actor == actor, events.c.action != "undo",
+                                       events.c.id.not_in(undone))
+        last = conn.execute(live.order_by(events.c.id.desc()).limit(1)).mappings().first()
+        if last is None:
+            return []
+        group = [dict(e) for e in conn.execute(
+            live.where(events.c.at == last["at"]).order_by(events.c.id.desc())).mappings()]
+        at = now()
+        for ev in group:
+            apply_change(conn, response_id=ev["response_id"], theme_id=ev["theme_id"],
+                         coder=ev["coder"], after=ev["before"], actor=actor, action="undo",
+                         at=at, undoes=int(ev["id"]))
+    return group

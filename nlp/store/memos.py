@@ -1,0 +1,124 @@
+"""Store: memos, a researcher's notes on an answer, a theme or the whole project."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Sequence
+
+import sqlalchemy as sa
+
+from .. import errors
+from ..limits import ANSWER_CHARS
+from ..types import MODEL_CODER
+from .changes import now
+from .core import Store
+from .schema import memos, responses
+
+log = logging.getLogger(__name__)
+
+Target = Literal["answer", "theme", "project"]
+TARGETS: tuple[str, ...] = ("answer", "theme", "project")
+
+
+@dataclass(frozen=True)
+class Memo:
+    """One note: on an answer (target_id: its response id), a theme (its theme id) or the
+    project (target_id "")."""
+
+    memo_id: int
+    target: str
+    target_id: str
+    author: str
+    created_at: datetime
+    text: str
+
+
+def _memo(row) -> Memo:
+    return Memo(memo_id=int(row["id"]), target=row["target"], target_id=row["target_id"],
+                author=row["author"], created_at=row["created_at"], text=row["text"])
+
+
+def add_memo(store: Store, target: Target, target_id: str | None, text: str, *,
+             author: str) -> Memo:
+    """Write a memo (one transaction).
+
+    Args:
+        target: "answer", "theme" or "project".
+        target_id: the response id, the theme id, or None/"" for the project.
+
+    Raises:
+        ValueError: an unknown target, an empty author or text, a text over the answer limit,
+            or an answer or theme the project does not have.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"a memo is on an answer, a theme or the project, not {target!r}")
+    if not author.strip() or author == MODEL_CODER:
+        raise ValueError(f"a memo needs its author's name (not empty, not {MODEL_CODER!r})")
+    body = text.strip()
+    if not body:
+        raise ValueError("a memo needs some text")
+    if len(body) > ANSWER_CHARS:
+        raise ValueError(f"a memo is at most {ANSWER_CHARS:,} characters, not {len(body):,}")
+    tid = (target_id or "").strip() if target != "project" else ""
+    if target == "theme" and tid not in store.active_codebook().theme_ids:
+        raise errors.unknown_theme(tid)
+    with store.write() as conn:
+        if target == "answer" and conn.execute(sa.select(responses.c.id).where(
+                responses.c.response_id == tid)).first() is None:
+            raise ValueError(f"no answer {tid!r} in the project")
+        at = now()
+        mid = conn.execute(sa.insert(memos).values(
+            target=target, target_id=tid, author=author.strip(), created_at=at,
+            text=body)).inserted_primary_key[0]
+    log.info("memo %s on %s %r by %s", mid, target, tid, author)
+    return Memo(int(mid), target, tid, author.strip(), at, body)
+
+
+def list_memos(store: Store, target: Target | None = None, target_id: str | None = None, *,
+               author: str | None = None, limit: int | None = None) -> list[Memo]:
+    """Memos, oldest first: all of them, those on one kind of target, or on one target."""
+    q = sa.select(memos).order_by(memos.c.id)
+    if target is not None:
+        q = q.where(memos.c.target == target)
+    if target_id is not None:
+        q = q.where(memos.c.target_id == target_id)
+    if author is not None:
+        q = q.where(memos.c.author == author)
+    if limit is not None:
+        q = q.limit(limit)
+    with store.read() as conn:
+        return [_memo(r) for r in conn.execute(q).mappings()]
+
+
+def search_memos(store: Store, text: str, *, limit: int = 100) -> list[Memo]:
+    """Memos whose text holds `text` (case-insensitive, literally: % and _ are not
+    wildcards), newest first."""
+    pat = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if not pat:
+        return []
+    q = (sa.select(memos).where(memos.c.text.ilike(f"%{pat}%", escape="\\"))
+         .order_by(memos.c.id.desc()).limit(limit))
+    with store.read() as conn:
+        return [_memo(r) for r in conn.execute(q).mappings()]
+
+
+def delete_memo(store: Store, memo_id: int, *, author: str) -> bool:
+    """Delete one's own memo; returns whether one was deleted (another's is kept)."""
+    with store.write() as conn:
+        n = conn.execute(sa.delete(memos).where(memos.c.id == memo_id,
+                                                memos.c.author == author)).rowcount
+    return bool(n)
+
+
+def memo_counts(store: Store, target: Target, target_ids: Sequence[str]) -> dict[str, int]:
+    """{target id: memos on it} for a few targets (badges on a list)."""
+    out: dict[str, int] = {}
+    ids = list(target_ids)
+    with store.read() as conn:
+        for i in range(0, len(ids), 900):
+            out.update({k: int(v) for k, v in conn.execute(
+                sa.select(memos.c.target_id, sa.func.count()).where(
+                    memos.c.target == target, memos.c.target_id.in_(ids[i:i + 900]))
+                .group_by(memos.c.target_id)).all()})
+    return out
