@@ -434,3 +434,100 @@ def test_appserver_command(monkeypatch, tmp_path):
     assert "0.0.0.0" in app_command(tmp_path)
     assert "10.0.0.1" in app_command(tmp_path, host="10.0.0.1")
     assert Path(cmd[4]) == APP
+
+
+# -- sentence coding, relabel, blind mode, keys ------------------------------------------------
+def test_code_picked_sentences_and_the_whole_answer(app_at, project):
+    t = themes(project)
+    text = dict((i, x) for i, x, _ in __import__("appdata").ANSWERS)["a4"]
+    at = app_at()
+    assert at.button(key="scope").label == "Code sentences"
+    at.button(key="scope").click().run()
+    pick = next(p for p in at.button_group if p.key == "sents:a4")
+    assert pick.value == []  # no evidence stored for a4: nothing preselected
+    pick.set_value([1]).run()
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    [c] = project.store.codings(coder="ana")
+    from nlp.app.ui.card import sentence_spans
+
+    s, e = sentence_spans(text)[1]
+    assert c.spans == ((s, e),) and text[s:e] == "<b>bold</b> **stars** [link](http://x) $x$"
+    assert "Green: sentences you coded" in markdown(at)
+    at.button(key="scope").click().run()  # back to the whole answer
+    at.button(key=f"acc:a4:{t[2]}").click().run()
+    assert project.store.codings(coder="ana", theme_id=t[2])[0].spans == ()
+
+
+def test_evidence_sentence_is_preselected(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from appdata import make_demo_project
+
+    p = make_demo_project(tmp_path / "demo")
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["project_root"] = str(p.root)
+    at.session_state["coder"] = "ana"
+    at.session_state["sentence_scope"] = True
+    at.run()
+    rid = at.query_params["item"]
+    item = rv.find_item(p.store, rid)
+    ctx = rv.review_context(p.store, item)
+    pick = next(b for b in at.button_group if b.key == f"sents:{rid}")
+    model = {t: sp["model"][0] for t, sp in ctx.spans.items() if "model" in sp}
+    assert model and pick.value  # the top suggestion's evidence sentence is picked
+    top = max(model, key=lambda t: ctx.scores[t])
+    from nlp.app.ui.card import sentence_spans
+
+    sents = sentence_spans(item.text)
+    assert {sents[i] for i in pick.value} == {model[top]}
+    at.button(key=f"acc:{rid}:{top}").click().run()
+    assert p.store.codings(coder="ana", theme_id=top)[0].spans == (model[top],)
+    p.close()
+
+
+def test_relabel_is_one_action_and_one_undo(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    at.selectbox(key="mv_from:a4").set_value(t[3]).run()
+    at.selectbox(key="mv_to:a4").set_value(t[6]).run()
+    at.button(key="mv:a4").click().run()
+    assert mine(project) == {("a4", t[3]): "rejected", ("a4", t[6]): "accepted"}
+    at.button(key="undo").click().run()
+    assert mine(project) == {("a4", t[3]): "accepted"}
+    assert escape_md("Undid 2 change(s)") in at.info[0].value
+
+
+def test_blind_mode_hides_other_coders_and_keeps_my_queue(app_at, project):
+    from streamlit.testing.v1 import AppTest
+
+    t = themes(project)
+    rv.record_decisions(project.store, "a4", [rv.Decision(t[3], "rejected")], coder="ben")
+    at = app_at()
+    assert at.query_params["item"] == "a2"  # not blind: ben reviewed a4, so it is done
+    at.toggle(key="blind_box").set_value(True).run()
+    assert at.query_params["blind"] == "1"
+    # a bookmark with ?blind=1: the queue is "not yet reviewed by me", others are hidden
+    blind = AppTest.from_file(str(APP), default_timeout=30)
+    blind.query_params.update({"coder": "ana", "blind": "1"})
+    blind.session_state["project_root"] = str(project.root)
+    blind.run()
+    assert blind.query_params["item"] == "a4" and blind.toggle(key="blind_box").value
+    assert "ben" not in markdown(blind) and "Blind mode" in markdown(blind)
+    assert blind.selectbox(key="f_coder").disabled
+    seeing = app_at()
+    seeing.button(key="prev").click().run()
+    rv.record_decisions(project.store, "a2", [rv.Decision(t[1], "accepted")], coder="ben")
+    seeing.run()
+    assert escape_md("ben: accepted") in markdown(seeing)  # not blind: ben shows
+
+
+def test_keyboard_shortcuts_on_the_card(app_at, project):
+    t = themes(project)
+    at = app_at()
+    assert at.button(key="next").proto.shortcut == "n"
+    assert at.button(key="undo").proto.shortcut == "u"
+    assert at.button(key=f"acc:a4:{t[3]}").proto.shortcut == "1"  # the top score: 0.51
+    assert at.button(key=f"rej:a4:{t[3]}").proto.shortcut == "alt+1"
+    assert at.button(key=f"acc:a4:{t[2]}").proto.shortcut == "2"
+    assert "Keys:" in markdown(at)

@@ -126,6 +126,16 @@ def keep_blind() -> None:
         st.query_params["blind"] = "1"
 
 
+# -- what a decision on the card applies to ------------------------------------------------------
+def sentence_scope() -> bool:
+    """Whether the card's decisions code the picked sentences (else the whole answer)."""
+    return bool(st.session_state.get("sentence_scope"))
+
+
+def toggle_sentence_scope() -> None:
+    st.session_state["sentence_scope"] = not sentence_scope()
+
+
 # -- the review queue ---------------------------------------------------------------------------
 def queue_filter() -> QueueFilter:
     return st.session_state.get("queue_filter") or QueueFilter()

@@ -23,7 +23,10 @@ ORDER_LABELS = {"informative": "Most informative first", "import": "Import order
 
 # -- actions (callbacks: each calls the library, then moves the queue) -----------------------------
 def _effective(store, flt: rv.QueueFilter) -> rv.QueueFilter:
-    """The informative order needs the model's scores: until then, import order."""
+    """The informative order needs the model's scores: until then, import order. In blind
+    mode "reviewed" means reviewed by this coder (another's decisions do not show)."""
+    if state.blind() and state.coder():
+        flt = replace(flt, coder=state.coder())
     return flt if flt.order == "import" or rv.has_predictions(store) else replace(
         flt, order="import")
 
@@ -116,7 +119,9 @@ def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
         coders = ["", *rv.list_coders(store)]
         c[2].selectbox("Coder", coders, format_func=lambda x: x or "Anyone",
                        index=coders.index(flt.coder) if flt.coder in coders else 0,
-                       key="f_coder", on_change=state.filter_changed, args=("coder", "f_coder"))
+                       key="f_coder", on_change=state.filter_changed, args=("coder", "f_coder"),
+                       disabled=state.blind(),
+                       help="In blind mode the queue is yours: reviewed means by you.")
         c = st.columns([3, 1])
         c[0].text_input("Search the answers", value=flt.text or "", key="f_text",
                         on_change=state.filter_changed, args=("text", "f_text"))
@@ -127,19 +132,30 @@ def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
 
 
 # -- the card --------------------------------------------------------------------------------------
-KEYS = {"next": "N", "prev": "P", "undo": "U", "accall": "A", "none": "X"}
-KEY_HELP = ("Keys: **1–9** accept theme 1–9 · **Alt+1–9** reject it · **A** accept all "
-            "suggestions and go on · **X** no (other) theme applies, go on · **N** next · "
-            "**P** previous · **U** undo")
+KEYS = {"next": "N", "prev": "P", "undo": "U", "accall": "A", "none": "X", "scope": "S",
+        "move": "M"}
+KEY_HELP = ("Keys: **1–9** accept theme 1–9 · **Alt+1–9** reject it · **S** code sentences / "
+            "the whole answer · **A** accept all suggestions and go on · **X** no (other) theme "
+            "applies, go on · **N** next · **P** previous · **U** undo · **M** move (relabel)")
 
 
-def _evidence(store, rid: str) -> dict[str, tuple[int, int]]:
-    """The model's evidence span per suggested theme on one answer."""
-    return {c.theme_id: c.span for c in store.codings(response_id=rid, coder=MODEL_CODER)
-            if c.span is not None}
+def _evidence(ctx: rv.ReviewContext) -> dict[str, tuple[int, int]]:
+    """The model's evidence span per suggested theme on the answer."""
+    return {t: sp[MODEL_CODER][0] for t, sp in ctx.spans.items() if sp.get(MODEL_CODER)}
 
 
-def _context(ctx: rv.ReviewContext, *, marks=(), hits=()) -> None:
+def relabel(project: Project, coder: str, rid: str, key_from: str, key_to: str) -> None:
+    """Move the answer from one theme to another: one action, one undo."""
+    a, b = state.widget(key_from), state.widget(key_to)
+    if not a or not b or a == b:
+        state.flash("Pick two different themes to move between.", "warning")
+        return
+    rv.relabel(project.store, rid, a, b, coder=coder)
+    state.flash(f"Moved answer {rid} from {a} to {b} (one undo takes it back).")
+    _decided(project, coder)
+
+
+def _context(ctx: rv.ReviewContext, *, marks=(), hits=(), coded=()) -> None:
     it = ctx.item
     where = [f"answer {it.response_id}", it.source or "no source",
              f"row {it.location}" if it.location else "",
@@ -150,7 +166,7 @@ def _context(ctx: rv.ReviewContext, *, marks=(), hits=()) -> None:
     for t in ctx.before:
         widgets.text(f"… {t}", caption=True)
     with st.container(border=True):
-        st.markdown(card.highlight_md(it.text, marks=marks, hits=hits))
+        st.markdown(card.highlight_md(it.text, marks=marks, hits=hits, coded=coded))
     for t in ctx.after:
         widgets.text(f"{t} …", caption=True)
     if ctx.flag:
@@ -162,9 +178,37 @@ def _short(text: str, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
 
 
+def _sentence_picker(ctx: rv.ReviewContext, rows: list[card.ThemeRow],
+                     sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """In sentence scope, the sentences to code (the top suggestion's evidence preselected);
+    returns their character spans ([] for the whole answer)."""
+    rid, text = ctx.item.response_id, ctx.item.text
+    scope = state.sentence_scope()
+    c = st.columns([3, 1.4], vertical_alignment="center")
+    c[1].button("Whole answer" if scope else "Code sentences", key="scope",
+                on_click=state.toggle_sentence_scope, shortcut=KEYS["scope"],
+                help="Decisions apply to the picked sentences, or to the whole answer.")
+    if not scope:
+        c[0].caption("Decisions apply to the **whole answer**.")
+        return []
+    evidence = _evidence(ctx)
+    top = next((r.theme_id for r in rows if r.kind == "suggested" and r.theme_id in evidence),
+               None)
+    picked = st.pills("Sentences to code", list(range(len(sentences))),
+                      selection_mode="multi", key=f"sents:{rid}",
+                      default=card.sentences_in(evidence.get(top), sentences),
+                      format_func=lambda i: widgets.escape_md(
+                          f"{i + 1} · {_short(text[sentences[i][0]:sentences[i][1]], 60)}"))
+    spans = card.spans_of(picked or [], sentences)
+    c[0].caption("Decisions apply to the **picked sentences** (highlighted)." if spans else
+                 "No sentence picked: decisions apply to the **whole answer**.")
+    return spans
+
+
 def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.ReviewContext,
-                rows: list[card.ThemeRow]) -> None:
+                rows: list[card.ThemeRow], spans: list[tuple[int, int]]) -> None:
     rid = ctx.item.response_id
+    text = ctx.item.text
     if not rows:
         st.caption("The model suggests no theme for this answer.")
     for n, row in enumerate(rows, 1):
@@ -178,13 +222,17 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
             if row.definition:
                 widgets.text(_short(row.definition), caption=True)
         cols[1].caption(row.kind + (f" · {row.score:.2f}" if row.score is not None else ""))
+        where = ctx.spans.get(tid, {}).get(coder) if mine else None
         cols[2].caption(f"you: {mine or '—'}" + (
+            widgets.escape_md(" · " + " / ".join(f"“{_short(text[a:b], 40)}”" for a, b in where))
+            if where else "") + (
             "  \n" + widgets.escape_md(", ".join(f"{c}: {s}" for c, s in row.others.items()))
             if row.others else ""))
         cols[3].button("Accept", key=f"acc:{rid}:{tid}", disabled=mine == "accepted",
                        on_click=decide, args=(project, coder, rid, [rv.Decision(
-                           tid, "accepted", row.origin, conf)]),
-                       shortcut=str(n) if keyed else None, help="This theme applies.")
+                           tid, "accepted", row.origin, conf, spans=tuple(spans))]),
+                       shortcut=str(n) if keyed else None,
+                       help="This theme applies (to the picked sentences, in sentence scope).")
         cols[4].button("Reject", key=f"rej:{rid}:{tid}", disabled=mine == "rejected",
                        on_click=decide, args=(project, coder, rid, [rv.Decision(
                            tid, "rejected", row.origin, conf)]),
@@ -196,15 +244,20 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
         key = f"add:{rid}:{len(rows)}"
         st.pills("Add a theme", rest, key=key,
                  format_func=lambda t: widgets.escape_md(widgets.label_of(codebook, t)),
-                 on_change=_add_from_pills, args=(project, coder, rid, key))
+                 on_change=_add_from_pills, args=(project, coder, rid, key, tuple(spans)))
     suggested = [r for r in rows if r.kind == "suggested"]
     open_sug = [r for r in suggested if not r.mine]
     decided = [r for r in rows if r.mine]
     c = st.columns(2)
+    # In sentence scope each suggestion is accepted on its own evidence sentence.
+    ev = _evidence(ctx) if state.sentence_scope() else {}
     c[0].button("Accept all suggestions and go on", key=f"accall:{rid}", type="primary",
                 disabled=not open_sug, on_click=decide, args=(project, coder, rid, [
-                    rv.Decision(r.theme_id, "accepted", "model", r.score) for r in open_sug]),
-                kwargs={"advance": True}, shortcut=KEYS["accall"])
+                    rv.Decision(r.theme_id, "accepted", "model", r.score,
+                                spans=(ev[r.theme_id],) if r.theme_id in ev else ())
+                    for r in open_sug]),
+                kwargs={"advance": True}, shortcut=KEYS["accall"],
+                help="In sentence scope, each on the sentence the model read it in.")
     # Rejecting the open suggestions (or, with none, the likeliest theme) records that this
     # coder reviewed the answer and found no (other) theme.
     if open_sug:
@@ -220,12 +273,34 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
                 args=(project, coder, rid, none_of), kwargs={"advance": True},
                 shortcut=KEYS["none"],
                 help="Rejects the open suggestions (or the likeliest theme) and moves on.")
+    _relabel_row(project, coder, codebook, rid, rows)
 
 
-def _add_from_pills(project: Project, coder: str, rid: str, key: str) -> None:
+def _relabel_row(project: Project, coder: str, codebook: Codebook, rid: str,
+                 rows: list[card.ThemeRow]) -> None:
+    movable = [r.theme_id for r in rows if r.mine == "accepted"
+               or (r.kind == "suggested" and r.mine is None)]
+    if not movable:
+        return
+    labels = widgets.theme_labels(codebook)
+    c = st.columns([3, 3, 1.4], vertical_alignment="bottom")
+    c[0].selectbox("Relabel: move from", movable, key=f"mv_from:{rid}",
+                   format_func=lambda t: labels.get(t, t))
+    c[1].selectbox("to", [t for t in codebook.theme_ids], key=f"mv_to:{rid}",
+                   index=None, placeholder="another theme",
+                   format_func=lambda t: labels.get(t, t))
+    c[2].button("Move", key=f"mv:{rid}", on_click=relabel,
+                args=(project, coder, rid, f"mv_from:{rid}", f"mv_to:{rid}"),
+                shortcut=KEYS["move"],
+                help="Rejects the first theme and accepts the second, keeping its sentences: "
+                     "one action, one undo.")
+
+
+def _add_from_pills(project: Project, coder: str, rid: str, key: str,
+                    spans: tuple[tuple[int, int], ...] = ()) -> None:
     tid = state.widget(key)
     if tid:
-        decide(project, coder, rid, [rv.Decision(tid, "accepted", "researcher")])
+        decide(project, coder, rid, [rv.Decision(tid, "accepted", "researcher", spans=spans)])
 
 
 def render() -> None:
@@ -251,7 +326,7 @@ def render() -> None:
                + (" · refreshing suggestions…" if busy else "")
                + ("" if flt.order == "informative" or state.queue_filter().order == "import"
                   else " · import order until the model has coded the answers"))
-    nav = st.columns(4)
+    nav = st.columns([1, 1, 1.6, 1.7, 2.5])
     nav[0].button("Previous", key="prev", on_click=go_prev, args=(project,),
                   disabled=item is None and not state.has_history(), shortcut=KEYS["prev"])
     nav[1].button("Next", key="next", on_click=go_next, args=(project,), shortcut=KEYS["next"])
@@ -264,18 +339,30 @@ def render() -> None:
     if item is None:
         st.success("Nothing left in this queue. Change the filters to see more answers.")
         return
-    ctx = rv.review_context(store, item)
-    rows = card.theme_rows(ctx, codebook, coder, blind=state.blind())
-    evidence = _evidence(store, item.response_id)
+    blind = state.blind()
+    ctx = rv.review_context(store, item, coder=coder, blind=blind)
+    rows = card.theme_rows(ctx, codebook, coder, blind=blind)
+    evidence = _evidence(ctx)
     top = next((r.theme_id for r in rows if r.kind == "suggested" and r.theme_id in evidence),
                None)
-    _context(ctx, marks=[evidence[top]] if top else [],
-             hits=card.search_hits(item.text, flt.text))
-    if top:
-        widgets.text("Highlighted: the sentence the model read as "
-                     f"{widgets.label_of(codebook, top)}.", caption=True)
+    sentences = card.sentence_spans(item.text)
+    place = st.container()
+    spans = _sentence_picker(ctx, rows, sentences)
+    mine = [sp for t, by in ctx.spans.items() if ctx.decisions.get(t, {}).get(coder)
+            == "accepted" for sp in by.get(coder, ())]
+    with place:
+        _context(ctx, marks=spans or ([] if state.sentence_scope() or not top
+                                      else [evidence[top]]),
+                 hits=card.search_hits(item.text, flt.text), coded=mine)
+        if top and not state.sentence_scope():
+            widgets.text("Orange: the sentence the model read as "
+                         f"{widgets.label_of(codebook, top)}.", caption=True)
+        if mine:
+            st.caption("Green: sentences you coded.")
+    if blind:
+        st.caption("Blind mode: other coders' decisions are hidden.")
     st.divider()
-    _theme_rows(project, coder, codebook, ctx, rows)
+    _theme_rows(project, coder, codebook, ctx, rows, spans)
     st.caption(KEY_HELP)
 
 
