@@ -19,14 +19,21 @@ log = logging.getLogger(__name__)
 CoderUnits = Mapping[str, Mapping[str, frozenset[str]]]
 
 
+Interval = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class ThemeAgreement:
-    """Agreement on one theme over the responses two or more coders coded."""
+    """Agreement on one theme over the responses two or more coders coded, with bootstrap
+    percentile intervals (responses resampled) for alpha and each pair's kappa."""
     theme_id: str
     units: int
     percent: float | None
     alpha: float | None
     kappa: Mapping[tuple[str, str], float | None] = field(default_factory=dict)
+    applied: int = 0  # shared responses on which at least one coder applied the theme
+    alpha_ci: Interval | None = None
+    kappa_ci: Mapping[tuple[str, str], Interval | None] = field(default_factory=dict)
 
     @property
     def mean_kappa(self) -> float | None:
@@ -45,11 +52,16 @@ class Disagreement:
 
 @dataclass(frozen=True)
 class AgreementReport:
-    """Per-theme agreement, the coders compared and the disagreements."""
+    """Per-theme agreement (themes some coder applied on the shared responses), the themes
+    nobody applied there (`unused`: agreement on them is trivially perfect and says nothing),
+    the coders compared and the disagreements."""
     coders: tuple[str, ...]
     units: int
     themes: tuple[ThemeAgreement, ...]
     disagreements: tuple[Disagreement, ...]
+    unused: tuple[str, ...] = ()
+    bootstrap: int = 0
+    level: float = 0.95
 
 
 def cohen_kappa(a: Sequence[int], b: Sequence[int]) -> float | None:
@@ -83,12 +95,57 @@ def krippendorff_alpha(matrix: np.ndarray) -> float | None:
     return None if math.isnan(a) else a
 
 
-def agreement(units: CoderUnits, theme_ids: Sequence[str]) -> AgreementReport:
+def _alpha_parts(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit (column) of a binary coders x units matrix: pairable values m_u, ones n1_u,
+    and the unit's disagreeing pairs n0_u * n1_u / (m_u - 1) (0 where m_u < 2)."""
+    ok = ~np.isnan(m)
+    mu = ok.sum(0).astype(float)
+    n1 = np.where(ok, m, 0).sum(0)
+    pair = mu >= 2
+    mu, n1 = np.where(pair, mu, 0), np.where(pair, n1, 0)
+    w = np.where(pair, (mu - n1) * n1 / np.where(pair, mu - 1, 1), 0)
+    return mu, n1, w
+
+
+def _alpha_from_sums(mu: np.ndarray, n1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Krippendorff's nominal alpha of binary data from summed unit parts (any shape):
+    1 - (n - 1) * o_01 / (n_0 * n_1); NaN where undefined."""
+    n0 = mu - n1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((n0 > 0) & (n1 > 0), 1 - (mu - 1) * w / (n0 * n1), np.nan)
+
+
+def _kappa_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of each row pair of two (draws x units) 0/1 arrays; NaN if undefined."""
+    po = (x == y).mean(1)
+    px, py = x.mean(1), y.mean(1)
+    pe = px * py + (1 - px) * (1 - py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isclose(pe, 1.0), np.nan, (po - pe) / (1 - pe))
+
+
+def _interval(draws: np.ndarray, level: float) -> Interval | None:
+    """Percentile interval of bootstrap draws; None when under half of them are defined."""
+    ok = draws[~np.isnan(draws)]
+    if len(draws) == 0 or len(ok) < len(draws) / 2:
+        return None
+    lo, hi = np.quantile(ok, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def agreement(units: CoderUnits, theme_ids: Sequence[str], *, bootstrap: int = 1000,
+              level: float = 0.95, seed: int = 0) -> AgreementReport:
     """Agreement per theme between every coder in `units` (see CoderUnits), over the
     responses at least two of them coded.
 
+    Args:
+        bootstrap: resamples of the shared responses for the intervals (0: none).
+        level: the intervals' coverage.
+        seed: the resampling's seed (the same data give the same intervals).
+
     Returns:
-        AgreementReport with one ThemeAgreement per theme (in `theme_ids` order) and every
+        AgreementReport with one ThemeAgreement per theme some coder applied on the shared
+        responses (in `theme_ids` order), the others in `unused`, and every
         (response, theme) where the coders who coded the response split.
     """
     coders = tuple(sorted(c for c in units if units[c]))
@@ -98,23 +155,40 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str]) -> AgreementReport:
             seen[rid] = seen.get(rid, 0) + 1
     shared = sorted(r for r, n in seen.items() if n >= 2)
     col = {r: j for j, r in enumerate(shared)}
-    out, dis = [], []
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(shared), size=(bootstrap, len(shared))) if shared and \
+        bootstrap > 0 else None
+    out, dis, unused = [], [], []
     for tid in theme_ids:
         m = np.full((len(coders), len(shared)), np.nan)
         for i, c in enumerate(coders):
             for rid, applied in units[c].items():
                 if rid in col:
                     m[i, col[rid]] = 1.0 if tid in applied else 0.0
+        applied_on = int((np.nan_to_num(m, nan=0.0) == 1.0).any(0).sum()) if shared else 0
+        if applied_on == 0:
+            unused.append(tid)
+            continue
         kappa: dict[tuple[str, str], float | None] = {}
+        kappa_ci: dict[tuple[str, str], Interval | None] = {}
         for (i, a), (j, b) in itertools.combinations(enumerate(coders), 2):
             both = ~np.isnan(m[i]) & ~np.isnan(m[j])
             if both.any():
-                kappa[(a, b)] = cohen_kappa(m[i, both].astype(int), m[j, both].astype(int))
+                x, y = m[i, both].astype(int), m[j, both].astype(int)
+                kappa[(a, b)] = cohen_kappa(x, y)
+                if bootstrap > 0:
+                    idx = rng.integers(0, len(x), size=(bootstrap, len(x)))
+                    kappa_ci[(a, b)] = _interval(_kappa_rows(x[idx], y[idx]), level)
         agree = [len(set(v[~np.isnan(v)])) == 1 for v in m.T]
+        alpha_ci = None
+        if draws is not None and len(coders) >= 2:
+            parts = _alpha_parts(m)
+            alpha_ci = _interval(_alpha_from_sums(*(p[draws].sum(1) for p in parts)), level)
         out.append(ThemeAgreement(theme_id=tid, units=len(shared),
                                   percent=float(np.mean(agree)) if agree else None,
                                   alpha=krippendorff_alpha(m) if len(coders) >= 2 else None,
-                                  kappa=kappa))
+                                  kappa=kappa, applied=applied_on, alpha_ci=alpha_ci,
+                                  kappa_ci=kappa_ci))
         for rid, j in col.items():
             if agree[j]:
                 continue
@@ -125,11 +199,13 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str]) -> AgreementReport:
     log.info("agreement: %d coders, %d shared responses, %d disagreements",
              len(coders), len(shared), len(dis))
     return AgreementReport(coders=coders, units=len(shared), themes=tuple(out),
-                           disagreements=tuple(dis))
+                           disagreements=tuple(dis), unused=tuple(unused),
+                           bootstrap=bootstrap if draws is not None else 0, level=level)
 
 
-def project_agreement(store, *, include_model: bool = True) -> AgreementReport:
+def project_agreement(store, *, include_model: bool = True, bootstrap: int = 1000,
+                      seed: int = 0) -> AgreementReport:
     """Agreement between the project's coders (the model counting as one) on the active
-    codebook's themes."""
+    codebook's themes; see `agreement`."""
     return agreement(coder_units(store, include_model=include_model),
-                     store.active_codebook().theme_ids)
+                     store.active_codebook().theme_ids, bootstrap=bootstrap, seed=seed)

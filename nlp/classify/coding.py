@@ -16,6 +16,7 @@ from ..corpora import available, codebook_path, load
 from ..embed import EmbeddingCache, cache_root, get_embedder
 from ..fsio import atomic_path
 from ..ingest import ImportOptions, read_file
+from ..store.resolve import resolve_codings
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
 from .active import uncertainty
 from .backends import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeModel
@@ -51,15 +52,11 @@ def bundled_examples(codebook: Codebook) -> tuple[list[str], list[list[str]]]:
 def project_examples(store, codebook: Codebook) -> tuple[list[str], list[list[str]], list[str]]:
     """Answers a researcher has decided on, with the themes they accepted (the others count
     as absent): (texts, theme lists, response ids)."""
-    latest: dict[tuple[str, str], tuple[Any, str]] = {}
-    for c in store.codings():
-        if c.coder == MODEL_CODER or c.theme_id not in codebook.theme_ids:
-            continue
-        key = (c.response_id, c.theme_id)
-        if key not in latest or c.created_at >= latest[key][0]:
-            latest[key] = (c.created_at, c.status)
+    decided = resolve_codings(c for c in store.codings()
+                              if c.coder != MODEL_CODER and c.theme_id in codebook.theme_ids)
     by_resp: dict[str, list[str]] = {}
-    for (rid, tid), (_, status) in latest.items():
+    for (rid, tid), res in decided.items():
+        status = res.status
         by_resp.setdefault(rid, [])
         if status == "accepted":
             by_resp[rid].append(tid)

@@ -8,7 +8,9 @@ from typing import Any, Callable, Sequence
 
 from .. import errors
 from ..fsio import atomic_path, check_output_file
-from ..types import MODEL_CODER
+from ..store.memos import list_memos
+from ..store.resolve import RESOLUTION_RULE, resolve_codings
+from ..text.offsets import rewrite_with_spans
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +35,15 @@ def coded_rows(store, *, anonymise: bool = True,
                ) -> tuple[list[dict[str, Any]], list[str]]:
     """One dict per response with its provenance and, per theme, the coded status.
 
-    A theme's status on a response is the latest researcher decision (accepted/rejected),
-    else the model's suggestion. Returns (rows, theme ids in codebook order).
+    A theme's status on a response follows nlp.store.resolve.RESOLUTION_RULE (the latest
+    researcher decision, else the model's suggestion); `coders:THEME` keeps each researcher's
+    own call ("ana=accepted; ben=rejected"), `disagreement` lists the themes researchers
+    differ on, and `resolution` states the rule. Returns (rows, theme ids in codebook order).
     """
     codebook = store.active_codebook()
     theme_ids = codebook.theme_ids
     corpus = store.corpus()
-    decided: dict[tuple[str, str], tuple[Any, str, str]] = {}
-    suggested: dict[tuple[str, str], float | None] = {}
-    for c in store.codings():
-        key = (c.response_id, c.theme_id)
-        if c.coder == MODEL_CODER:
-            suggested[key] = c.confidence
-        else:
-            prev = decided.get(key)
-            if prev is None or c.created_at >= prev[0]:
-                decided[key] = (c.created_at, c.status, c.coder)
+    resolved = resolve_codings(store.codings())
     texts = corpus.texts
     if anonymise:
         if anonymiser is None:
@@ -61,38 +56,112 @@ def coded_rows(store, *, anonymise: bool = True,
             "response_id": r.response_id, "text": text, "source": r.source,
             "location": r.location, "respondent_id": r.respondent_id or "",
             "question": r.question or "", "flag": r.flag or ""}
-        accepted, model = [], []
+        accepted, model, split = [], [], []
         for tid in theme_ids:
-            key = (r.response_id, tid)
-            if key in decided:
-                status = decided[key][1]
-            elif key in suggested:
-                status = "suggested"
-            else:
-                status = ""
+            res = resolved.get((r.response_id, tid))
+            status = res.status if res else ""
             row[f"theme:{tid}"] = status
-            row[f"score:{tid}"] = suggested.get(key)
+            row[f"score:{tid}"] = res.confidence if res else None
+            row[f"coders:{tid}"] = "; ".join(f"{c}={st}" for c, st in res.coders.items()) \
+                if res else ""
             if status == "accepted":
                 accepted.append(tid)
             elif status == "suggested":
                 model.append(tid)
+            if res and res.disagreement:
+                split.append(tid)
         row["accepted_themes"] = ";".join(accepted)
         row["suggested_themes"] = ";".join(model)
+        row["disagreement"] = ";".join(split)
+        row["resolution"] = RESOLUTION_RULE
         rows.append(row)
     return rows, theme_ids
 
 
-def coding_rows(store, *, anonymise: bool = True) -> list[dict[str, Any]]:
-    """One dict per coding (response x theme x coder), with the response text."""
+def coding_rows(store, *, anonymise: bool = True,
+                anonymiser: Callable[[Sequence[str]], list[str]] | None = None
+                ) -> list[dict[str, Any]]:
+    """One dict per coding (response x theme x coder), with the response text, the spans the
+    coding rests on (`span`: their text joined by " … "; `span_start`/`span_end`: the first
+    span; `spans`: every one as "start-end;..."; all blank for the whole answer; offsets count
+    characters of the exported `text`), `disagreement` (researchers differ on this answer and
+    theme) and `stands` (this coding is the one RESOLUTION_RULE keeps)."""
     corpus = store.corpus()
-    texts = dict(zip(corpus.ids, corpus.texts))
+    all_codings = store.codings()
+    resolved = resolve_codings(all_codings)
+    ids = list(corpus.ids)
+    texts = list(corpus.texts)
+    spans: dict[str, set[tuple[int, int]]] = {}
+    for c in all_codings:
+        spans.setdefault(c.response_id, set()).update(c.spans or ((c.span,) if c.span else ()))
+    moved: dict[tuple[str, tuple[int, int]], tuple[int, int]] = {}
     if anonymise:
+        if anonymiser is None:
+            from ..text.anonymise import anonymise_texts
+            anonymiser = anonymise_texts
+        # Each answer is cut at its spans' edges, so a span's new offsets are known.
+        old = [tuple(sorted(spans.get(i, ()))) for i in ids]
+        texts, new = rewrite_with_spans(texts, old, anonymiser)
+        for rid, a, b in zip(ids, old, new):
+            moved.update({(rid, x): y for x, y in zip(a, b)})
+    by_id = dict(zip(ids, texts))
+    rows = []
+    for c in all_codings:
+        text = by_id.get(c.response_id, "")
+        sp = [moved[(c.response_id, x)] if anonymise else x
+              for x in (c.spans or ((c.span,) if c.span else ()))]
+        sp = [(a, b) for a, b in sp if b > a]
+        res = resolved.get((c.response_id, c.theme_id))
+        rows.append({
+            "response_id": c.response_id, "theme_id": c.theme_id, "coder": c.coder,
+            "origin": c.origin, "status": c.status, "confidence": c.confidence,
+            "updated_at": c.created_at.isoformat() if c.created_at else "",
+            "span": " … ".join(text[a:b] for a, b in sp),
+            "span_start": sp[0][0] if sp else None, "span_end": sp[0][1] if sp else None,
+            "spans": ";".join(f"{a}-{b}" for a, b in sp),
+            "disagreement": bool(res and res.disagreement),
+            "stands": bool(res and res.coder == c.coder),
+            "resolution": RESOLUTION_RULE, "text": text})
+    return rows
+
+
+README_WIDE = (
+    ("theme:THEME", "the status that stands for the theme on the answer (see the rule)"),
+    ("score:THEME", "the model's confidence, when it suggested the theme"),
+    ("coders:THEME", "each researcher's own decision, e.g. 'ana=accepted; ben=rejected'"),
+    ("disagreement", "themes on which researchers decided differently"),
+    ("resolution", "the rule that made one status out of every coder's decision"),
+)
+README_LONG = (
+    ("coder", "who decided: a researcher's name, or 'model' for a suggestion"),
+    ("span, span_start, span_end, spans", "the characters of `text` the coding rests on "
+     "(blank: the whole answer); spans lists every one as start-end, end excluded"),
+    ("disagreement", "researchers decided differently on this answer and theme"),
+    ("stands", "this coding is the one the rule keeps"),
+    ("resolution", "the rule that made one status out of every coder's decision"),
+)
+
+
+def _notes_sheets(store, xw, *, layout: str, anonymise: bool) -> None:
+    """The README sheet (the resolution rule, the columns) and the notes sheet (memos,
+    anonymised like the answers: a memo may quote one)."""
+    import pandas as pd
+
+    memos = list_memos(store)
+    bodies = [m.text for m in memos]
+    if anonymise and bodies:
         from ..text.anonymise import anonymise_texts
-        texts = dict(zip(texts, anonymise_texts(list(texts.values()))))
-    return [{"response_id": c.response_id, "theme_id": c.theme_id, "coder": c.coder,
-             "origin": c.origin, "status": c.status, "confidence": c.confidence,
-             "updated_at": c.created_at.isoformat() if c.created_at else "",
-             "text": texts.get(c.response_id, "")} for c in store.codings()]
+        bodies = anonymise_texts(bodies)
+
+    cols = README_WIDE if layout == "wide" else README_LONG
+    pd.DataFrame([{"item": "resolution rule", "meaning": RESOLUTION_RULE},
+                  *({"item": k, "meaning": v} for k, v in cols)]
+                 ).map(neutralise).to_excel(xw, sheet_name="README", index=False)
+    pd.DataFrame([{"on": m.target, "target": m.target_id, "author": m.author,
+                   "written": m.created_at.isoformat() if m.created_at else "",
+                   "text": body} for m, body in zip(memos, bodies)],
+                 columns=["on", "target", "author", "written", "text"]
+                 ).map(neutralise).to_excel(xw, sheet_name="notes", index=False)
 
 
 def export_project(store, out: str | Path, *, format: str, anonymise: bool = True,
@@ -138,5 +207,6 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
                                    "exclude": "; ".join(t.exclude)} for t in cb.themes]
                                  ).map(neutralise).to_excel(xw, sheet_name="codebook",
                                                             index=False)
+                    _notes_sheets(store, xw, layout=layout, anonymise=anonymise)
     log.info("exported %d rows to %s", len(rows), out)
     return out

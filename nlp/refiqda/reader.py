@@ -22,7 +22,8 @@ from xml.parsers import expat
 
 from .. import errors
 from ..limits import ANSWER_CHARS, XML_DEPTH, Archive, Budget, Limits, current
-from ..store.review import _now, apply_change
+from ..store.changes import apply_change, normalise_spans
+from ..store.review import _now
 from ..store.schema import sources
 from ..text.clean import clean_text, flag_for
 from ..types import MODEL_CODER, Codebook, ImportSummary, Response, Theme
@@ -56,6 +57,10 @@ class QdpxRead:
     codings: dict[tuple[str, str, str], tuple[str, str, float | None]] = field(
         default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # (response_id, theme id or code guid, coder) -> the spans of the answer it rests on
+    # (selections of part of a text that this toolkit wrote: their Description has a
+    # "span: a-b" line); absent: the whole answer.
+    spans: dict[tuple[str, str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
 
 class _Reader:
@@ -81,6 +86,7 @@ class _Reader:
         self.counters: dict[str, int] = {}
         self.out: list[Response] = []
         self.codings: dict[tuple[str, str, str], tuple[str, str, float | None]] = {}
+        self.spans: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
         self.notes: list[str] = []
 
     # -- building the kept tree ----------------------------------------------------------------
@@ -252,7 +258,8 @@ class _Reader:
         # a long text would copy it thousands of times).
         lead = len(text) - len(text.lstrip())
         tail = len(text.rstrip())
-        spans: list[tuple[str, ET.Element | None, list[ET.Element]]] = []
+        spans: list[tuple[str, ET.Element | None, list[ET.Element],
+                          tuple[int, int] | None]] = []
         partial = False
         for sel in _kids(src, "PlainTextSelection"):
             try:
@@ -262,7 +269,12 @@ class _Reader:
                 continue
             a, b = max(0, min(a, b, len(text))), min(len(text), max(a, b, 0))
             if a <= lead and b >= tail:
-                spans.append((rid, sel, _kids(sel, "Coding")))
+                spans.append((rid, sel, _kids(sel, "Coding"), None))
+                continue
+            if _span_selection(sel) and b > a:
+                # Ours: a span coding of the whole answer (its text is stored stripped).
+                spans.append((rid, sel, _kids(sel, "Coding"),
+                              (max(0, a - lead), min(tail, b) - lead)))
                 continue
             if b - a > 2 * ANSWER_CHARS:
                 raise errors.qdpx_text_too_long(self.path, name, b - a, ANSWER_CHARS,
@@ -274,15 +286,15 @@ class _Reader:
                     self.seen.add(span_id)
                     self.out.append(self._response(span_id, text[a:b], fields, meta, name,
                                                    {"selection": f"{a}-{b}"}))
-                spans.append((span_id, sel, _kids(sel, "Coding")))
+                spans.append((span_id, sel, _kids(sel, "Coding"), None))
         if not partial or _kids(src, "Coding"):
             self.out.append(self._response(rid, text, fields, meta, name))
-        spans.append((rid, None, _kids(src, "Coding")))
-        for r_id, sel, codings in spans:
-            self._codings(r_id, sel, codings, name)
+        spans.append((rid, None, _kids(src, "Coding"), None))
+        for r_id, sel, codings, span in spans:
+            self._codings(r_id, sel, codings, name, span)
 
     def _codings(self, r_id: str, sel: ET.Element | None, codings: list[ET.Element],
-                 source: str) -> None:
+                 source: str, span: tuple[int, int] | None = None) -> None:
         desc = _kid(sel, "Description") if sel is not None else None
         lines = (desc.text or "").splitlines() if desc is not None else []
         sel_user = self.users.get(_norm_guid(sel.get("creatingUser"))) if sel is not None \
@@ -305,6 +317,8 @@ class _Reader:
                             "confidence", m.group(4), "a number between 0 and 1")
                 self.codings[(r_id, m.group(1), coder)] = (m.group(2), origin, conf)
                 described.add(m.group(1))
+                if span is not None:
+                    self.spans.setdefault((r_id, m.group(1), coder), []).append(span)
         for cd in codings:
             ref = _kid(cd, "CodeRef")
             tid = self.codes.get(_norm_guid(ref.get("targetGUID") if ref is not None else ""))
@@ -318,6 +332,16 @@ class _Reader:
             model = who == MODEL_CODER
             self.codings[(r_id, tid, who)] = ("suggested" if model else "accepted",
                                               "model" if model else "researcher", None)
+            if span is not None:
+                self.spans.setdefault((r_id, tid, who), []).append(span)
+
+
+def _span_selection(sel: ET.Element) -> bool:
+    """A selection this toolkit wrote for a span coding ("coder:" and "span:" lines)."""
+    desc = _kid(sel, "Description")
+    lines = (desc.text or "").splitlines() if desc is not None else []
+    return any(ln.startswith("coder: ") for ln in lines) and any(
+        ln.startswith("span: ") for ln in lines)
 
 
 class _Stop(Exception):
@@ -375,7 +399,8 @@ def read_qdpx(path: Path, limits: Limits | None = None) -> QdpxRead:
         if len(r.response_id) > 200 or len(r.respondent_id or "") > 200:
             raise _bad(path, f"the id of {r.response_id[:60]!r}... is over 200 characters")
     return QdpxRead(path=path, digest=digest, themes=reader.themes, codes=reader.codes,
-                    responses=reader.out, codings=reader.codings, notes=reader.notes)
+                    responses=reader.out, codings=reader.codings, notes=reader.notes,
+                    spans=reader.spans)
 
 
 def store_qdpx(store, conn, read: QdpxRead, current: Codebook
@@ -413,10 +438,17 @@ def store_qdpx(store, conn, read: QdpxRead, current: Codebook
                            rows_read=len(read.responses))
     n = store.add_responses(conn, new, sid)
     now = _now()
+    lengths = {r.response_id: len(r.text) for r in read.responses}
     for (rid, tid, coder), (status, origin, conf) in read.codings.items():
+        try:
+            spans = normalise_spans(read.spans.get((rid, tid, coder)), lengths.get(rid))
+        except ValueError:
+            spans = ()
+            notes.append(f"a span of {rid[:60]!r} ({tid[:60]}, {coder[:60]}) lies outside "
+                         "the answer: coded on the whole answer")
         apply_change(conn, response_id=rid, theme_id=to_project.get(tid, tid), coder=coder,
-                     after={"origin": origin, "status": status, "confidence": conf},
-                     actor=coder, action="set", at=now)
+                     after={"origin": origin, "status": status, "confidence": conf,
+                            "spans": spans}, actor=coder, action="set", at=now)
     if len(new) < len(read.responses):
         notes.append(f"{len(read.responses) - len(new)} responses were already in the "
                      "project: their text was kept, their codings added")

@@ -9,11 +9,13 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from .. import errors
 from ..fsio import atomic_path, check_output_file
+from ..store.memos import list_memos
+from ..text.offsets import normalise_line_breaks, rewrite_with_spans
 from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
 from .codes import codes_to_themes, parse_xml
 from .reader import import_qdpx as _import
@@ -88,12 +90,15 @@ def theme_description(theme: Theme) -> str:
     return "\n\n".join(parts)
 
 
-def _codes(parent: ET.Element, codebook: Codebook, ns: str) -> None:
+def _codes(parent: ET.Element, codebook: Codebook, ns: str,
+           notes: Mapping[str, Sequence[str]] | None = None) -> None:
     codes = _el(parent, "Codes", ns)
     for i, t in enumerate(codebook.themes):
         c = _el(codes, "Code", ns, guid=code_guid(codebook, t.theme_id), name=t.label,
                 isCodable="true", color=_PALETTE[i % len(_PALETTE)])
         _el(c, "Description", ns, text=theme_description(t))
+        for g in (notes or {}).get(t.theme_id, ()):
+            _el(c, "NoteRef", ns, targetGUID=g)
 
 
 def codebook_xml(codebook: Codebook) -> bytes:
@@ -157,6 +162,10 @@ def _selection_lines(codings: Sequence[Coding]) -> list[str]:
     return lines
 
 
+def _spans(c: Coding) -> tuple[tuple[int, int], ...]:
+    return tuple(c.spans) or ((c.span,) if c.span else ())
+
+
 def _exported_codings(store, suggestions: str) -> dict[str, dict[str, list[Coding]]]:
     """{response_id: {coder: [codings]}}: every researcher decision, and the model's
     suggestions as asked ("open": those no researcher has decided on yet)."""
@@ -195,22 +204,38 @@ def project_xml(store, *, anonymise: bool = True,
     codebook = store.active_codebook()
     corpus = store.corpus()
     by_response = _exported_codings(store, suggestions)
-    texts = [t.replace("\r\n", "\n").replace("\r", "\n") for t in corpus.texts]
-    if line_breaks == "space":  # no line ends: no reader can count them differently
-        texts = [" ".join(t.split()) for t in texts]
-    elif line_breaks != "keep":
+    if line_breaks not in ("keep", "space"):
         raise errors.NlpError(f"unknown line_breaks option {line_breaks!r}; use keep or space.")
+    # Every span coded on an answer, carried through line ends, spaces and anonymisation.
+    old_spans = [sorted({sp for cs in by_response.get(r.response_id, {}).values()
+                         for c in cs for sp in _spans(c)}) for r in corpus]
+    texts, new_spans = [], []
+    for t, sp in zip(corpus.texts, old_spans):
+        # "space": no line ends, so no reader can count them differently
+        t2, sp2 = normalise_line_breaks(t, sp, collapse=line_breaks == "space")
+        texts.append(t2)
+        new_spans.append(sp2)
     respondents = sorted({r.respondent_id for r in corpus if r.respondent_id})
     pseudo: dict[str, str] = {}
+    memos = list_memos(store)
+    memo_texts = [m.text for m in memos]
     if anonymise:
         if anonymiser is None:
             from ..text.anonymise import anonymise_texts
             anonymiser = anonymise_texts
-        texts = list(anonymiser(texts))
+        texts, new_spans = rewrite_with_spans(texts, new_spans, anonymiser)
         pseudo = _pseudonyms(respondents, anonymiser) if respondents else {}
+        memo_texts = list(anonymiser(memo_texts)) if memo_texts else []
+    span_map = {(r.response_id, a): b for r, olds, news in zip(corpus, old_spans, new_spans)
+                for a, b in zip(olds, news)}
     salt = ",".join(sorted(s["content_hash"] for s in store.list_sources()))
-    coders = sorted({coder for per in by_response.values() for coder in per})
+    coders = sorted({coder for per in by_response.values() for coder in per}
+                    | {m.author for m in memos})
     user_guid = {c: guid("user", c) for c in coders}
+    note_guid = [guid("note", salt, str(m.memo_id)) for m in memos]
+    notes_on: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for m, g in zip(memos, note_guid):
+        notes_on[(m.target, m.target_id)].append(g)
     now = _when(None)
 
     root = _el(None, "Project", name=name or codebook.name, origin=ORIGIN,
@@ -221,7 +246,7 @@ def project_xml(store, *, anonymise: bool = True,
             _el(users, "User", guid=user_guid[c], id=c,
                 name=MODEL_USER_NAME if c == MODEL_CODER else c)
     cb = _el(root, "CodeBook")
-    _codes(cb, codebook, PROJECT_NS)
+    _codes(cb, codebook, PROJECT_NS, {k[1]: v for k, v in notes_on.items() if k[0] == "theme"})
 
     rows = []
     for r, text in zip(corpus, texts):
@@ -264,21 +289,51 @@ def project_xml(store, *, anonymise: bool = True,
         for coder, cs in sorted(by_response.get(r.response_id, {}).items()):
             if not text:
                 continue
-            sel = _el(src, "PlainTextSelection", guid=guid("selection", salt, r.response_id,
-                                                                 coder),
-                      name=f"{r.response_id} / {coder}", startPosition="0",
-                      endPosition=str(len(text)), creatingUser=user_guid[coder],
-                      creationDateTime=_when(max(c.created_at for c in cs)))
-            lines = [f"response: {r.response_id}", f"coder: {coder}", *_selection_lines(cs)]
-            _el(sel, "Description", text="\n".join(lines))
+            # One selection over the whole text for the coder's whole-answer codings, and one
+            # per span for those resting on spans (all of the coder's themes on that span).
+            groups: dict[tuple[int, int] | None, list[Coding]] = defaultdict(list)
             for c in cs:
-                if c.status in ("accepted", "suggested"):
-                    cd = _el(sel, "Coding", guid=guid("coding", salt, r.response_id,
-                                                      c.theme_id, coder),
-                             creatingUser=user_guid[coder], creationDateTime=_when(c.created_at))
-                    _el(cd, "CodeRef", targetGUID=code_guid(codebook, c.theme_id))
+                for sp in _spans(c) or (None,):
+                    groups[sp].append(c)
+            for sp, group in sorted(groups.items(), key=lambda kv: (kv[0] is not None,
+                                                                    kv[0] or (0, 0))):
+                if sp is None:
+                    a, b, sel_id, extra = 0, len(text), guid("selection", salt, r.response_id,
+                                                             coder), []
+                else:
+                    a, b = span_map.get((r.response_id, sp), (0, 0))
+                    if b <= a:
+                        continue  # the span's words were rewritten to nothing
+                    sel_id = guid("selection", salt, r.response_id, coder, f"{sp[0]}-{sp[1]}")
+                    extra = [f"span: {a}-{b}"]
+                sel = _el(src, "PlainTextSelection", guid=sel_id,
+                          name=f"{r.response_id} / {coder}" + (f" / {a}-{b}" if extra else ""),
+                          startPosition=str(a), endPosition=str(b),
+                          creatingUser=user_guid[coder],
+                          creationDateTime=_when(max(c.created_at for c in group)))
+                lines = [f"response: {r.response_id}", f"coder: {coder}", *extra,
+                         *_selection_lines(group)]
+                _el(sel, "Description", text="\n".join(lines))
+                for c in group:
+                    if c.status in ("accepted", "suggested"):
+                        cd = _el(sel, "Coding", guid=guid("coding", salt, r.response_id,
+                                                          c.theme_id, coder,
+                                                          *([f"{sp[0]}-{sp[1]}"] if sp else [])),
+                                 creatingUser=user_guid[coder],
+                                 creationDateTime=_when(c.created_at))
+                        _el(cd, "CodeRef", targetGUID=code_guid(codebook, c.theme_id))
+        for g in notes_on.get(("answer", r.response_id), ()):
+            _el(src, "NoteRef", targetGUID=g)
         for k, v in vars_.items():
             _value(src, var_guid[k], var_types[k], v)
+    if memos:
+        notes_el = _el(root, "Notes")
+        for m, g, body in zip(memos, note_guid, memo_texts):
+            what = {"answer": f"answer {m.target_id}", "theme": f"theme {m.target_id}",
+                    "project": "the project"}.get(m.target, m.target)
+            note = _el(notes_el, "Note", guid=g, name=f"Memo on {what} by {m.author}",
+                       creatingUser=user_guid[m.author], creationDateTime=_when(m.created_at))
+            _el(note, "PlainTextContent", text=body)
     desc = (f"Exported by {ORIGIN} on {now[:10]}. Codebook: {codebook.name} version "
             f"{codebook.version}." + (f" Question: {codebook.question}" if codebook.question
                                       else "") +
@@ -286,6 +341,8 @@ def project_xml(store, *, anonymise: bool = True,
             "researcher whose codings are decisions. "
             + ("Texts are anonymised." if anonymise else "Texts are NOT anonymised."))
     _el(root, "Description", text=desc)
+    for g in notes_on.get(("project", ""), ()):
+        _el(root, "NoteRef", targetGUID=g)
     return _to_bytes(root, PROJECT_NS), files
 
 

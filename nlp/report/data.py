@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import errors
+from ..store.resolve import resolve_codings
 from ..types import MODEL_CODER, Codebook, Corpus, Theme
 from .select import QuoteCandidate, SelectedQuote, select_quotes
 import numpy as np
@@ -130,22 +131,11 @@ def _topic(t: Any, texts: Mapping[str, str]) -> Topic:
 
 
 def _statuses(store) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], float]]:
-    """{(response, theme): accepted|rejected|suggested} (a researcher's latest decision wins
-    over the model) and the model's confidence per pair."""
-    decided: dict[tuple[str, str], tuple[Any, str]] = {}
-    status: dict[tuple[str, str], str] = {}
-    conf: dict[tuple[str, str], float] = {}
-    for c in store.codings():
-        key = (c.response_id, c.theme_id)
-        if c.coder == MODEL_CODER:
-            status.setdefault(key, "suggested")
-            if c.confidence is not None:
-                conf[key] = c.confidence
-        elif key not in decided or c.created_at >= decided[key][0]:
-            decided[key] = (c.created_at, c.status)
-    for key, (_, st) in decided.items():
-        status[key] = st
-    return status, conf
+    """{(response, theme): accepted|rejected|suggested} (nlp.store.resolve.RESOLUTION_RULE: a
+    researcher's latest decision wins over the model) and the model's confidence per pair."""
+    res = resolve_codings(store.codings())
+    return ({k: r.status for k, r in res.items()},
+            {k: r.confidence for k, r in res.items() if r.confidence is not None})
 
 
 def _reference(r) -> str:

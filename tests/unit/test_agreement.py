@@ -63,8 +63,46 @@ def test_agreement_per_theme_and_disagreements():
 
 def test_agreement_with_one_coder_is_empty():
     rep = agreement({"ana": {"r1": frozenset({"a"})}}, ["a"])
-    assert rep.units == 0 and rep.themes[0].alpha is None and rep.disagreements == ()
-    assert rep.themes[0].mean_kappa is None
+    assert rep.units == 0 and rep.themes == () and rep.disagreements == ()
+    assert rep.unused == ("a",) and rep.bootstrap == 0
+
+
+def test_themes_nobody_applied_are_reported_apart():
+    units = {"ana": {"r1": frozenset({"a"}), "r2": frozenset()},
+             "ben": {"r1": frozenset({"a"}), "r2": frozenset()}}
+    rep = agreement(units, ["a", "b", "c"])
+    assert [t.theme_id for t in rep.themes] == ["a"] and rep.unused == ("b", "c")
+    assert rep.themes[0].applied == 1
+
+
+def test_binary_alpha_from_unit_sums_matches_the_reference():
+    from nlp.classify.agreement import _alpha_from_sums, _alpha_parts
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        m = rng.integers(0, 2, size=(3, 40)).astype(float)
+        m[rng.random(m.shape) < 0.3] = np.nan
+        want = krippendorff_alpha(m)
+        got = float(_alpha_from_sums(*(p.sum() for p in _alpha_parts(m))))
+        assert (want is None and math.isnan(got)) or got == pytest.approx(want)
+
+
+def test_bootstrap_intervals_hold_the_estimate_and_repeat_by_seed():
+    rng = np.random.default_rng(0)
+    truth = rng.random(200) < 0.3
+    noisy = truth ^ (rng.random(200) < 0.15)
+    units = {"ana": {f"r{i}": frozenset({"a"} if t else ()) for i, t in enumerate(truth)},
+             "ben": {f"r{i}": frozenset({"a"} if t else ()) for i, t in enumerate(noisy)}}
+    rep = agreement(units, ["a"], bootstrap=500, seed=1)
+    [a] = rep.themes
+    lo, hi = a.alpha_ci
+    assert lo < a.alpha < hi and 0.05 < hi - lo < 0.5
+    klo, khi = a.kappa_ci[("ana", "ben")]
+    assert klo < a.kappa[("ana", "ben")] < khi
+    assert agreement(units, ["a"], bootstrap=500, seed=1).themes[0].alpha_ci == (lo, hi)
+    wider = agreement(units, ["a"], bootstrap=500, seed=1, level=0.99).themes[0].alpha_ci
+    assert wider[0] < lo and wider[1] > hi
+    assert agreement(units, ["a"], bootstrap=0).themes[0].alpha_ci is None
 
 
 def test_project_agreement_reads_the_store(store, write):

@@ -103,3 +103,72 @@ def test_exports_anonymise_by_default(project, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "nlp.text.anonymise", fake)
     out = export_project(project.store, tmp_path / "x.csv", format="csv")
     assert calls and not [c for c in _cells_csv(out) if "and more words" in c]
+
+
+@pytest.fixture
+def two_coders(tmp_path):
+    p = init_project(tmp_path / "p2")
+    f = tmp_path / "a.csv"
+    f.write_text("id,text\nr1,Late payment hurts. Ana Smith said the prime never called.\n"
+                 "r2,Fine overall\n", encoding="utf-8")
+    import_file(p.store, f)
+    t = p.store.active_codebook().theme_ids
+    p.store.write_model_codings({"r1": {t[0]: 0.8}, "r2": {t[1]: 0.7}}, {}, model_id="m")
+    record_decisions(p.store, "r1", [Decision(t[0], "accepted", spans=[(0, 19)])],
+                     coder="ana")
+    record_decisions(p.store, "r1", [Decision(t[0], "rejected")], coder="ben")
+    yield p, t
+    p.close()
+
+
+def test_wide_rows_keep_coders_apart_and_state_the_rule(two_coders):
+    from nlp.export import coded_rows
+    from nlp.store.resolve import RESOLUTION_RULE
+
+    p, t = two_coders
+    rows, _ = coded_rows(p.store, anonymise=False)
+    r1, r2 = rows
+    assert r1[f"theme:{t[0]}"] == "rejected"  # ben decided last
+    assert r1[f"coders:{t[0]}"] == "ana=accepted; ben=rejected"
+    assert r1["disagreement"] == t[0] and r2["disagreement"] == ""
+    assert r2[f"theme:{t[1]}"] == "suggested" and r2[f"coders:{t[1]}"] == ""
+    assert r1["resolution"] == RESOLUTION_RULE and "latest decision wins" in RESOLUTION_RULE
+
+
+def test_long_rows_carry_spans_through_anonymisation(two_coders):
+    from nlp.export import coding_rows
+
+    p, t = two_coders
+    plain = {(r["response_id"], r["coder"]): r for r in coding_rows(p.store, anonymise=False)}
+    ana = plain[("r1", "ana")]
+    assert (ana["span"], ana["span_start"], ana["span_end"], ana["spans"]) == (
+        "Late payment hurts.", 0, 19, "0-19")
+    assert ana["disagreement"] and not ana["stands"] and plain[("r1", "ben")]["stands"]
+    assert plain[("r1", "ben")]["span"] == "" and plain[("r1", "ben")]["span_start"] is None
+    # an anonymiser that changes lengths: the span still covers the same words
+    anon = {(r["response_id"], r["coder"]): r for r in coding_rows(
+        p.store, anonymiser=lambda xs: [x.replace("Late", "[LATENESS]") for x in xs])}
+    a = anon[("r1", "ana")]
+    assert a["span"] == "[LATENESS] payment hurts." == a["text"][a["span_start"]:a["span_end"]]
+
+
+def test_xlsx_has_readme_and_notes_sheets(two_coders, tmp_path):
+    from openpyxl import load_workbook
+
+    from nlp.store.memos import add_memo
+    from nlp.store.resolve import RESOLUTION_RULE
+
+    p, t = two_coders
+    add_memo(p.store, "answer", "r1", "=ask Ben why", author="ana")
+    add_memo(p.store, "project", None, "pilot round", author="ben")
+    for layout in ("wide", "long"):
+        out = export_project(p.store, tmp_path / f"{layout}.xlsx", format="xlsx",
+                             anonymise=False, layout=layout)
+        wb = load_workbook(out)
+        assert {"README", "notes"} <= set(wb.sheetnames)
+        readme = [c.value for row in wb["README"].iter_rows() for c in row]
+        assert RESOLUTION_RULE in readme
+        notes = [[c.value for c in row] for row in wb["notes"].iter_rows()]
+        assert notes[0] == ["on", "target", "author", "written", "text"]
+        assert [(n[0], n[1], n[2], n[4]) for n in notes[1:]] == [
+            ("answer", "r1", "ana", "'=ask Ben why"), ("project", None, "ben", "pilot round")]

@@ -290,3 +290,87 @@ def test_line_breaks_can_be_flattened_for_picky_readers(project, tmp_path):
 def test_an_empty_project_still_validates(store):
     xml, files = project_xml(store, anonymise=False)
     assert validate_xml(xml) == [] and files == {}
+
+
+def _spans(store):
+    return {(c.response_id, c.theme_id, c.coder): (c.status, c.spans) for c in store.codings()}
+
+
+@pytest.mark.parametrize("line_breaks", ["keep", "space"])
+def test_span_codes_validate_and_round_trip(project, tmp_path, line_breaks):
+    s = project.store
+    text3 = s.response("r3").text  # "Nobody answered our questions.\nThe portal was down..."
+    second = (text3.index("The portal"), len(text3))
+    record_decisions(s, "r3", [Decision("poor_communication", "accepted",
+                                        spans=[(0, 30), second])], coder="bob")
+    record_decisions(s, "r1", [Decision("bid_candy", "accepted", spans=[(0, 31)])],
+                     coder="carol")
+    record_decisions(s, "r1", [Decision("poor_communication", "rejected", spans=[(0, 31)])],
+                     coder="carol")
+    out = export_qdpx(s, tmp_path / "p.qdpx", anonymise=False, suggestions="all",
+                      line_breaks=line_breaks)
+    xml, members = _qde(out)
+    assert validate_xml(xml, "project") == []
+    root = ET.fromstring(xml)
+    sels = {(e.get("startPosition"), e.get("endPosition")) for e in root.iterfind(
+        ".//q:TextSource[@name='r3']/q:PlainTextSelection", NS)}
+    assert ("0", "30") in sels
+    [src3] = [e for e in root.iterfind(".//q:TextSource", NS) if e.get("name") == "r3"]
+    body = members[f"sources/{src3.get('plainTextPath').split('//')[1]}"].decode("utf-8")
+    for a, b in sels:
+        if (a, b) != ("0", str(len(body))):
+            assert body[int(a):int(b)] in ("Nobody answered our questions.",
+                                           "The portal was down for a week.")
+    q = init_project(tmp_path / "q")
+    try:
+        import_qdpx(q.store, out)
+        got, want = _spans(q.store), _spans(s)
+        if line_breaks == "keep":
+            assert got == want
+        else:  # texts flattened: the same words, offsets of the flattened text
+            assert {k: v[0] for k, v in got.items()} == {k: v[0] for k, v in want.items()}
+            t = q.store.response("r3").text
+            assert [t[a:b] for a, b in got[("r3", "poor_communication", "bob")][1]] == [
+                "Nobody answered our questions.", "The portal was down for a week."]
+        assert got[("r1", "bid_candy", "carol")][1] == ((0, 31),)
+    finally:
+        q.close()
+
+
+def test_span_offsets_follow_the_anonymiser(project, tmp_path):
+    s = project.store
+    t = s.response("r1").text
+    a = t.index("then")
+    record_decisions(s, "r1", [Decision("bid_candy", "accepted", spans=[(0, a)])], coder="ana")
+    xml, files = project_xml(s, anonymiser=fake_anonymiser, suggestions="none")
+    root = ET.fromstring(xml)
+    [sel] = [e for e in root.iterfind(".//q:PlainTextSelection", NS)
+             if e.get("startPosition") == "0" and "span:" in e.find("q:Description", NS).text]
+    [src] = [e for e in root.iterfind(".//q:TextSource", NS) if e.get("name") == "r1"]
+    body = files[f"sources/{src.get('guid')}.txt"].decode("utf-8")
+    assert body[:int(sel.get("endPosition"))] == "The [ORG] named us in the bid, "
+
+
+def test_memos_are_notes_with_refs(project, tmp_path):
+    from nlp.store.memos import add_memo
+
+    s = project.store
+    add_memo(s, "answer", "r1", "The prime is named: anonymise!", author="ana")
+    add_memo(s, "theme", "bid_candy", "Overlaps with subsidising", author="bob")
+    add_memo(s, "project", None, "Pilot round", author="ana")
+    xml, _ = project_xml(s, anonymiser=fake_anonymiser)
+    assert validate_xml(xml, "project") == []
+    root = ET.fromstring(xml)
+    notes = {n.get("guid"): n for n in root.iterfind("q:Notes/q:Note", NS)}
+    assert len(notes) == 3
+    texts = sorted(n.find("q:PlainTextContent", NS).text for n in notes.values())
+    assert texts == ["Overlaps with subsidising", "Pilot round", "The [ORG] is named: anonymise!"]
+    users = {u.get("guid"): u.get("name") for u in root.iterfind("q:Users/q:User", NS)}
+    assert {users[n.get("creatingUser")] for n in notes.values()} == {"ana", "bob"}
+    [src] = [e for e in root.iterfind(".//q:TextSource", NS) if e.get("name") == "r1"]
+    [ref] = src.findall("q:NoteRef", NS)
+    assert notes[ref.get("targetGUID")].get("name") == "Memo on answer r1 by ana"
+    code_refs = [r.get("targetGUID") for r in root.iterfind(".//q:Code/q:NoteRef", NS)]
+    assert [notes[g].get("name") for g in code_refs] == ["Memo on theme bid_candy by bob"]
+    [proj_ref] = root.findall("q:NoteRef", NS)
+    assert notes[proj_ref.get("targetGUID")].get("name") == "Memo on the project by ana"
