@@ -369,11 +369,17 @@ def test_agreement_page_lists_disagreements_and_adjudicates(app_at, project):
     at = app_at("agreement", coder="cat")
     df = at.dataframe[0].value
     assert "kappa ana / ben" in df.columns and "Krippendorff alpha" in df.columns
+    assert {"alpha interval", "interval ana / ben"} <= set(df.columns)
+    labels = {th.label for th in project.store.active_codebook().themes}
+    assert set(df["theme"]) < labels  # themes nobody applied are left out...
+    assert "Not scored" in markdown(at)  # ...and named apart
     assert "Disagreements" in at.subheader[0].value
     at.button(key=f"ag_yes:a1:{t[0]}").click().run()
     assert mine(project, "cat") == {("a1", t[0]): "accepted"}
     at.toggle(key="ag_model").set_value(False).run()
     assert not at.exception
+    at.toggle(key="blind_box").set_value(True).run()
+    assert "Blind mode is on" in at.info[0].value and not at.dataframe
 
 
 @pytest.mark.parametrize("fmt,layout", [("csv", "wide"), ("xlsx", "long")])

@@ -29,14 +29,22 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}"
 
 
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "—" if ci is None else f"{ci[0]:.2f} to {ci[1]:.2f}"
+
+
 def agreement_frame(rep: AgreementReport, labels: dict[str, str]) -> pd.DataFrame:
-    """One row per theme: agreement %, alpha, and kappa per coder pair."""
+    """One row per theme some coder applied on the shared answers: agreement %, alpha and
+    kappa per coder pair, each with its bootstrap interval."""
     rows = []
     for t in rep.themes:
         row = {"theme": labels.get(t.theme_id, t.theme_id), "answers": t.units,
-               "agreement": _fmt(t.percent), "Krippendorff alpha": _fmt(t.alpha),
+               "applied on": t.applied, "agreement": _fmt(t.percent),
+               "Krippendorff alpha": _fmt(t.alpha), "alpha interval": _ci(t.alpha_ci),
                "mean kappa": _fmt(t.mean_kappa)}
-        row.update({f"kappa {a} / {b}": _fmt(k) for (a, b), k in t.kappa.items()})
+        for (a, b), k in t.kappa.items():
+            row[f"kappa {a} / {b}"] = _fmt(k)
+            row[f"interval {a} / {b}"] = _ci(t.kappa_ci.get((a, b)))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -82,6 +90,10 @@ def render() -> None:
     widgets.show_flashes()
     store = project.store
     labels = widgets.theme_labels(store.active_codebook())
+    if state.blind():
+        st.info("Blind mode is on: this page shows every coder's decisions. Switch blind mode "
+                "off in the sidebar when your coding is done.")
+        return
     include_model = st.toggle("Count the model as a coder", value=True, key="ag_model")
     rep = _report(str(project.root), rv.data_version(store), include_model, store)
     people = [c for c in rep.coders if c != MODEL_CODER]
@@ -96,6 +108,13 @@ def render() -> None:
                "they accepted; the model's, those it suggested.")
     df = agreement_frame(rep, labels)
     st.dataframe(df, hide_index=True, width="stretch")
+    if rep.bootstrap:
+        st.caption(f"Intervals: {rep.level:.0%} bootstrap percentile intervals over "
+                   f"{rep.bootstrap:,} resamples of the shared answers.")
+    if rep.unused:
+        widgets.text(f"Not scored (no coder applied them on the shared answers, so agreement "
+                     f"on them says nothing): "
+                     + ", ".join(labels.get(t, t) for t in rep.unused) + ".", caption=True)
     chart = pd.DataFrame([{"theme": labels.get(t.theme_id, t.theme_id), "alpha": t.alpha}
                           for t in rep.themes if t.alpha is not None])
     if not chart.empty:
