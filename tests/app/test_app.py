@@ -537,3 +537,28 @@ def test_keyboard_shortcuts_on_the_card(app_at, project):
     assert at.button(key=f"rej:a4:{t[3]}").proto.shortcut == "alt+1"
     assert at.button(key=f"acc:a4:{t[2]}").proto.shortcut == "2"
     assert "Keys:" in markdown(at)
+
+
+def test_list_view_search_hits_and_bulk_decisions_with_one_undo(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.button_group(key="view_box").set_value("list").run()
+    at.selectbox(key="f_status").set_value("any").run()
+    at.text_input(key="f_text").set_value("our").run()
+    text = markdown(at)
+    assert text.count(":blue-background[**our**]") == 3  # a2, a3 and a6
+    assert "3 answers in this queue" in text
+    at.checkbox(key="sel:a2").check().run()
+    at.checkbox(key="sel:a6").check().run()
+    at.selectbox(key="bulk_theme").set_value(t[1]).run()
+    at.button(key="bulk_accept").click().run()
+    assert mine(project) == {("a2", t[1]): "accepted", ("a6", t[1]): "accepted"}
+    assert not at.checkbox(key="sel:a2").value  # the selection is cleared after
+    at.button(key="sel_all").click().run()
+    at.button(key="bulk_reject").click().run()
+    assert mine(project) == {("a2", t[1]): "rejected", ("a3", t[1]): "rejected",
+                             ("a6", t[1]): "rejected"}
+    at.button(key="undo").click().run()
+    assert mine(project) == {("a2", t[1]): "accepted", ("a6", t[1]): "accepted"}
+    at.button(key="open:a6").click().run()
+    assert at.query_params["item"] == "a6" and at.button(key="accall:a6")

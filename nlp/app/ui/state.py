@@ -136,6 +136,22 @@ def toggle_sentence_scope() -> None:
     st.session_state["sentence_scope"] = not sentence_scope()
 
 
+# -- card or list -----------------------------------------------------------------------------
+def view() -> str:
+    """How the Review page shows the queue: "card" (one answer) or "list"."""
+    return st.session_state.get("review_view") or "card"
+
+
+def set_view(name: str) -> None:
+    st.session_state["review_view"] = name if name in ("card", "list") else "card"
+    st.session_state["view_box"] = st.session_state["review_view"]
+
+
+def view_box_changed() -> None:
+    """on_change of the Review page's view switch (its widget key is "view_box")."""
+    set_view(st.session_state.get("view_box") or "card")
+
+
 # -- the review queue ---------------------------------------------------------------------------
 def queue_filter() -> QueueFilter:
     return st.session_state.get("queue_filter") or QueueFilter()

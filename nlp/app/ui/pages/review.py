@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from nlp.app.ui import card, jobs, state, widgets
+from nlp.app.ui import card, jobs, listview, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.project import Project
 from nlp.store import review as rv
@@ -326,6 +326,17 @@ def render() -> None:
                + (" · refreshing suggestions…" if busy else "")
                + ("" if flt.order == "informative" or state.queue_filter().order == "import"
                   else " · import order until the model has coded the answers"))
+    if "view_box" not in st.session_state:
+        st.session_state["view_box"] = state.view()
+    st.segmented_control("View", ["card", "list"], key="view_box",
+                         on_change=state.view_box_changed, label_visibility="collapsed",
+                         format_func={"card": "One answer", "list": "List"}.get)
+    if state.view() == "list":
+        listview.render_list(project, coder, codebook, flt, left)
+        nav = st.columns([1.6, 5])
+        nav[0].button("Undo my last action", key="undo", on_click=undo, args=(project, coder),
+                      shortcut=KEYS["undo"])
+        return
     nav = st.columns([1, 1, 1.6, 1.7, 2.5])
     nav[0].button("Previous", key="prev", on_click=go_prev, args=(project,),
                   disabled=item is None and not state.has_history(), shortcut=KEYS["prev"])
