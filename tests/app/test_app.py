@@ -562,3 +562,32 @@ def test_list_view_search_hits_and_bulk_decisions_with_one_undo(app_at, project)
     assert mine(project) == {("a2", t[1]): "accepted", ("a6", t[1]): "accepted"}
     at.button(key="open:a6").click().run()
     assert at.query_params["item"] == "a6" and at.button(key="accall:a6")
+
+
+def test_memos_on_an_answer_a_theme_and_the_project(app_at, project):
+    from nlp.store.memos import add_memo, list_memos
+
+    t = themes(project)
+    add_memo(project.store, "answer", "a4", "ben's doubt about this one", author="ben")
+    at = app_at()
+    at.text_area(key="memo_text:answer:a4").input("Borderline: tender length, not process").run()
+    at.button(key="memo_save:answer:a4").click().run()
+    [m] = list_memos(project.store, "answer", "a4", author="ana")
+    assert m.text == "Borderline: tender length, not process"
+    assert escape_md("ben's doubt") in markdown(at)
+    at.session_state["blind"] = True
+    at.run()
+    assert escape_md("ben's doubt") not in markdown(at)  # blind: only my own memos
+    assert escape_md("Borderline: tender length") in markdown(at)
+    at = app_at("themes")
+    at.selectbox(key="q_theme").set_value(t[2]).run()
+    at.text_area(key=f"memo_text:theme:{t[2]}").input("Overlaps with poor process").run()
+    at.button(key=f"memo_save:theme:{t[2]}").click().run()
+    assert [m.text for m in list_memos(project.store, "theme", t[2])] == [
+        "Overlaps with poor process"]
+    at = app_at("project")
+    at.text_area(key="memo_text:project:").input("Second coding round starts Monday").run()
+    at.button(key="memo_save:project:").click().run()
+    assert [m.author for m in list_memos(project.store, "project")] == ["ana"]
+    at.text_input(key="memo_search").input("monday").run()
+    assert "1 memo(s)" in markdown(at)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from nlp.app.ui import card, jobs, listview, state, widgets
+from nlp.app.ui import card, jobs, listview, memos, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.project import Project
 from nlp.store import review as rv
@@ -375,6 +375,7 @@ def render() -> None:
     st.divider()
     _theme_rows(project, coder, codebook, ctx, rows, spans)
     st.caption(KEY_HELP)
+    memos.memo_box(project, "answer", item.response_id, coder, blind=blind)
 
 
 if __name__ == "__main__":

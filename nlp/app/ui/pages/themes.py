@@ -11,7 +11,7 @@ import streamlit as st
 
 from nlp.store import review as rv
 from nlp.store.review_themes import group_options, theme_counts, theme_crosstab
-from nlp.app.ui import state, widgets
+from nlp.app.ui import memos, state, widgets
 
 log = logging.getLogger(__name__)
 PAGE = 10
@@ -108,6 +108,7 @@ def _quotes_section(project, labels: dict[str, str]) -> None:
     total = rv.queue_count(project.store, flt)
     pages = max(1, -(-total // PAGE))
     page = c[2].number_input("Page", 1, pages, 1, key="q_page")
+    memos.memo_box(project, "theme", tid, state.coder(), blind=state.blind())
     st.caption(f"{total:,} answers")
     for item in rv.queue_page(project.store, flt, offset=(int(page) - 1) * PAGE, limit=PAGE):
         widgets.quote(item.text)
@@ -122,6 +123,12 @@ def render() -> None:
     widgets.show_flashes()
     store = project.store
     labels = widgets.theme_labels(store.active_codebook())
+    if state.blind():
+        st.info("Blind mode is on: this page counts every coder's decisions. Switch blind "
+                "mode off in the sidebar when your coding is done.")
+        tid = st.selectbox("Theme", list(labels), format_func=labels.get, key="q_theme")
+        memos.memo_box(project, "theme", tid, state.coder(), blind=True)
+        return
     version = rv.data_version(store)
     n, counts = _counts(str(project.root), version, store)
     df = counts_frame(n, counts, labels)
