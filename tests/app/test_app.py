@@ -32,10 +32,35 @@ def test_review_shows_most_informative_first_with_context(app_at, project):
     assert not at.exception and at.title[0].value == "Review queue"
     text = markdown(at)
     assert escape_md("The tender documents ran to 200 pages") in text  # a4: uncertainty 0.95
-    assert escape_md("answer a4 · answers.csv · row 5") in text
-    assert escape_md("… Nobody answered our clarification questions before the deadline.") \
-        in text  # the answer before it in the same file
+    assert escape_md("answer a4 · answers.csv, row 5") in text
+    # a table row without a respondent: no other row is its context (import order is not)
+    assert "Nobody answered" not in text
     assert at.query_params["item"] == "a4"
+
+
+def test_source_context_section_and_turns(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from nlp.ingest import import_file
+    from nlp.project import init_project
+
+    p = init_project(tmp_path / "p")
+    f = tmp_path / "quotes.csv"
+    f.write_text("id,text,section,respondent_id\n"
+                 "q1,Our reserves pay for the service.,Funding,R1\n"
+                 "q2,Nobody asked the people who use it.,Voice,R2\n"
+                 "q3,Payment comes three months late.,Funding,R3\n", encoding="utf-8")
+    import_file(p.store, f)
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["project_root"] = str(p.root)
+    at.session_state["coder"] = "ana"
+    at.query_params["item"] = "q3"
+    at.run()
+    text = markdown(at)
+    assert escape_md("Section: Funding") in text
+    assert escape_md("… R1: Our reserves pay for the service.") in text  # same section
+    assert "Nobody asked" not in text  # another section
+    p.close()
 
 
 def test_user_text_is_escaped_never_html(app_at):

@@ -11,6 +11,7 @@ from nlp.app.ui import card, jobs, listview, memos, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.project import Project
 from nlp.store import review as rv
+from nlp.store.context import source_context
 from nlp.types import MODEL_CODER, Codebook
 
 log = logging.getLogger(__name__)
@@ -155,20 +156,30 @@ def relabel(project: Project, coder: str, rid: str, key_from: str, key_to: str) 
     _decided(project, coder)
 
 
-def _context(ctx: rv.ReviewContext, *, marks=(), hits=(), coded=()) -> None:
+def _context(store, ctx: rv.ReviewContext, *, marks=(), hits=(), coded=()) -> None:
+    """The answer in its place in the source: where, the section or speaker, the turns or
+    quotes around it (a table: the same respondent's other answers)."""
     it = ctx.item
-    where = [f"answer {it.response_id}", it.source or "no source",
-             f"row {it.location}" if it.location else "",
+    src = source_context(store, it.response_id)
+    where = [f"answer {it.response_id}", src.where,
              f"respondent {it.respondent_id}" if it.respondent_id else ""]
     widgets.text(" · ".join(w for w in where if w), caption=True)
-    if it.question:
-        widgets.text(f"Question: {it.question}", caption=True)
-    for t in ctx.before:
-        widgets.text(f"… {t}", caption=True)
+    for name, value in (("Section", src.section), ("Speaker", src.speaker),
+                        ("Question", it.question)):
+        if value:
+            widgets.text(f"{name}: {value}", caption=True)
+    if src.kind == "table" and (src.before or src.after):
+        st.caption("The same respondent's other answers:")
+
+    def line(x) -> str:
+        return (f"{x.label}: " if x.label else "") + _short(x.text, 240)
+
+    for x in src.before:
+        widgets.text(f"… {line(x)}", caption=True)
     with st.container(border=True):
         st.markdown(card.highlight_md(it.text, marks=marks, hits=hits, coded=coded))
-    for t in ctx.after:
-        widgets.text(f"{t} …", caption=True)
+    for x in src.after:
+        widgets.text(f"{line(x)} …", caption=True)
     if ctx.flag:
         st.warning(f"Flagged as {ctx.flag.replace('_', ' ')} at import: not coded by the model.")
 
@@ -362,7 +373,7 @@ def render() -> None:
     mine = [sp for t, by in ctx.spans.items() if ctx.decisions.get(t, {}).get(coder)
             == "accepted" for sp in by.get(coder, ())]
     with place:
-        _context(ctx, marks=spans or ([] if state.sentence_scope() or not top
+        _context(store, ctx, marks=spans or ([] if state.sentence_scope() or not top
                                       else [evidence[top]]),
                  hits=card.search_hits(item.text, flt.text), coded=mine)
         if top and not state.sentence_scope():
