@@ -156,3 +156,149 @@ def test_coder_survives_navigation_and_refresh(server):
         assert _param(page, "coder") == "Bea"
         assert page.get_by_text("reviewed by Bea").count() == 1
         browser.close()
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick `option` in the Streamlit selectbox labelled `label`."""
+    opt = page.get_by_test_id("stSelectboxVirtualDropdown").get_by_role(
+        "option", name=option, exact=True)
+    for _ in range(5):  # a rerun that lands during the click closes the list: open it again
+        page.get_by_role("combobox", name=label).click()
+        try:
+            opt.wait_for(timeout=5_000)
+        except Exception:  # playwright's TimeoutError
+            page.keyboard.press("Escape")
+            continue
+        opt.click()
+        return
+    raise AssertionError(f"no option {option!r} in {label!r}")
+
+
+def _ready(page, text: str, timeout: float = 60_000):
+    page.get_by_text(text).first.wait_for(timeout=timeout)
+
+
+def test_a_coding_session_in_chromium(server, tmp_path):
+    """The Done-when walk: bookmark with the coder, every page, a sentence coded by keyboard,
+    a relabel and its one undo, the theme filter with the default status, a memo, an export;
+    the database checked after each step."""
+    import csv
+
+    from playwright import sync_api
+
+    from nlp.app.ui import card
+    from nlp.store import memos as mm
+    from nlp.store import review as rv
+    from nlp.types import MODEL_CODER
+
+    url, project = server
+    store = project.store
+    cb = store.active_codebook()
+
+    def ana():
+        return {(c.response_id, c.theme_id): (c.status, c.spans)
+                for c in store.codings(coder="ana")}
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        # 1. the bookmark: the review queue, the coder known
+        page.goto(f"{url}/?coder=ana", wait_until="domcontentloaded")
+        _ready(page, "answers in this queue")
+        assert page.url.split("?")[0].endswith("/review") and _param(page, "coder") == "ana"
+        assert ana() == {}
+        # 2. every page, the coder kept
+        for title, marker in (("Project", "Responses"), ("Themes", "Quotes under a theme"),
+                              ("Topics", "Topics"), ("Codebook", "Codebook"),
+                              ("Agreement", "Disagreements"), ("Export", "Prepare the export"),
+                              ("Review queue", "answers in this queue")):
+            page.get_by_role("link", name=title, exact=True).click()
+            _ready(page, marker)
+            page.wait_for_function(
+                "() => new URL(location.href).searchParams.get('coder') === 'ana'",
+                timeout=20_000)
+            assert page.get_by_text("Type your name in the sidebar").count() == 0, title
+        assert ana() == {}
+        # 3. a sentence coded by keyboard: S (sentence scope, the model's evidence sentence
+        # preselected), then 1 (accept the top theme on it)
+        page.wait_for_function("() => new URL(location.href).searchParams.get('item')")
+        rid = _param(page, "item")
+        item = rv.find_item(store, rid)
+        ctx = rv.review_context(store, item)
+        rows = card.theme_rows(ctx, cb, "ana")
+        top = rows[0].theme_id
+        evidence = ctx.spans[top][MODEL_CODER]
+        page.get_by_role("heading", name="Review queue").click()  # focus off any text box
+        page.keyboard.press("s")
+        _ready(page, "Sentences to code", 20_000)
+        page.keyboard.press("1")
+        assert _wait_db(lambda: (rid, top) in ana())
+        assert ana() == {(rid, top): ("accepted", evidence)}
+        _ready(page, "Green: sentences you coded", 20_000)
+        # 4. relabel (one action) and one undo takes all of it back
+        other = next(t for t in cb.theme_ids if t != top and t not in ctx.decisions)
+        _choose(page, "Move to", cb.theme(other).label)
+        page.get_by_role("button", name="Move").click()
+        assert _wait_db(lambda: ana().get((rid, other), ("",))[0] == "accepted")
+        assert ana() == {(rid, top): ("rejected", ()), (rid, other): ("accepted", evidence)}
+        page.keyboard.press("u")
+        assert _wait_db(lambda: (rid, other) not in ana())
+        assert ana() == {(rid, top): ("accepted", evidence)}
+        # 5. the theme filter with the default status ("Not yet reviewed")
+        theme = "subsidising_contracts"
+        flt = rv.QueueFilter(theme_id=theme)
+        want = rv.queue_count(store, flt)
+        unfiltered = rv.queue_count(store, rv.QueueFilter())
+        assert 0 < want < unfiltered
+        page.get_by_text("Queue and filters").click()
+        _choose(page, "Theme", cb.theme(theme).label)
+        _ready(page, f"{want} answers in this queue", 30_000)
+        page.wait_for_function("() => new URL(location.href).searchParams.get('item')")
+        shown = _param(page, "item")
+        shown_ctx = rv.review_context(store, rv.find_item(store, shown))
+        assert shown_ctx.decisions[theme] == {MODEL_CODER: "suggested"}  # open suggestion
+        # 6. a memo on the answer on screen
+        page.get_by_text("Memos on this answer").click()
+        page.get_by_role("textbox", name="New memo").fill("Reserves: subsidy, not a grant")
+        page.get_by_role("button", name="Save memo").click()
+        assert _wait_db(lambda: mm.list_memos(store, "answer", shown))
+        [memo] = mm.list_memos(store, "answer", shown)
+        assert (memo.author, memo.text) == ("ana", "Reserves: subsidy, not a grant")
+        _ready(page, "Memos on this answer (1)", 20_000)
+        # 7. an export: the CSV holds ana's coding
+        page.get_by_role("link", name="Export", exact=True).click()
+        _ready(page, "Prepare the export")
+        page.get_by_text("Anonymise (replace names").click()  # untick: compare the text
+        page.get_by_role("button", name="Prepare the export").click()
+        _ready(page, "Download coded_quotes", 60_000)
+        [path] = (project.root / "exports").glob("coded_quotes_wide_*.csv")
+        with path.open(encoding="utf-8-sig") as f:  # Excel-friendly BOM
+            table = {r["response_id"]: r for r in csv.DictReader(f)}
+        assert table[rid][f"theme:{top}"] == "accepted"
+        assert "ana=accepted" in table[rid][f"coders:{top}"]
+        if os.environ.get("NLP_DOCS_SCREENSHOTS"):
+            _screenshots(page, url, rid)
+        browser.close()
+
+
+def _screenshots(page, url: str, rid: str) -> None:
+    """README screenshots: the review card and the list view (small PNGs)."""
+    out = REPO / "docs" / "img"
+    out.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(f"{url}/review?coder=ana&item={rid}", wait_until="domcontentloaded")
+    _ready(page, "answers in this queue")
+    page.get_by_role("heading", name="Review queue").click()
+    page.keyboard.press("s")
+    _ready(page, "Sentences to code", 20_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "app-review.png"))
+    page.get_by_text("List", exact=True).click()
+    _ready(page, "Accept on selected", 20_000)
+    page.get_by_text("Queue and filters").click()
+    page.get_by_role("textbox", name="Search the answers").fill("reserves")
+    page.keyboard.press("Enter")
+    _ready(page, "search hits in bold", 20_000)
+    page.get_by_text("Queue and filters").click()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "app-list.png"))

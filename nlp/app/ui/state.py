@@ -208,6 +208,14 @@ def show(item: QueueItem | None, *, remember: bool = True) -> None:
         del st.query_params["item"]
 
 
+def keep_item() -> None:
+    """Put the answer on screen back into the URL after a page change dropped it (so a
+    refresh reopens it)."""
+    item = current()
+    if item is not None and st.query_params.get("item") != item.response_id:
+        st.query_params["item"] = item.response_id
+
+
 def at_end() -> bool:
     return bool(st.session_state.get("queue_end"))
 

@@ -297,7 +297,7 @@ def _relabel_row(project: Project, coder: str, codebook: Codebook, rid: str,
     c = st.columns([3, 3, 1.4], vertical_alignment="bottom")
     c[0].selectbox("Relabel: move from", movable, key=f"mv_from:{rid}",
                    format_func=lambda t: labels.get(t, t))
-    c[1].selectbox("to", [t for t in codebook.theme_ids], key=f"mv_to:{rid}",
+    c[1].selectbox("Move to", [t for t in codebook.theme_ids], key=f"mv_to:{rid}",
                    index=None, placeholder="another theme",
                    format_func=lambda t: labels.get(t, t))
     c[2].button("Move", key=f"mv:{rid}", on_click=relabel,
@@ -328,6 +328,7 @@ def render() -> None:
         item = rv.find_item(store, rid, order=flt.order) if rid else None
         state.show(item or rv.queue_next(store, flt), remember=False)
     item = state.current()
+    state.keep_item()
     left = rv.queue_count(store, flt)
     mine = rv.reviewed_count(store, coder=coder)
     job = jobs.get(str(project.root))
@@ -348,16 +349,16 @@ def render() -> None:
         nav[0].button("Undo my last action", key="undo", on_click=undo, args=(project, coder),
                       shortcut=KEYS["undo"])
         return
-    nav = st.columns([1, 1, 1.6, 1.7, 2.5])
-    nav[0].button("Previous", key="prev", on_click=go_prev, args=(project,),
-                  disabled=item is None and not state.has_history(), shortcut=KEYS["prev"])
-    nav[1].button("Next", key="next", on_click=go_next, args=(project,), shortcut=KEYS["next"])
-    nav[2].button("Undo my last action", key="undo", on_click=undo, args=(project, coder),
-                  shortcut=KEYS["undo"])
-    nav[3].button("Refresh suggestions", key="refresh", on_click=start_refresh, args=(project,),
-                  disabled=busy, help="Recode every answer with your decisions so far "
-                                      f"(also automatic every {state.refresh_every()} "
-                                      "decisions).")
+    bar = st.container(horizontal=True)
+    bar.button("Previous", key="prev", on_click=go_prev, args=(project,),
+               disabled=item is None and not state.has_history(), shortcut=KEYS["prev"])
+    bar.button("Next", key="next", on_click=go_next, args=(project,), shortcut=KEYS["next"])
+    bar.button("Undo my last action", key="undo", on_click=undo, args=(project, coder),
+               shortcut=KEYS["undo"])
+    bar.button("Refresh suggestions", key="refresh", on_click=start_refresh, args=(project,),
+               disabled=busy, help="Recode every answer with your decisions so far "
+                                   f"(also automatic every {state.refresh_every()} "
+                                   "decisions).")
     if item is None:
         st.success("Nothing left in this queue. Change the filters to see more answers.")
         return
