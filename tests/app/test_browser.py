@@ -276,6 +276,14 @@ def test_a_coding_session_in_chromium(server, tmp_path):
             table = {r["response_id"]: r for r in csv.DictReader(f)}
         assert table[rid][f"theme:{top}"] == "accepted"
         assert "ana=accepted" in table[rid][f"coders:{top}"]
+        page.get_by_text("one row per coding").click()  # the long layout carries the spans
+        page.get_by_role("button", name="Prepare the export").click()
+        _ready(page, "Download coded_quotes_long", 60_000)
+        [path] = (project.root / "exports").glob("coded_quotes_long_*.csv")
+        with path.open(encoding="utf-8-sig") as f:
+            [row] = [r for r in csv.DictReader(f) if r["response_id"] == rid
+                     and r["coder"] == "ana" and r["theme_id"] == top]
+        assert (float(row["span_start"]), float(row["span_end"])) == evidence[0]
         if os.environ.get("NLP_DOCS_SCREENSHOTS"):
             _screenshots(page, url, rid)
         browser.close()
