@@ -79,7 +79,7 @@ def render_list(project: Project, coder: str, codebook: Codebook, flt: rv.QueueF
     labels = widgets.theme_labels(codebook)
     themes = list(codebook.theme_ids)
     with st.container(border=True):
-        b = st.columns([3, 1.3, 1.3, 1.3, 1.1], vertical_alignment="bottom")
+        b = st.columns([2.2, 1.7, 1.7, 1.2, 1], vertical_alignment="bottom")
         b[0].selectbox("Theme for the selected answers", themes, key="bulk_theme",
                        index=themes.index(flt.theme_id) if flt.theme_id in themes else None,
                        placeholder="pick a theme", format_func=lambda t: labels.get(t, t))
