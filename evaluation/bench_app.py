@@ -1,9 +1,11 @@
 """Evaluation: times the review app's queue and filter queries at 100,000 synthetic responses.
 
 Builds a throwaway project (100,000 answers, model suggestions with uncertainty for all, and
-researcher decisions on 5%), then times each query the app runs per rerun: medians over
---repeat runs, and the ratio against a plain `SELECT count(*)` baseline timed in the same
-process. Prints a table and writes evaluation/results/bench_app.json.
+researcher decisions on 5%), then times each query the app runs per rerun and each action
+(a decision, a relabel, a span code, a bulk decision on a list, each with its undo; memos;
+the blind card; source context; the agreement page): medians over --repeat runs, and the
+ratio against a plain `SELECT count(*)` baseline timed in the same process. Prints a table
+and writes evaluation/results/bench_app.json.
 
     .venv/bin/python evaluation/bench_app.py [--n 100000] [--repeat 15] [--keep DIR]
 """
@@ -26,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nlp.project import init_project, open_project  # noqa: E402
 from nlp.store import review as rv  # noqa: E402
+from nlp.classify.agreement import project_agreement  # noqa: E402
+from nlp.store.context import source_context  # noqa: E402
+from nlp.store.memos import add_memo, list_memos, search_memos  # noqa: E402
 from nlp.store.review_themes import theme_counts  # noqa: E402
 from nlp.types import Response  # noqa: E402
 
@@ -148,6 +153,45 @@ def run(root: Path, repeat: int) -> dict[str, Any]:
         rv.undo_last(s, "bench")
 
     cases["write: one decision + its undo"] = decide_and_undo
+
+    def relabel_and_undo() -> None:
+        rv.relabel(s, head.response_id, tids[0], tids[1], coder="bench")
+        rv.undo_last(s, "bench")
+
+    def span_and_undo() -> None:
+        rv.record_decisions(s, head.response_id, [rv.Decision(tids[0], "accepted",
+                                                              spans=[(0, 10)])], coder="bench")
+        rv.undo_last(s, "bench")
+
+    page = [i.response_id for i in rv.queue_page(s, F(), limit=20)]
+
+    def bulk_and_undo() -> None:
+        rv.bulk_decisions(s, page, [rv.Decision(tids[0], "accepted")], coder="bench")
+        rv.undo_last(s, "bench")
+
+    cases["write: relabel (reject + accept) + its undo"] = relabel_and_undo
+    cases["write: span decision + its undo"] = span_and_undo
+    cases["write: bulk decision on a list of 20 + its undo"] = bulk_and_undo
+    cases["filter theme, default status (not yet reviewed): next"] = lambda: rv.queue_next(
+        s, F(theme_id=tids[0]))
+    cases["filter theme, default status (not yet reviewed): count"] = lambda: rv.queue_count(
+        s, F(theme_id=tids[0]))
+    cases["list view: page of 20, not yet reviewed"] = lambda: rv.queue_page(s, F(), limit=20)
+    cases["review card: blind context for ana"] = lambda: rv.review_context(
+        s, head, coder="ana", blind=True)
+    cases["review card: source context"] = lambda: source_context(s, head.response_id)
+    memo_n = [0]
+
+    def memo_add() -> None:
+        memo_n[0] += 1
+        add_memo(s, "answer", head.response_id, f"bench memo {memo_n[0]}", author="bench")
+
+    cases["memo: add one"] = memo_add
+    cases["memo: list an answer's memos"] = lambda: list_memos(s, "answer", head.response_id)
+    cases["memo: search"] = lambda: search_memos(s, "bench memo 3")
+    cases["agreement page: kappa/alpha, 5,000 shared answers, 1,000 draws"] = lambda: \
+        project_agreement(s)
+    cases["agreement page: the same, 200 draws"] = lambda: project_agreement(s, bootstrap=200)
     out = {name: timed(fn, repeat) for name, fn in cases.items()}
     project.close()
     return out
@@ -162,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("nlp.store.memos", "nlp.classify.agreement", "nlp.store.decisions"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # one line per timed call
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp) / "bench"
         if not (root / "project.json").exists():
@@ -171,8 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     width = max(map(len, ms))
     lines = [f"{'query':<{width}}  median ms  x baseline", "-" * (width + 24)]
     lines += [f"{k:<{width}}  {v:9.2f}  {v / base:10.1f}" for k, v in ms.items()]
-    worst = max(v for k, v in ms.items() if not k.startswith(("baseline", "themes page")))
-    lines.append(f"slowest queue/filter query: {worst:.1f} ms (limit {LIMIT_MS:.0f} ms)")
+    # The Agreement page's summary is cached until the data changes: reported, not limited.
+    worst_name, worst = max(((k, v) for k, v in ms.items()
+                             if not k.startswith(("baseline", "agreement page"))),
+                            key=lambda kv: kv[1])
+    lines.append(f"slowest action or query: {worst:.1f} ms, {worst_name} "
+                 f"(limit {LIMIT_MS:.0f} ms; the Agreement page is cached, not limited)")
     sys.stdout.write("\n".join(lines) + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
@@ -181,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).date().isoformat(),
         "median_ms": {k: round(v, 3) for k, v in ms.items()},
         "ratio_to_baseline": {k: round(v / base, 2) for k, v in ms.items()},
-        "slowest_query_ms": round(worst, 3), "under_limit": worst < LIMIT_MS}, indent=2) + "\n",
+        "slowest_query_ms": round(worst, 3), "slowest": worst_name,
+        "under_limit": worst < LIMIT_MS}, indent=2) + "\n",
         encoding="utf-8")
     return 0 if worst < LIMIT_MS else 1
 

@@ -115,15 +115,6 @@ def _alpha_from_sums(mu: np.ndarray, n1: np.ndarray, w: np.ndarray) -> np.ndarra
         return np.where((n0 > 0) & (n1 > 0), 1 - (mu - 1) * w / (n0 * n1), np.nan)
 
 
-def _kappa_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Cohen's kappa of each row pair of two (draws x units) 0/1 arrays; NaN if undefined."""
-    po = (x == y).mean(1)
-    px, py = x.mean(1), y.mean(1)
-    pe = px * py + (1 - px) * (1 - py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(np.isclose(pe, 1.0), np.nan, (po - pe) / (1 - pe))
-
-
 def _interval(draws: np.ndarray, level: float) -> Interval | None:
     """Percentile interval of bootstrap draws; None when under half of them are defined."""
     ok = draws[~np.isnan(draws)]
@@ -155,52 +146,81 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str], *, bootstrap: int = 1
             seen[rid] = seen.get(rid, 0) + 1
     shared = sorted(r for r, n in seen.items() if n >= 2)
     col = {r: j for j, r in enumerate(shared)}
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(shared), size=(bootstrap, len(shared))) if shared and \
-        bootstrap > 0 else None
+    n, tix = len(shared), {t: k for k, t in enumerate(theme_ids)}
+    # present[i, u]: coder i coded response u; applied[i, u, k]: and applied theme k there.
+    present = np.zeros((len(coders), n), dtype=bool)
+    applied = np.zeros((len(coders), n, len(theme_ids)), dtype=bool)
+    for i, c in enumerate(coders):
+        for rid, themes in units[c].items():
+            u = col.get(rid)
+            if u is None:
+                continue
+            present[i, u] = True
+            for t in themes:
+                if t in tix:
+                    applied[i, u, tix[t]] = True
+    pairs = list(itertools.combinations(range(len(coders)), 2))
+    both = {(i, j): present[i] & present[j] for i, j in pairs}
+    # Every quantity the intervals need is a sum over responses: a bootstrap draw is a
+    # vector of counts (how often each response was drawn), so all draws of all themes are
+    # one matrix product.
+    counts = None
+    if n and bootstrap > 0:
+        draws = np.random.default_rng(seed).integers(0, n, size=(bootstrap, n))
+        draws += np.arange(bootstrap)[:, None] * n  # one bincount for every draw at once
+        counts = np.bincount(draws.ravel(), minlength=bootstrap * n).reshape(
+            bootstrap, n).astype(float)
     out, dis, unused = [], [], []
     for tid in theme_ids:
-        m = np.full((len(coders), len(shared)), np.nan)
-        for i, c in enumerate(coders):
-            for rid, applied in units[c].items():
-                if rid in col:
-                    m[i, col[rid]] = 1.0 if tid in applied else 0.0
-        applied_on = int((np.nan_to_num(m, nan=0.0) == 1.0).any(0).sum()) if shared else 0
+        k = tix[tid]
+        m = np.where(present, applied[:, :, k], np.nan)
+        applied_on = int(applied[:, :, k].any(0).sum())
         if applied_on == 0:
             unused.append(tid)
             continue
+        mu, n1, w = _alpha_parts(m)
+        ones = np.where(present, applied[:, :, k], False).sum(0)
+        agree = (ones == 0) | (ones == present.sum(0))
         kappa: dict[tuple[str, str], float | None] = {}
         kappa_ci: dict[tuple[str, str], Interval | None] = {}
-        for (i, a), (j, b) in itertools.combinations(enumerate(coders), 2):
-            both = ~np.isnan(m[i]) & ~np.isnan(m[j])
-            if both.any():
-                x, y = m[i, both].astype(int), m[j, both].astype(int)
-                kappa[(a, b)] = cohen_kappa(x, y)
-                if bootstrap > 0:
-                    idx = rng.integers(0, len(x), size=(bootstrap, len(x)))
-                    kappa_ci[(a, b)] = _interval(_kappa_rows(x[idx], y[idx]), level)
-        agree = [len(set(v[~np.isnan(v)])) == 1 for v in m.T]
+        cols = [mu, n1, w]
+        live = [(i, j) for i, j in pairs if both[(i, j)].any()]
+        for i, j in live:
+            bo = both[(i, j)]
+            x, y = applied[i, :, k] & bo, applied[j, :, k] & bo
+            kappa[(coders[i], coders[j])] = cohen_kappa(x[bo].astype(int), y[bo].astype(int))
+            cols += [bo, x, y, (x == y) & bo]
         alpha_ci = None
-        if draws is not None and len(coders) >= 2:
-            parts = _alpha_parts(m)
-            alpha_ci = _interval(_alpha_from_sums(*(p[draws].sum(1) for p in parts)), level)
-        out.append(ThemeAgreement(theme_id=tid, units=len(shared),
-                                  percent=float(np.mean(agree)) if agree else None,
-                                  alpha=krippendorff_alpha(m) if len(coders) >= 2 else None,
+        if counts is not None:
+            sums = counts @ np.column_stack(cols).astype(float)
+            if len(coders) >= 2:
+                alpha_ci = _interval(_alpha_from_sums(sums[:, 0], sums[:, 1], sums[:, 2]),
+                                     level)
+            for p, (i, j) in enumerate(live):
+                nb, sx, sy, eq = (sums[:, 3 + 4 * p + q] for q in range(4))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    po, px, py = eq / nb, sx / nb, sy / nb
+                    pe = px * py + (1 - px) * (1 - py)
+                    kap = np.where((nb > 0) & ~np.isclose(pe, 1.0), (po - pe) / (1 - pe),
+                                   np.nan)
+                kappa_ci[(coders[i], coders[j])] = _interval(kap, level)
+        alpha = float(_alpha_from_sums(mu.sum(), n1.sum(), w.sum())) if len(coders) >= 2 \
+            else math.nan
+        out.append(ThemeAgreement(theme_id=tid, units=n,
+                                  percent=float(np.mean(agree)) if n else None,
+                                  alpha=None if math.isnan(alpha) else alpha,
                                   kappa=kappa, applied=applied_on, alpha_ci=alpha_ci,
                                   kappa_ci=kappa_ci))
-        for rid, j in col.items():
-            if agree[j]:
-                continue
-            yes = tuple(c for i, c in enumerate(coders) if m[i, j] == 1.0)
-            no = tuple(c for i, c in enumerate(coders) if m[i, j] == 0.0)
-            dis.append(Disagreement(rid, tid, yes, no))
+        for u in np.flatnonzero(~agree):
+            yes = tuple(c for i, c in enumerate(coders) if m[i, u] == 1.0)
+            no = tuple(c for i, c in enumerate(coders) if m[i, u] == 0.0)
+            dis.append(Disagreement(shared[u], tid, yes, no))
     dis.sort(key=lambda d: (d.response_id, theme_ids.index(d.theme_id)))
     log.info("agreement: %d coders, %d shared responses, %d disagreements",
              len(coders), len(shared), len(dis))
     return AgreementReport(coders=coders, units=len(shared), themes=tuple(out),
                            disagreements=tuple(dis), unused=tuple(unused),
-                           bootstrap=bootstrap if draws is not None else 0, level=level)
+                           bootstrap=bootstrap if counts is not None else 0, level=level)
 
 
 def project_agreement(store, *, include_model: bool = True, bootstrap: int = 1000,

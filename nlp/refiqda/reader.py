@@ -15,16 +15,19 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
+import sqlalchemy as sa
+
 from .. import errors
 from ..limits import ANSWER_CHARS, XML_DEPTH, Archive, Budget, Limits, current
 from ..store.changes import apply_change, normalise_spans
 from ..store.review import _now
-from ..store.schema import sources
+from ..store.schema import memos, sources
 from ..text.clean import clean_text, flag_for
 from ..types import MODEL_CODER, Codebook, ImportSummary, Response, Theme
 from .codes import (_MAX_NAME, _bad, _kid, _kids, _local, _norm_guid, _target_codebook,
@@ -39,7 +42,7 @@ _VALUES = {"TextValue", "BooleanValue", "IntegerValue", "FloatValue", "DateValue
 # Elements the import reads; everything else is skipped as it streams past.
 _KEEP = {"Users", "User", "CodeBook", "Codes", "Code", "Description", "Variables", "Variable",
          "Sources", "PlainTextContent", "PlainTextSelection", "Coding", "CodeRef",
-         "VariableValue", "VariableRef", *_VALUES}
+         "VariableValue", "VariableRef", "Notes", "Note", "NoteRef", *_VALUES}
 _TEXT = {"Description", "PlainTextContent", *_VALUES}
 __all__ = ["QdpxRead", "codes_to_themes", "import_qdpx", "parse_xml", "read_qdpx", "store_qdpx"]
 
@@ -61,6 +64,9 @@ class QdpxRead:
     # (selections of part of a text that this toolkit wrote: their Description has a
     # "span: a-b" line); absent: the whole answer.
     spans: dict[tuple[str, str, str], list[tuple[int, int]]] = field(default_factory=dict)
+    # Notes as memos: (target "answer" | "theme" | "project", response id | theme id or code
+    # guid | "", author, written at or None, text); a note nothing refers to is the project's.
+    memos: list[tuple[str, str, str, datetime | None, str]] = field(default_factory=list)
 
 
 class _Reader:
@@ -87,6 +93,8 @@ class _Reader:
         self.out: list[Response] = []
         self.codings: dict[tuple[str, str, str], tuple[str, str, float | None]] = {}
         self.spans: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+        self.note_refs: list[tuple[str, str, str]] = []  # (note guid, target, target id)
+        self.memos: list[tuple[str, str, str, datetime | None, str]] = []
         self.notes: list[str] = []
 
     # -- building the kept tree ----------------------------------------------------------------
@@ -152,6 +160,41 @@ class _Reader:
         for el in self.pending:
             self._source(el)
         self.pending.clear()
+        self._memos()
+
+    def _memos(self) -> None:
+        """The file's notes as memos, on what refers to them (a source's answer, a code's
+        theme, the project)."""
+        root = self.root
+        refs = list(self.note_refs)
+        refs += [(_norm_guid(r.get("targetGUID")), "project", "") for r in _kids(root, "NoteRef")]
+        for code in root.iter():
+            if _local(code.tag) == "Code":
+                tid = self.codes.get(_norm_guid(code.get("guid")))
+                refs += [(_norm_guid(r.get("targetGUID")), "theme", tid)
+                         for r in _kids(code, "NoteRef") if tid]
+        by_note: dict[str, list[tuple[str, str]]] = {}
+        for g, target, tid in refs:
+            by_note.setdefault(g, []).append((target, tid))
+        for note in _kids(_kid(root, "Notes"), "Note"):
+            body = (_kid(note, "PlainTextContent").text or "").strip() if _kid(
+                note, "PlainTextContent") is not None else ""
+            if not body:
+                self.notes.append(f"skipped note {note.get('name') or note.get('guid')!r}: "
+                                  "no text inside the project file")
+                continue
+            if len(body) > ANSWER_CHARS:
+                raise errors.qdpx_text_too_long(self.path, note.get("name") or "a note",
+                                                len(body), ANSWER_CHARS)
+            self.budget.text(len(body))
+            author = self.users.get(_norm_guid(note.get("creatingUser"))) or "imported"
+            try:
+                at = datetime.fromisoformat((note.get("creationDateTime") or "")
+                                            .replace("Z", "+00:00"))
+            except ValueError:
+                at = None
+            for target, tid in by_note.get(_norm_guid(note.get("guid")), [("project", "")]):
+                self.memos.append((target, tid, author, at, body))
 
     # -- one text source -> responses and codings ------------------------------------------------
     def _text_of(self, src: ET.Element) -> str | None:
@@ -289,6 +332,8 @@ class _Reader:
                 spans.append((span_id, sel, _kids(sel, "Coding"), None))
         if not partial or _kids(src, "Coding"):
             self.out.append(self._response(rid, text, fields, meta, name))
+        self.note_refs += [(_norm_guid(r.get("targetGUID")), "answer", rid)
+                           for r in _kids(src, "NoteRef")]
         spans.append((rid, None, _kids(src, "Coding"), None))
         for r_id, sel, codings, span in spans:
             self._codings(r_id, sel, codings, name, span)
@@ -400,7 +445,7 @@ def read_qdpx(path: Path, limits: Limits | None = None) -> QdpxRead:
             raise _bad(path, f"the id of {r.response_id[:60]!r}... is over 200 characters")
     return QdpxRead(path=path, digest=digest, themes=reader.themes, codes=reader.codes,
                     responses=reader.out, codings=reader.codings, notes=reader.notes,
-                    spans=reader.spans)
+                    spans=reader.spans, memos=reader.memos)
 
 
 def store_qdpx(store, conn, read: QdpxRead, current: Codebook
@@ -449,6 +494,17 @@ def store_qdpx(store, conn, read: QdpxRead, current: Codebook
         apply_change(conn, response_id=rid, theme_id=to_project.get(tid, tid), coder=coder,
                      after={"origin": origin, "status": status, "confidence": conf,
                             "spans": spans}, actor=coder, action="set", at=now)
+    ids = {r.response_id for r in read.responses}
+    memo_rows = []
+    for target, tid, author, at, body in read.memos:
+        tid = to_project.get(tid, tid) if target == "theme" else tid
+        if (target == "theme" and tid not in known) or (target == "answer" and tid not in ids):
+            target, tid = "project", ""
+        memo_rows.append({"target": target, "target_id": tid, "author": author[:200],
+                          "created_at": at or now, "text": body})
+    if memo_rows:
+        conn.execute(sa.insert(memos), memo_rows)
+        notes.append(f"{len(memo_rows)} notes became memos")
     if len(new) < len(read.responses):
         notes.append(f"{len(read.responses) - len(new)} responses were already in the "
                      "project: their text was kept, their codings added")

@@ -13,9 +13,16 @@ from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from ..types import MODEL_CODER
 from .schema import codings, events
 
 Span = tuple[int, int]
+
+
+def researcher(table: Any) -> sa.ColumnElement[bool]:
+    """Any coder but the model, as two index ranges (`coder != 'model'` would scan the model's
+    codings, most of the table)."""
+    return (table.c.coder < MODEL_CODER) | (table.c.coder > MODEL_CODER)
 
 
 def now() -> datetime:

@@ -14,7 +14,8 @@ from sqlalchemy import event
 from .. import errors
 from .changes import coding_state as _state
 from .changes import row_spans
-from .schema import codebooks, codings, events, metadata, predictions, responses, sources, themes
+from .schema import (codebooks, codings, events, metadata, predictions, responses, sources,
+                     theme_scores, themes)
 from ..codebook import dumps_codebook, loads_codebook
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
@@ -294,11 +295,22 @@ class Store:
             for i in range(0, len(ids), 900):
                 chunk = ids[i:i + 900]
                 conn.execute(sa.delete(predictions).where(predictions.c.response_id.in_(chunk)))
+                conn.execute(sa.delete(theme_scores).where(
+                    theme_scores.c.response_id.in_(chunk)))
             if scores:
                 conn.execute(sa.insert(predictions), [{
                     "response_id": rid, "model_id": model_id, "scores": dict(s),
                     "uncertainty": float((uncertainty or {}).get(rid, 0.0)), "updated_at": now}
                     for rid, s in scores.items()])
+                batch: list[dict[str, Any]] = []
+                for rid, s in scores.items():
+                    batch += [{"response_id": rid, "theme_id": tid, "score": float(p)}
+                              for tid, p in s.items()]
+                    if len(batch) >= 50_000:
+                        conn.execute(sa.insert(theme_scores), batch)
+                        batch = []
+                if batch:
+                    conn.execute(sa.insert(theme_scores), batch)
             current: dict[tuple[str, str], dict[str, Any]] = {}
             for i in range(0, len(ids), 900):
                 for row in conn.execute(sa.select(codings).where(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -51,8 +52,7 @@ def _check(store: Store, coder: str, decisions: Sequence[Decision]) -> None:
 
 
 def _apply_all(conn: sa.Connection, by_response: Mapping[str, Sequence[Decision]], *,
-               coder: str, action: str) -> int:
-    at = now()
+               coder: str, action: str, at: datetime) -> int:
     lengths = dict(conn.execute(sa.select(responses.c.response_id,
                                           sa.func.length(responses.c.text))
                                 .where(responses.c.response_id.in_(list(by_response)))).all())
@@ -86,7 +86,8 @@ def record_decisions(store: Store, response_id: str, decisions: Sequence[Decisio
     if not decisions:
         return 0
     with store.write() as conn:
-        return _apply_all(conn, {response_id: decisions}, coder=coder, action="set")
+        return _apply_all(conn, {response_id: decisions}, coder=coder, action="set",
+                          at=now())
 
 
 def bulk_decisions(store: Store, response_ids: Sequence[str], decisions: Sequence[Decision],
@@ -104,13 +105,32 @@ def bulk_decisions(store: Store, response_ids: Sequence[str], decisions: Sequenc
     ids = list(dict.fromkeys(response_ids))
     if not ids or not decisions:
         return 0
+    at = now()  # one moment for every chunk: one action, one undo
     with store.write() as conn:
         n = 0
         for i in range(0, len(ids), 900):
             n += _apply_all(conn, {rid: decisions for rid in ids[i:i + 900]}, coder=coder,
-                            action="bulk")
+                            action="bulk", at=at)
     log.info("%s: %d decisions on %d answers", coder, n, len(ids))
     return n
+
+
+def code_spans(store: Store, response_id: str, theme_id: str, spans: Sequence[Span], *,
+               coder: str, status: str = "accepted") -> int:
+    """Apply (or reject) a theme on one or more spans of an answer, as one action. Keeps the
+    model's origin and confidence when it suggested the theme there; () is the whole answer.
+
+    Raises:
+        KeyError: no such response.
+        ValueError: a span outside the answer, or as record_decisions.
+    """
+    with store.read() as conn:
+        model = conn.execute(sa.select(codings.c.confidence).where(
+            codings.c.response_id == response_id, codings.c.theme_id == theme_id,
+            codings.c.coder == MODEL_CODER)).first()
+    return record_decisions(store, response_id, [Decision(
+        theme_id, status, "model" if model else "researcher",
+        model[0] if model else None, tuple(spans))], coder=coder)
 
 
 def relabel(store: Store, response_id: str, from_theme: str, to_theme: str, *, coder: str,

@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from .. import errors
 from ..codebook import dumps_codebook, loads_codebook, next_version, parse_codebook
 from ..types import MODEL_CODER, Codebook, Theme
-from .changes import coding_state
+from .changes import coding_state, researcher
 from .core import Store
 from .review import _now
-from .schema import codebooks, codings, events, predictions, responses, sources, themes
+from .schema import (codebooks, codings, events, memos, predictions, responses, sources,
+                     themes)
 
 log = logging.getLogger(__name__)
 
@@ -52,27 +53,56 @@ def _group_expr(by: str) -> sa.ColumnElement[Any]:
 
 def _latest_decisions(conn: sa.Connection, group: sa.ColumnElement[Any] | None = None
                       ) -> dict[tuple[str, str], tuple[str, bool, Any]]:
-    """{(response, theme): (latest researcher status, model suggested it?, group value)}."""
+    """{(response, theme): (latest researcher status, model suggested it?, group value)}:
+    nlp.store.resolve.RESOLUTION_RULE in SQL, for the counts (no Coding objects built)."""
     m = codings.alias("m")
-    has_model = sa.select(sa.literal(1)).select_from(m).where(
+    # A join, not a correlated EXISTS: with EXISTS SQLite scans every coding (the model's
+    # too) instead of the researchers' rows by index.
+    # The time as stored (one fixed UTC format on every row, so it sorts as text): parsing
+    # 10,000 datetimes was most of the cost.
+    when_col = (sa.type_coerce(codings.c.updated_at, sa.String)
+                if conn.dialect.name == "sqlite" else codings.c.updated_at)
+    cols = [codings.c.id, codings.c.response_id, codings.c.theme_id, codings.c.status,
+            when_col.label("updated_at"), m.c.id.is_not(None).label("has_model")]
+    frm: Any = codings.outerjoin(m, sa.and_(
         m.c.response_id == codings.c.response_id, m.c.theme_id == codings.c.theme_id,
-        m.c.coder == MODEL_CODER).exists()
-    cols = [codings.c.response_id, codings.c.theme_id, codings.c.status, codings.c.updated_at,
-            has_model.label("has_model")]
-    frm: Any = codings
+        m.c.coder == MODEL_CODER))
     if group is not None:
         cols.append(group.label("grp"))
-        frm = codings.join(responses, responses.c.response_id == codings.c.response_id
-                           ).outerjoin(sources, sources.c.id == responses.c.source_id)
+        frm = frm.join(responses, responses.c.response_id == codings.c.response_id
+                       ).outerjoin(sources, sources.c.id == responses.c.source_id)
     out: dict[tuple[str, str], tuple[str, bool, Any]] = {}
     when: dict[tuple[str, str], Any] = {}
-    for r in conn.execute(sa.select(*cols).select_from(frm).where(
-            codings.c.coder != MODEL_CODER).order_by(codings.c.id)).mappings():
-        key = (r["response_id"], r["theme_id"])
-        if key not in when or r["updated_at"] >= when[key]:
-            when[key] = r["updated_at"]
-            out[key] = (r["status"], bool(r["has_model"]), r.get("grp"))
+    # Sorted here, not by ORDER BY id: that makes SQLite walk the whole table in id order
+    # instead of the researcher rows by index.
+    rows = sorted(conn.execute(sa.select(*cols).select_from(frm).where(
+        researcher(codings))).tuples(), key=lambda r: r[0])
+    for _id, rid, tid, status, at, has_model, *grp in rows:
+        key = (rid, tid)
+        if key not in when or at >= when[key]:
+            when[key] = at
+            out[key] = (status, bool(has_model), grp[0] if grp else None)
     return out
+
+
+def _latest_counts() -> sa.Select:
+    """Per theme: answers whose latest researcher decision is accepted, rejected, and those
+    of them the model suggested; the rule of _latest_decisions (latest time, then latest
+    row), counted in SQL so no row comes back to Python."""
+    r, m = codings.alias("r"), codings.alias("m")
+    rn = sa.func.row_number().over(partition_by=(r.c.response_id, r.c.theme_id),
+                                   order_by=(r.c.updated_at.desc(), r.c.id.desc()))
+    latest = sa.select(r.c.response_id, r.c.theme_id, r.c.status, rn.label("rn")).where(
+        researcher(r)).subquery("latest")
+    won = sa.select(latest).where(latest.c.rn == 1).subquery("won")
+    return (sa.select(won.c.theme_id,
+                      sa.func.sum(sa.case((won.c.status == "accepted", 1), else_=0)),
+                      sa.func.sum(sa.case((won.c.status == "rejected", 1), else_=0)),
+                      sa.func.count(m.c.id))
+            .select_from(won.outerjoin(m, sa.and_(
+                m.c.response_id == won.c.response_id, m.c.theme_id == won.c.theme_id,
+                m.c.coder == MODEL_CODER)))
+            .group_by(won.c.theme_id))
 
 
 def theme_counts(store: Store) -> tuple[int, dict[str, ThemeCount]]:
@@ -83,12 +113,9 @@ def theme_counts(store: Store) -> tuple[int, dict[str, ThemeCount]]:
         model = dict(conn.execute(sa.select(codings.c.theme_id, sa.func.count())
                                   .where(codings.c.coder == MODEL_CODER)
                                   .group_by(codings.c.theme_id)).all())
-        latest = _latest_decisions(conn)
-    acc, rej, decided = Counter(), Counter(), Counter()
-    for (_, tid), (status, has_model, _) in latest.items():
-        acc[tid] += status == "accepted"
-        rej[tid] += status == "rejected"
-        decided[tid] += has_model
+        acc, rej, decided = Counter(), Counter(), Counter()
+        for tid, a, r, d in conn.execute(_latest_counts()):
+            acc[tid], rej[tid], decided[tid] = int(a or 0), int(r or 0), int(d or 0)
     out = {tid: ThemeCount(tid, acc[tid], rej[tid], int(model.get(tid, 0)) - decided[tid],
                            int(model.get(tid, 0)))
            for tid in set(model) | set(acc) | set(rej)}
@@ -143,7 +170,7 @@ def coder_units(store: Store, *, include_model: bool = True
     with store.read() as conn:
         for rid, tid, coder, status in conn.execute(
                 sa.select(codings.c.response_id, codings.c.theme_id, codings.c.coder,
-                          codings.c.status).where(codings.c.coder != MODEL_CODER)):
+                          codings.c.status).where(researcher(codings))):
             s = out[coder].setdefault(rid, set())
             if status == "accepted":
                 s.add(tid)
@@ -273,6 +300,12 @@ def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequenc
             conn.execute(sa.insert(codings), ins)
         if evs:
             conn.execute(sa.insert(events), evs)
+        # A theme's memos follow it (to its first part on a split that drops its id).
+        for tid, targets in mapping.items():
+            if targets and tid not in targets:
+                conn.execute(sa.update(memos).where(memos.c.target == "theme",
+                                                    memos.c.target_id == tid)
+                             .values(target_id=targets[0]))
     log.info("%s: codebook %s v%s, %d codings changed", action, cb.name, cb.version, len(evs))
     return cb
 

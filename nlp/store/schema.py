@@ -32,6 +32,10 @@ responses = sa.Table(
     sa.Column("question", sa.Text),
     sa.Column("meta", sa.JSON, nullable=False, default=dict),
     sa.Column("flag", sa.String(20)),
+    # Migration 0004: an answer's neighbours in its source (source context); counting the
+    # answers (flag NULL) from a small index instead of the texts' pages.
+    sa.Index("ix_responses_source_location", "source_id", "location"),
+    sa.Index("ix_responses_flag", "flag", "response_id"),
 )
 
 codebooks = sa.Table(
@@ -85,6 +89,9 @@ codings = sa.Table(
     # Review app (migration 0002): who reviewed what, and theme filters, index-only.
     sa.Index("ix_codings_coder_response", "coder", "response_id"),
     sa.Index("ix_codings_theme_coder_conf", "theme_id", "coder", "confidence", "response_id"),
+    # Migration 0004: the confidence band over every theme, and per-theme counts by coder.
+    sa.Index("ix_codings_coder_conf", "coder", "confidence", "response_id"),
+    sa.Index("ix_codings_coder_theme", "coder", "theme_id", "status"),
 )
 
 # Append-only: every change to `codings`, with the state before and after.
@@ -101,6 +108,8 @@ events = sa.Table(
     sa.Column("after", sa.JSON),
     sa.Column("undoes", sa.Integer, nullable=True),
     sa.Index("ix_events_actor", "actor", "id"),
+    # Migration 0004: undo finds what is already undone by index, not a scan of the log.
+    sa.Index("ix_events_undoes", "undoes"),
 )
 
 # The model's latest scores for every theme of a response (codings hold only suggestions).
@@ -114,6 +123,17 @@ predictions = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     # Review app (migration 0002): keyset paging of the most-informative-first queue.
     sa.Index("ix_predictions_uncertainty_rid", "uncertainty", "response_id"),
+)
+
+# Migration 0004: the same scores one row per (response, theme), so a confidence band on one
+# theme is an index range instead of a pass over every stored score.
+theme_scores = sa.Table(
+    "theme_scores", metadata,
+    sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+              primary_key=True),
+    sa.Column("theme_id", sa.String(64), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Index("ix_theme_scores_band", "theme_id", "score", "response_id"),
 )
 
 # Migration 0004: researchers' notes on an answer, a theme or the whole project.

@@ -95,6 +95,10 @@ def test_bootstrap_intervals_hold_the_estimate_and_repeat_by_seed():
              "ben": {f"r{i}": frozenset({"a"} if t else ()) for i, t in enumerate(noisy)}}
     rep = agreement(units, ["a"], bootstrap=500, seed=1)
     [a] = rep.themes
+    ref = np.array([truth, noisy], dtype=float)
+    assert a.alpha == pytest.approx(krippendorff_alpha(ref))
+    assert a.kappa[("ana", "ben")] == pytest.approx(cohen_kappa(truth.astype(int),
+                                                                noisy.astype(int)))
     lo, hi = a.alpha_ci
     assert lo < a.alpha < hi and 0.05 < hi - lo < 0.5
     klo, khi = a.kappa_ci[("ana", "ben")]

@@ -39,3 +39,16 @@ def test_memos_are_validated(store, write):
     with pytest.raises(CodebookError):
         mm.add_memo(store, "theme", "nope", "x", author="ana")
     assert mm.list_memos(store) == []
+
+
+def test_a_themes_memos_follow_a_rename_and_a_merge(store, write):
+    from nlp.store import review_themes as rt
+    from nlp.types import Theme
+
+    t = store.active_codebook().theme_ids
+    mm.add_memo(store, "theme", t[0], "about the first theme", author="ana")
+    mm.add_memo(store, "theme", t[1], "about the second", author="ana")
+    rt.rename_theme(store, t[0], "renamed", actor="ana")
+    assert [m.target_id for m in mm.list_memos(store, "theme")] == ["renamed", t[1]]
+    rt.merge_themes(store, ["renamed", t[1]], Theme("both", "Both", "d"), actor="ana")
+    assert {m.target_id for m in mm.list_memos(store, "theme")} == {"both"}

@@ -374,3 +374,21 @@ def test_memos_are_notes_with_refs(project, tmp_path):
     assert [notes[g].get("name") for g in code_refs] == ["Memo on theme bid_candy by bob"]
     [proj_ref] = root.findall("q:NoteRef", NS)
     assert notes[proj_ref.get("targetGUID")].get("name") == "Memo on the project by ana"
+
+
+def test_memos_round_trip_through_qdpx(project, tmp_path):
+    from nlp.store.memos import add_memo, list_memos
+
+    s = project.store
+    add_memo(s, "answer", "r1", "Check the tone", author="ana")
+    add_memo(s, "theme", "bid_candy", "Overlaps with subsidising", author="bob")
+    add_memo(s, "project", None, "Pilot round", author="ana")
+    out = export_qdpx(s, tmp_path / "p.qdpx", anonymise=False)
+    q = init_project(tmp_path / "q")
+    try:
+        summary = import_qdpx(q.store, out)
+        assert "3 notes became memos" in summary.notes
+        got = {(m.target, m.target_id, m.author, m.text) for m in list_memos(q.store)}
+        assert got == {(m.target, m.target_id, m.author, m.text) for m in list_memos(s)}
+    finally:
+        q.close()

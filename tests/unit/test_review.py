@@ -360,3 +360,23 @@ def test_blind_context_shows_only_the_model_and_my_decisions(store, coded):
         rv.review_context(store, item, blind=True)
     assert {(c.coder, c.theme_id) for c in rv.visible_codings(store, "5", coder="ben")} == {
         ("model", t[1]), ("ben", t[0])}
+
+
+def test_code_spans_keeps_the_model_origin(store, coded):
+    t = coded
+    rv.code_spans(store, "1", t[1], [(0, 12)], coder="ana")  # the model suggested t[1] on 1
+    [c] = store.codings(response_id="1", coder="ana")
+    assert (c.status, c.origin, c.confidence, c.spans) == ("accepted", "model", 0.7, ((0, 12),))
+    rv.code_spans(store, "1", t[3], [(13, 18)], coder="ana")  # not suggested: the coder's own
+    assert store.codings(response_id="1", coder="ana", theme_id=t[3])[0].origin == "researcher"
+
+
+def test_a_bulk_decision_over_many_chunks_is_still_one_undo(store, write):
+    from nlp.ingest import import_file
+
+    body = "".join(f"b{i},answer {i}\n" for i in range(1000))
+    import_file(store, write("many.csv", "id,text\n" + body))
+    t = store.active_codebook().theme_ids[0]
+    ids = [f"b{i}" for i in range(1000)]
+    assert rv.bulk_decisions(store, ids, [rv.Decision(t, "rejected")], coder="ana") == 1000
+    assert len(rv.undo_last(store, "ana")) == 1000 and store.codings(coder="ana") == []

@@ -158,3 +158,41 @@ def test_project_init_open_and_wal(tmp_path):
     assert q.root == (tmp_path / "proj").resolve()
     assert q.store.active_codebook().name == "vcs-commissioning"
     q.close()
+
+
+def test_migration_0004_backfills_spans_and_theme_scores(tmp_path):
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    from nlp.store import Store
+
+    s = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("nlp.store") / "migrations"))
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.exec_driver_sql("INSERT INTO responses (response_id, text, text_hash, meta) "
+                             "VALUES ('r1', 'late payment hurts', 'h', '{}')")
+        conn.exec_driver_sql("INSERT INTO predictions VALUES ('r1', 'm', "
+                             "'{\"a\": 0.25, \"b\": 0.75}', 0.5, '2026-01-01 00:00:00')")
+        conn.exec_driver_sql("INSERT INTO codings (response_id, theme_id, coder, origin, status,"
+                             " confidence, updated_at, span_start, span_end) VALUES ('r1', 'b',"
+                             " 'model', 'model', 'suggested', 0.75, '2026-01-01 00:00:00', 0, 4)")
+    s.migrate()
+    assert s.schema_revision() == "0004"
+    with s.read() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT theme_id, score FROM theme_scores")) == [
+            ("a", 0.25), ("b", 0.75)]
+        tables = set(sa.inspect(conn).get_table_names())
+        assert conn.exec_driver_sql("SELECT spans FROM codings").scalar() == "[[0,4]]"
+    assert {"memos", "theme_scores"} <= tables and not {"processed", "settings"} & tables
+    [c] = s.codings()
+    assert c.spans == ((0, 4),) and c.span == (0, 4)
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert s.schema_revision() == "0003"
+    s.close()

@@ -1,4 +1,6 @@
-"""Several spans per coding, memos, and the unused `processed`/`settings` tables dropped.
+"""Several spans per coding, memos, the model's scores per theme (theme_scores), indexes for the review app's slower filters (the band
+over every theme, per-theme counts, source context), and the unused `processed`/`settings`
+tables dropped.
 
 Revision ID: 0004
 Revises: 0003
@@ -34,6 +36,25 @@ def upgrade() -> None:
         sa.Column("text", sa.Text, nullable=False),
     )
     op.create_index("ix_memos_target", "memos", ["target", "target_id", "id"])
+    op.create_index("ix_codings_coder_conf", "codings", ["coder", "confidence", "response_id"])
+    op.create_index("ix_codings_coder_theme", "codings", ["coder", "theme_id", "status"])
+    op.create_index("ix_responses_source_location", "responses", ["source_id", "location"])
+    op.create_index("ix_events_undoes", "events", ["undoes"])
+    op.create_index("ix_responses_flag", "responses", ["flag", "response_id"])
+    op.create_table(
+        "theme_scores",
+        sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+                  primary_key=True),
+        sa.Column("theme_id", sa.String(64), primary_key=True),
+        sa.Column("score", sa.Float, nullable=False),
+    )
+    op.execute("INSERT INTO theme_scores (response_id, theme_id, score) "
+               "SELECT p.response_id, j.key, j.value FROM predictions p, json_each(p.scores) j"
+               if op.get_bind().dialect.name == "sqlite" else
+               "INSERT INTO theme_scores (response_id, theme_id, score) "
+               "SELECT p.response_id, j.key, (j.value #>> '{}')::float "
+               "FROM predictions p, json_each(p.scores::json) j")
+    op.create_index("ix_theme_scores_band", "theme_scores", ["theme_id", "score", "response_id"])
     # Never read or written by the toolkit (spaCy output and settings live elsewhere).
     op.drop_table("processed")
     op.drop_table("settings")
@@ -51,6 +72,13 @@ def downgrade() -> None:
         sa.Column("pipeline", sa.String(100), primary_key=True),
         sa.Column("data", sa.JSON, nullable=False),
     )
+    op.drop_index("ix_responses_flag", table_name="responses")
+    op.drop_index("ix_events_undoes", table_name="events")
+    op.drop_index("ix_responses_source_location", table_name="responses")
+    op.drop_index("ix_codings_coder_theme", table_name="codings")
+    op.drop_index("ix_codings_coder_conf", table_name="codings")
+    op.drop_index("ix_theme_scores_band", table_name="theme_scores")
+    op.drop_table("theme_scores")
     op.drop_index("ix_memos_target", table_name="memos")
     op.drop_table("memos")
     with op.batch_alter_table("codings") as batch:
