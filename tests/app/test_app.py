@@ -416,6 +416,7 @@ def test_export_download(app_at, project, fmt, layout):
     at = app_at("export")
     at.radio(key="ex_format").set_value(fmt).run()
     at.radio(key="ex_layout").set_value(layout).run()
+    assert escape_md("the latest decision wins") in markdown(at)  # the rule, stated
     at.checkbox(key="ex_anon").uncheck().run()
     at.button(key="ex_go").click().run()
     [dl] = at.download_button
