@@ -87,6 +87,16 @@ def test_relabel_by_clicking_in_chromium(server, tmp_path):
         [c] = store.codings(coder="ana")
         assert (c.response_id, c.status) == (rid, "accepted")
         page.get_by_text("you: accepted").first.wait_for(timeout=20_000)
+        # the same theme rejected by its key (Alt + its number), then N: the next answer
+        page.get_by_role("heading", name="Review queue").click()
+        _press(page, "Alt+1", "you: rejected")
+        [c] = store.codings(coder="ana")
+        assert (c.response_id, c.status) == (rid, "rejected")
+        _idle(page)
+        page.keyboard.press("n")
+        page.wait_for_function(
+            f"() => new URL(location.href).searchParams.get('item') !== {rid!r}",
+            timeout=20_000)
         shot = tmp_path / "review.png"
         page.screenshot(path=str(shot), full_page=True)
         data = shot.read_bytes()
