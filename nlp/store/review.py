@@ -6,7 +6,7 @@ Every query here answers from indexes with LIMIT or keyset paging, so the app st
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Mapping, Sequence
 
@@ -178,16 +178,22 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None, *,
     if flt.source_id is not None:
         conds.append(responses.c.source_id == flt.source_id)
     if flt.text and flt.text.strip():
-        pat = flt.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         r2 = responses.alias("t")
-        # SQLite's LIKE ignores (ASCII) case by itself; ilike would lower() every text first.
         # A subquery, not a test on each row of the queue's walk: one scan of the texts costs
         # the same for any phrase, where the walk costs 0.3 ms for a common word but over a
-        # second (random reads of every row) for a phrase nobody wrote.
-        sqlite = conn is not None and conn.dialect.name == "sqlite"
-        match = (r2.c.text.like if sqlite else r2.c.text.ilike)(f"%{pat}%", escape="\\")
-        conds.append(rid.in_(sa.select(r2.c.response_id).where(match)))
+        # second (random reads of every row) for a phrase nobody wrote. `_probe` first tries
+        # the head of the walk.
+        conds.append(rid.in_(sa.select(r2.c.response_id).where(
+            _text_match(r2.c.text, flt.text, conn))))
     return conds
+
+
+def _text_match(col: Any, text: str, conn: sa.Connection | None) -> sa.ColumnElement[bool]:
+    """`text` anywhere in `col`, literally (% and _ are not wildcards), ignoring case."""
+    pat = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # SQLite's LIKE ignores (ASCII) case by itself; ilike would lower() every text first.
+    sqlite = conn is not None and conn.dialect.name == "sqlite"
+    return (col.like if sqlite else col.ilike)(f"%{pat}%", escape="\\")
 
 
 def _base(flt: QueueFilter, columns: Sequence[Any], conn: sa.Connection | None = None, *,
@@ -227,19 +233,46 @@ def _ordered(conn: sa.Connection, flt: QueueFilter, *, reverse: bool = False,
     return q.order_by(responses.c.id.desc() if reverse else responses.c.id.asc())
 
 
+PROBE_ROWS = 2000
+
+
+def _probe(conn: sa.Connection, flt: QueueFilter, want: int, *, reverse: bool = False,
+           after: Sequence[Any] | None = None) -> list[Mapping[str, Any]] | None:
+    """With a text search, the first `want` matches among the next PROBE_ROWS rows of the
+    queue's walk without the text filter; None when there are fewer (then the one-pass
+    search decides). A common word is answered from the head of the queue in a few ms, and
+    they are the true first matches: every match lies in that head or after it."""
+    if not (flt.text and flt.text.strip()):
+        return None
+    head = _ordered(conn, replace(flt, text=None), reverse=reverse, after=after
+                    ).limit(PROBE_ROWS).subquery("head")
+    if flt.order == "informative":  # the walk's own order, as in _ordered
+        order = [c.asc() if reverse else c.desc() for c in (head.c.uncertainty,
+                                                             head.c.response_id)]
+    else:
+        order = [head.c.rowid.desc() if reverse else head.c.rowid.asc()]
+    q = (sa.select(head).where(_text_match(head.c.text, flt.text, conn))
+         .order_by(*order).limit(want))
+    rows = conn.execute(q).mappings().all()
+    return list(rows) if len(rows) >= want else None
+
+
 def queue_next(store: Store, flt: QueueFilter, *, after: Sequence[Any] | None = None
                ) -> QueueItem | None:
     """The first response of the queue after `after` (a QueueItem.key), or None at the end."""
     with store.read() as conn:
-        row = conn.execute(_ordered(conn, flt, after=after).limit(1)).mappings().first()
+        rows = _probe(conn, flt, 1, after=after)
+        row = rows[0] if rows else conn.execute(_ordered(conn, flt, after=after).limit(1)
+                                                ).mappings().first()
     return _item(row, flt.order) if row else None
 
 
 def queue_prev(store: Store, flt: QueueFilter, *, before: Sequence[Any]) -> QueueItem | None:
     """The response just before `before` in the queue's order, or None at the start."""
     with store.read() as conn:
-        row = conn.execute(_ordered(conn, flt, reverse=True, after=before).limit(1)
-                           ).mappings().first()
+        rows = _probe(conn, flt, 1, reverse=True, after=before)
+        row = rows[0] if rows else conn.execute(
+            _ordered(conn, flt, reverse=True, after=before).limit(1)).mappings().first()
     return _item(row, flt.order) if row else None
 
 
@@ -247,7 +280,9 @@ def queue_page(store: Store, flt: QueueFilter, *, offset: int = 0, limit: int = 
                ) -> list[QueueItem]:
     """One page of the queue (for lists: quotes under a theme, search results)."""
     with store.read() as conn:
-        rows = conn.execute(_ordered(conn, flt).limit(limit).offset(offset)).mappings().all()
+        rows = _probe(conn, flt, offset + limit)
+        rows = rows[offset:] if rows is not None else conn.execute(
+            _ordered(conn, flt).limit(limit).offset(offset)).mappings().all()
     return [_item(r, flt.order) for r in rows]
 
 

@@ -380,3 +380,18 @@ def test_a_bulk_decision_over_many_chunks_is_still_one_undo(store, write):
     ids = [f"b{i}" for i in range(1000)]
     assert rv.bulk_decisions(store, ids, [rv.Decision(t, "rejected")], coder="ana") == 1000
     assert len(rv.undo_last(store, "ana")) == 1000 and store.codings(coder="ana") == []
+
+
+@pytest.mark.parametrize("probe", [1, 2, 2000])
+def test_text_search_gives_the_same_walk_whether_the_probe_finds_it_or_not(store, coded,
+                                                                           monkeypatch, probe):
+    monkeypatch.setattr(rv, "PROBE_ROWS", probe)  # how far the head-of-queue probe reads
+    for order in ("informative", "import"):
+        flt = F(status="any", text="PAYMENT", order=order)
+        got = walk(store, flt)
+        assert sorted(got) == ["1", "5"]
+        assert got == [i.response_id for i in rv.queue_page(store, flt, limit=5)]
+        assert ids(rv.queue_page(store, flt, offset=1, limit=1)) == got[1:]
+        last = rv.find_item(store, got[-1], order=order)
+        assert rv.queue_prev(store, flt, before=last.key).response_id == got[0]
+    assert walk(store, F(status="any", text="nobody wrote this")) == []
