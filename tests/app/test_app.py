@@ -617,3 +617,20 @@ def test_memos_on_an_answer_a_theme_and_the_project(app_at, project):
     assert [m.author for m in list_memos(project.store, "project")] == ["ana"]
     at.text_input(key="memo_search").input("monday").run()
     assert "1 memo(s)" in markdown(at)
+
+
+def test_coded_sentences_are_highlighted_in_lists(app_at, project):
+    t = themes(project)
+    text = rv.find_item(project.store, "a2").text
+    end = text.index(" because")
+    rv.record_decisions(project.store, "a2", [rv.Decision(t[1], "accepted", spans=[(0, end)])],
+                        coder="ana")
+    at = app_at("themes")
+    at.selectbox(key="q_theme").set_value(t[1]).run()
+    at.radio(key="q_status").set_value("accepted").run()
+    coded = ":green-background[" + escape_md(text[:end]) + "]"
+    assert coded in markdown(at)
+    at = app_at()
+    at.button_group(key="view_box").set_value("list").run()
+    at.selectbox(key="f_status").set_value("any").run()
+    assert coded in markdown(at)

@@ -46,19 +46,23 @@ def _open(item: rv.QueueItem) -> None:
     state.set_view("card")
 
 
-def _themes_line(store, rid: str, coder: str, codebook: Codebook, blind: bool) -> str:
-    """The model's suggestions and this coder's decisions on one answer, in a few words."""
+def _row_info(store, rid: str, coder: str, codebook: Codebook, blind: bool
+              ) -> tuple[str, list[tuple[int, int]]]:
+    """The model's suggestions and the coders' decisions on one answer, in a few words, and
+    the spans this coder coded there (to highlight)."""
     labels = widgets.theme_labels(codebook)
-    sug, mine = [], []
+    sug, calls, spans = [], [], []
     for c in store.codings(response_id=rid):
         if c.coder == MODEL_CODER and c.status == "suggested":
             sug.append((c.confidence or 0.0, labels.get(c.theme_id, c.theme_id)))
         elif c.coder == coder or (not blind and c.coder != MODEL_CODER):
             who = "you" if c.coder == coder else c.coder
-            mine.append(f"{who}: {c.status} {labels.get(c.theme_id, c.theme_id)}")
-    parts = [", ".join(f"{lab} {p:.2f}" for p, lab in sorted(sug, reverse=True))
-             or "no suggestion"]
-    return "suggested: " + parts[0] + (" · " + "; ".join(mine) if mine else "")
+            calls.append(f"{who}: {c.status} {labels.get(c.theme_id, c.theme_id)}")
+            if c.coder == coder and c.status == "accepted":
+                spans.extend(c.spans)
+    line = "suggested: " + (", ".join(f"{lab} {p:.2f}" for p, lab in sorted(sug, reverse=True))
+                            or "none")
+    return line + (" · " + "; ".join(calls) if calls else ""), spans
 
 
 def render_list(project: Project, coder: str, codebook: Codebook, flt: rv.QueueFilter,
@@ -96,10 +100,11 @@ def render_list(project: Project, coder: str, codebook: Codebook, flt: rv.QueueF
     for it in items:
         row = st.columns([0.4, 8, 1], vertical_alignment="top")
         row[0].checkbox("select", key=f"sel:{it.response_id}", label_visibility="collapsed")
+        line, coded = _row_info(store, it.response_id, coder, codebook, blind)
         with row[1]:
-            st.markdown(card.highlight_md(it.text, hits=card.search_hits(it.text, flt.text)))
-            widgets.text(f"{it.response_id} · {it.source or 'no source'} · "
-                         + _themes_line(store, it.response_id, coder, codebook, blind),
+            st.markdown(card.highlight_md(it.text, hits=card.search_hits(it.text, flt.text),
+                                          coded=coded))
+            widgets.text(f"{it.response_id} · {it.source or 'no source'} · {line}",
                          caption=True)
         row[2].button("Open", key=f"open:{it.response_id}", on_click=_open, args=(it,),
                       help="Review this answer on the card.")

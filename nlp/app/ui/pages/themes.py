@@ -11,7 +11,8 @@ import streamlit as st
 
 from nlp.store import review as rv
 from nlp.store.review_themes import group_options, theme_counts, theme_crosstab
-from nlp.app.ui import memos, state, widgets
+from nlp.app.ui import card, memos, state, widgets
+from nlp.types import MODEL_CODER
 
 log = logging.getLogger(__name__)
 PAGE = 10
@@ -111,7 +112,14 @@ def _quotes_section(project, labels: dict[str, str]) -> None:
     memos.memo_box(project, "theme", tid, state.coder(), blind=state.blind())
     st.caption(f"{total:,} answers")
     for item in rv.queue_page(project.store, flt, offset=(int(page) - 1) * PAGE, limit=PAGE):
-        widgets.quote(item.text)
+        # the sentences researchers coded under the theme (the model's evidence, if only it)
+        calls = project.store.codings(response_id=item.response_id, theme_id=tid)
+        coded = [sp for c in calls if c.coder != MODEL_CODER and c.status == "accepted"
+                 for sp in c.spans]
+        evidence = [sp for c in calls if c.coder == MODEL_CODER for sp in c.spans] \
+            if not coded else []
+        with st.container(border=True):
+            st.markdown(card.highlight_md(item.text, coded=coded, marks=evidence))
         widgets.text(" · ".join(x for x in (item.response_id, item.source,
                                               item.respondent_id or "") if x), caption=True)
 
