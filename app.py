@@ -17,7 +17,7 @@ REVIEW = st.Page(PAGES / "review.py", title="Review queue", url_path="review")
 def _home() -> None:
     # Streamlit serves the default page at "/" only; a hidden home page that forwards to the
     # review queue gives every visible page its own address (/review, /themes...).
-    st.switch_page(REVIEW, query_params=dict(st.query_params))
+    st.switch_page(REVIEW, query_params=state.url_params())
 
 
 st.set_page_config(page_title="consultation-nlp review", layout="wide")

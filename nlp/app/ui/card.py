@@ -1,5 +1,5 @@
-"""App: what the review card shows, as plain data (no Streamlit): the theme rows in score order,
-the answer's sentences, and the answer as safe Markdown with its marked spans and search hits."""
+"""App: what the review card shows, as plain data (no Streamlit calls): the theme rows in score
+order, the answer's sentences, and the answer as safe Markdown with its spans and search hits."""
 from __future__ import annotations
 
 import re

@@ -22,7 +22,7 @@ def _selected(ids: list[str]) -> list[str]:
 
 def _select_all(ids: list[str], on: bool) -> None:
     for rid in ids:
-        st.session_state[f"sel:{rid}"] = on
+        state.set_widget(f"sel:{rid}", on)
 
 
 def bulk(project: Project, coder: str, ids: list[str], status: str, flt: rv.QueueFilter

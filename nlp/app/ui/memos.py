@@ -24,7 +24,7 @@ def save(project: Project, target: str, target_id: str, coder: str, key: str) ->
     except ValueError as exc:
         state.flash(str(exc), "error")
         return
-    st.session_state[key] = ""
+    state.set_widget(key, "")
     state.flash(f"Memo saved on {'the project' if target == 'project' else f'{target} {target_id}'}.")
 
 

@@ -147,6 +147,12 @@ def set_view(name: str) -> None:
     st.session_state["view_box"] = st.session_state["review_view"]
 
 
+def init_view_box() -> None:
+    """Give the view switch (key "view_box") the session's view before it is first drawn."""
+    if "view_box" not in st.session_state:
+        st.session_state["view_box"] = view()
+
+
 def view_box_changed() -> None:
     """on_change of the Review page's view switch (its widget key is "view_box")."""
     set_view(st.session_state.get("view_box") or "card")
@@ -166,6 +172,16 @@ def set_queue_filter(flt: QueueFilter) -> None:
 def widget(key: str, default: Any = None) -> Any:
     """The current value of a keyed widget (for on_change callbacks)."""
     return st.session_state.get(key, default)
+
+
+def set_widget(key: str, value: Any) -> None:
+    """Set a keyed widget's value (in a callback, before the widget is drawn again)."""
+    st.session_state[key] = value
+
+
+def url_params() -> dict[str, str]:
+    """The query string, to carry along when one page forwards to another."""
+    return dict(st.query_params)
 
 
 def filter_changed(field: str, key: str) -> None:

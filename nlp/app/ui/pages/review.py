@@ -338,8 +338,7 @@ def render() -> None:
                + (" · refreshing suggestions…" if busy else "")
                + ("" if flt.order == "informative" or state.queue_filter().order == "import"
                   else " · import order until the model has coded the answers"))
-    if "view_box" not in st.session_state:
-        st.session_state["view_box"] = state.view()
+    state.init_view_box()
     st.segmented_control("View", ["card", "list"], key="view_box",
                          on_change=state.view_box_changed, label_visibility="collapsed",
                          format_func={"card": "One answer", "list": "List"}.get)
