@@ -25,7 +25,8 @@ def save(project: Project, target: str, target_id: str, coder: str, key: str) ->
         state.flash(str(exc), "error")
         return
     state.set_widget(key, "")
-    state.flash(f"Memo saved on {'the project' if target == 'project' else f'{target} {target_id}'}.")
+    on = "the project" if target == "project" else f"{target} {target_id}"
+    state.flash(f"Memo saved on {on}.")
 
 
 def delete(project: Project, memo_id: int, coder: str) -> None:

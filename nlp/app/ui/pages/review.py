@@ -135,7 +135,8 @@ def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
 # -- the card --------------------------------------------------------------------------------------
 KEYS = {"next": "N", "prev": "P", "undo": "U", "accall": "A", "none": "X", "scope": "S",
         "move": "M"}
-KEY_HELP = ("Keys: **1–9** accept theme 1–9 · **Alt+1–9** reject it · **S** code sentences / "
+KEY_HELP = ("Keys: **1–9** accept theme 1–9 · **Alt+1–9** reject it · **S** code sentences "
+            "/ "
             "the whole answer · **A** accept all suggestions and go on · **X** no (other) theme "
             "applies, go on · **N** next · **P** previous · **U** undo · **M** move (relabel)")
 
@@ -234,9 +235,9 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
                 widgets.text(_short(row.definition), caption=True)
         cols[1].caption(row.kind + (f" · {row.score:.2f}" if row.score is not None else ""))
         where = ctx.spans.get(tid, {}).get(coder) if mine else None
+        quoted = " / ".join(f"“{_short(text[a:b], 40)}”" for a, b in where or ())
         cols[2].caption(f"you: {mine or '—'}" + (
-            widgets.escape_md(" · " + " / ".join(f"“{_short(text[a:b], 40)}”" for a, b in where))
-            if where else "") + (
+            widgets.escape_md(" · " + quoted) if quoted else "") + (
             "  \n" + widgets.escape_md(", ".join(f"{c}: {s}" for c, s in row.others.items()))
             if row.others else ""))
         cols[3].button("Accept", key=f"acc:{rid}:{tid}", disabled=mine == "accepted",
