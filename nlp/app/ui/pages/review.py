@@ -136,9 +136,9 @@ def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
 KEYS = {"next": "N", "prev": "P", "undo": "U", "accall": "A", "none": "X", "scope": "S",
         "move": "M"}
 KEY_HELP = ("Keys: **1–9** accept theme 1–9 · **Alt+1–9** reject it · **S** code sentences "
-            "/ "
-            "the whole answer · **A** accept all suggestions and go on · **X** no (other) theme "
-            "applies, go on · **N** next · **P** previous · **U** undo · **M** move (relabel)")
+            "/ the whole answer · **A** accept all suggestions and go on · **X** no (other) "
+            "theme applies, go on · **N** next · **P** previous · **U** undo · **M** move "
+            "(relabel)")
 
 
 def _evidence(ctx: rv.ReviewContext) -> dict[str, tuple[int, int]]:
