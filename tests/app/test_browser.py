@@ -1,4 +1,4 @@
-"""End to end in a real headless Chromium: start the server, relabel an answer by clicking,
+"""End to end in a real headless Chromium: start the server, accept by a click, reject by a key,
 check the database and a screenshot; the coder kept across pages and refreshes; a whole coding
 session. Set NLP_DOCS_SCREENSHOTS=1 to also refresh docs/img/app-{review,list,themes}.png."""
 from __future__ import annotations
@@ -66,7 +66,7 @@ def server(tmp_path):
         project.close()
 
 
-def test_relabel_by_clicking_in_chromium(server, tmp_path):
+def test_accept_by_click_reject_by_key_in_chromium(server, tmp_path):
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: apt-get install -y chromium"
     from playwright import sync_api
     url, project = server
