@@ -74,7 +74,7 @@ def _disagreements(project, rep: AgreementReport, labels: dict[str, str], coder:
                          f"applied by {', '.join(d.applied_by) or 'nobody'}; not by "
                          f"{', '.join(d.not_applied_by) or 'nobody'}", caption=True)
             widgets.text(texts.get(d.response_id, ""))
-            c = st.columns([1, 1, 4])
+            c = st.columns([1, 1.8, 3.2])
             key = f"{d.response_id}:{d.theme_id}"
             c[0].button("Applies", key=f"ag_yes:{key}", on_click=_adjudicate,
                         args=(project, coder, d.response_id, d.theme_id, "accepted"))
@@ -115,14 +115,19 @@ def render() -> None:
         widgets.text(f"Not scored (no coder applied them on the shared answers, so agreement "
                      f"on them says nothing): "
                      + ", ".join(labels.get(t, t) for t in rep.unused) + ".", caption=True)
-    chart = pd.DataFrame([{"theme": labels.get(t.theme_id, t.theme_id), "alpha": t.alpha}
+    chart = pd.DataFrame([{"theme": labels.get(t.theme_id, t.theme_id), "alpha": t.alpha,
+                           "low": t.alpha_ci[0] if t.alpha_ci else t.alpha,
+                           "high": t.alpha_ci[1] if t.alpha_ci else t.alpha}
                           for t in rep.themes if t.alpha is not None])
     if not chart.empty:
-        st.altair_chart(alt.Chart(chart).mark_bar().encode(
-            x=alt.X("alpha:Q", scale=alt.Scale(domain=[-1, 1]), title="Krippendorff's alpha"),
-            y=alt.Y("theme:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-            tooltip=["theme", "alpha"]),
-            width="stretch")
+        base = alt.Chart(chart)
+        y = alt.Y("theme:N", sort=alt.EncodingSortField("alpha", order="descending"),
+                  title=None, axis=alt.Axis(labelLimit=260))
+        bars = base.mark_bar().encode(
+            x=alt.X("alpha:Q", scale=alt.Scale(domain=[-1, 1]), title="Krippendorff's alpha "
+                    "(line: its interval)"), y=y, tooltip=["theme", "alpha", "low", "high"])
+        st.altair_chart(bars + base.mark_rule(color="black").encode(x="low:Q", x2="high:Q",
+                                                                     y=y), width="stretch")
     _disagreements(project, rep, labels, coder)
 
 
