@@ -141,6 +141,9 @@ def test_filters_theme_status_and_search(app_at, project):
     t = themes(project)
     at = app_at()
     at.selectbox(key="f_theme").set_value(t[2]).run()
+    # the default status ("Not yet reviewed") narrows to the theme's open suggestions
+    assert "2 answers in this queue" in markdown(at)  # a1 (0.55) and a3 (0.88)
+    assert at.query_params["item"] in ("a1", "a3")
     at.selectbox(key="f_status").set_value("suggested").run()
     assert "2 answers in this queue" in markdown(at)  # a1 (0.55) and a3 (0.88)
     assert at.query_params["item"] == "a1"
