@@ -48,10 +48,12 @@ def make_project(root: Path, *, suggestions: bool = True):
 # the themes a model might suggest for them; written for the browser test and screenshots.
 DEMO = [
     ("We were named as a delivery partner in the prime's bid and then never heard from them "
-     "again.", ["bid_candy", "poor_communication"]),
-    ("Our reserves are now paying for a service the council says it values.",
-     ["subsidising_contracts"]),
-    ("The contract price does not cover our overheads, so every referral costs us money.",
+     "again. Nobody from the prime returned our calls after the contract was awarded.",
+     ["bid_candy", "poor_communication"]),
+    ("We have run this service for twelve years. Our reserves are now paying for a service "
+     "the council says it values.", ["subsidising_contracts"]),
+    ("The contract price does not cover our overheads, so every referral costs us money. "
+     "Payment comes three months late as well.",
      ["subsidising_contracts", "underfunding_and_payment_risk"]),
     ("We asked three clarification questions and got no answer before the deadline.",
      ["poor_communication"]),
@@ -104,16 +106,20 @@ def make_demo_project(root: Path):
                        for k, (rid, (text, _), g) in enumerate(part))
         (root / name).write_text("id,text,group,respondent_id\n" + body, encoding="utf-8")
         import_file(project.store, root / name)
+    from nlp.text.segment import segment_spans
+
     tids = project.store.active_codebook().theme_ids
-    scores, unc = {}, {}
-    for rid, (_, themes), _ in rows:
-        s = {t: round(rng.uniform(0.02, 0.3), 2) for t in tids}
-        for t in themes:
+    scores, unc, evidence = {}, {}, {}
+    for rid, (text, themes), _ in rows:
+        s = {t: round(rng.uniform(0.0, 0.3), 2) for t in tids}
+        sents = segment_spans(text.replace('"', "'"))
+        for k, t in enumerate(themes):
             s[t] = round(rng.uniform(0.45, 0.97), 2)
+            evidence[(rid, t)] = sents[k % len(sents)]  # the k-th theme rests on the k-th
         scores[rid] = s
         unc[rid] = round(max(1 - abs(p - 0.5) / 0.5 for p in s.values()), 3)
     project.store.write_model_codings(scores, {t: 0.5 for t in tids}, model_id="demo",
-                                      uncertainty=unc)
+                                      uncertainty=unc, evidence=evidence)
     for rid, (_, themes), _ in rows[:12]:
         record_decisions(project.store, rid, [Decision(t, "accepted", "model", scores[rid][t])
                                               for t in themes], coder="ben")

@@ -32,10 +32,35 @@ def test_review_shows_most_informative_first_with_context(app_at, project):
     assert not at.exception and at.title[0].value == "Review queue"
     text = markdown(at)
     assert escape_md("The tender documents ran to 200 pages") in text  # a4: uncertainty 0.95
-    assert escape_md("answer a4 · answers.csv · row 5") in text
-    assert escape_md("… Nobody answered our clarification questions before the deadline.") \
-        in text  # the answer before it in the same file
+    assert escape_md("answer a4 · answers.csv, row 5") in text
+    # a table row without a respondent: no other row is its context (import order is not)
+    assert "Nobody answered" not in text
     assert at.query_params["item"] == "a4"
+
+
+def test_source_context_section_and_turns(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from nlp.ingest import import_file
+    from nlp.project import init_project
+
+    p = init_project(tmp_path / "p")
+    f = tmp_path / "quotes.csv"
+    f.write_text("id,text,section,respondent_id\n"
+                 "q1,Our reserves pay for the service.,Funding,R1\n"
+                 "q2,Nobody asked the people who use it.,Voice,R2\n"
+                 "q3,Payment comes three months late.,Funding,R3\n", encoding="utf-8")
+    import_file(p.store, f)
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["project_root"] = str(p.root)
+    at.session_state["coder"] = "ana"
+    at.query_params["item"] = "q3"
+    at.run()
+    text = markdown(at)
+    assert escape_md("Section: Funding") in text
+    assert escape_md("… R1: Our reserves pay for the service.") in text  # same section
+    assert "Nobody asked" not in text  # another section
+    p.close()
 
 
 def test_user_text_is_escaped_never_html(app_at):
@@ -116,6 +141,9 @@ def test_filters_theme_status_and_search(app_at, project):
     t = themes(project)
     at = app_at()
     at.selectbox(key="f_theme").set_value(t[2]).run()
+    # the default status ("Not yet reviewed") narrows to the theme's open suggestions
+    assert "2 answers in this queue" in markdown(at)  # a1 (0.55) and a3 (0.88)
+    assert at.query_params["item"] in ("a1", "a3")
     at.selectbox(key="f_status").set_value("suggested").run()
     assert "2 answers in this queue" in markdown(at)  # a1 (0.55) and a3 (0.88)
     assert at.query_params["item"] == "a1"
@@ -262,12 +290,31 @@ def test_themes_counts_crosstab_and_quotes(app_at, project):
     df = at.dataframe[0].value
     row = df[df["theme"] == project.store.active_codebook().theme(t[0]).label].iloc[0]
     assert (row["accepted"], row["suggested"]) == (1, 0)
-    at.selectbox(key="xt_by").set_value("meta:group").run()
+    box = at.selectbox(key="xt_by")
+    assert box.options == ["Imported file", "Question", "Respondent", "field group"]
+    box.set_value("meta:group").run()
     assert not at.exception
     assert "charity" in at.dataframe[1].value.columns
     at.selectbox(key="q_theme").set_value(t[2]).run()
     at.radio(key="q_status").set_value("suggested").run()
     assert "2 answers" in markdown(at)
+
+
+def test_group_by_names_a_source_field_apart_from_the_imported_file(tmp_path):
+    from nlp.app.ui.pages.themes import group_label
+    from nlp.ingest import import_file
+    from nlp.project import init_project
+
+    p = init_project(tmp_path / "p")
+    f = tmp_path / "units.csv"
+    f.write_text("id,text,source,section\nu1,An answer,000_13c9.txt,Methods\n", encoding="utf-8")
+    import_file(p.store, f)
+    from nlp.store.review_themes import group_options
+
+    labels = [group_label(o) for o in group_options(p.store)]
+    assert len(labels) == len(set(labels)) and "Imported file" in labels
+    assert "field source" in labels and "field section" in labels
+    p.close()
 
 
 def test_topics_page_explains_when_missing(app_at):
@@ -350,11 +397,17 @@ def test_agreement_page_lists_disagreements_and_adjudicates(app_at, project):
     at = app_at("agreement", coder="cat")
     df = at.dataframe[0].value
     assert "kappa ana / ben" in df.columns and "Krippendorff alpha" in df.columns
+    assert {"alpha interval", "interval ana / ben"} <= set(df.columns)
+    labels = {th.label for th in project.store.active_codebook().themes}
+    assert set(df["theme"]) < labels  # themes nobody applied are left out...
+    assert "Not scored" in markdown(at)  # ...and named apart
     assert "Disagreements" in at.subheader[0].value
     at.button(key=f"ag_yes:a1:{t[0]}").click().run()
     assert mine(project, "cat") == {("a1", t[0]): "accepted"}
     at.toggle(key="ag_model").set_value(False).run()
     assert not at.exception
+    at.toggle(key="blind_box").set_value(True).run()
+    assert "Blind mode is on" in at.info[0].value and not at.dataframe
 
 
 @pytest.mark.parametrize("fmt,layout", [("csv", "wide"), ("xlsx", "long")])
@@ -366,6 +419,7 @@ def test_export_download(app_at, project, fmt, layout):
     at = app_at("export")
     at.radio(key="ex_format").set_value(fmt).run()
     at.radio(key="ex_layout").set_value(layout).run()
+    assert escape_md("the latest decision wins") in markdown(at)  # the rule, stated
     at.checkbox(key="ex_anon").uncheck().run()
     at.button(key="ex_go").click().run()
     [dl] = at.download_button
@@ -415,3 +469,171 @@ def test_appserver_command(monkeypatch, tmp_path):
     assert "0.0.0.0" in app_command(tmp_path)
     assert "10.0.0.1" in app_command(tmp_path, host="10.0.0.1")
     assert Path(cmd[4]) == APP
+
+
+# -- sentence coding, relabel, blind mode, keys ------------------------------------------------
+def test_code_picked_sentences_and_the_whole_answer(app_at, project):
+    t = themes(project)
+    text = dict((i, x) for i, x, _ in __import__("appdata").ANSWERS)["a4"]
+    at = app_at()
+    assert at.button(key="scope").label == "Code sentences"
+    at.button(key="scope").click().run()
+    pick = next(p for p in at.button_group if p.key == "sents:a4")
+    assert pick.value == []  # no evidence stored for a4: nothing preselected
+    pick.set_value([1]).run()
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    [c] = project.store.codings(coder="ana")
+    from nlp.app.ui.card import sentence_spans
+
+    s, e = sentence_spans(text)[1]
+    assert c.spans == ((s, e),) and text[s:e] == "<b>bold</b> **stars** [link](http://x) $x$"
+    assert "Green: sentences you coded" in markdown(at)
+    at.button(key="scope").click().run()  # back to the whole answer
+    at.button(key=f"acc:a4:{t[2]}").click().run()
+    assert project.store.codings(coder="ana", theme_id=t[2])[0].spans == ()
+
+
+def test_evidence_sentence_is_preselected(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from appdata import make_demo_project
+
+    p = make_demo_project(tmp_path / "demo")
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["project_root"] = str(p.root)
+    at.session_state["coder"] = "ana"
+    at.session_state["sentence_scope"] = True
+    at.run()
+    rid = at.query_params["item"]
+    item = rv.find_item(p.store, rid)
+    ctx = rv.review_context(p.store, item)
+    pick = next(b for b in at.button_group if b.key == f"sents:{rid}")
+    model = {t: sp["model"][0] for t, sp in ctx.spans.items() if "model" in sp}
+    assert model and pick.value  # the top suggestion's evidence sentence is picked
+    top = max(model, key=lambda t: ctx.scores[t])
+    from nlp.app.ui.card import sentence_spans
+
+    sents = sentence_spans(item.text)
+    assert {sents[i] for i in pick.value} == {model[top]}
+    at.button(key=f"acc:{rid}:{top}").click().run()
+    assert p.store.codings(coder="ana", theme_id=top)[0].spans == (model[top],)
+    p.close()
+
+
+def test_relabel_is_one_action_and_one_undo(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    at.selectbox(key="mv_from:a4").set_value(t[3]).run()
+    at.selectbox(key="mv_to:a4").set_value(t[6]).run()
+    at.button(key="mv:a4").click().run()
+    assert mine(project) == {("a4", t[3]): "rejected", ("a4", t[6]): "accepted"}
+    at.button(key="undo").click().run()
+    assert mine(project) == {("a4", t[3]): "accepted"}
+    assert escape_md("Undid 2 change(s)") in at.info[0].value
+
+
+def test_blind_mode_hides_other_coders_and_keeps_my_queue(app_at, project):
+    from streamlit.testing.v1 import AppTest
+
+    t = themes(project)
+    rv.record_decisions(project.store, "a4", [rv.Decision(t[3], "rejected")], coder="ben")
+    at = app_at()
+    assert at.query_params["item"] == "a2"  # not blind: ben reviewed a4, so it is done
+    at.toggle(key="blind_box").set_value(True).run()
+    assert at.query_params["blind"] == "1"
+    # a bookmark with ?blind=1: the queue is "not yet reviewed by me", others are hidden
+    blind = AppTest.from_file(str(APP), default_timeout=30)
+    blind.query_params.update({"coder": "ana", "blind": "1"})
+    blind.session_state["project_root"] = str(project.root)
+    blind.run()
+    assert blind.query_params["item"] == "a4" and blind.toggle(key="blind_box").value
+    assert "ben" not in markdown(blind) and "Blind mode" in markdown(blind)
+    assert blind.selectbox(key="f_coder").disabled
+    seeing = app_at()
+    seeing.button(key="prev").click().run()
+    rv.record_decisions(project.store, "a2", [rv.Decision(t[1], "accepted")], coder="ben")
+    seeing.run()
+    assert escape_md("ben: accepted") in markdown(seeing)  # not blind: ben shows
+
+
+def test_keyboard_shortcuts_on_the_card(app_at, project):
+    t = themes(project)
+    at = app_at()
+    assert at.button(key="next").proto.shortcut == "n"
+    assert at.button(key="undo").proto.shortcut == "u"
+    assert at.button(key=f"acc:a4:{t[3]}").proto.shortcut == "1"  # the top score: 0.51
+    assert at.button(key=f"rej:a4:{t[3]}").proto.shortcut == "alt+1"
+    assert at.button(key=f"acc:a4:{t[2]}").proto.shortcut == "2"
+    assert "Keys:" in markdown(at)
+
+
+def test_list_view_search_hits_and_bulk_decisions_with_one_undo(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.button_group(key="view_box").set_value("list").run()
+    at.selectbox(key="f_status").set_value("any").run()
+    at.text_input(key="f_text").set_value("our").run()
+    text = markdown(at)
+    assert text.count(":blue-background[**our**]") == 3  # a2, a3 and a6
+    assert "3 answers in this queue" in text
+    at.checkbox(key="sel:a2").check().run()
+    at.checkbox(key="sel:a6").check().run()
+    at.selectbox(key="bulk_theme").set_value(t[1]).run()
+    at.button(key="bulk_accept").click().run()
+    assert mine(project) == {("a2", t[1]): "accepted", ("a6", t[1]): "accepted"}
+    assert not at.checkbox(key="sel:a2").value  # the selection is cleared after
+    at.button(key="sel_all").click().run()
+    at.button(key="bulk_reject").click().run()
+    assert mine(project) == {("a2", t[1]): "rejected", ("a3", t[1]): "rejected",
+                             ("a6", t[1]): "rejected"}
+    at.button(key="undo").click().run()
+    assert mine(project) == {("a2", t[1]): "accepted", ("a6", t[1]): "accepted"}
+    at.button(key="open:a6").click().run()
+    assert at.query_params["item"] == "a6" and at.button(key="accall:a6")
+
+
+def test_memos_on_an_answer_a_theme_and_the_project(app_at, project):
+    from nlp.store.memos import add_memo, list_memos
+
+    t = themes(project)
+    add_memo(project.store, "answer", "a4", "ben's doubt about this one", author="ben")
+    at = app_at()
+    at.text_area(key="memo_text:answer:a4").input("Borderline: tender length, not process").run()
+    at.button(key="memo_save:answer:a4").click().run()
+    [m] = list_memos(project.store, "answer", "a4", author="ana")
+    assert m.text == "Borderline: tender length, not process"
+    assert escape_md("ben's doubt") in markdown(at)
+    at.session_state["blind"] = True
+    at.run()
+    assert escape_md("ben's doubt") not in markdown(at)  # blind: only my own memos
+    assert escape_md("Borderline: tender length") in markdown(at)
+    at = app_at("themes")
+    at.selectbox(key="q_theme").set_value(t[2]).run()
+    at.text_area(key=f"memo_text:theme:{t[2]}").input("Overlaps with poor process").run()
+    at.button(key=f"memo_save:theme:{t[2]}").click().run()
+    assert [m.text for m in list_memos(project.store, "theme", t[2])] == [
+        "Overlaps with poor process"]
+    at = app_at("project")
+    at.text_area(key="memo_text:project:").input("Second coding round starts Monday").run()
+    at.button(key="memo_save:project:").click().run()
+    assert [m.author for m in list_memos(project.store, "project")] == ["ana"]
+    at.text_input(key="memo_search").input("monday").run()
+    assert "1 memo(s)" in markdown(at)
+
+
+def test_coded_sentences_are_highlighted_in_lists(app_at, project):
+    t = themes(project)
+    text = rv.find_item(project.store, "a2").text
+    end = text.index(" because")
+    rv.record_decisions(project.store, "a2", [rv.Decision(t[1], "accepted", spans=[(0, end)])],
+                        coder="ana")
+    at = app_at("themes")
+    at.selectbox(key="q_theme").set_value(t[1]).run()
+    at.radio(key="q_status").set_value("accepted").run()
+    coded = ":green-background[" + escape_md(text[:end]) + "]"
+    assert coded in markdown(at)
+    at = app_at()
+    at.button_group(key="view_box").set_value("list").run()
+    at.selectbox(key="f_status").set_value("any").run()
+    assert coded in markdown(at)

@@ -71,6 +71,19 @@ def coder() -> str | None:
     return name.strip() if isinstance(name, str) and name.strip() else None
 
 
+def keep_coder() -> str | None:
+    """Run first on every page: take the coder from the URL into the session (a bookmark,
+    a refresh) and put the session's coder back into the URL (moving to another page in the
+    sidebar drops the query string), so every page knows who is coding and a refresh on any
+    page still does."""
+    name = coder()
+    if name:
+        st.session_state["coder"] = name
+        if st.query_params.get("coder") != name:
+            st.query_params["coder"] = name
+    return name
+
+
 def set_coder(name: str) -> None:
     name = name.strip()
     st.session_state["coder"] = name
@@ -83,6 +96,66 @@ def set_coder(name: str) -> None:
 def coder_box_changed() -> None:
     """on_change of the sidebar's coder box (its widget key is "coder_box")."""
     set_coder(st.session_state.get("coder_box", ""))
+
+
+# -- blind double coding ------------------------------------------------------------------------
+def blind() -> bool:
+    """Blind mode: this coder sees the model's suggestions and their own decisions only (kept
+    in the URL as ?blind=1, like the coder, so a bookmark opens a blind session)."""
+    if "blind" not in st.session_state:
+        st.session_state["blind"] = st.query_params.get("blind") == "1"
+    return bool(st.session_state["blind"])
+
+
+def set_blind(on: bool) -> None:
+    st.session_state["blind"] = bool(on)
+    if on:
+        st.query_params["blind"] = "1"
+    elif "blind" in st.query_params:
+        del st.query_params["blind"]
+
+
+def blind_box_changed() -> None:
+    """on_change of the sidebar's blind-mode toggle (its widget key is "blind_box")."""
+    set_blind(bool(st.session_state.get("blind_box")))
+
+
+def keep_blind() -> None:
+    """Put blind mode back into the URL after a page change dropped the query string."""
+    if blind() and st.query_params.get("blind") != "1":
+        st.query_params["blind"] = "1"
+
+
+# -- what a decision on the card applies to ------------------------------------------------------
+def sentence_scope() -> bool:
+    """Whether the card's decisions code the picked sentences (else the whole answer)."""
+    return bool(st.session_state.get("sentence_scope"))
+
+
+def toggle_sentence_scope() -> None:
+    st.session_state["sentence_scope"] = not sentence_scope()
+
+
+# -- card or list -----------------------------------------------------------------------------
+def view() -> str:
+    """How the Review page shows the queue: "card" (one answer) or "list"."""
+    return st.session_state.get("review_view") or "card"
+
+
+def set_view(name: str) -> None:
+    st.session_state["review_view"] = name if name in ("card", "list") else "card"
+    st.session_state["view_box"] = st.session_state["review_view"]
+
+
+def init_view_box() -> None:
+    """Give the view switch (key "view_box") the session's view before it is first drawn."""
+    if "view_box" not in st.session_state:
+        st.session_state["view_box"] = view()
+
+
+def view_box_changed() -> None:
+    """on_change of the Review page's view switch (its widget key is "view_box")."""
+    set_view(st.session_state.get("view_box") or "card")
 
 
 # -- the review queue ---------------------------------------------------------------------------
@@ -99,6 +172,16 @@ def set_queue_filter(flt: QueueFilter) -> None:
 def widget(key: str, default: Any = None) -> Any:
     """The current value of a keyed widget (for on_change callbacks)."""
     return st.session_state.get(key, default)
+
+
+def set_widget(key: str, value: Any) -> None:
+    """Set a keyed widget's value (in a callback, before the widget is drawn again)."""
+    st.session_state[key] = value
+
+
+def url_params() -> dict[str, str]:
+    """The query string, to carry along when one page forwards to another."""
+    return dict(st.query_params)
 
 
 def filter_changed(field: str, key: str) -> None:
@@ -139,6 +222,14 @@ def show(item: QueueItem | None, *, remember: bool = True) -> None:
         st.query_params["item"] = item.response_id
     elif "item" in st.query_params:
         del st.query_params["item"]
+
+
+def keep_item() -> None:
+    """Put the answer on screen back into the URL after a page change dropped it (so a
+    refresh reopens it)."""
+    item = current()
+    if item is not None and st.query_params.get("item") != item.response_id:
+        st.query_params["item"] = item.response_id
 
 
 def at_end() -> bool:

@@ -147,6 +147,11 @@ def sidebar() -> None:
                       on_change=state.coder_box_changed, placeholder="your name",
                       help="Kept in the address bar (?coder=...): bookmark it. "
                            + (escape_md(f"Known coders: {', '.join(known)}.") if known else ""))
+        st.toggle("Blind mode (double coding)", value=state.blind(), key="blind_box",
+                  on_change=state.blind_box_changed,
+                  help="Show only the model's suggestions and your own decisions, not other "
+                       "coders', so a second coding stays independent. Kept in the address "
+                       "bar (?blind=1).")
         if p is not None:
             st.caption("Project: " + escape_md(str(p.root)))
             job = jobs.get(str(p.root))

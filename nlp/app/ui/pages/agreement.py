@@ -29,14 +29,22 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}"
 
 
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "—" if ci is None else f"{ci[0]:.2f} to {ci[1]:.2f}"
+
+
 def agreement_frame(rep: AgreementReport, labels: dict[str, str]) -> pd.DataFrame:
-    """One row per theme: agreement %, alpha, and kappa per coder pair."""
+    """One row per theme some coder applied on the shared answers: agreement %, alpha and
+    kappa per coder pair, each with its bootstrap interval."""
     rows = []
     for t in rep.themes:
         row = {"theme": labels.get(t.theme_id, t.theme_id), "answers": t.units,
-               "agreement": _fmt(t.percent), "Krippendorff alpha": _fmt(t.alpha),
+               "applied on": t.applied, "agreement": _fmt(t.percent),
+               "Krippendorff alpha": _fmt(t.alpha), "alpha interval": _ci(t.alpha_ci),
                "mean kappa": _fmt(t.mean_kappa)}
-        row.update({f"kappa {a} / {b}": _fmt(k) for (a, b), k in t.kappa.items()})
+        for (a, b), k in t.kappa.items():
+            row[f"kappa {a} / {b}"] = _fmt(k)
+            row[f"interval {a} / {b}"] = _ci(t.kappa_ci.get((a, b)))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -66,7 +74,7 @@ def _disagreements(project, rep: AgreementReport, labels: dict[str, str], coder:
                          f"applied by {', '.join(d.applied_by) or 'nobody'}; not by "
                          f"{', '.join(d.not_applied_by) or 'nobody'}", caption=True)
             widgets.text(texts.get(d.response_id, ""))
-            c = st.columns([1, 1, 4])
+            c = st.columns([1, 1.8, 3.2])
             key = f"{d.response_id}:{d.theme_id}"
             c[0].button("Applies", key=f"ag_yes:{key}", on_click=_adjudicate,
                         args=(project, coder, d.response_id, d.theme_id, "accepted"))
@@ -82,6 +90,10 @@ def render() -> None:
     widgets.show_flashes()
     store = project.store
     labels = widgets.theme_labels(store.active_codebook())
+    if state.blind():
+        st.info("Blind mode is on: this page shows every coder's decisions. Switch blind mode "
+                "off in the sidebar when your coding is done.")
+        return
     include_model = st.toggle("Count the model as a coder", value=True, key="ag_model")
     rep = _report(str(project.root), rv.data_version(store), include_model, store)
     people = [c for c in rep.coders if c != MODEL_CODER]
@@ -96,14 +108,26 @@ def render() -> None:
                "they accepted; the model's, those it suggested.")
     df = agreement_frame(rep, labels)
     st.dataframe(df, hide_index=True, width="stretch")
-    chart = pd.DataFrame([{"theme": labels.get(t.theme_id, t.theme_id), "alpha": t.alpha}
+    if rep.bootstrap:
+        st.caption(f"Intervals: {rep.level:.0%} bootstrap percentile intervals over "
+                   f"{rep.bootstrap:,} resamples of the shared answers.")
+    if rep.unused:
+        widgets.text(f"Not scored (no coder applied them on the shared answers, so agreement "
+                     f"on them says nothing): "
+                     + ", ".join(labels.get(t, t) for t in rep.unused) + ".", caption=True)
+    chart = pd.DataFrame([{"theme": labels.get(t.theme_id, t.theme_id), "alpha": t.alpha,
+                           "low": t.alpha_ci[0] if t.alpha_ci else t.alpha,
+                           "high": t.alpha_ci[1] if t.alpha_ci else t.alpha}
                           for t in rep.themes if t.alpha is not None])
     if not chart.empty:
-        st.altair_chart(alt.Chart(chart).mark_bar().encode(
-            x=alt.X("alpha:Q", scale=alt.Scale(domain=[-1, 1]), title="Krippendorff's alpha"),
-            y=alt.Y("theme:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-            tooltip=["theme", "alpha"]),
-            width="stretch")
+        base = alt.Chart(chart)
+        y = alt.Y("theme:N", sort=alt.EncodingSortField("alpha", order="descending"),
+                  title=None, axis=alt.Axis(labelLimit=260))
+        bars = base.mark_bar().encode(
+            x=alt.X("alpha:Q", scale=alt.Scale(domain=[-1, 1]), title="Krippendorff's alpha "
+                    "(line: its interval)"), y=y, tooltip=["theme", "alpha", "low", "high"])
+        st.altair_chart(bars + base.mark_rule(color="black").encode(x="low:Q", x2="high:Q",
+                                                                     y=y), width="stretch")
     _disagreements(project, rep, labels, coder)
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from nlp import errors, export
 from nlp.app.ui import state, widgets
+from nlp.store.resolve import RESOLUTION_RULE
 
 log = logging.getLogger(__name__)
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument."
@@ -46,6 +47,12 @@ def render() -> None:
         layout = st.radio("Rows", ["wide", "long"], key="ex_layout", horizontal=True,
                           format_func=lambda x: {"wide": "one row per quote, a column per theme",
                                                  "long": "one row per coding"}[x])
+    if fmt in export.EXPORT_FORMATS:
+        widgets.text(("One row per quote: per theme the status that stands, each coder's own "
+                      "call (coders:THEME) and a disagreement flag. " if layout == "wide" else
+                      "One row per coding: the coder, the status and the sentences it rests on "
+                      "(span, span_start, span_end; blank for the whole answer). ")
+                     + "Rule: " + RESOLUTION_RULE, caption=True)
     anonymise = st.checkbox("Anonymise (replace names, places, contact details)", value=True,
                             key="ex_anon", disabled=fmt == "qdc")
     if st.button("Prepare the export", key="ex_go", type="primary"):

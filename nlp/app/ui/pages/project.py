@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from nlp import errors
-from nlp.app.ui import jobs, state, widgets
+from nlp.app.ui import jobs, memos, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.codebook import loads_codebook
 from nlp.ingest import READERS, ImportOptions, import_file
@@ -180,6 +180,9 @@ def render() -> None:
     _import(project)
     _codebook(project)
     _run_coding(project)
+    st.subheader("Memos")
+    memos.memo_box(project, "project", "", state.coder(), blind=state.blind())
+    memos.memo_search(project)
 
 
 if __name__ == "__main__":

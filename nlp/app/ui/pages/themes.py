@@ -11,7 +11,8 @@ import streamlit as st
 
 from nlp.store import review as rv
 from nlp.store.review_themes import group_options, theme_counts, theme_crosstab
-from nlp.app.ui import state, widgets
+from nlp.app.ui import card, memos, state, widgets
+from nlp.types import MODEL_CODER
 
 log = logging.getLogger(__name__)
 PAGE = 10
@@ -51,11 +52,23 @@ def _chart(df: pd.DataFrame) -> None:
         tooltip=["theme", "status", "answers"]), width="stretch")
 
 
+GROUP_LABELS = {"source": "Imported file", "question": "Question", "respondent_id": "Respondent"}
+
+
+def group_label(option: str) -> str:
+    """How "Group answers by" names an option: the fixed columns by what they are, a field of
+    the imported rows as "field NAME" (so a field called "source" is not a second "source")."""
+    if option in GROUP_LABELS:
+        return GROUP_LABELS[option]
+    return "field " + option.removeprefix("meta:").replace("_", " ")
+
+
 def _crosstab_section(project, labels: dict[str, str], version) -> None:
     st.subheader("By group")
     opts = group_options(project.store)
-    by = st.selectbox("Group answers by", opts, key="xt_by",
-                      format_func=lambda o: o.replace("meta:", "").replace("_", " "))
+    by = st.selectbox("Group answers by", opts, key="xt_by", format_func=group_label,
+                      help="Imported file: the file each answer came from. A field: a column "
+                           "of the imported rows kept as metadata.")
     measure = st.radio("Count", ["accepted", "accepted or suggested"], horizontal=True,
                        key="xt_measure")
     sizes, rows = _crosstab(str(project.root), version, by, project.store)
@@ -96,9 +109,17 @@ def _quotes_section(project, labels: dict[str, str]) -> None:
     total = rv.queue_count(project.store, flt)
     pages = max(1, -(-total // PAGE))
     page = c[2].number_input("Page", 1, pages, 1, key="q_page")
+    memos.memo_box(project, "theme", tid, state.coder(), blind=state.blind())
     st.caption(f"{total:,} answers")
     for item in rv.queue_page(project.store, flt, offset=(int(page) - 1) * PAGE, limit=PAGE):
-        widgets.quote(item.text)
+        # the sentences researchers coded under the theme (the model's evidence, if only it)
+        calls = project.store.codings(response_id=item.response_id, theme_id=tid)
+        coded = [sp for c in calls if c.coder != MODEL_CODER and c.status == "accepted"
+                 for sp in c.spans]
+        evidence = [sp for c in calls if c.coder == MODEL_CODER for sp in c.spans] \
+            if not coded else []
+        with st.container(border=True):
+            st.markdown(card.highlight_md(item.text, coded=coded, marks=evidence))
         widgets.text(" · ".join(x for x in (item.response_id, item.source,
                                               item.respondent_id or "") if x), caption=True)
 
@@ -110,6 +131,12 @@ def render() -> None:
     widgets.show_flashes()
     store = project.store
     labels = widgets.theme_labels(store.active_codebook())
+    if state.blind():
+        st.info("Blind mode is on: this page counts every coder's decisions. Switch blind "
+                "mode off in the sidebar when your coding is done.")
+        tid = st.selectbox("Theme", list(labels), format_func=labels.get, key="q_theme")
+        memos.memo_box(project, "theme", tid, state.coder(), blind=True)
+        return
     version = rv.data_version(store)
     n, counts = _counts(str(project.root), version, store)
     df = counts_frame(n, counts, labels)

@@ -1,0 +1,60 @@
+"""The review card's data (score order, hidden 0.00 themes, blind mode) and its safe Markdown
+with marks and search hits."""
+from __future__ import annotations
+
+from nlp.app.ui import card
+from nlp.app.ui.widgets import escape_md
+from nlp.store import review as rv
+from nlp.types import MODEL_CODER
+
+
+def _ctx(project, rid):
+    return rv.review_context(project.store, rv.find_item(project.store, rid))
+
+
+def test_rows_in_score_order_without_zero_scores(project):
+    t = project.store.active_codebook().theme_ids
+    rows = card.theme_rows(_ctx(project, "a1"), project.store.active_codebook(), "ana")
+    # a1: t0 0.91 (suggested), t2 0.55 (suggested), t1 0.2 (near miss); every other 0.0
+    assert [(r.theme_id, r.kind) for r in rows] == [
+        (t[0], "suggested"), (t[2], "suggested"), (t[1], "possible")]
+    assert all(r.score is None or r.score >= card.SHOWN_SCORE for r in rows)
+    assert rows[0].definition == project.store.active_codebook().theme(t[0]).definition
+
+
+def test_blind_mode_hides_other_coders(project):
+    t = project.store.active_codebook().theme_ids
+    cb = project.store.active_codebook()
+    rv.record_decisions(project.store, "a3", [rv.Decision(t[5], "accepted")], coder="ben")
+    rv.record_decisions(project.store, "a3", [rv.Decision(t[2], "rejected")], coder="ana")
+    seen = card.theme_rows(_ctx(project, "a3"), cb, "ana")
+    assert {r.theme_id: r.others for r in seen}[t[5]] == {"ben": "accepted"}
+    blind = card.theme_rows(_ctx(project, "a3"), cb, "ana", blind=True)
+    assert t[5] not in {r.theme_id for r in blind}  # ben's theme is not even listed
+    assert all(not r.others for r in blind)
+    assert {r.theme_id: r.mine for r in blind}[t[2]] == "rejected"
+    assert MODEL_CODER not in {c for r in blind for c in r.others}
+
+
+def test_highlight_marks_hits_and_escapes():
+    text = "First *bold* part. Second [link](x) part\nthird line"
+    md = card.highlight_md(text, marks=[(19, 40)], hits=card.search_hits(text, "PART"))
+    assert md.count(":blue-background[**part**]") == 1  # the hit outside the mark
+    assert ":orange-background[**part**]" in md  # the hit inside the mark
+    assert escape_md("[link](x)") in md and "[link](x)" not in md
+    assert escape_md("*bold*") in md
+    assert md.endswith("  \n" + escape_md("third line"))
+    plain = card.highlight_md(text)
+    assert plain == escape_md(text)
+
+
+def test_sentences_spans_and_evidence():
+    text = "We ran it for years. Our reserves now pay for it. Nobody asked us."
+    sents = card.sentence_spans(text)
+    assert [text[s:e] for s, e in sents] == ["We ran it for years.",
+                                             "Our reserves now pay for it. Nobody asked us."]
+    ev = (text.index("Our"), text.index("Nobody") - 1)
+    picked = card.sentences_in(ev, sents)
+    assert picked and text[sents[picked[0]][0]:].startswith("Our")
+    joined = card.spans_of([0, 1], sents)
+    assert len(joined) == 1 and joined[0][0] == 0
