@@ -286,6 +286,9 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
 
             df = pd.DataFrame(rows)
             df = df.map(neutralise) if hasattr(df, "map") else df.applymap(neutralise)
+            for col in ("span_start", "span_end"):  # offsets stay whole numbers beside blanks
+                if col in df:
+                    df[col] = df[col].astype("Int64")
             if format == "csv":
                 df.to_csv(tmp, index=False, encoding="utf-8-sig")
             else:

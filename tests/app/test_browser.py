@@ -316,7 +316,7 @@ def test_a_coding_session_in_chromium(server, tmp_path):
         with path.open(encoding="utf-8-sig") as f:
             [row] = [r for r in csv.DictReader(f) if r["response_id"] == rid
                      and r["coder"] == "ana" and r["theme_id"] == top]
-        assert (float(row["span_start"]), float(row["span_end"])) == evidence[0]
+        assert (int(row["span_start"]), int(row["span_end"])) == evidence[0]
         if os.environ.get("NLP_DOCS_SCREENSHOTS"):
             _screenshots(page, url, rid)
         browser.close()

@@ -152,6 +152,20 @@ def test_long_rows_carry_spans_through_anonymisation(two_coders):
     assert a["span"] == "[LATENESS] payment hurts." == a["text"][a["span_start"]:a["span_end"]]
 
 
+def test_long_csv_writes_offsets_as_whole_numbers(two_coders, tmp_path):
+    import csv
+
+    from nlp.export import export_project
+
+    p, _ = two_coders
+    out = export_project(p.store, tmp_path / "long.csv", format="csv", anonymise=False,
+                         layout="long")
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        rows = {(r["response_id"], r["coder"]): r for r in csv.DictReader(fh)}
+    assert (rows[("r1", "ana")]["span_start"], rows[("r1", "ana")]["span_end"]) == ("0", "19")
+    assert rows[("r1", "ben")]["span_start"] == ""
+
+
 def test_xlsx_has_readme_and_notes_sheets(two_coders, tmp_path):
     from openpyxl import load_workbook
 
