@@ -81,6 +81,13 @@ def _project():
     return open_project(_state["project"])
 
 
+# Options that export and report share.
+NO_ANONYMISE = typer.Option(False, "--no-anonymise",
+                            help="Keep names, places and contacts (ask first).")
+STRICT_ANONYMISE = typer.Option(False, "--strict-anonymise",
+                                help="Replace public bodies, programmes and sector bodies too.")
+
+
 @app.command()
 @handles_errors
 def init(
@@ -184,16 +191,14 @@ def export(
     format: str = typer.Option(..., "--format", "-f", help="csv, xlsx, jsonl, qdpx (REFI-QDA "
                                                           "project) or qdc (codebook)."),
     out_file: Path = typer.Option(..., "--out", "-o", help="File to write."),
-    no_anonymise: bool = typer.Option(False, "--no-anonymise",
-                                      help="Keep names, places and contacts (ask first)."),
+    no_anonymise: bool = NO_ANONYMISE,
     layout: str = typer.Option("wide", help="csv/xlsx/jsonl: wide (a row per quote) or long "
                                             "(a row per coding)."),
     suggestions: str = typer.Option("open", help="qdpx: model suggestions to include: open "
                                                  "(not yet decided), all or none."),
     line_breaks: str = typer.Option("keep", help="qdpx: keep, or space (for readers that "
                                                  "count line ends differently)."),
-    strict: bool = typer.Option(False, "--strict-anonymise",
-                                help="Replace public bodies, programmes and sector bodies too."),
+    strict: bool = STRICT_ANONYMISE,
 ) -> None:
     """Export coded quotes, anonymised unless --no-anonymise."""
     from ..export import export as export_to
@@ -212,12 +217,11 @@ def report(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write the report to."),
     format: List[str] = typer.Option(["docx"], "--format", "-f",
                                      help="docx, md or html (repeat or comma-separate)."),
-    no_anonymise: bool = typer.Option(False, "--no-anonymise", help="Keep names (ask first)."),
+    no_anonymise: bool = NO_ANONYMISE,
     group_by: Optional[str] = typer.Option(None, help="Respondent attribute for the crosstab "
                                                       "(a column, respondent_id, question or "
                                                       "source)."),
-    strict: bool = typer.Option(False, "--strict-anonymise",
-                                help="Replace public bodies, programmes and sector bodies too."),
+    strict: bool = STRICT_ANONYMISE,
 ) -> None:
     """Write the findings draft: theme shares, crosstab, chart and the best quotes."""
     from ..project import open_project

@@ -64,10 +64,15 @@ def serve(project_root: str | Path, *, port: int = 8501, host: str | None = None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop(child)
+
+
+def stop(child: subprocess.Popen, timeout: float = 10) -> None:
+    """End a server process: politely, then by force after `timeout` seconds."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

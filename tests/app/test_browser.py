@@ -14,6 +14,8 @@ import pytest
 
 from appdata import REPO, make_demo_project
 
+from nlp.app.server import stop
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -57,11 +59,7 @@ def server(tmp_path):
         wait_healthy(url, child)
         yield url, project
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        stop(child)
         log.close()
         project.close()
 

@@ -169,3 +169,29 @@ def sidebar() -> None:
                        "others on the network may open this app. `nlp app` keeps it on this "
                        "computer." + (" No password is set (NLP_APP_PASSWORD_FILE): put it "
                                       "behind your server's login." if open_to_all else ""))
+
+
+def job_progress(key: str, kind: str, *, running: str, failed: str,
+                 rate: float = 100.0) -> "jobs.Job | None":
+    """Draw a background job's bar while it runs (`running` may use {total} and {elapsed}) or
+    its error; returns the job once it has finished without one."""
+    job = jobs.get(key)
+    if job is None or job.kind != kind:
+        return None
+    if job.running:
+        st.progress(jobs.estimate(job, rate=rate),
+                    text=running.format(total=f"{job.total:,}", elapsed=f"{job.elapsed:.0f}"))
+        return None
+    if job.error:
+        st.error(escape_md(f"{failed}: {job.error}"))
+        return None
+    return job
+
+
+def blind_notice(what: str) -> bool:
+    """In blind mode, say why a page that shows other coders' work is closed; True then."""
+    if not state.blind():
+        return False
+    st.info(f"Blind mode is on: this page {what} every coder's decisions. Switch blind mode off "
+            "in the sidebar when your coding is done.")
+    return True

@@ -90,9 +90,7 @@ def render() -> None:
     widgets.show_flashes()
     store = project.store
     labels = widgets.theme_labels(store.active_codebook())
-    if state.blind():
-        st.info("Blind mode is on: this page shows every coder's decisions. Switch blind mode "
-                "off in the sidebar when your coding is done.")
+    if widgets.blind_notice("shows"):
         return
     include_model = st.toggle("Count the model as a coder", value=True, key="ag_model")
     rep = _report(str(project.root), rv.data_version(store), include_model, store)

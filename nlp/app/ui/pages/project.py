@@ -120,15 +120,9 @@ def _codebook(project: Project) -> None:
 
 @st.fragment(run_every=1.0)
 def _coding_progress(key: str) -> None:
-    job = jobs.get(key)
-    if job is None or job.kind != "coding":
-        return
-    if job.running:
-        st.progress(jobs.estimate(job), text=f"Coding {job.total:,} answers… "
-                                             f"{job.elapsed:.0f} s (estimated progress)")
-    elif job.error:
-        st.error(widgets.escape_md(f"The coding run failed: {job.error}"))
-    else:
+    job = widgets.job_progress(key, "coding", failed="The coding run failed",
+                               running="Coding {total} answers… {elapsed} s (estimated progress)")
+    if job is not None:
         st.progress(1.0, text=f"Coded in {job.elapsed:.0f} s.")
         run = job.result
         if run is not None and getattr(run, "per_theme", None):

@@ -131,9 +131,7 @@ def render() -> None:
     widgets.show_flashes()
     store = project.store
     labels = widgets.theme_labels(store.active_codebook())
-    if state.blind():
-        st.info("Blind mode is on: this page counts every coder's decisions. Switch blind "
-                "mode off in the sidebar when your coding is done.")
+    if widgets.blind_notice("counts"):
         tid = st.selectbox("Theme", list(labels), format_func=labels.get, key="q_theme")
         memos.memo_box(project, "theme", tid, state.coder(), blind=True)
         return

@@ -28,15 +28,9 @@ def _suggest_id(label: str, taken: tuple[str, ...]) -> str:
 
 @st.fragment(run_every=1.0)
 def _fit_progress(key: str) -> None:
-    job = jobs.get(key)
-    if job is None or job.kind != "topics":
-        return
-    if job.running:
-        st.progress(jobs.estimate(job, rate=30.0),
-                    text=f"Fitting topics to {job.total:,} answers… {job.elapsed:.0f} s")
-    elif job.error:
-        st.error(widgets.escape_md(f"Fitting topics failed: {job.error}"))
-    elif not state.recall(f"topics_shown:{key}"):
+    job = widgets.job_progress(key, "topics", rate=30.0, failed="Fitting topics failed",
+                               running="Fitting topics to {total} answers… {elapsed} s")
+    if job is not None and not state.recall(f"topics_shown:{key}"):
         state.remember(f"topics_shown:{key}", True)
         st.rerun(scope="app")
 
