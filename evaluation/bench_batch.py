@@ -151,6 +151,8 @@ def main() -> None:
                   f"({row['nlp_answers_per_s']}/s, {row['nlp_code']['peak_rss_mb']} MB), "
                   f"ratio {row.get('ratio', row.get('ratio_estimated'))}", flush=True)
             res["sizes"][str(n)] = row
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(res, indent=2), encoding="utf-8")
     if not args.no_accuracy:
         res["accuracy"] = accuracy()
         print("accuracy:", json.dumps(res["accuracy"]))

@@ -189,15 +189,22 @@ def _resolve_device(device: str | None) -> str:
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise errors.NlpError(f"unknown device {device!r}; use auto, cpu or cuda.")
     if device != "auto":
+        if device.startswith("cuda") and not _torch_sees_cuda():
+            raise errors.NlpError(f"--device {device}: torch sees no CUDA GPU here (a CPU "
+                                  "build of torch, or no driver); use --device cpu or auto.")
         return device
     if not (Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists()):
         return "cpu"
+    return "cuda" if _torch_sees_cuda() else "cpu"
+
+
+def _torch_sees_cuda() -> bool:
     try:
         import torch
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return bool(torch.cuda.is_available())
     except ImportError:
-        return "cpu"
+        return False
 
 
 def batch_embedder(spec: str | None = None, *, device: str | None = "auto"):

@@ -383,8 +383,17 @@ def test_device_auto_is_the_cpu_here_without_importing_torch():
     assert out.stdout.split() == ["cpu", "False"], out.stderr
 
 
+def test_device_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
+    from nlp import errors
+
+    monkeypatch.setattr(coding, "_torch_sees_cuda", lambda: False)
+    with pytest.raises(errors.NlpError, match="torch sees no CUDA GPU"):
+        batch_embedder("st", device="cuda")
+
+
 def test_device_cuda_picks_the_gpu_path_without_loading(monkeypatch):
     monkeypatch.delenv("NLP_EMBEDDER", raising=False)
+    monkeypatch.setattr(coding, "_torch_sees_cuda", lambda: True)  # as on a GPU machine
     st = batch_embedder("st", device="cuda")
     assert isinstance(st, SentenceTransformerEmbedder) and st.device == "cuda"
     assert st.batch_size >= 64 and st._model is None
