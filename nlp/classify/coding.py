@@ -15,7 +15,8 @@ import numpy as np
 from .. import errors
 from ..codebook import load_codebook
 from ..corpora import available, codebook_path, load
-from ..embed import EmbeddingCache, cache_root, get_embedder
+from ..embed import (BACKENDS, EmbeddingCache, OnnxEmbedder, SentenceTransformerEmbedder,
+                     cache_root, get_embedder)
 from ..fsio import atomic_write, check_output_file
 from ..ingest import ImportOptions, read_file
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
@@ -220,8 +221,6 @@ def batch_embedder(spec: str | None = None, *, device: str | None = "auto"):
     emb = get_embedder(spec)
     if dev == "cpu":
         return emb
-    from ..embed import BACKENDS, OnnxEmbedder, SentenceTransformerEmbedder
-
     given = (spec or os.environ.get("NLP_EMBEDDER") or "").strip().split(":", 1)[0]
     if isinstance(emb, SentenceTransformerEmbedder):
         emb.device, emb.batch_size = dev, max(emb.batch_size, 64)  # a GPU wants big batches

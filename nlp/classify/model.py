@@ -32,6 +32,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
 from ..embed import embed_texts
+from ..embed.run import CHUNK, embed_answers
 from ..text.segment import MAX_SEGMENTS, segment_spans
 from ..types import Codebook
 
@@ -136,8 +137,6 @@ def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False
     """Embed answers and their sentence segments, each distinct text once (cached); `whole`:
     see WHOLE. `chunk` answers go to the cache at a time and `runner` runs them elsewhere
     (a cluster): see `nlp.embed.run.embed_answers`."""
-    from ..embed.run import CHUNK, embed_answers
-
     whole = whole or WHOLE
     if whole not in ("context", "mean", "embed"):
         raise ValueError(f"whole must be 'context', 'embed' or 'mean', not {whole!r}")

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -364,8 +365,6 @@ class OnnxEmbedder:
                             "installed): %s runs on the CPU", self.backend)
         self._session = ort.InferenceSession(str(d / "model.onnx"), opts, providers=providers)
         if self._parallel() and threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="nlp-onnx")
         log.info("Loaded %s from %s (%s)", self.model_id, d,
                  f"{threads} texts at once" if self._parallel() else f"{threads} threads")
