@@ -107,29 +107,32 @@ def segment_answers(texts: Sequence[str]) -> tuple[list[list[tuple[int, int]]], 
 
 
 def assemble(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
-             scored: Sequence[int], vec_of, *, whole: str | None = None,
+             scored: Sequence[int], V: np.ndarray, *,
              whole_vecs: np.ndarray | None = None) -> Encoded:
-    """An `Encoded` from segment vectors: `vec_of(list of segment texts)` gives their rows (unit
-    vectors); the whole answer is the normalised mean of all its segments' vectors, or
-    `whole_vecs` when given ("embed")."""
+    """An `Encoded` from the vectors V of every span (rows in order, unit length); the first
+    `scored[i]` spans of answer i are its segments. Each answer's vector is `whole_vecs[i]`,
+    else the normalised mean of all its spans' vectors ("mean")."""
     n = len(texts)
-    counts = np.array([len(sp) for sp in spans], dtype=np.int64)
-    flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
-    V = np.asarray(vec_of(flat), dtype=np.float32)
+    V = np.asarray(V, dtype=np.float32)
     dim = V.shape[1] if V.ndim == 2 else 0
+    counts = np.array([len(sp) for sp in spans], dtype=np.int64)
+    starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64) if n else np.zeros(0, np.int64)
     if whole_vecs is None:
-        starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
         W = np.add.reduceat(V, starts, axis=0) if n and len(V) else np.zeros((n, dim), np.float32)
         W = (W / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-12)).astype(np.float32)
     else:
         W = np.asarray(whole_vecs, dtype=np.float32)
-    keep = np.concatenate([np.arange(o, o + k) for o, k in zip(
-        np.r_[0, np.cumsum(counts)[:-1]], scored)]).astype(np.int64) if n else np.zeros(0, int)
+    scored = np.asarray(scored, dtype=np.int64)
+    if np.array_equal(scored, counts):
+        seg = V  # every span is a segment: no copy
+    else:
+        keep = np.concatenate([np.arange(o, o + k) for o, k in zip(starts, scored)]) \
+            if n else np.zeros(0, np.int64)
+        seg = V[keep.astype(np.int64)] if len(keep) else np.zeros((0, dim), np.float32)
     seg_span = np.array([se for sp, k in zip(spans, scored) for se in sp[:k]],
                         dtype=np.int64).reshape(-1, 2)
-    owner = np.repeat(np.arange(n), np.asarray(scored, dtype=np.int64))
-    return Encoded(whole=W, seg=V[keep] if len(keep) else np.zeros((0, dim), np.float32),
-                   seg_owner=owner, seg_span=seg_span, texts=list(texts))
+    owner = np.repeat(np.arange(n), scored)
+    return Encoded(whole=W, seg=seg, seg_owner=owner, seg_span=seg_span, texts=list(texts))
 
 
 def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False,
@@ -143,14 +146,14 @@ def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False
     texts = [str(t) for t in texts]
     spans, scored = segment_answers(texts)
     if whole == "mean":
-        return assemble(texts, spans, scored,
-                        lambda flat: embed_texts(flat, embedder=embedder, cache=cache,
-                                                 progress=progress))
+        flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+        return assemble(texts, spans, scored, embed_texts(flat, embedder=embedder, cache=cache,
+                                                          progress=progress))
     spans = [sp[:k] for sp, k in zip(spans, scored)]
     W, S = embed_answers(texts, spans, embedder=embedder, cache=cache, progress=progress,
                          chunk=chunk or CHUNK, runner=runner,
                          in_context=False if whole == "embed" else None)
-    return assemble(texts, spans, scored, lambda _: S, whole_vecs=W)
+    return assemble(texts, spans, scored, S, whole_vecs=W)
 
 
 def _as_encoded(X: Any, embedder, cache) -> Encoded:
