@@ -366,7 +366,6 @@ def test_unreachable_cluster_is_a_clear_error(fake_env):
     pytest.importorskip("distributed")
     from nlp import errors
 
-    src = write_input(fake_env / "in.jsonl", answers(12))
     with pytest.raises(errors.NlpError, match="Dask scheduler"):
         embed_run_module.DaskRunner(FakeEmbedder(), "tcp://127.0.0.1:1")
 
