@@ -228,14 +228,21 @@ def main() -> None:
     ap.add_argument("--embedder", default="st")
     ap.add_argument("--devsets", default=str(ROOT.parent.parent / "shared" / "devsets"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--whole", choices=("context", "embed", "mean"), default=None,
+                    help="how answers and sentences are embedded (nlp.classify.model.WHOLE): "
+                         "context (default: each answer run once, its sentences pooled from "
+                         "that run), embed (the reference: answer and sentences apart) or mean "
+                         "(sentences apart, the answer their mean)")
     ap.add_argument("--out", default=str(ROOT / "results" / "classify.json"))
     args = ap.parse_args()
+    if args.whole:
+        C.WHOLE = args.whole
     embedder = get_embedder(args.embedder)
     cache = EmbeddingCache(cache_root())
     sets = load_sets(Path(args.devsets))
     if len(sets) == 1:
         print(f"no development consultations under {args.devsets}: bundled corpus only")
-    res = {"embedder": embedder.model_id, "seeds": SEEDS, "sets": {}}
+    res = {"embedder": embedder.model_id, "whole": C.WHOLE, "seeds": SEEDS, "sets": {}}
     for name, s in sets.items():
         enc = encode(s["texts"], embedder, cache=cache, progress=True)
         m = s["metric"]

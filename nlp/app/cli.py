@@ -247,21 +247,34 @@ def code(
     examples: Optional[Path] = typer.Option(None, help="Hand-coded sample (JSONL/CSV with "
                                                        "text and themes) to learn from first."),
     all_: bool = typer.Option(False, "--all", help="Project mode: recode every answer."),
+    device: str = typer.Option("auto", help="Where embedding runs: auto (a CUDA GPU when torch "
+                                            "sees one, else the CPU), cpu or cuda."),
+    cluster: Optional[str] = typer.Option(None, help="Embed on a Dask cluster: the scheduler's "
+                                                     "address, e.g. tcp://HOST:8786 (needs "
+                                                     "the [cluster] extras)."),
+    chunk: int = typer.Option(2000, min=1, help="Answers scored and committed together (and "
+                                                "texts embedded between checkpoints); a "
+                                                "killed run resumes after the last chunk."),
 ) -> None:
-    """Code answers into the codebook's themes (project mode, or file mode with INPUT --out)."""
+    """Code answers into the codebook's themes (project mode, or file mode with INPUT --out).
+
+    Long runs show progress (rate, ETA) and resume: run the same command again after an
+    interruption and it goes on from the last chunk it committed."""
     from ..classify.coding import code_file, code_project
 
     if input_file is not None:
         if out_file is None:
             raise typer.BadParameter("file mode needs --out OUT.jsonl")
         n = code_file(input_file, out_file, codebook_path=codebook, model_dir=model,
-                      examples=examples, progress=True)
-        out.print(f"coded {n} answers -> {out_file}")
+                      examples=examples, progress=True, chunk=chunk, device=device,
+                      cluster=cluster)
+        out.print(f"coded {n} answers -> {out_file}", soft_wrap=True)
         return
     if codebook is not None or examples is not None:
         raise typer.BadParameter("--codebook and --examples are for file mode; a project "
                                  "codes with its own codebook and its researchers' decisions")
-    run = code_project(_project(), recode_all=all_, model_dir=model, progress=True)
+    run = code_project(_project(), recode_all=all_, model_dir=model, progress=True,
+                       chunk=chunk, device=device, cluster=cluster)
     t = Table("theme", "suggested")
     for theme, n in run.per_theme.items():
         t.add_row(theme, str(n))
@@ -343,7 +356,8 @@ def train(
     corpus: str = typer.Option("vcs-commissioning", help="Bundled corpus to train on."),
     out_dir: Path = typer.Option(Path("models/vcs-commissioning"), "--out",
                                  help="Folder to write the model to."),
-    embedder: Optional[str] = typer.Option(None, help="Embedder spec (default: st)."),
+    embedder: Optional[str] = typer.Option(None, help="Embedder spec (default: $NLP_EMBEDDER, "
+                                                      "else onnx-int8)."),
 ) -> None:
     """Train a theme model on a bundled corpus and save it (JSON + NumPy, no pickle)."""
     from ..classify.training import train_bundled

@@ -2,25 +2,29 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .. import errors
 from ..codebook import load_codebook
 from ..corpora import available, codebook_path, load
-from ..embed import EmbeddingCache, cache_root, get_embedder
-from ..fsio import atomic_path
+from ..embed import (BACKENDS, EmbeddingCache, OnnxEmbedder, SentenceTransformerEmbedder,
+                     cache_root, get_embedder)
+from ..fsio import atomic_write, check_output_file
 from ..ingest import ImportOptions, read_file
 from ..store.resolve import resolve_codings
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
 from .active import uncertainty
 from .backends import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeModel
-from .model import Encoded, Scored, ThemeClassifier, encode, subset
+from ..embed.run import RunProgress, make_runner
+from .model import OWN_STATISTICS, Encoded, Scored, ThemeClassifier, encode, subset
 from .persist import default_model_dir, load_model, read_model_config
 
 log = logging.getLogger(__name__)
@@ -147,17 +151,107 @@ def _span(se: np.ndarray) -> tuple[int, int] | None:
     return (int(se[0]), int(se[1])) if se[0] >= 0 else None
 
 
-def project_embedder(project):
-    return get_embedder(project.config.get("embedder")), EmbeddingCache(project.cache_dir)
+# --- batch runs: chunks, progress, resume, a cluster ---------------------------------------------
+
+CHUNK = 2_000  # answers scored and written together (and embedded between cache writes)
+
+
+def embed_run(texts: Sequence[str], embedder, *, cache: EmbeddingCache | None = None,
+              chunk: int = CHUNK, progress: bool = False, runner=None) -> Encoded:
+    """`encode` for a long run: `chunk` answers at a time go to the cache as they finish (a
+    killed run resumes where it stopped), here or on `runner` (a cluster), with progress."""
+    return encode(texts, embedder, cache=cache, progress=progress, chunk=chunk, runner=runner)
+
+
+def score_chunks(corpus: Corpus, model: ThemeClassifier, enc: Encoded, *, chunk: int = CHUNK,
+                 start: int = 0) -> Iterator[tuple[int, Corpus, list[Coding], Scored]]:
+    """(chunk number, answers, codings, scores) for consecutive chunks of `corpus` (aligned
+    with `enc`), from chunk `start` on. A calibrated model scores each answer alone; an
+    uncalibrated one (a batch under OWN_STATISTICS answers) gets the batch in one piece."""
+    n = len(corpus)
+    if not getattr(model, "calibrated_", False):
+        chunk = max(n, 1)
+    for c, lo in enumerate(range(0, n, chunk)):
+        if c < start:
+            continue
+        idx = list(range(lo, min(n, lo + chunk)))
+        part = Corpus(tuple(corpus[i] for i in idx))
+        codings, scored = code_responses(part, model, encoded=subset(enc, idx))
+        yield c, part, codings, scored
+
+
+def _resolve_device(device: str | None) -> str:
+    """"auto" -> "cuda" when torch sees a GPU, else "cpu" (torch is imported only where an
+    NVIDIA driver is present, so a CPU machine pays nothing for the check)."""
+    device = (device or "auto").lower()
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise errors.NlpError(f"unknown device {device!r}; use auto, cpu or cuda.")
+    if device != "auto":
+        if device.startswith("cuda") and not _torch_sees_cuda():
+            raise errors.NlpError(f"--device {device}: torch sees no CUDA GPU here (a CPU "
+                                  "build of torch, or no driver); use --device cpu or auto.")
+        return device
+    if not (Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists()):
+        return "cpu"
+    return "cuda" if _torch_sees_cuda() else "cpu"
+
+
+def _torch_sees_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
+def batch_embedder(spec: str | None = None, *, device: str | None = "auto"):
+    """The embedder of a run on `device` ("auto", "cpu", "cuda", "cuda:N").
+
+    On the CPU: `spec` (else $NLP_EMBEDDER, else the default). On a GPU: a sentence-transformers
+    spec runs there with batches of 64; the default int8 ONNX model (a CPU model) gives way to
+    its full-precision network in sentence-transformers on the GPU (model id `st:...`); an
+    explicit `onnx`/`onnx-int8` spec stays ONNX (on ONNX Runtime's CUDA provider where
+    onnxruntime-gpu is installed).
+    """
+    dev = _resolve_device(device)
+    emb = get_embedder(spec)
+    if dev == "cpu":
+        return emb
+    given = (spec or os.environ.get("NLP_EMBEDDER") or "").strip().split(":", 1)[0]
+    if isinstance(emb, SentenceTransformerEmbedder):
+        emb.device, emb.batch_size = dev, max(emb.batch_size, 64)  # a GPU wants big batches
+        return emb
+    if isinstance(emb, OnnxEmbedder):
+        if given in ("onnx", "onnx-int8"):
+            emb.device = dev
+            return emb
+        st = BACKENDS["st"](emb.model)
+        st.device, st.batch_size = dev, 64
+        log.info("device %s: embedding with %s instead of %s", dev, st.model_id, emb.model_id)
+        return st
+    log.warning("%s has no GPU path: it runs on the CPU", emb.model_id)
+    return emb
+
+
+def project_embedder(project, *, device: str | None = "cpu"):
+    return (batch_embedder(project.config.get("embedder"), device=device),
+            EmbeddingCache(project.cache_dir))
 
 
 def code_project(project, *, recode_all: bool = False, model_dir: str | Path | None = None,
-                 progress: bool = False) -> CodeRun:
+                 progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
+                 cluster=None) -> CodeRun:
     """Code the project's answers not yet coded (all with `recode_all`), learning first from
-    every decision researchers have made. One transaction writes all suggestions."""
+    every decision researchers have made.
+
+    Every answer of the project is embedded first (each distinct sentence once, chunk by
+    chunk into the cache, here or on `cluster`) and sets the prior's statistics; then the
+    answers to code are scored and stored `chunk` at a time, one transaction each. A killed
+    run keeps its embeddings and the chunks it stored: run it again to go on from there."""
     store = project.store
     codebook = store.active_codebook()
-    embedder, cache = project_embedder(project)
+    embedder, cache = project_embedder(project, device=device)
     ex_t, ex_y, _ = project_examples(store, codebook)
     model = resolve_model(codebook, model_dir=model_dir or project.config.get("model"),
                           embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
@@ -165,7 +259,12 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     every_answer = everything.answers()
     # The whole consultation sets the prior's statistics, so answers coded now and answers
     # coded in a later run are judged on one scale; each answer is embedded once.
-    enc_all = encode(every_answer.texts, embedder, cache=cache, progress=progress)
+    runner = make_runner(embedder, cluster)
+    try:
+        enc_all = embed_run(every_answer.texts, embedder, cache=cache, chunk=chunk,
+                            progress=progress, runner=runner)
+    finally:
+        runner.close()
     model.calibrate(enc_all)
     done = set() if recode_all else set(store.predictions())
     corpus = Corpus(tuple(r for r in everything if r.response_id not in done))
@@ -173,20 +272,35 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     run = CodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
                   model=str(model_dir or project.config.get("model") or "default"))
     todo = [i for i, r in enumerate(every_answer) if r.response_id not in done]
-    codings, scored = code_responses(answers, model, encoded=subset(enc_all, todo))
+    enc = subset(enc_all, todo)
+    del enc_all
+    per_theme = np.zeros(len(model.theme_ids_), dtype=int)
+    bar = RunProgress("Coding", len(answers), enabled=progress, unit="answers")
+    try:
+        for _, part, codings, scored in score_chunks(answers, model, enc, chunk=chunk):
+            _store_chunk(store, model, run.model, part, codings, scored)
+            per_theme += scored.chosen.sum(0)
+            bar.advance(len(part))
+    finally:
+        bar.close()
+    run.coded = len(answers)
+    run.per_theme = {t: int(per_theme[i]) for i, t in enumerate(model.theme_ids_)}
+    return run
+
+
+def _store_chunk(store, model, model_name: str, part: Corpus, codings: list[Coding],
+                 scored: Scored) -> None:
+    """One chunk's scores and suggestions, in one transaction."""
     scores = {rid: {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
-              for rid, row in zip(answers.ids, scored.proba)}
-    unc = dict(zip(answers.ids, uncertainty(scored.proba, model.thresholds_).tolist()))
+              for rid, row in zip(part.ids, scored.proba)}
+    unc = dict(zip(part.ids, uncertainty(scored.proba, model.thresholds_).tolist()))
     suggested: dict[str, list[str]] = {}
     for c in codings:
         suggested.setdefault(c.response_id, []).append(c.theme_id)
     store.write_model_codings(scores, dict(zip(model.theme_ids_, model.thresholds_.tolist())),
-                              model_id=run.model, uncertainty=unc, suggested=suggested,
+                              model_id=model_name, uncertainty=unc, suggested=suggested,
                               evidence={(c.response_id, c.theme_id): c.span for c in codings
                                         if c.span is not None})
-    run.coded = len(answers)
-    run.per_theme = {t: int(scored.chosen[:, i].sum()) for i, t in enumerate(model.theme_ids_)}
-    return run
 
 
 def _theme_list(raw: Any) -> list[str]:
@@ -240,31 +354,121 @@ def read_examples(path: str | Path, codebook: Codebook | None = None
     return texts, themes
 
 
+def model_fingerprint(model) -> str:
+    """A digest of everything a fitted (and calibrated) model decides with: its fitted
+    attributes (names ending in "_") and parameters."""
+    h = hashlib.sha256()
+    for name in sorted(vars(model)):
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        v = getattr(model, name)
+        h.update(name.encode())
+        if isinstance(v, np.ndarray):
+            h.update(str(v.dtype).encode() + str(v.shape).encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        else:
+            h.update(repr(v).encode())
+    return h.hexdigest()
+
+
+def _file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _lines(model, part: Corpus, codings: list[Coding], scored: Scored) -> bytes:
+    by_id: dict[str, list[Coding]] = {}
+    for c in codings:
+        by_id.setdefault(c.response_id, []).append(c)
+    out = []
+    for rid, row in zip(part.ids, scored.proba):
+        mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
+        out.append(json.dumps({
+            "id": rid,
+            "themes": [c.theme_id for c in mine],
+            "scores": {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)},
+        }, ensure_ascii=False) + "\n")
+    return "".join(out).encode("utf-8")
+
+
 def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=None,
               model_dir: str | Path | None = None, examples: str | Path | None = None,
-              progress: bool = False) -> int:
+              progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
+              cluster=None, embedder=None, on_chunk: Callable[[int], None] | None = None) -> int:
     """File mode of `nlp code`: one {"id", "themes", "scores"} JSON line per input row.
+
+    The run is the project mode's: every distinct sentence embedded once, chunk by chunk into
+    the user cache (here or on `cluster`); the whole file sets the prior's statistics; the
+    answers are scored `chunk` at a time and each chunk's lines are committed to a partial file
+    beside OUT (`.OUT.partial`, with its state in `.OUT.partial.json`) that becomes OUT at the
+    end. A killed run, started again with the same input and model, goes on from the last
+    chunk committed; the result is byte for byte the uninterrupted run's.
+
+    Args:
+        device: "cpu", "cuda" or "auto" (see `batch_embedder`).
+        cluster: a Dask scheduler address (tcp://HOST:8786) or a `distributed.Client`.
+        embedder: use this embedder (default: `batch_embedder(None, device=device)`).
+        on_chunk: called with each chunk's number once it is committed (tests).
 
     Returns:
         Lines written.
     """
     codebook = load_codebook(codebook_path)
+    final = check_output_file(out_path)
     res = read_file(input_path, ImportOptions(text_col="text", id_col="id", kind="table"))
     corpus = Corpus(tuple(res.responses))
     ex_t, ex_y = read_examples(examples, codebook) if examples else ([], [])
     cache = EmbeddingCache(cache_root())
-    model = resolve_model(codebook, model_dir=model_dir, embedder=get_embedder(None),
-                          cache=cache, extra_texts=ex_t, extra_themes=ex_y)
-    codings, scored = code_responses(corpus, model, progress=progress)
-    by_id: dict[str, list[Coding]] = {}
-    for c in codings:
-        by_id.setdefault(c.response_id, []).append(c)
-    with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
-        for rid, row in zip(corpus.ids, scored.proba):
-            mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
-            fh.write(json.dumps({
-                "id": rid,
-                "themes": [c.theme_id for c in mine],
-                "scores": {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)},
-            }, ensure_ascii=False) + "\n")
+    emb = embedder if embedder is not None else batch_embedder(None, device=device)
+    model = resolve_model(codebook, model_dir=model_dir, embedder=emb, cache=cache,
+                          extra_texts=ex_t, extra_themes=ex_y)
+    runner = make_runner(emb, cluster)
+    try:
+        enc = embed_run(corpus.texts, emb, cache=cache, chunk=chunk, progress=progress,
+                        runner=runner)
+    finally:
+        runner.close()
+    if len(corpus) >= OWN_STATISTICS:  # else the batch is scored whole, as it always was
+        model.calibrate(enc)
+    key = hashlib.sha256(json.dumps([_file_digest(input_path), emb.model_id,
+                                     model_fingerprint(model), chunk, len(corpus)])
+                         .encode()).hexdigest()
+    partial = final.with_name(f".{final.name}.partial")
+    state_path = final.with_name(f".{final.name}.partial.json")
+    start, offset = 0, 0
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        if state.get("key") == key and partial.is_file() and \
+                partial.stat().st_size >= int(state["bytes"]):
+            start, offset = int(state["chunks"]), int(state["bytes"])
+            log.info("resuming %s after chunk %d (%d bytes)", final, start, offset)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    final.parent.mkdir(parents=True, exist_ok=True)
+    bar = RunProgress("Coding", len(corpus), enabled=progress, unit="answers")
+    bar.advance(min(len(corpus), start * chunk) if len(corpus) >= OWN_STATISTICS else 0)
+    try:
+        with open(partial, "r+b" if start else "wb") as fh:
+            fh.truncate(offset)
+            fh.seek(offset)
+            for c, part, codings, scored in score_chunks(corpus, model, enc, chunk=chunk,
+                                                         start=start):
+                fh.write(_lines(model, part, codings, scored))
+                fh.flush()
+                os.fsync(fh.fileno())
+                with atomic_write(state_path) as tmp:
+                    tmp.write_text(json.dumps({"key": key, "chunks": c + 1,
+                                               "bytes": fh.tell()}), encoding="utf-8")
+                bar.advance(len(part))
+                if on_chunk is not None:
+                    on_chunk(c)
+    finally:
+        bar.close()
+    check_output_file(final)  # something may have appeared under the name meanwhile
+    os.chmod(partial, 0o644)
+    os.replace(partial, final)
+    state_path.unlink(missing_ok=True)
     return len(corpus)

@@ -32,7 +32,8 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
 from ..embed import embed_texts
-from ..text.segment import segment_spans
+from ..embed.run import CHUNK, embed_answers
+from ..text.segment import MAX_SEGMENTS, segment_spans
 from ..types import Codebook
 
 log = logging.getLogger(__name__)
@@ -83,16 +84,76 @@ class Encoded:
         return len(self.whole)
 
 
-def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False) -> Encoded:
-    """Embed answers and their sentence segments (each distinct text once, cached)."""
+# How `encode` gets the vectors (measured with `evaluation/eval_classify.py --whole`, see
+# evaluation/RESULTS.md):
+# - "context" (default): each answer runs through the model once; its vector is the one it
+#   gets alone, and each sentence's is pooled from that same run (in the context of the
+#   answer), so an answer costs its own tokens and nothing more. Embedders that cannot
+#   (`in_context` false: sentence-transformers, the fake) fall back to "embed".
+# - "embed": the reference: the answer, and each of its sentences on its own.
+# - "mean": sentences on their own; the answer's vector is the normalised mean of theirs.
+WHOLE = "context"
+
+
+def segment_answers(texts: Sequence[str]) -> tuple[list[list[tuple[int, int]]], list[int]]:
+    """Per answer: the (start, end) spans of all its sentences, and how many of them are scored
+    as segments (the first MAX_SEGMENTS of `segment_spans`)."""
+    spans, scored = [], []
+    for t in texts:
+        sp = segment_spans(t, max_segments=1 << 30)
+        spans.append(sp)
+        scored.append(min(len(sp), MAX_SEGMENTS))
+    return spans, scored
+
+
+def assemble(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+             scored: Sequence[int], V: np.ndarray, *,
+             whole_vecs: np.ndarray | None = None) -> Encoded:
+    """An `Encoded` from the vectors V of every span (rows in order, unit length); the first
+    `scored[i]` spans of answer i are its segments. Each answer's vector is `whole_vecs[i]`,
+    else the normalised mean of all its spans' vectors ("mean")."""
+    n = len(texts)
+    V = np.asarray(V, dtype=np.float32)
+    dim = V.shape[1] if V.ndim == 2 else 0
+    counts = np.array([len(sp) for sp in spans], dtype=np.int64)
+    starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64) if n else np.zeros(0, np.int64)
+    if whole_vecs is None:
+        W = np.add.reduceat(V, starts, axis=0) if n and len(V) else np.zeros((n, dim), np.float32)
+        W = (W / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    else:
+        W = np.asarray(whole_vecs, dtype=np.float32)
+    scored = np.asarray(scored, dtype=np.int64)
+    if np.array_equal(scored, counts):
+        seg = V  # every span is a segment: no copy
+    else:
+        keep = np.concatenate([np.arange(o, o + k) for o, k in zip(starts, scored)]) \
+            if n else np.zeros(0, np.int64)
+        seg = V[keep.astype(np.int64)] if len(keep) else np.zeros((0, dim), np.float32)
+    seg_span = np.array([se for sp, k in zip(spans, scored) for se in sp[:k]],
+                        dtype=np.int64).reshape(-1, 2)
+    owner = np.repeat(np.arange(n), scored)
+    return Encoded(whole=W, seg=seg, seg_owner=owner, seg_span=seg_span, texts=list(texts))
+
+
+def encode(texts: Sequence[str], embedder, *, cache=None, progress: bool = False,
+           whole: str | None = None, chunk: int | None = None, runner=None) -> Encoded:
+    """Embed answers and their sentence segments, each distinct text once (cached); `whole`:
+    see WHOLE. `chunk` answers go to the cache at a time and `runner` runs them elsewhere
+    (a cluster): see `nlp.embed.run.embed_answers`."""
+    whole = whole or WHOLE
+    if whole not in ("context", "mean", "embed"):
+        raise ValueError(f"whole must be 'context', 'embed' or 'mean', not {whole!r}")
     texts = [str(t) for t in texts]
-    spans = [segment_spans(t) for t in texts]
-    flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
-    owner = np.repeat(np.arange(len(texts)), [len(sp) for sp in spans])
-    vecs = embed_texts(texts + flat, embedder=embedder, cache=cache, progress=progress)
-    seg_span = np.array([se for sp in spans for se in sp], dtype=np.int64).reshape(-1, 2)
-    return Encoded(whole=vecs[:len(texts)], seg=vecs[len(texts):], seg_owner=owner,
-                   seg_span=seg_span, texts=texts)
+    spans, scored = segment_answers(texts)
+    if whole == "mean":
+        flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+        return assemble(texts, spans, scored, embed_texts(flat, embedder=embedder, cache=cache,
+                                                          progress=progress))
+    spans = [sp[:k] for sp, k in zip(spans, scored)]
+    W, S = embed_answers(texts, spans, embedder=embedder, cache=cache, progress=progress,
+                         chunk=chunk or CHUNK, runner=runner,
+                         in_context=False if whole == "embed" else None)
+    return assemble(texts, spans, scored, S, whole_vecs=W)
 
 
 def _as_encoded(X: Any, embedder, cache) -> Encoded:

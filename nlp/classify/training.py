@@ -10,7 +10,7 @@ from sklearn.metrics import f1_score
 
 from ..codebook import load_codebook
 from ..corpora import codebook_path, load
-from ..embed import EmbeddingCache, cache_root, get_embedder
+from ..embed import EmbeddingCache, cache_root, default_spec, get_embedder
 from .model import ThemeClassifier
 from .persist import save_model
 
@@ -29,7 +29,7 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
 
     codebook = load_codebook(codebook_path(corpus))
     df = load(corpus)
-    spec = embedder_spec or "st"
+    spec = embedder_spec or default_spec()
     embedder = get_embedder(spec)
     cache = EmbeddingCache(Path(cache_dir) if cache_dir else cache_root())
     clf = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache)

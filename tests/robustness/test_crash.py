@@ -100,8 +100,23 @@ def test_kill_during_import(project: Path, tmp_path: Path):
     assert db_counts(project)["responses"] == N_IMPORT
 
 
-@pytest.mark.parametrize("moment", ["embedding", "writing"])
+CHUNK = 2_000  # nlp.classify.coding.CHUNK: answers stored per transaction
+
+
+def stored_predictions(root: Path) -> int:
+    con = sqlite3.connect(root / "project.db", timeout=1)
+    try:
+        return con.execute("SELECT count(*) FROM predictions").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("moment", ["embedding", "writing", "chunks stored"])
 def test_kill_during_coding(big_project: Path, tmp_path: Path, moment: str):
+    """Coding stores one transaction per chunk of CHUNK answers: a kill leaves whole chunks
+    (each with its codings and events) and the next run codes the rest."""
     root = copy_project(big_project, tmp_path / "proj")
     wal = root / "project.db-wal"
     start_wal = size(wal)
@@ -109,20 +124,26 @@ def test_kill_during_coding(big_project: Path, tmp_path: Path, moment: str):
     proc = start_nlp("code", "--model", "none", project=root)
     if moment == "embedding":  # the embedding cache has been written at least once
         killed = kill_when(proc, lambda: cache.is_dir() and any(cache.glob("*.npz")))
-    else:  # the single transaction that stores every suggestion is under way
+    elif moment == "writing":  # the chunk transactions that store the suggestions are under way
         killed = kill_when(proc, lambda: size(wal) > start_wal + 1_000_000)
+    else:  # some chunks are stored, not all
+        killed = kill_when(proc, lambda: stored_predictions(root) >= CHUNK)
     counts = db_counts(root)
     print(f"coding killed={killed} at {moment}: {counts}")
-    assert counts["predictions"] in (0, N_PROJECT), counts
+    assert counts["predictions"] % CHUNK == 0 or counts["predictions"] == N_PROJECT, counts
     if counts["predictions"] == 0:
         assert counts["codings"] == 0 and counts["events"] == 0, counts
-    res = run_nlp("code", "--model", "none", project=root)  # finishes the job from a damaged-looking cache too
+    res = run_nlp("code", "--model", "none", project=root)  # goes on from what was stored
     assert res.returncode == 0, res.stderr
     done = db_counts(root)
     assert done["predictions"] == N_PROJECT
-    if counts["predictions"]:
-        assert counts == done, "the killed run stored part of its work"
+    assert f"coded {N_PROJECT - counts['predictions']} answers" in res.stdout, res.stdout
+    ref = copy_project(big_project, tmp_path / "ref")  # the same run, never interrupted
+    assert run_nlp("code", "--model", "none", project=ref).returncode == 0
+    assert done == db_counts(ref)
     assert killed or counts == done
+    if moment == "chunks stored" and killed:
+        assert 0 < counts["predictions"] < N_PROJECT, counts
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "xlsx"])

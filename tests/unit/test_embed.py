@@ -53,7 +53,10 @@ def test_fake_empty_text_is_still_unit_length():
 
 def test_specs_map_to_backends_without_loading(monkeypatch):
     monkeypatch.delenv("NLP_EMBEDDER", raising=False)
-    st = get_embedder()
+    default = get_embedder()  # issue 17: int8 MiniLM on ONNX Runtime
+    assert isinstance(default, OnnxEmbedder) and default.quantize and default._session is None
+    assert default.model_id == "onnx-int8:sentence-transformers/all-MiniLM-L6-v2"
+    st = get_embedder("st")
     assert isinstance(st, SentenceTransformerEmbedder) and st._model is None
     assert st.model_id == "st:sentence-transformers/all-MiniLM-L6-v2"
     assert get_embedder("all-MiniLM-L6-v2").model_id == st.model_id  # hub name -> bundled copy
@@ -69,6 +72,14 @@ def test_specs_map_to_backends_without_loading(monkeypatch):
     assert get_embedder("sentence-transformers/all-mpnet-base-v2").model_id == \
         "st:sentence-transformers/all-mpnet-base-v2"
     assert get_embedder("fake:64").dim == 64
+
+
+def test_default_falls_back_to_st_without_onnxruntime(monkeypatch):
+    monkeypatch.delenv("NLP_EMBEDDER", raising=False)
+    real = embed.importlib.util.find_spec
+    monkeypatch.setattr(embed.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert isinstance(get_embedder(), SentenceTransformerEmbedder)
 
 
 def test_spec_from_environment_and_paths(monkeypatch, tmp_path):

@@ -16,7 +16,8 @@ RANK = {unit: i for i, units in enumerate(RANKS) for unit in units}
 # Third-party packages that may be imported inside a function (heavy or optional).
 LAZY_OK = {"torch", "sentence_transformers", "bertopic", "umap", "hdbscan", "spacy", "onnx",
            "onnxruntime", "model2vec", "tokenizers", "streamlit", "kaleido", "plotly", "pypdf",
-           "docx", "openpyxl", "matplotlib", "pandas", "alembic", "lxml"}
+           "docx", "openpyxl", "matplotlib", "pandas", "alembic", "lxml",
+           "distributed"}  # the [cluster] extra, only for `nlp code --cluster`
 # nlp modules that load spaCy at import: importable lazily.
 LAZY_NLP = {"nlp.text.anonymise", "nlp.text.process"}
 # The command line imports a stage when its command runs, so `nlp --help` or `nlp init` does not
