@@ -225,7 +225,8 @@ def relabel_time(enc, Y, cb, embedder, cache, n_corpus=100_000, segs=2, repeats=
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--embedder", default="st")
+    ap.add_argument("--embedder", default=None,
+                    help="embedder spec (default: the toolkit's default, as nlp code uses)")
     ap.add_argument("--devsets", default=str(ROOT.parent.parent / "shared" / "devsets"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--whole", choices=("context", "embed", "mean"), default=None,
