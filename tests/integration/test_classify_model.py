@@ -37,7 +37,11 @@ def test_shipped_model_is_small_and_pickle_free():
     with np.load(d / "weights.npz", allow_pickle=False) as w:
         assert all(w[k].dtype != object for k in w.files)
     cfg = json.loads((d / "config.json").read_text())
-    assert cfg["embedder_id"] == "st:sentence-transformers/all-MiniLM-L6-v2"
+    # Trained in the default embedder's space, so coding never retrains at start-up.
+    from nlp.embed import get_embedder
+
+    assert cfg["embedder_id"] == get_embedder(None).model_id == \
+        "onnx-int8:sentence-transformers/all-MiniLM-L6-v2"
     assert cfg["codebook"]["name"] == "vcs-commissioning"
 
 
