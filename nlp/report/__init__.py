@@ -9,21 +9,22 @@ from typing import Any, Callable, Mapping, Sequence
 from .. import errors
 from ..fsio import ensure_output_dir
 from ..text.anon_project import project_anonymiser
+from ..topics import Topic as ModelTopic
 from ..topics import load_project_topics
-from .data import (GROUP_NAMES, MAX_GROUPS, REPORT_FORMATS, ReportData, ThemeFinding, Topic,
-                   build_report_data, find_group)
+from .data import (GROUP_NAMES, MAX_GROUPS, REPORT_FORMATS, ReportData, ThemeFinding,
+                   TopicSummary, build_report_data, find_group)
 from .render import draw_chart, render_docx, render_html, render_md
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GROUP_NAMES", "MAX_GROUPS", "REPORT_FORMATS", "ReportData", "ThemeFinding", "Topic",
-           "build_report_data", "find_group", "write_project_report", "write_report"]
+__all__ = ["GROUP_NAMES", "MAX_GROUPS", "REPORT_FORMATS", "ReportData", "ThemeFinding",
+           "TopicSummary", "build_report_data", "find_group", "write_project_report", "write_report"]
 
 
 def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPORT_FORMATS,
                  anonymise: bool = True,
                  anonymiser: Callable[[list[str]], list[str]] | None = None,
-                 topics: Sequence[Any] | None = None,
+                 topics: Sequence[ModelTopic] | None = None,
                  embeddings: Mapping[str, Any] | None = None,
                  group_by: str | None = None, quotes_per_theme: int = 5,
                  title: str | None = None) -> list[Path]:
@@ -35,8 +36,8 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
         formats: any of docx, md, html.
         anonymise: replace names, places and contacts in quotes (default; False must be asked).
         anonymiser: texts -> texts instead of nlp.anonymise (tests, custom rules).
-        topics: emergent topics from the topic stage (mappings or objects with label, size,
-            keywords, examples or response_ids); the section is left out when None or empty.
+        topics: emergent topics from the topic stage (`nlp.topics.Topic`); the section is
+            left out when None or empty.
         embeddings: {response_id: vector} to choose quotes by meaning instead of TF-IDF.
         group_by: metadata column (or "respondent_id") for the crosstab; default: detected.
         quotes_per_theme: at most this many quotes per theme (3-5 reads best).

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 from .. import errors
 from ..store.resolve import resolve_codings
 from ..text.anon_project import project_anonymiser
+from ..topics.model import Topic as ModelTopic
 from ..types import MODEL_CODER, Codebook, Corpus, Theme
 from .estimate import Estimate, estimate
 from .select import QuoteCandidate, SelectedQuote, select_quotes
@@ -57,13 +58,19 @@ class ThemeFinding:
 
 
 @dataclass(frozen=True)
-class Topic:
-    """An emergent topic (from the topic model): label, size, keywords, example quotes."""
+class TopicSummary:
+    """What the draft prints of an emergent topic (nlp.topics.Topic): label, size, keywords
+    and the texts of its example quotes, anonymised with the rest of the report."""
 
     label: str
     size: int = 0
     keywords: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, topic: ModelTopic) -> "TopicSummary":
+        return cls(label=topic.label, size=topic.size, keywords=tuple(topic.keywords[:8]),
+                   examples=tuple(text for _, text in topic.quotes[:3]))
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class ReportData:
     group_name: str | None
     group_sizes: Mapping[str, int]
     findings: tuple[ThemeFinding, ...]
-    topics: tuple[Topic, ...]
+    topics: tuple[TopicSummary, ...]
     anonymised: bool
     reviewed: int = 0  # answers with a researcher's decision
     estimated: bool = False  # some figures are the model's estimates (answers not reviewed)
@@ -139,29 +146,6 @@ def find_group(corpus: Corpus, group_by: str | None = None) -> tuple[str | None,
                 key == "respondent_id" or len(v) >= len(corpus) / 2):
             return key, v
     return None, {}
-
-
-def _topic(t: Any, texts: Mapping[str, str]) -> Topic:
-    """Accept a topic as a mapping or an object (label/name, size/count, keywords/words,
-    examples or response_ids): the topic stage's type is not fixed yet."""
-    def get(*names: str, default: Any = None) -> Any:
-        for n in names:
-            v = t.get(n) if isinstance(t, Mapping) else getattr(t, n, None)
-            if v is not None:
-                return v
-        return default
-
-    kw = get("keywords", "words", "terms", "top_words", default=()) or ()
-    kw = [w[0] if isinstance(w, (tuple, list)) else w for w in kw]
-    ex = list(get("examples", "representative_docs", "quotes", default=()) or ())
-    # nlp.topics.Topic keeps its quotes as (response_id, text) pairs.
-    ex = [e[1] if isinstance(e, (tuple, list)) and len(e) == 2 else e for e in ex]
-    if not ex:
-        ex = [texts[i] for i in get("response_ids", "representative_ids", "ids", default=())
-              or () if i in texts]
-    label = get("label", "name", "title", default=None) or ", ".join(map(str, kw[:3])) or "topic"
-    return Topic(label=str(label), size=int(get("size", "count", "n", default=0) or 0),
-                 keywords=tuple(str(w) for w in kw[:8]), examples=tuple(str(e) for e in ex[:3]))
 
 
 def _statuses(store) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], float]]:
@@ -229,7 +213,7 @@ def _estimates(answers: Corpus, theme_ids: Sequence[str],
 
 def build_report_data(project, *, anonymise: bool = True,
                       anonymiser: Callable[[list[str]], list[str]] | None = None,
-                      topics: Sequence[Any] | None = None,
+                      topics: Sequence[ModelTopic] | None = None,
                       embeddings: Mapping[str, Any] | None = None,
                       group_by: str | None = None, quotes_per_theme: int = 5,
                       title: str | None = None) -> ReportData:
@@ -277,7 +261,7 @@ def build_report_data(project, *, anonymise: bool = True,
                                      quotes=tuple(quotes), estimate=est.get(t.theme_id),
                                      group_estimates=group_est.get(t.theme_id, {})))
     texts = {r.response_id: r.text for r in answers}
-    topic_list = [_topic(t, texts) for t in (topics or [])]
+    topic_list = [TopicSummary.of(t) for t in (topics or [])]
     if anonymise:
         if anonymiser is None:
             anonymiser = project_anonymiser(project)
@@ -289,7 +273,7 @@ def build_report_data(project, *, anonymise: bool = True,
         clean = iter(anonymiser(flat) if flat else [])
         findings = [replace(f, quotes=tuple(replace(q, text=next(clean)) for q in f.quotes))
                     for f in findings]
-        topic_list = [Topic(next(clean), tp.size, tuple(next(clean) for _ in tp.keywords),
+        topic_list = [TopicSummary(next(clean), tp.size, tuple(next(clean) for _ in tp.keywords),
                             tuple(next(clean) for _ in tp.examples)) for tp in topic_list]
     findings.sort(key=lambda f: (-round(f.total, 6), -f.accepted, -f.suggested,
                                  f.theme.label.lower()))

@@ -133,10 +133,19 @@ def test_write_report_all_formats(project, tmp_path):
     assert not list((tmp_path / "out").glob(".*part"))  # no temporary files left behind
 
 
+def topic(label, size, keywords, examples):
+    """An emergent topic as the topic stage makes it."""
+    from nlp.topics import Topic
+
+    return Topic(topic_id=size, label=label, keywords=tuple(keywords), size=size, share=0.1,
+                 theme_id=None, theme_similarity=None, emergent=True,
+                 quotes=tuple((f"r{i}", x) for i, x in enumerate(examples)))
+
+
 def test_html_escapes_all_user_text(project, tmp_path):
     out = write_report(project, tmp_path / "o", formats=("html",), anonymiser=fake_anonymiser,
-                       topics=[{"label": "<img src=x onerror=alert(1)>", "size": 2,
-                                "keywords": ["<i>k</i>"], "examples": ["<b>bold</b>"]}])
+                       topics=[topic("<img src=x onerror=alert(1)>", 2, ["<i>k</i>"],
+                                     ["<b>bold</b>"])])
     page = out[0].read_text(encoding="utf-8")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<b>Tender</b>" not in page and "&lt;b&gt;Tender&lt;/b&gt; burden &amp; cost" in page
@@ -166,10 +175,8 @@ def test_docx_opens_and_has_the_parts(project, tmp_path):
 
 
 def test_emergent_topics_listed_after_the_themes(project, tmp_path):
-    topics = [{"label": "Digital portals", "size": 4, "keywords": [("portal", 0.3), "online"],
-               "response_ids": ["r4"]},
-              types.SimpleNamespace(name="Sarah Jones fan club", count=2, words=["x"],
-                                    examples=["Sarah Jones said so"])]
+    topics = [topic("Digital portals", 4, ["portal", "online"], ["The portal was down"]),
+              topic("Sarah Jones fan club", 2, ["x"], ["Sarah Jones said so"])]
     md = write_report(project, tmp_path / "o", formats=("md",), anonymiser=fake_anonymiser,
                       topics=topics)[0].read_text(encoding="utf-8")
     assert md.index("## 3 / Emergent topics") > md.index("### 2.1 / Late payment")
