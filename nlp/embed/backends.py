@@ -425,17 +425,7 @@ class OnnxEmbedder:
                         alone.append((int(first[i] + j), texts[i][s:t]))
             return idx
 
-        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
-        tasks = [order[i:i + 16] for i in range(0, len(order), 16)]
-        bar = _bar(progress, self.backend, len(texts))
-        try:
-            done = self._pool.map(run, tasks) if self._pool is not None else map(run, tasks)
-            for idx in done:
-                if bar is not None:
-                    bar[0].advance(bar[1], len(idx))
-        finally:
-            if bar is not None:
-                bar[0].stop()
+        self._run_tasks(run, encodings, progress)
         if alone:
             alone.sort()
             S[[r for r, _ in alone]] = self.encode([t for _, t in alone])
@@ -460,11 +450,15 @@ class OnnxEmbedder:
                 out[i] = normalise(self._run([encodings[i]]))[0]
             return idx
 
-        # Longest first, dealt round-robin into small tasks, so the cores finish together.
-        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
-        step = 16
+        self._run_tasks(run, encodings, progress)
+        return out
+
+    def _run_tasks(self, run, encodings, progress: bool, step: int = 16) -> None:
+        """`run(indices)` over every text, longest first, dealt into tasks of `step` texts so
+        the cores finish together; one text per core at a time on the pool; a progress bar."""
+        order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
         tasks = [order[i:i + step] for i in range(0, len(order), step)]
-        bar = _bar(progress, self.backend, len(texts))
+        bar = _bar(progress, self.backend, len(encodings))
         try:
             done = self._pool.map(run, tasks) if self._pool is not None else map(run, tasks)
             for idx in done:
@@ -473,7 +467,6 @@ class OnnxEmbedder:
         finally:
             if bar is not None:
                 bar[0].stop()
-        return out
 
     def __getstate__(self) -> dict:
         """Pickles as its settings (sent to cluster workers): the session loads there."""
