@@ -291,8 +291,7 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
 def _store_chunk(store, model, model_name: str, part: Corpus, codings: list[Coding],
                  scored: Scored) -> None:
     """One chunk's scores and suggestions, in one transaction."""
-    scores = {rid: {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
-              for rid, row in zip(part.ids, scored.proba)}
+    scores = {rid: _scores(model, row) for rid, row in zip(part.ids, scored.proba)}
     unc = dict(zip(part.ids, uncertainty(scored.proba, model.thresholds_).tolist()))
     suggested: dict[str, list[str]] = {}
     for c in codings:
@@ -301,6 +300,11 @@ def _store_chunk(store, model, model_name: str, part: Corpus, codings: list[Codi
                               model_id=model_name, uncertainty=unc, suggested=suggested,
                               evidence={(c.response_id, c.theme_id): c.span for c in codings
                                         if c.span is not None})
+
+
+def _scores(model, row: np.ndarray) -> dict[str, float]:
+    """One answer's probabilities by theme id, as stored and written (4 decimals)."""
+    return {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
 
 
 def _theme_list(raw: Any) -> list[str]:
@@ -389,7 +393,7 @@ def _lines(model, part: Corpus, codings: list[Coding], scored: Scored) -> bytes:
         out.append(json.dumps({
             "id": rid,
             "themes": [c.theme_id for c in mine],
-            "scores": {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)},
+            "scores": _scores(model, row),
         }, ensure_ascii=False) + "\n")
     return "".join(out).encode("utf-8")
 
