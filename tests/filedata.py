@@ -21,3 +21,22 @@ def pdf_bytes(lines: list[str]) -> bytes:
     out += "".join(f"{off:010d} 00000 n \n" for off in offsets)
     out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
     return out.encode("latin-1")
+
+
+def csv_project(tmp_path, codebook: str, header: list[str], rows: list[list[str]]):
+    """A project with `codebook` (YAML text) and `rows` imported from a CSV with `header`."""
+    import csv
+
+    from nlp.ingest import import_file
+    from nlp.project import init_project
+
+    cb = tmp_path / "cb.yaml"
+    cb.write_text(codebook, encoding="utf-8")
+    p = init_project(tmp_path / "p", codebook=cb)
+    f = tmp_path / "answers.csv"
+    with f.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    import_file(p.store, f)
+    return p

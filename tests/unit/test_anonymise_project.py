@@ -9,11 +9,11 @@ import json
 
 import pytest
 import spacy
+from filedata import csv_project
 
 from nlp import errors
 from nlp.export import export
-from nlp.ingest import import_file
-from nlp.project import init_project, open_project
+from nlp.project import open_project
 from nlp.report import write_project_report
 from nlp.store.review import Decision, record_decisions
 from nlp.text import anonymise
@@ -116,15 +116,7 @@ ROWS = [("Kwame", "Then Nacro told Kwame Mensah that the Ministry of Justice had
 
 @pytest.fixture
 def project(tmp_path):
-    cb = tmp_path / "cb.yaml"
-    cb.write_text(CODEBOOK, encoding="utf-8")
-    p = init_project(tmp_path / "p", codebook=cb)
-    f = tmp_path / "answers.csv"
-    with f.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "text", "respondent_id"])
-        w.writerows(ROWS)
-    import_file(p.store, f)
+    p = csv_project(tmp_path, CODEBOOK, ["id", "text", "respondent_id"], ROWS)
     p.store.write_model_codings({r[0]: {"t1": 0.9} for r in ROWS}, {"t1": 0.5}, model_id="t")
     record_decisions(p.store, "Kwame", [Decision("t1", "accepted")], coder="ann")
     yield p

@@ -8,11 +8,11 @@ import re
 
 import pytest
 import spacy
+from filedata import csv_project
 
 from nlp.export import export, export_project
 from nlp.export.tables import metadata_columns
 from nlp.ingest import import_file
-from nlp.project import init_project
 from nlp.store.review import Decision, record_decisions
 from nlp.text import anonymise
 
@@ -45,15 +45,7 @@ def blank_pipeline(monkeypatch):
 
 @pytest.fixture
 def project(tmp_path):
-    cb = tmp_path / "cb.yaml"
-    cb.write_text(CODEBOOK, encoding="utf-8")
-    p = init_project(tmp_path / "p", codebook=cb)
-    f = tmp_path / "answers.csv"
-    with f.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(HEADER)
-        w.writerows(ROWS)
-    import_file(p.store, f)
+    p = csv_project(tmp_path, CODEBOOK, HEADER, ROWS)
     record_decisions(p.store, "r1", [Decision("t1", "accepted")], coder="ann")
     yield p
     p.close()
