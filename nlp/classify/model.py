@@ -9,7 +9,11 @@ The prior compares each answer (whole, and its best sentence) with each theme's 
 consultation's mean answer is subtracted from the answers and the mean theme from the themes,
 so what every answer shares (the topic of the consultation) and what every theme shares stops
 counting. Each theme's similarities are then turned into z-scores over this consultation's own
-answers, so no absolute cosine cut fitted on another corpus is needed. A relative rule
+answers, so no absolute cosine cut fitted on another corpus is needed. A lexical prior joins
+them: the TF-IDF similarity of the answer's character n-grams (within words, so "bureaucratic"
+meets "bureaucracy") to the theme's label, definition and include examples, weighted (IDF) on
+this consultation's answers and z-scored over them the same way; the two z-scores are summed
+and standardised again. A relative rule
 decides: the themes close to the answer's best one, over a floor, at most three. A theme's
 exclude examples pull its score down where an answer is closer to them than to the theme.
 With enough examples a lexical part joins: a TF-IDF logistic regression per theme on the
@@ -19,8 +23,9 @@ evaluation/RESULTS.md), never on the consultation being coded.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -37,6 +42,9 @@ from ..text.segment import MAX_SEGMENTS, segment_spans
 from ..types import Codebook
 
 log = logging.getLogger(__name__)
+# The lexical prior's fitted weights by key (a digest of the themes' words and the sample they
+# were fitted on): a refit after a relabel finds them here instead of fitting them again.
+_LEXICAL_FITS: dict[str, tuple[Any, Any, np.ndarray, np.ndarray]] = {}
 
 # Theme-agnostic constants of the definition prior. Chosen on development material (the
 # bundled corpus and two consultations in other domains, `evaluation/eval_classify.py
@@ -45,13 +53,19 @@ SENTENCE_WEIGHT = 0.5  # similarity = (1 - w) * whole answer + w * best sentence
 INCLUDE_WEIGHT = 0.5  # prototype = (1 - w) * "question label: definition" + w * mean(include)
 PRIOR_SLOPE = 1.45  # prior probability = sigmoid(SLOPE * (z - MID)): a pooled logistic fit of
 PRIOR_MID = 1.69  # gold codes on z over the development consultations
+LEXICAL_WEIGHT = 0.75  # prior z = (z_embedding + w * z_lexical) / sqrt(1 + w^2)
+LEXICAL_NGRAMS = (4, 6)  # character n-grams (within words) of the lexical prior
+LEXICAL_SAMPLE = 5_000  # answers of a consultation its lexical weights (IDF) are fitted on
 EXCLUDE_WEIGHT = 0.5  # penalty per unit an exclude example is closer than the theme itself
 MIN_Z = 0.5  # a theme must stand this far (in its own standard deviations) above its mean
 MARGIN_Z = 0.5  # ... and within this of the answer's best theme
 MAX_THEMES = 3  # at most this many suggestions an answer
 OWN_STATISTICS = 10  # answers from which a batch's own statistics are used alone
 MIN_REFERENCE = 30  # examples from which they, not the codebook's texts, are the reference
+MIN_LEARNED = 1  # positive examples from which a theme's own regression has a say
 MIN_CALIBRATION = 8  # positives and negatives a theme needs for its own combiner and threshold
+MIN_STACK = 40  # ... and examples in all (out-of-fold scores of 20 answers are noise: 20-example
+#                 runs on development consultations lost up to 0.04 samples-F1 to it)
 MIN_RULE_EXAMPLES = 50  # examples needed to choose the decision rule on them
 MIN_LEXICAL = 60  # examples from which the TF-IDF part is fitted and stacked
 MIN_PRIOR_REFIT = 60  # examples (with >= 3 themes of >= 5 positives) to refit the prior
@@ -74,7 +88,12 @@ class Encoded:
     seg: np.ndarray
     seg_owner: np.ndarray
     seg_span: np.ndarray | None = None
-    texts: list[str] | None = None  # the answers themselves, for the lexical part
+    texts: list[str] | None = None  # the answers themselves, for the lexical parts
+    lexical: np.ndarray | None = None  # (n, k) lexical similarities to a codebook's themes...
+    lexical_key: str | None = None  # ... under the lexical weights with this key
+    # Word TF-IDF matrices of these answers by vocabulary digest, so a refit whose examples
+    # keep their vocabulary (a relabel) re-scores without reading every answer again.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.seg_span is None:
@@ -207,6 +226,22 @@ def _unit(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-9)
 
 
+def _centred_cosine(X: np.ndarray, centre, P: np.ndarray) -> np.ndarray:
+    """cos(x - centre, p) for every row x of X and (unit) row p of P, without building the
+    centred copy of X: (x.p - c.p) / |x - c|, |x - c|^2 = |x|^2 - 2 x.c + |c|^2."""
+    X = np.asarray(X, dtype=np.float32)
+    P = np.asarray(P, dtype=np.float32)
+    if len(X) == 0:
+        return np.zeros((0, len(P)), dtype=np.float32)
+    if np.isscalar(centre):  # no centring
+        return _unit(X) @ P.T
+    c = np.asarray(centre, dtype=np.float32)
+    sq = np.einsum("ij,ij->i", X, X, dtype=np.float64) - 2.0 * (X @ c).astype(np.float64) \
+        + float(c.astype(np.float64) @ c)
+    norm = np.sqrt(np.maximum(sq, 1e-18)).astype(np.float32)
+    return ((X @ P.T) - (c @ P.T)) / np.maximum(norm, 1e-9)[:, None]
+
+
 def _f1(y: np.ndarray, pred: np.ndarray) -> float:
     tp = float((y.astype(bool) & pred.astype(bool)).sum())
     return 2 * tp / max(1.0, float(y.sum() + pred.sum()))
@@ -304,7 +339,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     From the codebook alone it scores by the definition prior (module docstring) and decides
     by the relative rule. With confirmed examples each theme also gets a class-balanced
     logistic regression on the answer's embedding and its prior z-scores; a theme with at least
-    MIN_CALIBRATION positive and negative examples combines the two with a small logistic
+    MIN_CALIBRATION positive and negative examples (out of MIN_STACK or more in all) combines
+    the two with a small logistic
     regression fitted on out-of-fold scores (stacking) and gets its own threshold, half the
     best F1 its out-of-fold probabilities reach; a theme with fewer examples mixes the two
     probabilities with weight n_pos / (n_pos + prior_strength) on the learned one. With
@@ -343,13 +379,15 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         tmean = self.theme_vec_.mean(0) if CENTRE else 0.0
         centre = centre if CENTRE else 0.0
         P = _unit(self.theme_vec_ - tmean)
-        A = _unit(enc.whole - centre)
-        whole = A @ P.T
-        seg, arg = _group_max(_unit(enc.seg - centre) @ P.T, enc.seg_owner, len(enc))
+        has_excl = bool(len(self.excl_vec_) and EXCLUDE_WEIGHT)
+        Q = np.vstack([P, _unit(self.excl_vec_ - tmean)]) if has_excl else P
+        both = _centred_cosine(enc.whole, centre, Q)
+        whole = both[:, :len(P)]
+        seg, arg = _group_max(_centred_cosine(enc.seg, centre, P), enc.seg_owner, len(enc))
         seg = np.where(arg >= 0, seg, whole)
         sim = (1 - SENTENCE_WEIGHT) * whole + SENTENCE_WEIGHT * seg
-        if len(self.excl_vec_) and EXCLUDE_WEIGHT:
-            ex = A @ _unit(self.excl_vec_ - tmean).T  # (n, m)
+        if has_excl:
+            ex = both[:, len(P):]  # (n, m)
             order = np.argsort(self.excl_theme_, kind="stable")
             themes = self.excl_theme_[order]
             starts = np.flatnonzero(np.r_[True, themes[1:] != themes[:-1]])
@@ -358,12 +396,14 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             sim[:, cols] -= EXCLUDE_WEIGHT * np.maximum(closest - whole[:, cols], 0)
         return sim, arg
 
-    def _set_reference(self, enc: Encoded) -> None:
+    def _set_reference(self, enc: Encoded) -> np.ndarray:
+        """Take the prior's statistics from `enc`; returns its similarities."""
         self.ref_center_ = enc.whole.mean(0).astype(np.float32)
         sim, _ = self._similarity(enc, self.ref_center_)
         self.ref_mu_ = sim.mean(0)
         self.ref_sd_ = sim.std(0) + 1e-6
         self.ref_n_ = int(len(enc))
+        return sim
 
     def calibrate(self, X: Any) -> "ThemeClassifier":
         """Take the prior's statistics from a whole consultation (say, every answer of a
@@ -371,13 +411,90 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "thresholds_")
         enc = _as_encoded(X, self.embedder, self.cache)
         if len(enc):
-            self._set_reference(enc)
+            sim = self._set_reference(enc)
+            self.lex_key_, self.comb_mu_, self.comb_sd_ = "", None, None
             self.calibrated_ = True
+            lex = self._lexical_reference(enc.texts) if enc.texts is not None else None
+            if lex is not None:
+                self.lex_key_, self.lex_mu_, self.lex_sd_ = lex
+                self._lex_fit = _LEXICAL_FITS[self.lex_key_][:2]  # the model keeps its own
+                if enc.lexical_key != self.lex_key_:  # keep them for every later batch of it
+                    enc.lexical, enc.lexical_key = self._lexical_sim(enc.texts), self.lex_key_
+                zl = self._lexical_z(enc)
+                zsum = (sim - self.ref_mu_) / self.ref_sd_ + LEXICAL_WEIGHT * zl
+                self.comb_mu_, self.comb_sd_ = zsum.mean(0), zsum.std(0) + 1e-6
         return self
 
+    # -- the lexical prior: character n-grams of the answer against each theme's words -------
+    def _theme_documents(self) -> list[str]:
+        return [" ".join([t.label, t.definition, *t.include]) for t in self.codebook.themes]
+
+    def _lexical_reference(self, texts: Sequence[str]) -> tuple[str, np.ndarray, np.ndarray] | None:
+        """Fit the lexical prior's weights (IDF) on a consultation's answers (a sample of
+        LEXICAL_SAMPLE at most) and the themes' words: (key, per-theme mean, spread of the
+        similarities over the sample), or None when there are too few answers."""
+        if not LEXICAL_WEIGHT or len(texts) < OWN_STATISTICS:
+            return None
+        texts = list(texts)
+        if len(texts) > LEXICAL_SAMPLE:
+            pick = np.sort(np.random.default_rng(0).choice(len(texts), LEXICAL_SAMPLE,
+                                                            replace=False))
+            texts = [texts[i] for i in pick]
+        docs = self._theme_documents()
+        key = hashlib.sha256("\x00".join([*docs, "\x01", *texts]).encode("utf-8",
+                                                                         "replace")).hexdigest()
+        if key not in _LEXICAL_FITS:
+            vec = TfidfVectorizer(analyzer="char_wb", ngram_range=LEXICAL_NGRAMS,
+                                  sublinear_tf=True, dtype=np.float32).fit([*texts, *docs])
+            T = vec.transform(docs).T.tocsr()
+            S = np.asarray((vec.transform(texts) @ T).todense())
+            while len(_LEXICAL_FITS) >= 4:
+                _LEXICAL_FITS.pop(next(iter(_LEXICAL_FITS)))
+            _LEXICAL_FITS[key] = (vec, T, S.mean(0), S.std(0) + 1e-6)
+        _, _, mu, sd = _LEXICAL_FITS[key]
+        return key, mu, sd
+
+    def _lexical_sim(self, texts: Sequence[str]) -> np.ndarray:
+        vec, T = self._lex_fit
+        return np.asarray((vec.transform(list(texts)) @ T).todense(), dtype=np.float32)
+
+    def _lexical_z(self, enc: Encoded) -> np.ndarray | None:
+        """(n, k) z-scores of the answers' lexical similarity to each theme over the
+        consultation (the calibrated one, else this batch when it is big enough)."""
+        if not LEXICAL_WEIGHT or enc.texts is None or not len(enc):
+            return None
+        if self.calibrated_:
+            if not self.lex_key_ or getattr(self, "_lex_fit", None) is None:
+                return None
+            S = enc.lexical if enc.lexical_key == self.lex_key_ and enc.lexical is not None \
+                else self._lexical_sim(enc.texts)
+            return (S - self.lex_mu_) / self.lex_sd_
+        lex = self._lexical_reference(enc.texts)
+        if lex is None:
+            return None
+        key, mu, sd = lex
+        vec, T = _LEXICAL_FITS[key][:2]
+        S = np.asarray((vec.transform(list(enc.texts)) @ T).todense())
+        return (S - mu) / sd
+
     def _prior(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        """(n, k, 2) prior features (z-score over the consultation, centred similarity) and
-        (n, k) evidence segment rows."""
+        """(n, k, 6) prior features (combined z-score over the consultation, centred
+        similarity, three uncentred similarities, lexical z-score) and (n, k) evidence
+        segment rows."""
+        z, zl, sim, arg, raw = self._z_parts(enc)
+        if zl is None:
+            zc, zl = z, np.zeros_like(z)
+        else:
+            zsum = z + LEXICAL_WEIGHT * zl
+            if self.calibrated_ and self.comb_sd_ is not None:
+                zc = (zsum - self.comb_mu_) / self.comb_sd_
+            else:
+                zc = (zsum - zsum.mean(0)) / (zsum.std(0) + 1e-6)
+        return np.stack([zc, sim, *raw, zl], axis=2), arg
+
+    def _z_parts(self, enc: Encoded):
+        """The embedding z-scores, the lexical ones (None when unavailable), the centred
+        similarity, the evidence rows and the uncentred similarities."""
         n = len(enc)
         w = 0.0 if self.calibrated_ else min(1.0, n / OWN_STATISTICS)
         centre = self.ref_center_ if w == 0 else \
@@ -396,8 +513,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         raw_whole = enc.whole @ P.T
         raw_seg, _ = _group_max(enc.seg @ P.T, enc.seg_owner, n)
         raw_seg = np.maximum(raw_seg, raw_whole)
-        return np.stack([(sim - mu) / sd, sim, raw_seg, raw_whole,
-                         raw_seg - raw_seg.mean(1, keepdims=True)], axis=2), arg
+        raw = (raw_seg, raw_whole, raw_seg - raw_seg.mean(1, keepdims=True))
+        return (sim - mu) / sd, self._lexical_z(enc), sim, arg, raw
 
     def _prior_logit(self, F: np.ndarray) -> np.ndarray:
         return F @ self.prior_coef_ + self.prior_intercept_
@@ -429,7 +546,9 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         # Until examples or a consultation say otherwise, the codebook's own texts set the
         # prior's statistics (so even a single answer can be scored).
         self._set_reference(Encoded(whole=V, seg=V, seg_owner=np.arange(len(V))))
-        self.prior_coef_ = np.array([PRIOR_SLOPE, 0.0, 0.0, 0.0, 0.0])
+        self.prior_coef_ = np.array([PRIOR_SLOPE, 0.0, 0.0, 0.0, 0.0, 0.0])
+        self.lex_key_, self.comb_mu_, self.comb_sd_ = "", None, None
+        self.lex_mu_ = self.lex_sd_ = np.zeros(k)
         self.prior_intercept_ = -PRIOR_SLOPE * PRIOR_MID
         self.prior_threshold_ = float(_sigmoid(PRIOR_SLOPE * (MIN_Z - PRIOR_MID)))
         self.margin_ = PRIOR_SLOPE * MARGIN_Z
@@ -516,7 +635,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.thresholds_ = np.full(k, self.prior_threshold_)
         for t in range(k):
             y = Yb[:, t]
-            if splits and min(y.sum(), n - y.sum()) >= MIN_CALIBRATION:
+            if splits and n >= MIN_STACK and min(y.sum(), n - y.sum()) >= MIN_CALIBRATION:
                 self.stack_[t] = self._fit_stack(
                     np.column_stack([prior_logit[:, t], oof_lr[:, t], oof_lex[:, t]]), y)
                 self.stacked_[t] = True
@@ -576,7 +695,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                                                             vec.transform(texts[:1]))
         self.lex_vocabulary_ = vec.get_feature_names_out().tolist()
         self.lex_idf_ = vec.idf_.astype(np.float32)
-        self._lex_vec = None
+        self._lex_vec = self._lex_digest = None
         return np.clip(oof, -30, 30)
 
     def _lexical_logit(self, enc: Encoded) -> np.ndarray:
@@ -589,7 +708,13 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                                             stop_words="english",
                                             vocabulary=self.lex_vocabulary_)
             self._lex_vec.idf_ = self.lex_idf_
-        X = self._lex_vec.transform(enc.texts)
+        key = getattr(self, "_lex_digest", None)
+        if key is None:
+            key = self._lex_digest = hashlib.sha256("\x00".join(self.lex_vocabulary_).encode(
+                "utf-8", "replace") + self.lex_idf_.tobytes()).hexdigest()
+        X = enc.memo.get(key)
+        if X is None:
+            X = enc.memo[key] = self._lex_vec.transform(enc.texts)
         return np.clip(np.asarray(X @ self.lex_coef_.T) + self.lex_intercept_, -30, 30)
 
     @staticmethod
@@ -620,7 +745,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         class-balanced regression's odds are moved back to the examples' own
         (+ log(n_pos / n_neg)), so both parts are probabilities on the same scale."""
         n_pos = float(self.n_pos_[t])
-        if n_pos == 0:
+        if n_pos < MIN_LEARNED:
             return _sigmoid(prior_logit)
         n_neg = max(float(self.n_examples_) - n_pos, 1.0)
         w = n_pos / (n_pos + self.prior_strength)
@@ -695,7 +820,9 @@ def subset(enc: Encoded, idx: Sequence[int]) -> Encoded:
     owner = np.repeat(np.arange(len(idx)), ends[blocks] - starts[blocks])
     return Encoded(whole=enc.whole[idx], seg=enc.seg[rows], seg_owner=owner,
                    seg_span=enc.seg_span[rows],
-                   texts=[enc.texts[i] for i in idx] if enc.texts is not None else None)
+                   texts=[enc.texts[i] for i in idx] if enc.texts is not None else None,
+                   lexical=enc.lexical[idx] if enc.lexical is not None else None,
+                   lexical_key=enc.lexical_key)
 
 
 def select_C(X: Any, Y: Any, groups: Sequence, *, codebook: Codebook, embedder, cache=None,

@@ -18,7 +18,7 @@ from ..types import Codebook
 from .model import ThemeClassifier
 from .persist_checks import check_config, check_weights
 
-FORMAT = 3  # 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
+FORMAT = 4  # 4: + lexical prior (a sixth prior feature); 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
 _ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_", "prior_coef_", "lr_coef_",
            "lr_intercept_", "lex_idf_", "lex_coef_", "lex_intercept_", "n_pos_", "stack_",
            "stacked_", "thresholds_")
@@ -135,9 +135,11 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
             len(vocab) != clf.lex_coef_.shape[1] or len(vocab) != len(clf.lex_idf_):
         raise errors.ModelError(f"{d / 'lexical.json'}: does not match weights.npz.")
     clf.lex_vocabulary_ = vocab
-    clf._lex_vec = None
+    clf._lex_vec = clf._lex_digest = None
     clf.ref_n_ = int(config.get("reference_answers", 0))
     clf.calibrated_ = False
+    clf.lex_key_, clf.comb_mu_, clf.comb_sd_ = "", None, None
+    clf.lex_mu_ = clf.lex_sd_ = np.zeros(len(clf.theme_ids_))
     clf.n_examples_ = int(config.get("n_examples", 0))
     clf.embedder_id_ = config["embedder_id"]
     return clf

@@ -247,6 +247,14 @@ def test_enough_examples_stack_and_calibrate():
     assert clf.score(test_t, test_y) > 0.8
 
 
+def test_twenty_examples_do_not_stack_even_with_eight_positives():
+    texts, labels = _bigger(n_per=5)  # 20 answers, each theme in ~35% of them
+    labels[:8] = [["money"]] * 8
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    assert clf._binarize(labels, 20)[:, 0].sum() >= MIN_CALIBRATION
+    assert not clf.stacked_.any()  # out-of-fold scores of 20 answers are too few to stack on
+
+
 def test_few_examples_blend_towards_the_prior():
     texts, y = zip(*TRAIN)
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256), prior_strength=1e9).fit(
@@ -317,3 +325,31 @@ def test_lexical_part_round_trips_and_a_damaged_vocabulary_is_refused(tmp_path):
     (tmp_path / "m" / "lexical.json").write_text('{"vocabulary": ["only one"]}')
     with pytest.raises(ModelError, match="lexical.json"):
         load_model(tmp_path / "m", codebook=CB, embedder=FakeEmbedder(256))
+
+
+def test_lexical_prior_is_fitted_on_the_consultation_and_scores_each_answer_alone():
+    texts = [t for t, _ in TRAIN] + ["our reserves covered the cost", "email never answered"]
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    enc = encode(texts, clf.embedder)
+    clf.calibrate(enc)
+    assert enc.lexical is not None and enc.lexical.shape == (len(texts), 3)
+    assert enc.lexical_key == clf.lex_key_
+    # the words of "reserves"/"cost" match the money theme's definition and include example
+    assert enc.lexical[-2].argmax() == 0 and enc.lexical[-1].argmax() == 1
+    whole = clf.predict_proba(enc)
+    alone = np.vstack([clf.predict_proba([t]) for t in texts[-2:]])  # transformed afresh
+    assert np.allclose(whole[-2:], alone, atol=1e-6)
+    # without the answers' texts (bare vectors) the lexical part has no say: other scores
+    bare = clf.predict_proba(enc.whole)
+    assert not np.allclose(bare, whole)
+    # a refit (a relabel) calibrated on the same consultation reuses its lexical weights
+    again = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit().calibrate(enc)
+    assert again.lex_key_ == clf.lex_key_ and np.allclose(again.predict_proba(enc), whole)
+
+
+def test_lexical_prior_needs_enough_answers():
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    enc = encode(["our reserves covered the cost", "no reply"], clf.embedder)
+    clf.calibrate(enc)  # two answers: too few to weigh words on
+    assert clf.lex_key_ == "" and enc.lexical is None
+    assert clf.predict_proba(enc).shape == (2, 3)
