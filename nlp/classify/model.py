@@ -226,6 +226,17 @@ def _unit(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-9)
 
 
+def _lexical_similarity(vec, T, texts: Sequence[str], step: int = 2_000) -> np.ndarray:
+    """(n, k) TF-IDF similarity of texts to the themes' words (T: their transposed vectors),
+    `step` texts at a time: a sparse matrix of character n-grams for 100,000 answers would
+    take about a gigabyte at once."""
+    texts = list(texts)
+    out = np.zeros((len(texts), T.shape[1]), dtype=np.float32)
+    for lo in range(0, len(texts), step):
+        out[lo:lo + step] = (vec.transform(texts[lo:lo + step]) @ T).toarray()
+    return out
+
+
 def _centred_cosine(X: np.ndarray, centre, P: np.ndarray) -> np.ndarray:
     """cos(x - centre, p) for every row x of X and (unit) row p of P, without building the
     centred copy of X: (x.p - c.p) / |x - c|, |x - c|^2 = |x|^2 - 2 x.c + |c|^2."""
@@ -447,7 +458,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             vec = TfidfVectorizer(analyzer="char_wb", ngram_range=LEXICAL_NGRAMS,
                                   sublinear_tf=True, dtype=np.float32).fit([*texts, *docs])
             T = vec.transform(docs).T.tocsr()
-            S = np.asarray((vec.transform(texts) @ T).todense())
+            S = _lexical_similarity(vec, T, texts)
             while len(_LEXICAL_FITS) >= 4:
                 _LEXICAL_FITS.pop(next(iter(_LEXICAL_FITS)))
             _LEXICAL_FITS[key] = (vec, T, S.mean(0), S.std(0) + 1e-6)
@@ -455,8 +466,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return key, mu, sd
 
     def _lexical_sim(self, texts: Sequence[str]) -> np.ndarray:
-        vec, T = self._lex_fit
-        return np.asarray((vec.transform(list(texts)) @ T).todense(), dtype=np.float32)
+        return _lexical_similarity(*self._lex_fit, texts)
 
     def _lexical_z(self, enc: Encoded) -> np.ndarray | None:
         """(n, k) z-scores of the answers' lexical similarity to each theme over the
@@ -473,9 +483,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         if lex is None:
             return None
         key, mu, sd = lex
-        vec, T = _LEXICAL_FITS[key][:2]
-        S = np.asarray((vec.transform(list(enc.texts)) @ T).todense())
-        return (S - mu) / sd
+        return (_lexical_similarity(*_LEXICAL_FITS[key][:2], enc.texts) - mu) / sd
 
     def _prior(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
         """(n, k, 6) prior features (combined z-score over the consultation, centred
