@@ -13,11 +13,10 @@ answers, so no absolute cosine cut fitted on another corpus is needed. A lexical
 them: the TF-IDF similarity of the answer's character n-grams (within words, so "bureaucratic"
 meets "bureaucracy") to the theme's label, definition and include examples, weighted (IDF) on
 this consultation's answers and z-scored over them the same way; the two z-scores are summed
-and standardised again. A relative rule
-decides: the themes close to the answer's best one, over a floor, at most three. A theme's
-exclude examples pull its score down where an answer is closer to them than to the theme.
-With enough examples a lexical part joins: a TF-IDF logistic regression per theme on the
-examples' words, stacked with the others.
+and standardised again. A relative rule decides: the themes close to the answer's best one,
+over a floor, at most three. A theme's exclude examples pull its score down where an answer
+is closer to them than to the theme. With enough examples a second lexical part joins: a
+TF-IDF logistic regression per theme on the examples' words, stacked with the others.
 Every constant here is theme-agnostic and was chosen on development consultations (see
 evaluation/RESULTS.md), never on the consultation being coded.
 """
@@ -53,7 +52,7 @@ SENTENCE_WEIGHT = 0.5  # similarity = (1 - w) * whole answer + w * best sentence
 INCLUDE_WEIGHT = 0.5  # prototype = (1 - w) * "question label: definition" + w * mean(include)
 PRIOR_SLOPE = 1.45  # prior probability = sigmoid(SLOPE * (z - MID)): a pooled logistic fit of
 PRIOR_MID = 1.69  # gold codes on z over the development consultations
-LEXICAL_WEIGHT = 0.75  # prior z = (z_embedding + w * z_lexical) / sqrt(1 + w^2)
+LEXICAL_WEIGHT = 0.75  # prior z = z_embedding + w * z_lexical, standardised again
 LEXICAL_NGRAMS = (4, 6)  # character n-grams (within words) of the lexical prior
 LEXICAL_SAMPLE = 5_000  # answers of a consultation its lexical weights (IDF) are fitted on
 EXCLUDE_WEIGHT = 0.5  # penalty per unit an exclude example is closer than the theme itself
@@ -351,8 +350,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     by the relative rule. With confirmed examples each theme also gets a class-balanced
     logistic regression on the answer's embedding and its prior z-scores; a theme with at least
     MIN_CALIBRATION positive and negative examples (out of MIN_STACK or more in all) combines
-    the two with a small logistic
-    regression fitted on out-of-fold scores (stacking) and gets its own threshold, half the
+    the two with a small logistic regression fitted on out-of-fold scores (stacking) and gets
+    its own threshold, half the
     best F1 its out-of-fold probabilities reach; a theme with fewer examples mixes the two
     probabilities with weight n_pos / (n_pos + prior_strength) on the learned one. With
     MIN_RULE_EXAMPLES examples or more, the rule's margin is chosen on out-of-fold predictions.
@@ -722,6 +721,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 "utf-8", "replace") + self.lex_idf_.tobytes()).hexdigest()
         X = enc.memo.get(key)
         if X is None:
+            enc.memo.clear()  # one vocabulary's matrix at a time
             X = enc.memo[key] = self._lex_vec.transform(enc.texts)
         return np.clip(np.asarray(X @ self.lex_coef_.T) + self.lex_intercept_, -30, 30)
 

@@ -353,3 +353,16 @@ def test_lexical_prior_needs_enough_answers():
     clf.calibrate(enc)  # two answers: too few to weigh words on
     assert clf.lex_key_ == "" and enc.lexical is None
     assert clf.predict_proba(enc).shape == (2, 3)
+
+
+def test_word_tfidf_of_the_answers_is_kept_for_one_vocabulary_at_a_time():
+    texts, labels = _bigger()
+    enc = encode(texts, FakeEmbedder(256))
+    a = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(enc, labels)
+    p = a.predict_proba(enc)
+    assert len(enc.memo) == 1 and np.allclose(a.predict_proba(enc), p)  # reused
+    b = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(
+        subset(enc, range(62)), labels[:62])  # other examples: another vocabulary
+    b.predict_proba(enc)
+    assert len(enc.memo) == 1
+    assert np.allclose(a.predict_proba(enc), p)  # back to the first: computed again, same
