@@ -59,10 +59,13 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
         where = f"theme {i}"
         if not isinstance(t, dict):
             raise errors.codebook_problem(source, f"{where} is not a mapping.")
+        t = _with_synonyms(t)
         for key in ("id", "label", "definition"):
             if not isinstance(t.get(key), (str, int)) or str(t.get(key)).strip() == "":
+                also = f" (or {' or '.join(repr(x) for x in _SYNONYMS[key])})" \
+                    if key in _SYNONYMS else ""
                 raise errors.codebook_problem(source, f"{where} ({t.get('id', 'no id')}) is "
-                                              f"missing field {key!r}.")
+                                              f"missing field {key!r}{also}.")
         tid = str(t["id"]).strip()
         if not _ID_RE.match(tid):
             raise errors.codebook_problem(source, f"{where}: id {tid!r} must be letters, digits, "
@@ -84,6 +87,23 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
     question = data.get("question")
     return Codebook(name=str(data["name"]).strip(), version=data["version"],
                     themes=tuple(themes), question=str(question).strip() if question else None)
+
+
+# Other names researchers' codebooks use for a theme's fields (exports of other tools, other
+# teams' templates); the first one present is taken when the field itself is absent.
+_SYNONYMS = {"label": ("name", "title"), "definition": ("description",),
+             "include": ("examples",), "exclude": ("counterexamples",)}
+
+
+def _with_synonyms(theme: dict) -> dict:
+    out = dict(theme)
+    for key, names in _SYNONYMS.items():
+        if out.get(key) in (None, ""):
+            for name in names:
+                if out.get(name) not in (None, ""):
+                    out[key] = out[name]
+                    break
+    return out
 
 
 def load_codebook(path: str | Path | None = None) -> Codebook:

@@ -70,3 +70,29 @@ def test_with_theme_bumps_version():
     new = with_theme(cb, Theme("delay", "Delay", "Waiting."))
     assert new.version == 2 and new.theme_ids == ["cost", "access", "delay"]
     assert next_version(loads_codebook(MINIMAL.replace("version: 1", "version: v1a"))) == "v1a.1"
+
+
+def test_other_tools_field_names_are_read():
+    cb = loads_codebook("""
+name: other
+version: 1
+themes:
+  - id: wait
+    name: Waiting times
+    description: Delays before the first appointment.
+    examples: [three weeks for a slot]
+    counterexamples: [the session was too short]
+  - id: staff
+    label: Staff
+    definition: How staff treated the student.
+    description: ignored, the definition is there
+""")
+    t = cb.themes[0]
+    assert (t.label, t.definition) == ("Waiting times", "Delays before the first appointment.")
+    assert t.include == ("three weeks for a slot",) and t.exclude == ("the session was too short",)
+    assert cb.themes[1].definition == "How staff treated the student."
+
+
+def test_missing_definition_names_its_other_name():
+    with pytest.raises(CodebookError, match=r"missing field 'definition' \(or 'description'\)"):
+        loads_codebook("name: x\nversion: 1\nthemes:\n  - {id: a, label: A}\n")
