@@ -93,7 +93,9 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     config = read_model_config(d)
     if config.get("format") != FORMAT:
         raise errors.ModelError(f"{d}: model format {config.get('format')} is not supported "
-                                f"by this toolkit (format {FORMAT}).")
+                                f"by this toolkit (format {FORMAT}). Train it again with this "
+                                "version ('nlp train --corpus NAME --out DIR'), or code from "
+                                "definitions alone with --model none.")
     try:
         saved_cb = loads_codebook((d / "codebook.yaml").read_text(encoding="utf-8"),
                                   source=str(d / "codebook.yaml"))

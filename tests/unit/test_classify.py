@@ -125,6 +125,16 @@ def test_load_refuses_other_codebook_or_embedder(tmp_path):
         load_model(tmp_path / "nothing", codebook=CB, embedder=FakeEmbedder(256))
 
 
+def test_load_refuses_a_model_of_an_older_format_and_says_what_to_do(tmp_path):
+    import json
+    d = save_model(fitted(), tmp_path / "m", embedder_spec="fake")
+    config = json.loads((d / "config.json").read_text())
+    config["format"] = 3  # before the lexical prior
+    (d / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"model format 3 is not supported.*nlp train"):
+        load_model(d, codebook=CB, embedder=FakeEmbedder(256))
+
+
 CB_YAML_OTHER = """
 name: t
 version: 2
