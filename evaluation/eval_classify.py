@@ -16,7 +16,8 @@ Floors, in the same process: `cosine` (MiniLM cosine to "label: definition", the
 0.05 of the best one) and `logreg` (per-theme class-balanced logistic regression on the raw
 vectors of the examples, C=10; themes within 0.2 of the most probable one). Figures: micro-F1
 and samples-F1, paired bootstrap 95% intervals of the model's lead, per-theme F1, an ablation
-of each part of the cold start, and the relabel time at 100,000 cached answers.
+of each part of the cold start, the model with examples against itself without the theme-share
+correction (`no_shares`), and the relabel time at 100,000 cached answers.
 
     python evaluation/eval_classify.py            # everything (~5 min on 2 cores, cached)
     python evaluation/eval_classify.py --quick    # no ablation, fewer bootstrap draws
@@ -141,6 +142,13 @@ def _score_split(s, enc, embedder, cache, train, test, consultation, out) -> Non
         subset(enc, train), Y[train]).calibrate(subset(enc, consultation))
     c0 = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit() \
         .calibrate(subset(enc, consultation))
+    C.PREVALENCE = False  # ablation: the same model without the theme-share correction
+    try:
+        m0 = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit(
+            subset(enc, train), Y[train]).calibrate(subset(enc, consultation))
+    finally:
+        C.PREVALENCE = True
+    out["no_shares"].append(m0.predict(subset(enc, test)))
     out["model"].append(m.predict(subset(enc, test)))
     out["cold"].append(c0.predict(subset(enc, test)))
     out["cosine"].append(cosine_floor(subset(enc, test), s["cb"], embedder, cache))
@@ -160,7 +168,7 @@ def _splits(s):
 def with_examples(s, enc, embedder, cache, n):
     """n confirmed examples drawn at random (from the training reports for the bundled
     corpus), tested on the rest; pooled over SEEDS draws."""
-    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": []}
+    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": []}
     for seed in range(SEEDS):
         rng = np.random.default_rng(seed)
         for te, pool, one in _splits(s):
@@ -174,7 +182,7 @@ def with_examples(s, enc, embedder, cache, n):
 def full(s, enc, embedder, cache):
     """Leave-one-report-out with every unit of the training reports (the prior's statistics
     from the held-out report, as when a new report is coded)."""
-    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": []}
+    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": []}
     for te, tr, _ in _splits(s):
         _score_split(s, enc, embedder, cache, tr, te, te, out)
     return {k: np.vstack(v) for k, v in out.items()}
@@ -266,16 +274,17 @@ def main() -> None:
         for n in SIZES:
             o = with_examples(s, enc, embedder, cache, n)
             r["regimes"][str(n)] = {
-                k: round(f1(o["gold"], o[k], m), 4) for k in ("model", "cold", "cosine", "logreg")}
+                k: round(f1(o["gold"], o[k], m), 4)
+                for k in ("model", "cold", "cosine", "logreg", "no_shares")}
             r["regimes"][str(n)].update({
                 f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
-                for b in ("cold", "cosine", "logreg")})
+                for b in ("cold", "cosine", "logreg", "no_shares")})
         if len(np.unique(s["group"])) > 1:
             o = full(s, enc, embedder, cache)
             r["regimes"]["full"] = {k: round(f1(o["gold"], o[k], m), 4)
-                                    for k in ("model", "cold", "cosine", "logreg")}
+                                    for k in ("model", "cold", "cosine", "logreg", "no_shares")}
             r["regimes"]["full"].update({f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
-                                         for b in ("cold", "cosine", "logreg")})
+                                         for b in ("cold", "cosine", "logreg", "no_shares")})
             r["regimes"]["full"]["per_theme_f1"] = dict(zip(s["cb"].theme_ids, np.round(
                 f1_score(o["gold"], o["model"], average=None, zero_division=0), 3).tolist()))
             r["relabel"] = relabel_time(enc, s["Y"], s["cb"], embedder, cache, s["texts"])

@@ -61,6 +61,7 @@ MARGIN_Z = 0.5  # ... and within this of the answer's best theme
 MAX_THEMES = 3  # at most this many suggestions an answer
 OWN_STATISTICS = 10  # answers from which a batch's own statistics are used alone
 MIN_REFERENCE = 30  # examples from which they, not the codebook's texts, are the reference
+PREVALENCE_PSEUDO = 1.0  # pseudo-count of the theme-share correction (see _prevalence_offset)
 MIN_LEARNED = 1  # positive examples from which a theme's own regression has a say
 MIN_CALIBRATION = 8  # positives and negatives a theme needs for its own combiner and threshold
 MIN_STACK = 40  # ... and examples in all (out-of-fold scores of 20 answers are noise: 20-example
@@ -76,6 +77,7 @@ DEFAULT_C = 3.0
 _MARGIN_GRID = (0.5, 1.0, 2.0, np.inf)  # in z units, for the rule chosen on examples
 # Switches for the evaluation's ablation only (evaluation/eval_classify.py); always on.
 CENTRE = True
+PREVALENCE = True  # the examples' theme shares correct the prior (False: an ablation)
 ZSCORE = True
 
 
@@ -433,7 +435,33 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 zl = self._lexical_z(enc)
                 zsum = (sim - self.ref_mu_) / self.ref_sd_ + LEXICAL_WEIGHT * zl
                 self.comb_mu_, self.comb_sd_ = zsum.mean(0), zsum.std(0) + 1e-6
+            examples = getattr(self, "_examples", None)
+            if examples is not None and len(examples):
+                self.offset_ = self._prevalence_offset(examples)
         return self
+
+    def _prevalence_offset(self, examples: Encoded) -> np.ndarray:
+        """Per-theme logit offset from the examples' theme shares.
+
+        The prior expects sum_i p_it answers of theme t among the examples (p from the prior
+        under the statistics in force: after `calibrate`, the consultation being coded); the
+        examples hold n_pos_t. Each theme moves by log((observed + 1) / (expected + 1)),
+        shrunk towards 0 by how much the themes' deviations exceed chance (a James-Stein
+        factor 1 - 1 / mean Pearson chi-square): where the examples' shares are what the
+        prior expects up to sampling noise, nothing moves; where one theme is far more common
+        than the definitions suggest, the prior follows the examples.
+        """
+        k = len(self.theme_ids_)
+        if not PREVALENCE or not len(examples) or not self.n_pos_.sum():
+            return np.zeros(k)
+        F, _ = self._prior(examples)
+        # (a saved model keeps a sample of its examples at most: scaled to all of them)
+        expected = _sigmoid(F @ self.prior_coef_ + self.prior_intercept_).sum(0) * (
+            max(self.n_examples_, len(examples)) / len(examples))
+        observed = self.n_pos_.astype(float)
+        dispersion = float(np.mean((observed - expected) ** 2 / np.maximum(expected, 0.5)))
+        shrink = max(0.0, 1.0 - 1.0 / dispersion) if dispersion > 0 else 0.0
+        return shrink * np.log((observed + PREVALENCE_PSEUDO) / (expected + PREVALENCE_PSEUDO))
 
     # -- the lexical prior: character n-grams of the answer against each theme's words -------
     def _theme_documents(self) -> list[str]:
@@ -524,7 +552,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return (sim - mu) / sd, self._lexical_z(enc), sim, arg, raw
 
     def _prior_logit(self, F: np.ndarray) -> np.ndarray:
-        return F @ self.prior_coef_ + self.prior_intercept_
+        return F @ self.prior_coef_ + self.prior_intercept_ + self.offset_
 
     # -- fitting ---------------------------------------------------------------------------
     def _init_from_codebook(self) -> None:
@@ -570,6 +598,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.stack_ = np.zeros((k, 4))  # per theme: weights of prior, LR, lexical logits; bias
         self.stacked_ = np.zeros(k, dtype=bool)  # False: probability blend by example count
         self.thresholds_ = np.full(k, self.prior_threshold_)
+        self.offset_ = np.zeros(k)  # per-theme logit offset from the examples' theme shares
+        self._examples: Encoded | None = None  # kept to re-estimate it on each consultation
         self.embedder_id_ = getattr(self.embedder, "model_id", "unknown")
 
     def _binarize(self, Y: Any, n: int) -> np.ndarray:
@@ -661,6 +691,10 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             best_m = max(_MARGIN_GRID, key=lambda m: (round(scores[m], 9), m == MARGIN_Z))
             self.margin_ = float(PRIOR_SLOPE * best_m) if np.isfinite(best_m) else 1e9
         self.oof_proba_ = oof
+        # The examples' theme shares against what the prior expects of them (statistics of
+        # the examples for now; `calibrate` estimates it again under the consultation's).
+        self._examples = enc
+        self.offset_ = self._prevalence_offset(enc)
         return self
 
     def _lr(self) -> LogisticRegression:

@@ -15,13 +15,16 @@ from ..codebook import dumps_codebook, loads_codebook
 from ..embed import get_embedder
 from ..fsio import atomic_dir
 from ..types import Codebook
-from .model import ThemeClassifier
+from .model import Encoded, ThemeClassifier, subset
 from .persist_checks import check_config, check_weights
 
-FORMAT = 4  # 4: + lexical prior (a sixth prior feature); 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
+FORMAT = 5  # 5: + the examples, for the theme-share correction; 4: + lexical prior (a sixth prior feature); 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
+READS = (4, 5)  # a format 4 model loads without the theme-share correction
 _ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_", "prior_coef_", "lr_coef_",
            "lr_intercept_", "lex_idf_", "lex_coef_", "lex_intercept_", "n_pos_", "stack_",
-           "stacked_", "thresholds_")
+           "stacked_", "thresholds_", "offset_")
+_NEW_IN_5 = ("offset_",)
+KEEP_EXAMPLES = 20_000  # examples a saved model keeps (a sample beyond: ~40 MB of vectors)
 
 
 def default_model_dir() -> Path:
@@ -57,6 +60,18 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
                  **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
         (tmp / "lexical.json").write_text(json.dumps({"vocabulary": list(clf.lex_vocabulary_)}),
                                           encoding="utf-8")
+        ex = getattr(clf, "_examples", None)
+        if ex is not None and len(ex) > KEEP_EXAMPLES:  # a sample keeps the shares
+            ex = subset(ex, np.sort(np.random.default_rng(0).choice(
+                len(ex), KEEP_EXAMPLES, replace=False)))
+        if ex is not None and len(ex):
+            # The training answers (vectors and texts): each new consultation re-estimates
+            # from them how far its theme shares stand from the definitions' (offset_).
+            np.savez(tmp / "examples.npz", whole=ex.whole.astype(np.float32),
+                     seg=ex.seg.astype(np.float32), seg_owner=ex.seg_owner.astype(np.int64))
+            (tmp / "examples.json").write_text(json.dumps(
+                {"texts": list(ex.texts) if ex.texts is not None else None},
+                ensure_ascii=False), encoding="utf-8")
         (tmp / "codebook.yaml").write_text(dumps_codebook(cb), encoding="utf-8")
         (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2), encoding="utf-8")
         (tmp / "README.md").write_text(card or f"# Theme model for codebook {cb.name} "
@@ -91,7 +106,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     """
     d = Path(directory) if directory is not None else default_model_dir()
     config = read_model_config(d)
-    if config.get("format") != FORMAT:
+    if config.get("format") not in READS:
         raise errors.ModelError(f"{d}: model format {config.get('format')} is not supported "
                                 f"by this toolkit (format {FORMAT}). Train it again with this "
                                 "version ('nlp train --corpus NAME --out DIR'), or code from "
@@ -118,7 +133,8 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     check_weights(d / "weights.npz")  # under the limits before NumPy inflates anything
     try:
         with np.load(d / "weights.npz", allow_pickle=False) as w:
-            arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}
+            arrays = {k: w[k.rstrip("_")] for k in _ARRAYS
+                      if config["format"] >= 5 or k not in _NEW_IN_5}
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise errors.ModelError(f"{d / 'weights.npz'}: damaged or incomplete ({exc}).") from None
     clf = ThemeClassifier(codebook=codebook or saved_cb, embedder=embedder, cache=cache,
@@ -144,4 +160,39 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     clf.lex_mu_ = clf.lex_sd_ = np.zeros(len(clf.theme_ids_))
     clf.n_examples_ = int(config.get("n_examples", 0))
     clf.embedder_id_ = config["embedder_id"]
+    k = len(clf.theme_ids_)
+    clf.offset_ = np.asarray(arrays.get("offset_", np.zeros(k)), dtype=float)
+    if clf.offset_.shape != (k,) or not np.isfinite(clf.offset_).all():
+        raise errors.ModelError(f"{d / 'weights.npz'}: the theme offsets do not match the "
+                                "themes.")
+    clf._examples = _load_examples(d, clf)
     return clf
+
+
+def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
+    """The training answers a model keeps (format 5), checked against the model; None when
+    it has none (a codebook-only or format 4 model)."""
+    if not (d / "examples.npz").exists():
+        return None
+    check_weights(d / "examples.npz")
+    try:
+        with np.load(d / "examples.npz", allow_pickle=False) as w:
+            whole, seg, owner = w["whole"], w["seg"], w["seg_owner"]
+        texts = json.loads((d / "examples.json").read_text(encoding="utf-8"))["texts"]
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+        raise errors.ModelError(f"{d / 'examples.npz'} or examples.json: damaged or "
+                                f"incomplete ({exc}).") from None
+    dim = clf.theme_vec_.shape[1]
+    n = len(whole)
+    ok = (whole.ndim == 2 and whole.shape == (n, dim) and seg.ndim == 2
+          and seg.shape[1:] == (dim,) and owner.shape == (len(seg),)
+          and np.issubdtype(owner.dtype, np.integer)
+          and (not len(owner) or (owner.min() >= 0 and owner.max() < n))
+          and n == min(clf.n_examples_, KEEP_EXAMPLES)
+          and (texts is None or (isinstance(texts, list) and len(texts) == n
+                                 and all(isinstance(t, str) for t in texts))))
+    if not ok:
+        raise errors.ModelError(f"{d / 'examples.npz'}: does not match the model "
+                                f"({clf.n_examples_} examples of {dim} dimensions).")
+    return Encoded(whole=whole.astype(np.float32), seg=seg.astype(np.float32),
+                   seg_owner=owner.astype(np.int64), texts=texts)

@@ -11,7 +11,7 @@ from sklearn.metrics import f1_score
 from ..codebook import load_codebook
 from ..corpora import codebook_path, load
 from ..embed import EmbeddingCache, cache_root, default_spec, get_embedder
-from .model import ThemeClassifier
+from .model import MIN_CALIBRATION, ThemeClassifier
 from .persist import save_model
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,22 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def _limits(metrics) -> str:
+    """The card's known limits, from the figures: themes with few training units, themes
+    the leave-one-report-out test never got right."""
+    few = [t for t, m in metrics["per_theme"].items() if m["positives"] < MIN_CALIBRATION]
+    loro = metrics.get("leave_one_report_out") or {}
+    zero = [t for t, f in loro.get("per_theme_f1", {}).items() if f == 0]
+    out = []
+    if few:
+        out.append(f"{', '.join(f'`{t}`' for t in few)} ha{'s' if len(few) == 1 else 've'} "
+                   f"fewer than {MIN_CALIBRATION} training units (scored mostly from the "
+                   "definition)")
+    if zero:
+        out.append(f"leave-one-report-out F1 0 for {', '.join(f'`{t}`' for t in zero)}")
+    return f"- Known limits: {'; '.join(out)}.\n" if out else ""
+
+
 def _card(corpus, codebook, spec, clf, metrics) -> str:
     loro = metrics.get("leave_one_report_out")
     rows = "\n".join(
@@ -97,7 +113,7 @@ def _card(corpus, codebook, spec, clf, metrics) -> str:
             return (f"{mf[m]:.3f} (the model leads by {d['lead']:+.3f} "
                     f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}])")
         headline = (
-            f"- Leave-one-report-out (train on three reports, test on the quotes of the "
+            f"- Leave-one-report-out (train on the other reports, test on the quotes of the "
             f"held-out one; paired bootstrap 95% intervals): micro-F1 **{mf['model']:.3f}**; "
             f"floors: MiniLM cosine with a relative rule {cell('cosine')}, logistic "
             f"regression on raw vectors {cell('logreg')}. Details: "
@@ -114,23 +130,25 @@ bundled corpus `corpora/{corpus}` (quotes and report prose). Embeddings: `{spec}
 {clf.cv}-fold out-of-fold scores.
 
 - Files: `config.json` (embedder, codebook hash, theme order, parameters), `weights.npz`
-  (NumPy arrays, loaded with `allow_pickle=False`), `codebook.yaml`, `metrics.json`.
+  (NumPy arrays, loaded with `allow_pickle=False`), `codebook.yaml`, `metrics.json`, and the
+  training units themselves (`examples.npz` vectors, `examples.json` texts): share the folder
+  as you would share them.
 - How it scores: a definition prior relative to the consultation being coded (centred
   similarity of the answer and of its best sentence to each theme's question + label +
   definition + include examples, as z-scores over the consultation's own answers, refitted on
   the training units with the uncentred similarities beside it) and a class-balanced logistic
   regression on the answer's embedding; themes with at least 8 examples combine the two with a
   stacked logistic regression and have their own threshold, rarer themes mix them by example
-  count. A relative rule decides (themes near the answer's best one, at most three). Each
-  suggestion carries the sentence that supports it.
-- Intended use: suggesting codes for review by a researcher on answers about public-service
-  commissioning. It will not know themes outside its codebook; on another codebook the toolkit
-  refuses to load it and codes from definitions alone until examples are confirmed.
+  count. Each theme's prior then moves by how far the training units' theme shares stand from
+  what the definitions predict of them on the consultation being coded (shrunk to nothing
+  where the difference is within chance). A relative rule decides (themes near the answer's
+  best one, at most three). Each suggestion carries the sentence that supports it.
+- Intended use: suggesting codes of codebook {codebook.name!r} for review by a researcher.
+  It will not know themes outside its codebook; on another codebook the toolkit refuses to
+  load it and codes from definitions alone until examples are confirmed.
 - Out-of-fold micro-F1 on its training corpus: {metrics['oof_micro_f1']:.3f}, macro-F1
   {metrics['oof_macro_f1']:.3f} (random folds over all units: optimistic).
-{headline}- Known limits: `bid_candy` has 2 training units and no quote to test on; the reports'
-  prose is most of the training data, respondents' own words the minority.
-- Rebuild: `nlp train --corpus {corpus} --out models/{corpus}`.
+{headline}{_limits(metrics)}- Rebuild: `nlp train --corpus {corpus} --out models/{corpus}`.
 
 | theme | positives | scores combined by | threshold | out-of-fold F1 |{extra_head}
 |---|---|---|---|---|{extra_rule}

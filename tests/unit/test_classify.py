@@ -269,9 +269,72 @@ def test_few_examples_blend_towards_the_prior():
     texts, y = zip(*TRAIN)
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256), prior_strength=1e9).fit(
         list(texts), list(y))
+    clf.offset_ = np.zeros(3)  # the examples' theme shares aside (tested below)
     cold = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
     probe = ["nobody replied to our email", "children at school"]
     np.testing.assert_allclose(clf.predict_proba(probe), cold.predict_proba(probe), atol=1e-6)
+
+
+def _skewed():
+    """Examples in which every answer is coded `money`, whatever it says: far more often
+    than the definitions predict."""
+    texts, labels = _bigger(n_per=8)
+    return texts, [sorted({"money", *ts}) for ts in labels]
+
+
+def test_examples_theme_shares_move_the_prior():
+    texts, labels = _skewed()
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    assert clf.offset_[0] > 0.5 and (clf.offset_[0] > clf.offset_[1:]).all()
+    cold = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    probe = ["the hall was full on the day", "we met the group in the area"]
+    assert (clf.predict_proba(probe)[:, 0] > cold.predict_proba(probe)[:, 0]).all()
+    # and once calibrated on a consultation, it is estimated under that one's statistics
+    consultation, _ = _bigger(n_per=5, seed=3)
+    before = clf.offset_.copy()
+    clf.calibrate(consultation)
+    assert clf.offset_[0] > 0.5 and not np.allclose(clf.offset_, before)
+
+
+def test_theme_shares_within_chance_leave_the_prior_alone():
+    """Observed counts equal to what the prior expects: the spread across themes is no more
+    than chance, so the shrinkage takes the correction to nothing."""
+    texts, labels = _bigger(n_per=8)
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    F, _ = clf._prior(clf._examples)
+    clf.n_pos_ = _sigmoid(F @ clf.prior_coef_ + clf.prior_intercept_).sum(0)
+    np.testing.assert_allclose(clf._prevalence_offset(clf._examples), 0.0)
+
+
+def test_a_saved_model_keeps_its_examples_for_each_new_consultation(tmp_path):
+    import json
+    texts, labels = _skewed()
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    d = save_model(clf, tmp_path / "m", embedder_spec="fake")
+    back = load_model(d, codebook=CB, embedder=FakeEmbedder(256))
+    np.testing.assert_allclose(back.offset_, clf.offset_)
+    consultation, _ = _bigger(n_per=5, seed=3)
+    clf.calibrate(consultation)
+    back.calibrate(consultation)
+    np.testing.assert_allclose(back.offset_, clf.offset_, atol=1e-9)
+    np.testing.assert_allclose(back.predict_proba(consultation), clf.predict_proba(consultation),
+                               atol=1e-6)
+    with np.load(d / "examples.npz", allow_pickle=False) as w:
+        assert w["whole"].shape == (len(texts), 256)
+    assert json.loads((d / "examples.json").read_text())["texts"] == texts
+    # a model of format 4 (before the correction) still loads, without it
+    config = json.loads((d / "config.json").read_text())
+    config["format"] = 4
+    (d / "config.json").write_text(json.dumps(config))
+    (d / "examples.npz").unlink()
+    (d / "examples.json").unlink()
+    old = load_model(d, codebook=CB, embedder=FakeEmbedder(256))
+    assert old._examples is None and not old.calibrate(consultation).offset_.any()
+    # examples that do not fit the model are refused, naming the file
+    d2 = save_model(clf, tmp_path / "m2", embedder_spec="fake")
+    (d2 / "examples.json").write_text(json.dumps({"texts": texts[:3]}))
+    with pytest.raises(ModelError, match="examples.npz: does not match"):
+        load_model(d2, codebook=CB, embedder=FakeEmbedder(256))
 
 
 def test_subset_keeps_segments_with_their_answers():
@@ -376,3 +439,19 @@ def test_word_tfidf_of_the_answers_is_kept_for_one_vocabulary_at_a_time():
     b.predict_proba(enc)
     assert len(enc.memo) == 1
     assert np.allclose(a.predict_proba(enc), p)  # back to the first: computed again, same
+
+
+def test_a_saved_model_keeps_a_sample_of_many_examples(tmp_path, monkeypatch):
+    import nlp.classify.persist as persist
+    texts, labels = _skewed()  # 32 examples
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    monkeypatch.setattr(persist, "KEEP_EXAMPLES", 20)
+    d = save_model(clf, tmp_path / "m", embedder_spec="fake")
+    back = load_model(d, codebook=CB, embedder=FakeEmbedder(256))
+    assert len(back._examples) == 20 and back.n_examples_ == 32
+    consultation, _ = _bigger(n_per=5, seed=3)
+    clf.calibrate(consultation)
+    back.calibrate(consultation)
+    # the sample's expected counts are scaled to all 32: the same correction, give or take
+    assert back.offset_[0] > 0.5
+    np.testing.assert_allclose(back.offset_, clf.offset_, atol=0.35)
