@@ -8,7 +8,7 @@ Data:
   checkout: one folder each with `codebook.yaml` and `answers.jsonl` of `id`, `text`,
   `themes`); they are read from there and never shipped.
 
-Regimes: the codebook alone (cold start); 5, 10 and 20 confirmed examples (answers drawn at
+Regimes: the codebook alone (cold start); 5, 10, 20, 40 and 80 confirmed examples (answers drawn at
 random from the consultation, tested on the rest, median of 5 draws; the bundled corpus draws
 them from the training reports); the full training side (bundled corpus only).
 
@@ -50,7 +50,7 @@ from nlp.corpora import codebook_path, load  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, embed_texts, get_embedder  # noqa: E402
 
 CORPUS = "vcs-commissioning"
-SIZES = (5, 10, 20)
+SIZES = (5, 10, 20, 40, 80)
 SEEDS = 5
 ABLATIONS = {  # name: (module constant, value) switched off one at a time
     "no centring": ("CENTRE", False), "no per-theme z-scores": ("ZSCORE", False),

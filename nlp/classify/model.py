@@ -64,11 +64,15 @@ MIN_REFERENCE = 30  # examples from which they, not the codebook's texts, are th
 PREVALENCE_PSEUDO = 1.0  # pseudo-count of the theme-share correction (see _prevalence_offset)
 MIN_LEARNED = 1  # positive examples from which a theme's own regression has a say
 MIN_CALIBRATION = 8  # positives and negatives a theme needs for its own combiner and threshold
-MIN_STACK = 40  # ... and examples in all (out-of-fold scores of 20 answers are noise: 20-example
-#                 runs on development consultations lost up to 0.04 samples-F1 to it)
-MIN_RULE_EXAMPLES = 50  # examples needed to choose the decision rule on them
-MIN_LEXICAL = 60  # examples from which the TF-IDF part is fitted and stacked
-MIN_PRIOR_REFIT = 60  # examples (with >= 3 themes of >= 5 positives) to refit the prior
+# Below 100 examples in all, what is fitted on out-of-fold scores of the examples (a stacked
+# combiner and threshold per theme, the TF-IDF part, the decision rule) and the refitted prior
+# cost the development consultations 0.01-0.06 samples-F1 against the codebook alone at 40, 60
+# and 80 examples (evaluation/RESULTS.md): with fewer, the prior and the regressions are
+# blended by count.
+MIN_STACK = 100  # ... and examples in all
+MIN_RULE_EXAMPLES = 100  # examples needed to choose the decision rule on them
+MIN_LEXICAL = 100  # examples from which the TF-IDF part is fitted and stacked
+MIN_PRIOR_REFIT = 100  # examples (with >= 3 themes of >= 5 positives) to refit the prior
 PRIOR_C = 100.0  # three parameters on (answers x themes) pairs: barely regularised
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 LEXICAL_C = 1.0  # TF-IDF regressions (1 / 10 / 100 tried by leave-one-report-out)

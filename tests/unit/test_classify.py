@@ -4,9 +4,9 @@ import pytest
 from sklearn.base import clone
 
 from nlp.classify.active import likely_mistakes, rank_for_review, uncertainty
-from nlp.classify.model import (MAX_THEMES, MIN_CALIBRATION, MIN_Z, PRIOR_MID, PRIOR_SLOPE,
-                                ThemeClassifier, _logreg, _sigmoid, best_threshold, encode,
-                                relative_rule, select_C, subset)
+from nlp.classify.model import (MARGIN_Z, MAX_THEMES, MIN_CALIBRATION, MIN_Z, PRIOR_MID,
+                                PRIOR_SLOPE, ThemeClassifier, _logreg, _sigmoid,
+                                best_threshold, encode, relative_rule, select_C, subset)
 from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 from nlp.errors import ModelError
@@ -165,7 +165,7 @@ def test_active_learning_rank_and_mistakes():
     assert [(r, c) for r, c, _ in mistakes] == [(0, 0), (1, 0)]
 
 
-def _bigger(n_per=16, seed=0):
+def _bigger(n_per=26, seed=0):
     """A synthetic set where every theme has >= MIN_CALIBRATION positives and negatives."""
     rng = np.random.default_rng(seed)
     words = {"money": "funding budget reserves cost price money".split(),
@@ -250,19 +250,22 @@ def test_enough_examples_stack_and_calibrate():
     Y = clf._binarize(labels, len(texts))
     assert (Y.sum(0) >= MIN_CALIBRATION).all()
     assert clf.stacked_.all() and (clf.stack_[:, :2] >= 0).all()
-    assert clf.prior_coef_[1:].any()  # the prior refitted on 64 examples
+    assert clf.prior_coef_[1:].any()  # the prior refitted on 104 examples
     # out-of-fold probabilities are roughly calibrated: mean probability ~ base rate
     assert abs(clf.oof_proba_.mean() - Y.mean()) < 0.1
     test_t, test_y = _bigger(seed=5)
     assert clf.score(test_t, test_y) > 0.8
 
 
-def test_twenty_examples_do_not_stack_even_with_eight_positives():
-    texts, labels = _bigger(n_per=5)  # 20 answers, each theme in ~35% of them
+@pytest.mark.parametrize("n_per", [5, 20])
+def test_under_a_hundred_examples_do_not_stack_even_with_eight_positives(n_per):
+    texts, labels = _bigger(n_per=n_per)  # 20 or 80 answers, each theme in ~35% of them
     labels[:8] = [["money"]] * 8
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
-    assert clf._binarize(labels, 20)[:, 0].sum() >= MIN_CALIBRATION
-    assert not clf.stacked_.any()  # out-of-fold scores of 20 answers are too few to stack on
+    assert clf._binarize(labels, len(texts))[:, 0].sum() >= MIN_CALIBRATION
+    # out-of-fold scores of fewer than 100 answers are too few to stack, refit or choose on
+    assert not clf.stacked_.any() and not clf.prior_coef_[1:].any()
+    assert not clf.lex_vocabulary_ and clf.margin_ == PRIOR_SLOPE * MARGIN_Z
 
 
 def test_few_examples_blend_towards_the_prior():
@@ -391,7 +394,7 @@ def test_default_model_for_another_embedder_retrains_on_the_bundled_corpus(tmp_p
 def test_lexical_part_round_trips_and_a_damaged_vocabulary_is_refused(tmp_path):
     texts, labels = _bigger()
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
-    assert clf.lex_vocabulary_ and clf.stack_[:, 2].any()  # 64 examples: TF-IDF stacked in
+    assert clf.lex_vocabulary_ and clf.stack_[:, 2].any()  # 104 examples: TF-IDF stacked in
     save_model(clf, tmp_path / "m", embedder_spec="fake")
     back = load_model(tmp_path / "m", codebook=CB, embedder=FakeEmbedder(256))
     assert back.lex_vocabulary_ == clf.lex_vocabulary_
@@ -435,7 +438,7 @@ def test_word_tfidf_of_the_answers_is_kept_for_one_vocabulary_at_a_time():
     p = a.predict_proba(enc)
     assert len(enc.memo) == 1 and np.allclose(a.predict_proba(enc), p)  # reused
     b = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(
-        subset(enc, range(62)), labels[:62])  # other examples: another vocabulary
+        subset(enc, range(102)), labels[:102])  # other examples: another vocabulary
     b.predict_proba(enc)
     assert len(enc.memo) == 1
     assert np.allclose(a.predict_proba(enc), p)  # back to the first: computed again, same
