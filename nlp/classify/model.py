@@ -602,7 +602,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.stack_ = np.zeros((k, 4))  # per theme: weights of prior, LR, lexical logits; bias
         self.stacked_ = np.zeros(k, dtype=bool)  # False: probability blend by example count
         self.thresholds_ = np.full(k, self.prior_threshold_)
-        self.offset_ = np.zeros(k)  # per-theme logit offset from the examples' theme shares
+        self.offset_ = np.zeros(k)  # per-theme logit offset from the examples' theme shares,
+        #                             set by `calibrate`
         self._examples: Encoded | None = None  # kept to re-estimate it on each consultation
         self.embedder_id_ = getattr(self.embedder, "model_id", "unknown")
 
@@ -695,10 +696,10 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             best_m = max(_MARGIN_GRID, key=lambda m: (round(scores[m], 9), m == MARGIN_Z))
             self.margin_ = float(PRIOR_SLOPE * best_m) if np.isfinite(best_m) else 1e9
         self.oof_proba_ = oof
-        # The examples' theme shares against what the prior expects of them (statistics of
-        # the examples for now; `calibrate` estimates it again under the consultation's).
+        # The examples' theme shares are compared with what the prior expects of them under
+        # the statistics of the consultation being coded, so only `calibrate` sets offset_
+        # (estimated under the examples' own statistics it gained little: RESULTS.md).
         self._examples = enc
-        self.offset_ = self._prevalence_offset(enc)
         return self
 
     def _lr(self) -> LogisticRegression:

@@ -22,8 +22,7 @@ FORMAT = 5  # 5: + the examples, for the theme-share correction; 4: + lexical pr
 READS = (4, 5)  # a format 4 model loads without the theme-share correction
 _ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "ref_sd_", "prior_coef_", "lr_coef_",
            "lr_intercept_", "lex_idf_", "lex_coef_", "lex_intercept_", "n_pos_", "stack_",
-           "stacked_", "thresholds_", "offset_")
-_NEW_IN_5 = ("offset_",)
+           "stacked_", "thresholds_")
 KEEP_EXAMPLES = 20_000  # examples a saved model keeps (a sample beyond: ~40 MB of vectors)
 
 
@@ -133,8 +132,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     check_weights(d / "weights.npz")  # under the limits before NumPy inflates anything
     try:
         with np.load(d / "weights.npz", allow_pickle=False) as w:
-            arrays = {k: w[k.rstrip("_")] for k in _ARRAYS
-                      if config["format"] >= 5 or k not in _NEW_IN_5}
+            arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise errors.ModelError(f"{d / 'weights.npz'}: damaged or incomplete ({exc}).") from None
     clf = ThemeClassifier(codebook=codebook or saved_cb, embedder=embedder, cache=cache,
@@ -160,11 +158,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     clf.lex_mu_ = clf.lex_sd_ = np.zeros(len(clf.theme_ids_))
     clf.n_examples_ = int(config.get("n_examples", 0))
     clf.embedder_id_ = config["embedder_id"]
-    k = len(clf.theme_ids_)
-    clf.offset_ = np.asarray(arrays.get("offset_", np.zeros(k)), dtype=float)
-    if clf.offset_.shape != (k,) or not np.isfinite(clf.offset_).all():
-        raise errors.ModelError(f"{d / 'weights.npz'}: the theme offsets do not match the "
-                                "themes.")
+    clf.offset_ = np.zeros(len(clf.theme_ids_))  # set by calibrate, from the examples
     clf._examples = _load_examples(d, clf)
     return clf
 

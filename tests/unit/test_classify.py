@@ -272,7 +272,6 @@ def test_few_examples_blend_towards_the_prior():
     texts, y = zip(*TRAIN)
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256), prior_strength=1e9).fit(
         list(texts), list(y))
-    clf.offset_ = np.zeros(3)  # the examples' theme shares aside (tested below)
     cold = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
     probe = ["nobody replied to our email", "children at school"]
     np.testing.assert_allclose(clf.predict_proba(probe), cold.predict_proba(probe), atol=1e-6)
@@ -285,17 +284,19 @@ def _skewed():
     return texts, [sorted({"money", *ts}) for ts in labels]
 
 
-def test_examples_theme_shares_move_the_prior():
+def test_examples_theme_shares_move_the_prior_of_the_consultation_coded():
     texts, labels = _skewed()
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    assert not clf.offset_.any()  # not before the consultation is known
+    consultation, _ = _bigger(n_per=5, seed=3)
+    clf.calibrate(consultation)
     assert clf.offset_[0] > 0.5 and (clf.offset_[0] > clf.offset_[1:]).all()
-    cold = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()
+    cold = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit().calibrate(consultation)
     probe = ["the hall was full on the day", "we met the group in the area"]
     assert (clf.predict_proba(probe)[:, 0] > cold.predict_proba(probe)[:, 0]).all()
-    # and once calibrated on a consultation, it is estimated under that one's statistics
-    consultation, _ = _bigger(n_per=5, seed=3)
+    # under another consultation's statistics, another estimate
     before = clf.offset_.copy()
-    clf.calibrate(consultation)
+    clf.calibrate(_bigger(n_per=5, seed=4)[0])
     assert clf.offset_[0] > 0.5 and not np.allclose(clf.offset_, before)
 
 
@@ -315,11 +316,12 @@ def test_a_saved_model_keeps_its_examples_for_each_new_consultation(tmp_path):
     clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
     d = save_model(clf, tmp_path / "m", embedder_spec="fake")
     back = load_model(d, codebook=CB, embedder=FakeEmbedder(256))
-    np.testing.assert_allclose(back.offset_, clf.offset_)
+    assert not back.offset_.any()
     consultation, _ = _bigger(n_per=5, seed=3)
     clf.calibrate(consultation)
     back.calibrate(consultation)
-    np.testing.assert_allclose(back.offset_, clf.offset_, atol=1e-9)
+    assert back.offset_[0] > 0.5
+    np.testing.assert_allclose(back.offset_, clf.offset_, atol=1e-6)
     np.testing.assert_allclose(back.predict_proba(consultation), clf.predict_proba(consultation),
                                atol=1e-6)
     with np.load(d / "examples.npz", allow_pickle=False) as w:
