@@ -361,6 +361,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     best F1 its out-of-fold probabilities reach; a theme with fewer examples mixes the two
     probabilities with weight n_pos / (n_pos + prior_strength) on the learned one. With
     MIN_RULE_EXAMPLES examples or more, the rule's margin is chosen on out-of-fold predictions.
+    Once calibrated on a consultation, each theme's prior also moves by how far the examples'
+    theme shares stand from what the prior expects of them there (`_prevalence_offset`).
 
     The prior's statistics (centre and per-theme mean and spread) come from the batch being
     coded when it holds OWN_STATISTICS answers or more; smaller batches lean on a reference:
