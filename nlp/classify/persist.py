@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import errors, __version__
+from .. import errors, limits, __version__
 from ..codebook import dumps_codebook, loads_codebook
 from ..embed import get_embedder
 from ..fsio import atomic_dir
@@ -169,6 +169,12 @@ def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
     if not (d / "examples.npz").exists():
         return None
     check_weights(d / "examples.npz")
+    texts_file, cap = d / "examples.json", limits.current().text
+    size = texts_file.stat().st_size if texts_file.exists() else 0
+    if size > cap:  # texts capped like any input file's, before JSON reads them
+        raise errors.ModelError(f"{d / 'examples.json'}: {size:,} bytes, over the "
+                                f"{cap:,}-character limit on text from one file "
+                                f"({limits.ENV['text'][0]}).")
     try:
         with np.load(d / "examples.npz", allow_pickle=False) as w:
             whole, seg, owner = w["whole"], w["seg"], w["seg_owner"]

@@ -460,3 +460,13 @@ def test_a_saved_model_keeps_a_sample_of_many_examples(tmp_path, monkeypatch):
     # the sample's expected counts are scaled to all 32: the same correction, give or take
     assert back.offset_[0] > 0.5
     np.testing.assert_allclose(back.offset_, clf.offset_, atol=0.35)
+
+
+def test_an_oversized_examples_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    texts, labels = _skewed()
+    clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(texts, labels)
+    d = save_model(clf, tmp_path / "m", embedder_spec="fake")
+    (d / "examples.json").write_text('{"texts": ["' + "x" * 1_100_000 + '"]}')
+    monkeypatch.setenv("NLP_MAX_TEXT_MCHARS", "1")  # a million characters
+    with pytest.raises(ModelError, match="examples.json: .* over the 1,000,000-character"):
+        load_model(d, codebook=CB, embedder=FakeEmbedder(256))
