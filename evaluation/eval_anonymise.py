@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from datetime import date
@@ -31,6 +32,7 @@ from nlp.text.anonymise import ALL_LABELS, KEEP_TERMS, Anonymiser, _phrase_regex
 from nlp.text.process import load_pipeline  # noqa: E402
 
 DATA = ROOT / "evaluation" / "data" / "pii_sentences.jsonl"
+ANSWERS = ROOT / "evaluation" / "data" / "pii_answers.txt"
 OUT = ROOT / "evaluation" / "results" / "anonymise.json"
 NER_MAP = {"PERSON": "PERSON", "ORG": "ORG", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE"}
 PRESIDIO_MAP = {"PERSON": "PERSON", "ORGANIZATION": "ORG", "NRP": None, "LOCATION": "PLACE",
@@ -44,6 +46,61 @@ LABELS = tuple(x for x in ALL_LABELS if x != "ADDRESS")  # the gold set's types
 def load(split: str) -> list[dict]:
     rows = [json.loads(x) for x in DATA.read_text("utf-8").splitlines() if x.strip()]
     return [r for r in rows if split in ("all", r["split"])]
+
+
+_MARK = re.compile(r"\[\[(.+?)\|([A-Z]+)\]\]|\{\{(.+?)\}\}")
+
+
+def parse_answer(marked: str) -> tuple[str, list[dict], list[tuple[int, int]]]:
+    """A marked-up answer -> (text, gold spans, kept-term spans)."""
+    text, spans, keep, pos = [], [], [], 0
+    n = 0
+    for m in _MARK.finditer(marked):
+        text.append(marked[pos:m.start()])
+        n += m.start() - pos
+        inner = m.group(1) if m.group(1) is not None else m.group(3)
+        if m.group(1) is not None:
+            spans.append({"start": n, "end": n + len(inner), "label": m.group(2)})
+        else:
+            keep.append((n, n + len(inner)))
+        text.append(inner)
+        n += len(inner)
+        pos = m.end()
+    text.append(marked[pos:])
+    return "".join(text), spans, keep
+
+
+def load_answers(split: str) -> list[dict]:
+    rows = []
+    for line in ANSWERS.read_text("utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        rid, sp, domain, marked = line.split("|", 3)
+        if split not in ("all", sp):
+            continue
+        text, spans, keep = parse_answer(marked)
+        rows.append({"id": rid, "split": sp, "domain": domain, "text": text,
+                     "spans": spans, "keep": keep})
+    return rows
+
+
+def over_replacement(rows: list[dict], preds: list[list[tuple]]) -> dict:
+    """Kept terms covered by a placeholder, and possessive "'s" swallowed by one."""
+    kept = replaced = poss = lost = 0
+    examples = []
+    for row, pred in zip(rows, preds):
+        for k in row["keep"]:
+            kept += 1
+            if any(overlaps(k, p) for p in pred):
+                replaced += 1
+                examples.append(f"{row['id']}: {row['text'][k[0]:k[1]]}")
+        for g in row["spans"] + [{"start": a, "end": b} for a, b in row["keep"]]:
+            if row["text"][g["end"]:g["end"] + 2] in ("'s", "’s"):
+                poss += 1
+                lost += any(p[0] < g["end"] + 2 and p[1] > g["end"] for p in pred)
+    return {"kept_terms": kept, "kept_replaced": replaced,
+            "kept_replaced_rate": round(replaced / kept, 3) if kept else 0.0,
+            "possessives": poss, "possessives_lost": lost, "replaced_examples": examples}
 
 
 def pii_rows(rows: list[dict]) -> list[dict]:
@@ -152,8 +209,74 @@ def show_errors(rows: list[dict], preds: list[list[tuple]]) -> None:
             print(f"  {row['id']}: missed {miss} extra {extra}\n     {row['text']}")
 
 
+def print_table(title: str, sc: dict) -> None:
+    print(f"\n== {title} ({sc['seconds']} s)")
+    print(f"{'label':9} {'hidden P':>8} {'R':>6} {'F1':>6} | {'typed P':>8} {'R':>6} "
+          f"{'F1':>6} | gold pred")
+    for label in (*LABELS, "ALL"):
+        h, t = sc["hidden"][label], sc["typed"][label]
+        if label != "ALL" and not h["gold"] and not h["pred"]:
+            continue
+        print(f"{label:9} {h['p']:8.3f} {h['r']:6.3f} {h['f1']:6.3f} | {t['p']:8.3f} "
+              f"{t['r']:6.3f} {t['f1']:6.3f} | {h['gold']:4} {h['pred']:4}")
+
+
+def run_sentences(splits: list[str], show: bool) -> dict:
+    out: dict = {}
+    for split in splits:
+        rows = load(split)
+        texts = [r["text"] for r in rows]
+        out[split] = {"sentences": len(rows),
+                      "gold_spans": sum(len(r["spans"]) for r in rows), "systems": {}}
+        kept = pii_rows(rows)
+        out[split]["gold_spans_default_mode"] = sum(len(r["spans"]) for r in kept)
+        systems = (("spacy_ner_only", ner_only, rows), ("anonymiser_strict", full_strict, rows),
+                   ("anonymiser", full, kept), ("presidio", presidio, rows))
+        for name, fn, gold in systems:
+            t0 = time.perf_counter()
+            preds = fn(texts)
+            if preds is None:
+                continue
+            sc = score(gold, preds)
+            sc["seconds"] = round(time.perf_counter() - t0, 2)
+            out[split]["systems"][name] = sc
+            print_table(f"sentences {split} ({len(rows)} sentences) — {name}", sc)
+            if show:
+                show_errors(gold, preds)
+    return out
+
+
+def run_answers(splits: list[str], show: bool) -> dict:
+    """The answers set, default mode (what a project uses), both directions."""
+    out: dict = {}
+    for split in splits:
+        rows = load_answers(split)
+        for r in rows:  # the gold set's ADDRESS is scored as PLACE, as predictions are
+            r["spans"] = [{**g, "label": "PLACE" if g["label"] == "ADDRESS" else g["label"]}
+                          for g in r["spans"]]
+        t0 = time.perf_counter()
+        preds = full([r["text"] for r in rows])
+        sc = score(rows, preds)
+        sc["seconds"] = round(time.perf_counter() - t0, 2)
+        sc["over_replacement"] = over_replacement(rows, preds)
+        out[split] = {"answers": len(rows), "gold_spans": sum(len(r["spans"]) for r in rows),
+                      "kept_terms": sum(len(r["keep"]) for r in rows),
+                      "systems": {"anonymiser": sc}}
+        print_table(f"answers {split} ({len(rows)} answers) — anonymiser (default mode)", sc)
+        o = sc["over_replacement"]
+        print(f"kept terms replaced: {o['kept_replaced']}/{o['kept_terms']} "
+              f"({o['kept_replaced_rate']:.3f}); possessive 's lost: "
+              f"{o['possessives_lost']}/{o['possessives']}")
+        if show:
+            for e in o["replaced_examples"]:
+                print(f"  kept term replaced — {e}")
+            show_errors(rows, preds)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="both", choices=["sentences", "answers", "both"])
     ap.add_argument("--split", default="both", choices=["dev", "heldout", "both", "all"])
     ap.add_argument("--show", action="store_true", help="print misses and false alarms")
     ap.add_argument("--no-write", action="store_true", help="do not write the results file")
@@ -170,46 +293,31 @@ def main() -> None:
 
     meta = load_pipeline(components="ner").meta
     results: dict = {"date": date.today().isoformat(), "data": str(DATA.relative_to(ROOT)),
+                     "answers_data": str(ANSWERS.relative_to(ROOT)),
                      "pipeline": f"{meta.get('lang')}_{meta.get('name')} {meta.get('version')}",
                      "versions": {p: _version(p) for p in ("spacy", "presidio-analyzer")},
-                     "splits": {}}
-    for split in splits:
-        rows = load(split)
-        texts = [r["text"] for r in rows]
-        results["splits"][split] = {"sentences": len(rows),
-                                    "gold_spans": sum(len(r["spans"]) for r in rows), "systems": {}}
-        kept = pii_rows(rows)
-        results["splits"][split]["gold_spans_default_mode"] = sum(len(r["spans"]) for r in kept)
-        systems = (("spacy_ner_only", ner_only, rows), ("anonymiser_strict", full_strict, rows),
-                   ("anonymiser", full, kept), ("presidio", presidio, rows))
-        for name, fn, gold in systems:
-            t0 = time.perf_counter()
-            preds = fn(texts)
-            if preds is None:
-                continue
-            sc = score(gold, preds)
-            sc["seconds"] = round(time.perf_counter() - t0, 2)
-            results["splits"][split]["systems"][name] = sc
-            print(f"\n== {split} ({len(rows)} sentences) — {name} ({sc['seconds']} s)")
-            print(f"{'label':9} {'hidden P':>8} {'R':>6} {'F1':>6} | {'typed P':>8} {'R':>6} "
-                  f"{'F1':>6} | gold pred")
-            for label in (*LABELS, "ALL"):
-                h, t = sc["hidden"][label], sc["typed"][label]
-                print(f"{label:9} {h['p']:8.3f} {h['r']:6.3f} {h['f1']:6.3f} | {t['p']:8.3f} "
-                      f"{t['r']:6.3f} {t['f1']:6.3f} | {h['gold']:4} {h['pred']:4}")
-            if args.show:
-                show_errors(gold, preds)
+                     "splits": {}, "answers": {}}
+    if args.data in ("sentences", "both"):
+        results["splits"] = run_sentences(splits, args.show)
+    if args.data in ("answers", "both"):
+        results["answers"] = run_answers(splits, args.show)
     if not args.no_write:
-        # A system that could not run here (Presidio not installed) keeps its figures from the
-        # last run that had it, marked with that run's date.
+        # What this run did not redo (the other data set or split; Presidio where it is not
+        # installed) keeps its figures from the last run that had it, marked with that run's date.
         try:
             old = json.loads(OUT.read_text("utf-8"))
         except (OSError, ValueError):
             old = {}
-        for split, res in results["splits"].items():
-            for name, sc in old.get("splits", {}).get(split, {}).get("systems", {}).items():
-                if name not in res["systems"] and name == "presidio":
-                    res["systems"][name] = {**sc, "from_run": sc.get("from_run", old.get("date"))}
+        for part in ("splits", "answers"):
+            for split, res in old.get(part, {}).items():
+                new = results[part].setdefault(split, res)
+                if new is res:
+                    res.setdefault("from_run", old.get("date"))
+                    continue
+                for name, sc in res.get("systems", {}).items():
+                    if name not in new["systems"] and name == "presidio":
+                        new["systems"][name] = {**sc, "from_run": sc.get("from_run",
+                                                                          old.get("date"))}
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(results, indent=1) + "\n", "utf-8")
         print(f"\nwrote {OUT.relative_to(ROOT)}")
