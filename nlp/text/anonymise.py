@@ -14,12 +14,13 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import PhraseMatcher
 
 from .. import errors
+from . import anon_rules
 from .process import DEFAULT_BATCH_SIZE, load_pipeline, pipe_chunks
 
 logger = logging.getLogger("nlp.anonymise")
 
 ALL_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "ADDRESS", "EMAIL", "PHONE", "POSTCODE",
-                               "URL", "DOB")
+                               "URL", "DOB", "HANDLE", "ID")
 #: The types whose placeholders are numbered across a project ([ORG_3] is one organisation in
 #: every quote and export); contact details are never told apart ([PHONE]).
 NAMED_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "ADDRESS")
@@ -56,6 +57,10 @@ SECTOR_BODIES: tuple[str, ...] = tuple(_lines("sector_bodies.txt"))
 #: not personal data. ``Anonymiser(strict=True)`` replaces them too. Data, not code: extend the
 #: files in nlp/data, or a project's list (``"anonymise": {"keep": [...]}`` in project.json).
 KEEP_TERMS: tuple[str, ...] = tuple(dict.fromkeys(PUBLIC_BODIES + PROGRAMMES + SECTOR_BODIES))
+#: Nations, the UK's regions, continents and countries: not personal details, kept by default
+#: when they are the whole of a find ("Scotland's", not "Bridges Scotland"); strict mode
+#: replaces them as places.
+NATIONS: tuple[str, ...] = tuple(_lines("nations.txt"))
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,12 @@ _DOB_STOP = re.compile(r"\n|[.!?]\s+[A-Z]")
 
 
 def _pattern_cands(text: str) -> list[_Cand]:
-    """Regex finds: e-mail, URL, phone, postcode, and dates within 80 chars after a DOB cue."""
+    """Regex finds: e-mail, URL, phone, postcode, dates within 80 chars after a DOB cue, social
+    handles and UK identifiers with a fixed format (nlp.text.anon_rules)."""
     out = [_Cand(*m.span(), "EMAIL", 4) for m in _EMAIL.finditer(text)]
+    lex = _lexicon()
+    out += [_Cand(a, b, label, 4) for a, b, label in
+            anon_rules.handles(text, lex.is_common) + anon_rules.identifiers(text)]
     for m in _URL.finditer(text):
         url = m.group().rstrip(".,;:!?")
         out.append(_Cand(m.start(), m.start() + len(url), "URL", 4))
@@ -119,6 +128,20 @@ def _pattern_cands(text: str) -> list[_Cand]:
         for m in _DATE.finditer(window[:stop.start() if stop else None]):
             out.append(_Cand(cue.end() + m.start(), cue.end() + m.end(), "DOB", 4))
     return out
+
+
+def _context_cands(text: str, found: list[_Cand]) -> list[_Cand]:
+    """Address lines, and the towns next to a postcode or a street address (anon_rules)."""
+    lex = _lexicon()
+    posts = [(c.start, c.end) for c in found if c.label == "POSTCODE"]
+    streets = [(c.start, c.end) for c in found if c.label == "ADDRESS"]
+
+    def stop(word: str) -> bool:
+        w = word.lower()
+        return w in STOP_WORDS or w in lex.sets["date_words"]
+
+    return [_Cand(a, b, label, 3) for a, b, label in anon_rules.places_near_addresses(
+        text, posts, streets, stop=stop, common=lex.is_common)]
 
 
 # --- gazetteers and token rules -----------------------------------------------------------
@@ -141,6 +164,17 @@ class _Lexicon:
         self.generic_terms = w["generic_terms"]
         self.generic = set(w["generic_org_words"]) | STOP_WORDS
         self.sets = {k: set(v) for k, v in w.items() if isinstance(v, list)}
+        self.nations = frozenset(_norm(x) for x in NATIONS)
+
+    @functools.cached_property
+    def common(self) -> frozenset[str]:
+        """Everyday English words in lower case (common_words.txt; loaded on first use)."""
+        return frozenset(_lines("common_words.txt"))
+
+    def is_common(self, word: str) -> bool:
+        """Whether `word` (any case, a possessive "'s" aside) is an everyday English word."""
+        w = re.sub(r"['’]s$", "", word).lower()
+        return w in self.common or w in STOP_WORDS
 
     def phrase_matcher(self, nlp, extra: Mapping[str, str]) -> PhraseMatcher:
         """A matcher for the researcher's terms (labels "X_<LABEL>")."""
@@ -228,6 +262,38 @@ def _street_end(doc, a: int, b: int, lex: _Lexicon) -> bool:
             and re.fullmatch(r"\d+[A-Za-z]?", doc[a].text) is not None)
 
 
+def _cue_name(doc, i: int, lex: _Lexicon) -> list[tuple[int, int, float]]:
+    """Names right after a contact verb ("ask for X", "speak to X", "email X") or a role ("my
+    caseworker X", "the driver, X"), and a second one after "or"/"and": (start, end, priority).
+    A name led by a known first name is sure (3); capitalised words that are neither everyday
+    words, places nor acronyms are a weak find (1.1: anything else found there wins)."""
+    sets, out = lex.sets, []
+    j = i + 1
+    while j < len(doc):
+        if j < len(doc) and doc[j].text in (",", ":", "-", "–"):
+            j += 1
+        if j >= len(doc) or doc[j].lower_.rstrip(".") in sets["honorifics"]:
+            break  # the honorific rule takes it
+        end = _name_end(doc, j, lex)
+        if end == j or (end < len(doc) and doc[end].text in (
+                sets["org_suffixes"] | sets["building_suffixes"] | sets["street_suffixes"]
+                | sets["street_suffixes_weak"])):
+            break  # not a name, or an organisation or a street ("contact Greenway Homes")
+        flag = lex.names.get(doc[j].text)
+        if flag == "" or (flag is not None and end - j >= 2):
+            out.append((j, end, 3.0))
+        elif all(not lex.is_common(t.text) and t.lower_ not in lex.places and not t.is_upper
+                 for t in doc[j:end]):
+            out.append((j, end, 1.1))
+        else:
+            break
+        if end + 1 < len(doc) and doc[end].lower_ in ("or", "and", "&", "/"):
+            j = end + 1
+            continue
+        break
+    return out
+
+
 def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[_Cand]:
     """spaCy's entities, gazetteer matches and rules over tokens (names, orgs, addresses)."""
     out: list[_Cand] = []
@@ -245,7 +311,8 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
             out.append(span_c(a, b, "ORG", 1.4))
             gaz[(a, b)] = "ORG"
         elif (kind == "PLACE" and doc[a].ent_type_ not in ("DATE", "TIME", "EVENT", "LAW")
-              and text.lower() not in lex.sets["date_words"]):  # the town of March: collateral
+              and text.lower() not in lex.sets["date_words"]  # the town of March: collateral
+              and not (text.isupper() and len(text) > 1 and lex.is_common(text))):  # SEND
             flag = lex.places.get(text.lower(), "S")
             prev = doc[a - 1].lower_ if a else ""
             gaz.setdefault((a, b), "PLACE")
@@ -263,6 +330,11 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
             a += 1  # "the", "Contact", "Later" are not part of the name
         if not label or a >= ent.end or not any(t.is_alpha for t in doc[a:ent.end]):
             continue
+        one = ent.end - a == 1 or (ent.end - a == 2 and doc[a + 1].text in ("'s", "’s"))
+        if (one and (a, a + 1) not in gaz and lex.names.get(doc[a].text) != ""
+                and lex.is_common(doc[a].text)
+                and (_initial(doc, a) or (doc[a].is_upper and len(doc[a]) > 1))):
+            continue  # "Stance:", "Society's ...", "the SEND review": capitals alone
         if ent.end - a >= 2 and _street_end(doc, a, ent.end, lex):
             label = "ADDRESS"  # "Mill Lane", "4 Station Road": a street, never a person
         elif (a, ent.end) in gaz:
@@ -297,6 +369,9 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
                   and doc[i + 1].text.capitalize() in lex.names):
                 out.append(span_c(i + 1, i + 2, "PERSON", 3))
             continue
+        if (low in sets["contact_cues"] or f"{prev} {low}" in sets["contact_cues"]
+                or low in sets["person_roles"] or low in sets["person_cues"]):
+            out.extend(span_c(a, b, "PERSON", pr) for a, b, pr in _cue_name(doc, i, lex))
         if text in sets["org_prefixes"] or text in sets["street_prefixes"]:  # HMP X, Heol y X
             end = _name_end(doc, i + 1, lex)
             if end > i + 1:
@@ -403,6 +478,7 @@ class Anonymiser:
         allow = [*self.allow_terms] + ([] if self.strict else list(KEEP_TERMS))
         self.allow_ = _phrase_regex(allow)
         self.generic_ = frozenset(map(_norm, _lexicon().generic_terms))
+        self.nations_ = frozenset() if self.strict else _lexicon().nations
         self.nlp_ = nlp
         logger.debug("anonymiser ready: pipeline %s, %d labels, %d extra, %d allowed terms",
                      nlp.meta.get("name"), len(labels), len(extra), len(allow))
@@ -427,6 +503,7 @@ class Anonymiser:
         for i, offset, doc in pipe_chunks(texts, pipeline=self.nlp_, batch_size=batch_size,
                                           n_process=n_process):
             found = _token_cands(doc, _lexicon(), self.matchers_) + _pattern_cands(doc.text)
+            found += _context_cands(doc.text, found)
             cands[i].extend(_Cand(c.start + offset, c.end + offset, c.label, c.priority)
                             for c in found)
         return [self._resolve(text, cs) for text, cs in zip(texts, cands)]
@@ -444,13 +521,17 @@ class Anonymiser:
             edge = _EDGE if c.label in NAMED_LABELS else None
             a, b = c.start + len(text[c.start:c.end]) - len(text[c.start:c.end].lstrip(edge)), c.end
             b -= len(text[a:b]) - len(text[a:b].rstrip(edge))
+            if edge and b - a > 2 and text[b - 2:b] in ("'s", "’s"):
+                b -= 2  # the possessive stays: "[PERSON_1]'s"
+                b -= len(text[a:b]) - len(text[a:b].rstrip(edge))
             if b <= a:
                 continue
             c = _Cand(a, b, c.label, c.priority)
             if c.label not in self.labels_:
                 continue
             if c.priority < 5:  # a researcher's own terms are never allow-listed away
-                if _norm(text[c.start:c.end]) in self.generic_:
+                norm = _norm(text[c.start:c.end])
+                if norm in self.generic_ or (norm in self.nations_ and c.label != "PERSON"):
                     continue
                 kept.extend(_cut(text, c, allowed))
             else:
@@ -462,10 +543,43 @@ class Anonymiser:
         for c in kept:
             k = bisect.bisect_left(starts, c.start)
             if (k and taken[k - 1].end > c.start) or (k < len(taken) and taken[k].start < c.end):
+                # A name overlapping a better find keeps what lies outside it ("Leeds" of
+                # spaCy's "Leeds LS1 4AB" beside the postcode), when that still reads as one.
+                if c.label in NAMED_LABELS and c.priority < 4:
+                    for part in self._outside(text, c, taken):
+                        k = bisect.bisect_left(starts, part.start)
+                        starts.insert(k, part.start)
+                        taken.insert(k, part)
                 continue
             starts.insert(k, c.start)
             taken.insert(k, c)
         return [PiiSpan(c.start, c.end, c.label, text[c.start:c.end]) for c in taken]
+
+    def _outside(self, text: str, c: _Cand, taken: list[_Cand]) -> list[_Cand]:
+        """The capitalised, non-generic pieces of `c` that no span in `taken` covers."""
+        pieces, pos = [], c.start
+        for t in taken:
+            if t.end <= c.start or t.start >= c.end:
+                continue
+            pieces.append((pos, t.start))
+            pos = max(pos, t.end)
+        pieces.append((pos, c.end))
+        out = []
+        for a, b in pieces:
+            frag = text[a:b]
+            core = frag.strip(_EDGE + ".-–()")
+            low = core.lower().rstrip(".")
+            if (not core or not core[:1].isupper() or _FILLER.match(core) or len(core) < 2
+                    or low in _lexicon().sets["honorifics"] or low in _lexicon().sets["lead_words"]
+                    or low in _DETERMINERS):
+                continue
+            a += len(frag) - len(frag.lstrip(_EDGE + ".-–()"))
+            if _norm(core) in self.generic_ or _norm(core) in self.nations_:
+                continue
+            if any(t.start < a + len(core) and a < t.end for t in taken):
+                continue
+            out.append(_Cand(a, a + len(core), c.label, c.priority))
+        return out
 
     # --- replacing ------------------------------------------------------------------------
     def anonymise(self, text: str, *, numbering: Numbering | None = None) -> str:
