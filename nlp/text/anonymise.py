@@ -331,8 +331,8 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
         if not label or a >= ent.end or not any(t.is_alpha for t in doc[a:ent.end]):
             continue
         one = ent.end - a == 1 or (ent.end - a == 2 and doc[a + 1].text in ("'s", "’s"))
-        if (one and (a, a + 1) not in gaz and lex.names.get(doc[a].text) != ""
-                and lex.is_common(doc[a].text)
+        if (one and (a, a + 1) not in gaz and lex.is_common(doc[a].text)
+                and not (label == "PERSON" and doc[a].text in lex.names)
                 and (_initial(doc, a) or (doc[a].is_upper and len(doc[a]) > 1))):
             continue  # "Stance:", "Society's ...", "the SEND review": capitals alone
         if ent.end - a >= 2 and _street_end(doc, a, ent.end, lex):
@@ -372,6 +372,10 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
         if (low in sets["contact_cues"] or f"{prev} {low}" in sets["contact_cues"]
                 or low in sets["person_roles"] or low in sets["person_cues"]):
             out.extend(span_c(a, b, "PERSON", pr) for a, b, pr in _cue_name(doc, i, lex))
+        if text in sets["org_of_prefixes"] and i + 2 < len(doc) and doc[i + 1].lower_ == "of":
+            end = _name_end(doc, i + 2, lex)  # "Friends of Saltmarsh Park"
+            if end > i + 2 and not lex.is_generic_phrase(doc[i + 2:end].text):
+                out.append(span_c(i, end, "ORG", 3))
         if text in sets["org_prefixes"] or text in sets["street_prefixes"]:  # HMP X, Heol y X
             end = _name_end(doc, i + 1, lex)
             if end > i + 1:
@@ -381,6 +385,9 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
             j = _left_run(doc, i, lex)
             number = j > 0 and re.fullmatch(r"\d+[A-Za-z]?", doc[j - 1].text) is not None
             street = text in sets["street_suffixes"] or text in sets["street_suffixes_weak"]
+            if (j == i - 1 and not number and text in sets["org_suffixes"] and _initial(doc, j)
+                    and lex.is_common(doc[j].text)):
+                j = i  # "Check Trust wording": an everyday word at a sentence start
             if j < i and (not lex.is_generic_phrase(doc[j:i].text) or (number and street)):
                 if text in sets["org_suffixes"]:
                     out.append(span_c(j, i + 1, "ORG", 1.3))
