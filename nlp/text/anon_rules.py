@@ -110,7 +110,7 @@ _LETTER = r"[^\W\d_]"
 _WORD = rf"[A-Z](?:{_LETTER}|['’.])*(?:-{_LETTER}+)*(?![\w-])"
 _TOWN = rf"(?<![\w'’-]){_WORD}(?: (?:{_LINKS} )*{_WORD}){{0,3}}"
 _BEFORE = re.compile(rf"({_TOWN})[ \t]*,?[ \t]*\n?[ \t]*\Z")
-_AFTER = re.compile(rf"\A[ \t]*(?:,[ \t]*|\n[ \t]*)({_TOWN})")
+_AFTER = re.compile(rf"[ \t]*(?:,[ \t]*|\n[ \t]*)({_TOWN})")  # used with .match(text, pos)
 # "Flat 3, ...", "Unit 9, ...": an address line up to its next comma or line end.
 _UNIT = re.compile(r"\b(?:Flat|Unit|Apartment|Apt|Suite|Room|Block|Plot)\.?\s+\d+[A-Za-z]?"
                    r"(?:,\s*|\s+)(?:\d+[A-Za-z]?\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,4}")

@@ -282,8 +282,8 @@ def _cue_name(doc, i: int, lex: _Lexicon) -> list[tuple[int, int, float]]:
         flag = lex.names.get(doc[j].text)
         if flag == "" or (flag is not None and end - j >= 2):
             out.append((j, end, 3.0))
-        elif all(not lex.is_common(t.text) and t.lower_ not in lex.places and not t.is_upper
-                 for t in doc[j:end]):
+        elif (any(t.is_alpha and not lex.is_common(t.text) for t in doc[j:end])
+              and not any(t.lower_ in lex.places or t.is_upper for t in doc[j:end])):
             out.append((j, end, 1.1))
         else:
             break

@@ -217,3 +217,177 @@ def test_data_files_are_small_and_clean():
     places = anonymise._lexicon().places
     assert places["cardiff"] == "L" and places["march"] == "C"
     assert all(re.fullmatch(r"[LSMC]", f) for f in places.values())
+
+
+# --- round 3: handles, fixed-format identifiers, cue names, towns by addresses; what stays --
+@pytest.mark.parametrize("text,expected", [
+    ("Follow @BrightStartTrust today", [("@BrightStartTrust", "HANDLE")]),
+    ("message @foodbank_morley or @jo_w.", [("@foodbank_morley", "HANDLE"), ("@jo_w", "HANDLE")]),
+    ("he posts as @DazzaK_1987, daily", [("@DazzaK_1987", "HANDLE")]),
+    ("we post at @fairfares.bsky.social too", [("@fairfares.bsky.social", "HANDLE")]),
+    ("(@_underscore_first)", [("@_underscore_first", "HANDLE")]),
+])
+def test_social_handles(text, expected):
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "meet @ 5pm at the hall", "meet @5pm", "2 @ £5 each", "don't email me @work or @home",
+    "write to k.morrow@example.net",  # an e-mail, found as one below, never as a handle
+])
+def test_at_signs_that_are_not_handles(text):
+    assert [x for x in found(text) if x[1] == "HANDLE"] == []
+
+
+@pytest.mark.parametrize("text,ni", [
+    ("My NI number is AB 12 34 56 C if needed", "AB 12 34 56 C"),
+    ("NI: JM123456D.", "JM123456D"),
+    ("national insurance ce482109a on the form", "ce482109a"),
+    ("it was SH-90-12-47-D apparently", "SH-90-12-47-D"),
+])
+def test_national_insurance_numbers(text, ni):
+    assert (ni, "ID") in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "the code GB 12 34 56 A is not one",  # GB is never a prefix
+    "DA123456C and QQ123456C and AO123456B",  # D and Q never first, O never second
+    "arrive at 12 34 56 a time",  # spaced lower case: words, not a number
+    "AB123456E",  # suffix is A-D
+])
+def test_not_national_insurance_numbers(text):
+    assert found(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "ref 943 476 5919 please", "943-476-5919", "(9434765919)", "quoted 186 091 3903 at the top",
+])
+def test_nhs_numbers_with_a_valid_check_digit(text):
+    assert [label for _, label in found(text)] == ["ID"]
+
+
+def test_nhs_number_with_a_wrong_check_digit_only_after_an_nhs_cue():
+    assert found("Invoice 4471920386 was paid late.") == []  # check digit fails
+    assert found("order 943 476 5918 arrived") == []
+    for text in ("NHS number 943 476 5918", "my nhs no. is 6281948212",
+                 "An NHS number of 1234567890 was printed"):
+        assert [label for _, label in found(text)] == ["ID"], text
+    # an 11-digit phone number is a phone, never an NHS number inside it
+    assert found("ring 01134960275") == [("01134960275", "PHONE")]
+
+
+@pytest.mark.parametrize("text,ident", [
+    ("licence number WHITF802154JW9AB.", "WHITF802154JW9AB"),
+    ("licence MORGA 753116 SM9IJ 35 today", "MORGA 753116 SM9IJ 35"),
+    ("the car LR19 KXD was clamped", "LR19 KXD"),
+    ("a van, BD68ZRT, twice", "BD68ZRT"),
+    ("IBAN GB33 BUKB 2020 1555 5555 55 for gifts", "GB33 BUKB 2020 1555 5555 55"),
+    ("my passport number 532871904 was stolen", "532871904"),
+    ("Passport no. 120458893 needed", "120458893"),
+    ("crime reference 13/456789/22 but", "13/456789/22"),
+    ("Crime ref CR/2023/118274.", "CR/2023/118274"),
+    ("gave me incident number PS-20230614-0457.", "PS-20230614-0457"),
+    ("tenancy reference HT-0048213, still", "HT-0048213"),
+])
+def test_fixed_format_and_cued_identifiers(text, ident):
+    assert (ident, "ID") in found(text)
+
+
+def test_sort_code_and_account_number():
+    assert found("sort code 20-45-77, account 31926819, thanks") == [
+        ("20-45-77", "ID"), ("31926819", "ID")]
+    assert found("paid into 30-91-52 41922817 monthly") == [("30-91-52", "ID"),
+                                                            ("41922817", "ID")]
+    assert found("on 12-03-19 the boiler broke") == []  # a date, no account after it
+
+
+@pytest.mark.parametrize("text", [
+    "the reference 2019-20 report", "case 12345 people", "order 10000 meals",
+    "in case number one", "our account of 2023 was late", "the 42 bus every 15 minutes",
+    "NHS 111 was no help", "regulation 38 of the act",
+])
+def test_numbers_that_are_not_identifiers(text):
+    assert found(text) == []
+
+
+@pytest.mark.parametrize("text,name", [
+    ("If you need more please ask for Joanna Whitfield.", "Joanna Whitfield"),
+    ("please speak to Dariusz Nowak in lettings", "Dariusz Nowak"),
+    ("Thanks to Lydia Brennan at the depot", "Lydia Brennan"),
+    ("email Okonkwo-Bright about it", "Okonkwo-Bright"),
+    ("my caseworker Eilidh Munro is off sick", "Eilidh Munro"),
+    ("The driver, Wiktor Zielinski, waited", "Wiktor Zielinski"),
+    ("our neighbourhood officer Darren Coyle retired", "Darren Coyle"),
+    ("ring Jeanette Bliss at the office", "Jeanette Bliss"),
+])
+def test_names_after_contact_verbs_and_roles(text, name):
+    assert (name, "PERSON") in found(text)
+
+
+def test_second_name_after_a_contact_verb():
+    got = found("Speak with Hamza Qureshi or Lena Vogt at the centre")
+    assert ("Hamza Qureshi", "PERSON") in got and ("Lena Vogt", "PERSON") in got
+
+
+@pytest.mark.parametrize("text", [
+    "please contact Housing Options first", "call NHS 111 out of hours",
+    "speak to Adult Social Care", "email DVLA about it", "ring Greenway Homes Ltd",
+])
+def test_no_person_after_a_contact_verb_without_a_name(text):
+    assert [x for x in found(text) if x[1] == "PERSON"] == []
+
+
+@pytest.mark.parametrize("text,town", [
+    ("Send post to Cragthorpe LS12 3AB.", "Cragthorpe"),
+    ("Our hall is at Church Lane, Kirkby Stephen CA17 4QA.", "Kirkby Stephen"),
+    ("write to us at\nCragthorpe-on-Sea,\nLS12 3AB", "Cragthorpe-on-Sea"),
+    ("We are at 14 Holloway Road, Cragthorpe, near the park.", "Cragthorpe"),
+    ("Visit Cragthorpe LS12 3AB for the day", "Cragthorpe"),
+])
+def test_town_next_to_a_postcode_or_a_street_address(text, town):
+    assert (town, "PLACE") in found(text)
+
+
+def test_address_lines_and_label_words_before_a_postcode():
+    assert ("Unit 2, Tannery Yard", "ADDRESS") in found("bills at Unit 2, Tannery Yard, rose")
+    assert ("Flat 3, 27 Kenmore Street", "ADDRESS") in found("I live at Flat 3, 27 Kenmore "
+                                                             "Street and it is damp")
+    assert found("Postcode LS12 3AB.") == [("LS12 3AB", "POSTCODE")]
+    assert found("Post code: LS12 3AB") == [("LS12 3AB", "POSTCODE")]
+
+
+@pytest.mark.parametrize("text", [
+    "Scotland's approach is fairer than England's.",
+    "Wales has abolished priority need; Northern Ireland has not.",
+    "Trains in the UK cost more than in France, Germany or Poland.",
+    "Waiting lists in the North East and the West Midlands are long.",
+    "Europe-wide passes; Poland-born parents; India and Nigeria.",
+])
+def test_nations_regions_and_countries_stay(text):
+    assert anon(text) == text
+
+
+def test_nations_are_places_in_strict_mode_and_inside_a_longer_name():
+    assert anon("Scotland's approach", strict=True) == "[PLACE]'s approach"
+    assert anon("Shelter Scotland helped") == "[ORG] helped"  # an organisation, not a nation
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Fatuma Hassan's caseworker rang.", "[PERSON]'s caseworker rang."),
+    ("We met Kwame’s mum in Wrexham's market.", "We met [PERSON_1]’s mum in [PLACE]'s market."),
+    ("the Lankford Community Trust's accounts", "the [ORG]'s accounts"),
+])
+def test_possessives_stay_outside_the_placeholder(text, expected):
+    if "Kwame" in text:
+        expected = "We met [PERSON]’s mum in [PLACE]'s market."
+    assert anon(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Society's expectations have changed.", "Stance: we oppose the merger.",
+    "Attendance has dropped. Governors have written twice.",
+    "Overall, the NHS did well. Funding is short.",
+    "Check Trust wording before the report.",
+])
+def test_capitalised_everyday_words_stay(text):
+    assert anon(text) == text
