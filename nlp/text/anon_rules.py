@@ -47,6 +47,8 @@ _PLATE = re.compile(r"(?<![\w])[A-Z]{2}\d{2} ?[A-Z]{3}(?![\w])")
 # A sort code followed by an eight-digit account number; an IBAN.
 _BANK = re.compile(r"(?<![\w-])(\d{2}-\d{2}-\d{2})(?:[\s,;/]+(?:(?:a/c|acc(?:ount)?)\.?"
                    r"(?:\s*(?:no|number)\.?)?\s*:?\s*)?(\d{8}))?(?![\w-])", re.I)
+_SORT_CODE = re.compile(r"\bsort[\s-]?codes?\b[\s:.#=-]*(?:(?:is|was)\s+)?(\d{2}([- ]?)\d{2}\2\d{2})"
+                        r"(?![\w-])", re.I)
 _IBAN = re.compile(r"(?<![\w])GB\d{2} ?[A-Z]{4}(?: ?\d{4}){3} ?\d{2}(?![\w])")
 # A number or reference right after words that say what it is: "passport number", "crime
 # ref", "account"; a word that also has other senses ("case", "order") only with "number",
@@ -93,6 +95,7 @@ def identifiers(text: str) -> list[Find]:
             out.append((m.start(), m.end(), "ID"))
     for rx in (_LICENCE, _PLATE, _IBAN):
         out.extend((m.start(), m.end(), "ID") for m in rx.finditer(text))
+    out.extend((m.start(1), m.end(1), "ID") for m in _SORT_CODE.finditer(text))
     for m in _BANK.finditer(text):
         if m.group(2):
             out.append((m.start(1), m.end(1), "ID"))

@@ -298,6 +298,8 @@ def test_sort_code_and_account_number():
         ("20-45-77", "ID"), ("31926819", "ID")]
     assert found("paid into 30-91-52 41922817 monthly") == [("30-91-52", "ID"),
                                                             ("41922817", "ID")]
+    assert found("sort code 30-91-52 for donations") == [("30-91-52", "ID")]  # date-like
+    assert found("Sort code: 309152.") == [("309152", "ID")]
     assert found("on 12-03-19 the boiler broke") == []  # a date, no account after it
 
 
@@ -391,3 +393,11 @@ def test_possessives_stay_outside_the_placeholder(text, expected):
 ])
 def test_capitalised_everyday_words_stay(text):
     assert anon(text) == text
+
+
+def test_handles_and_identifiers_stay_plain_in_a_project_numbering():
+    numbering: dict = {}
+    out = Anonymiser().anonymise_many(["@jo_w and @BrightStart: NI AB 12 34 56 C, 943 476 5919",
+                                       "Kwame, @jo_w"], numbering=numbering)
+    assert out == ["[HANDLE] and [HANDLE]: NI [ID], [ID]", "[PERSON_1], [HANDLE]"]
+    assert set(numbering) == {"PERSON"}
