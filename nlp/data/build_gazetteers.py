@@ -114,7 +114,15 @@ def write_common_words(vocab: set[str]) -> None:
     rows = sorted(w for w in vocab if len(w) >= 3 and w.isalpha() and w.islower())
     header = ("# English words in lower case (SCOWL via Debian's wbritish; built by "
               "build_gazetteers.py):\n# a capitalised one at a sentence start is not a name on "
-              "its capitals alone.\n")
+              "its capitals alone.\n"
+              "# SCOWL: Copyright 2000-2011 by Kevin Atkinson (and the copyrights in its "
+              "README). Permission to use, copy,\n# modify, distribute and sell these word "
+              "lists, the associated scripts, the output created from the\n# scripts, and its "
+              "documentation for any purpose is hereby granted without fee, provided that the\n"
+              "# above copyright notice appears in all copies and that both that copyright "
+              "notice and this permission\n# notice appear in supporting documentation. Kevin "
+              "Atkinson makes no representations about the\n# suitability of this array for any "
+              "purpose. It is provided \"as is\" without express or implied warranty.\n")
     (HERE / "common_words.txt").write_text(header + "\n".join(rows) + "\n", "utf-8")
 
 

@@ -47,8 +47,8 @@ _PLATE = re.compile(r"(?<![\w])[A-Z]{2}\d{2} ?[A-Z]{3}(?![\w])")
 # A sort code followed by an eight-digit account number; an IBAN.
 _BANK = re.compile(r"(?<![\w-])(\d{2}-\d{2}-\d{2})(?:[\s,;/]+(?:(?:a/c|acc(?:ount)?)\.?"
                    r"(?:\s*(?:no|number)\.?)?\s*:?\s*)?(\d{8}))?(?![\w-])", re.I)
-_SORT_CODE = re.compile(r"\bsort[\s-]?codes?\b[\s:.#=-]*(?:(?:is|was)\s+)?(\d{2}([- ]?)\d{2}\2\d{2})"
-                        r"(?![\w-])", re.I)
+_SORT_CODE = re.compile(r"\bsort[\s-]?codes?\b[\s:.#=-]*(?:(?:is|was)\s+)?"
+                        r"(\d{2}([- ]?)\d{2}\2\d{2})(?![\w-])", re.I)
 _IBAN = re.compile(r"(?<![\w])GB\d{2} ?[A-Z]{4}(?: ?\d{4}){3} ?\d{2}(?![\w])")
 # A number or reference right after words that say what it is: "passport number", "crime
 # ref", "account"; a word that also has other senses ("case", "order") only with "number",

@@ -333,7 +333,8 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
         one = ent.end - a == 1 or (ent.end - a == 2 and doc[a + 1].text in ("'s", "’s"))
         if (one and (a, a + 1) not in gaz and lex.is_common(doc[a].text)
                 and not (label == "PERSON" and doc[a].text in lex.names)
-                and (_initial(doc, a) or (doc[a].is_upper and len(doc[a]) > 1))):
+                and (_initial(doc, a)
+                     or (doc[a].is_upper and len(doc[a]) > 1 and label != "PERSON"))):
             continue  # "Stance:", "Society's ...", "the SEND review": capitals alone
         if ent.end - a >= 2 and _street_end(doc, a, ent.end, lex):
             label = "ADDRESS"  # "Mill Lane", "4 Station Road": a street, never a person
