@@ -21,7 +21,7 @@ from ..fsio import atomic_write, check_output_file
 from ..ingest import ImportOptions, read_file
 from ..store.resolve import resolve_codings
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
-from .active import uncertainty
+from .active import review_order, uncertainty
 from .backends import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeModel
 from ..embed.run import RunProgress, make_runner
 from .model import OWN_STATISTICS, Encoded, Scored, ThemeClassifier, encode, subset
@@ -328,22 +328,42 @@ def _theme_list(raw: Any) -> list[str]:
     return [str(v).strip() for v in vals if str(v).strip()]
 
 
-def read_examples(path: str | Path, codebook: Codebook | None = None
-                  ) -> tuple[list[str], list[list[str]]]:
+@dataclass
+class Examples:
+    """A researcher's hand-coded sample, as the model learns from it and as file mode keeps it.
+
+    `texts`/`themes`: the distinct answers to learn from (a text given more than once is one
+    example whose themes are those most of its rows give; above `limits.examples_cap()`
+    distinct texts, a seeded random sample of them). `by_id`: {the row's `id`: its themes},
+    for the rows that carry an id (the researcher's decision on that answer)."""
+    texts: list[str] = field(default_factory=list)
+    themes: list[list[str]] = field(default_factory=list)
+    by_id: dict[str, list[str]] = field(default_factory=dict)
+    rows: int = 0  # rows read
+
+
+def read_coded_examples(path: str | Path, codebook: Codebook | None = None) -> Examples:
     """A researcher's hand-coded sample: JSONL or CSV with `text` and `themes` (a list in
-    JSONL; in CSV, ids separated by ';').
+    JSONL; in CSV, ids separated by ';'), optionally `id`. The file is read under the
+    import limits (`nlp.limits`: rows, text, answer length); duplicated texts are merged and
+    a very large sample is cut to a random `limits.examples_cap()` with a logged warning, so
+    a sample of any size costs what that many examples cost.
 
     Raises:
         InputError: a row whose themes cannot be read, or (with `codebook`) names a theme
-            the codebook does not have; the message names the row.
+            the codebook does not have; the message names the row. A file over the import
+            limits is refused naming the file and the limit.
     """
+    from ..limits import examples_cap
+
     p = Path(path)
     res = read_file(p, ImportOptions(text_col="text", kind="table"))
-    texts, themes = [], []
     known = set(codebook.theme_ids) if codebook is not None else None
+    out = Examples(rows=len(res.responses))
+    votes: dict[str, tuple[int, dict[str, int], int]] = {}  # text: (rows, theme votes, first)
     for r in res.responses:
         try:
-            vals = _theme_list(r.metadata.get("themes"))
+            vals = list(dict.fromkeys(_theme_list(r.metadata.get("themes"))))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise errors.InputError(p, "'themes' is neither a list nor ids separated by ';'.",
                                     row=r.location) from None
@@ -353,9 +373,33 @@ def read_examples(path: str | Path, codebook: Codebook | None = None
                 raise errors.InputError(p, f"theme {bad[0]!r} is not in the codebook "
                                         f"{codebook.name!r} (its ids: "
                                         f"{', '.join(sorted(known))}).", row=r.location)
-        texts.append(r.text)
-        themes.append(vals)
-    return texts, themes
+        own_id = res.file_ids.get(r.response_id)
+        if own_id is not None:
+            out.by_id[str(own_id)] = vals
+        n, tally, first = votes.get(r.text, (0, {}, len(votes)))
+        for t in vals:
+            tally[t] = tally.get(t, 0) + 1
+        votes[r.text] = (n + 1, tally, first)
+    del res
+    texts = list(votes)
+    cap = examples_cap()
+    if len(texts) > cap:
+        log.warning("%s: %d distinct examples; learning from a random %d of them (set "
+                    "NLP_MAX_EXAMPLES to change this)", p.name, len(texts), cap)
+        keep = np.sort(np.random.default_rng(0).choice(len(texts), cap, replace=False))
+        texts = [texts[i] for i in keep]
+    for t in texts:
+        n, tally, _ = votes[t]
+        out.texts.append(t)
+        out.themes.append([th for th, c in tally.items() if 2 * c >= n])
+    return out
+
+
+def read_examples(path: str | Path, codebook: Codebook | None = None
+                  ) -> tuple[list[str], list[list[str]]]:
+    """(texts, theme lists) of `read_coded_examples`."""
+    ex = read_coded_examples(path, codebook)
+    return ex.texts, ex.themes
 
 
 def model_fingerprint(model) -> str:
@@ -383,26 +427,52 @@ def _file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _lines(model, part: Corpus, codings: list[Coding], scored: Scored) -> bytes:
+def _lines(model, part: Corpus, codings: list[Coding], scored: Scored,
+           ranks: dict[str, int] | None = None,
+           decided: dict[str, list[str]] | None = None) -> bytes:
+    """One JSON line per answer; an answer in `decided` (the researcher's examples) keeps
+    those themes and has no rank, every other one gets its `review_rank` from `ranks`."""
     by_id: dict[str, list[Coding]] = {}
     for c in codings:
         by_id.setdefault(c.response_id, []).append(c)
     out = []
     for rid, row in zip(part.ids, scored.proba):
         mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
-        out.append(json.dumps({
-            "id": rid,
-            "themes": [c.theme_id for c in mine],
-            "scores": _scores(model, row),
-        }, ensure_ascii=False) + "\n")
+        line: dict[str, Any] = {"id": rid, "themes": [c.theme_id for c in mine],
+                                "scores": _scores(model, row)}
+        if decided is not None and rid in decided:
+            line["themes"] = list(decided[rid])
+        elif ranks is not None:
+            line["review_rank"] = ranks[rid]
+        out.append(json.dumps(line, ensure_ascii=False) + "\n")
     return "".join(out).encode("utf-8")
+
+
+def file_review_order(corpus: Corpus, model, enc: Encoded, proba: np.ndarray,
+                      ex: "Examples") -> dict[str, int]:
+    """{answer id: review_rank} for the answers of a file not among the examples' ids (the
+    review order of `nlp.classify.active.review_order`, random checks included)."""
+    reviewed = np.array([rid in ex.by_id for rid in corpus.ids], dtype=bool)
+    idx = {t: i for i, t in enumerate(model.theme_ids_)}
+    confirmed = np.zeros(len(idx))
+    for ts in ex.themes:
+        for t in ts:
+            if t in idx:
+                confirmed[idx[t]] += 1
+    order = review_order(proba, np.asarray(model.thresholds_), enc.whole, reviewed=reviewed,
+                         confirmed=confirmed)
+    ranks = order.ranks(len(corpus))
+    return {rid: int(ranks[i]) for i, rid in enumerate(corpus.ids) if ranks[i] > 0}
 
 
 def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=None,
               model_dir: str | Path | None = None, examples: str | Path | None = None,
               progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
               cluster=None, embedder=None, on_chunk: Callable[[int], None] | None = None) -> int:
-    """File mode of `nlp code`: one {"id", "themes", "scores"} JSON line per input row.
+    """File mode of `nlp code`: one {"id", "themes", "scores", "review_rank"} JSON line per
+    input row. An answer whose id is among the examples' ids keeps the examples' themes and
+    has no `review_rank`; every other answer is ranked 1..n in the review order (1 = review
+    first; every AUDIT_EVERY-th a random check, see `nlp.classify.active`).
 
     The run is the project mode's: every distinct sentence embedded once, chunk by chunk into
     the user cache (here or on `cluster`); the whole file sets the prior's statistics; the
@@ -424,11 +494,11 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     final = check_output_file(out_path)
     res = read_file(input_path, ImportOptions(text_col="text", id_col="id", kind="table"))
     corpus = Corpus(tuple(res.responses))
-    ex_t, ex_y = read_examples(examples, codebook) if examples else ([], [])
+    ex = read_coded_examples(examples, codebook) if examples else Examples()
     cache = EmbeddingCache(cache_root())
     emb = embedder if embedder is not None else batch_embedder(None, device=device)
     model = resolve_model(codebook, model_dir=model_dir, embedder=emb, cache=cache,
-                          extra_texts=ex_t, extra_themes=ex_y)
+                          extra_texts=ex.texts, extra_themes=ex.themes)
     runner = make_runner(emb, cluster)
     try:
         enc = embed_run(corpus.texts, emb, cache=cache, chunk=chunk, progress=progress,
@@ -437,8 +507,16 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
         runner.close()
     if len(corpus) >= OWN_STATISTICS:  # else the batch is scored whole, as it always was
         model.calibrate(enc)
+    # Every chunk is scored first (cheap beside embedding): the review order ranks the
+    # whole file, and the examples' ids say which answers a researcher has decided on.
+    parts = list(score_chunks(corpus, model, enc, chunk=chunk))
+    proba = np.concatenate([sc.proba for _, _, _, sc in parts]) if parts else \
+        np.zeros((0, len(model.theme_ids_)))
+    decided = {rid: ex.by_id[rid] for rid in corpus.ids if rid in ex.by_id}
+    ranks = file_review_order(corpus, model, enc, proba, ex)
     key = hashlib.sha256(json.dumps([_file_digest(input_path), emb.model_id,
-                                     model_fingerprint(model), chunk, len(corpus)])
+                                     model_fingerprint(model), chunk, len(corpus),
+                                     sorted(decided.items())])
                          .encode()).hexdigest()
     partial = final.with_name(f".{final.name}.partial")
     state_path = final.with_name(f".{final.name}.partial.json")
@@ -458,9 +536,8 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
         with open(partial, "r+b" if start else "wb") as fh:
             fh.truncate(offset)
             fh.seek(offset)
-            for c, part, codings, scored in score_chunks(corpus, model, enc, chunk=chunk,
-                                                         start=start):
-                fh.write(_lines(model, part, codings, scored))
+            for c, part, codings, scored in parts[start:]:
+                fh.write(_lines(model, part, codings, scored, ranks, decided))
                 fh.flush()
                 os.fsync(fh.fileno())
                 with atomic_write(state_path) as tmp:
