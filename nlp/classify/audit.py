@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
+from scipy.stats import t as student_t
+
+from .active import AUDIT_EVERY
 
 LEVEL = 0.95
 TARGET_HALF_WIDTH = 0.05  # "how many more checks would narrow it to +/- 5 points"
@@ -36,7 +39,7 @@ class AuditEstimate:
         """The estimate in one sentence, for the app and the report."""
         if self.agreement is None or self.low is None or self.high is None:
             return (f"Not enough random checks reviewed yet to estimate how far to trust the "
-                    f"unreviewed suggestions ({self.checks} so far; every {_every()}th answer "
+                    f"unreviewed suggestions ({self.checks} so far; every {AUDIT_EVERY}th answer "
                     f"of the review queue is one).")
         s = (f"Model suggestions agree with your coding on an estimated "
              f"{self.agreement:.0%} of themes ({self.low * 100:.0f}-{self.high:.0%}, 95% "
@@ -48,18 +51,11 @@ class AuditEstimate:
         return s
 
 
-def _every() -> int:
-    from .active import AUDIT_EVERY
-    return AUDIT_EVERY
-
-
 def _quantile(n: int) -> float:
     """Two-sided 95% quantile: Student's t with n - 1 degrees of freedom (normal from 200)."""
     if n >= 200:
         return 1.959964
-    from scipy.stats import t
-
-    return float(t.ppf(0.5 + LEVEL / 2, max(n - 1, 1)))
+    return float(student_t.ppf(0.5 + LEVEL / 2, max(n - 1, 1)))
 
 
 def wilson(p: float, n_eff: float, z: float) -> tuple[float, float]:

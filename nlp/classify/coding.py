@@ -1,7 +1,6 @@
 """Pipeline: code responses with a theme model; what the CLI and the app call."""
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import logging
@@ -21,11 +20,13 @@ from ..fsio import atomic_write, check_output_file
 from ..ingest import ImportOptions, read_file
 from ..store.resolve import resolve_codings
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
-from .active import review_order, uncertainty
+from .active import uncertainty
 from .backends import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeModel
 from ..embed.run import RunProgress, make_runner
 from .model import OWN_STATISTICS, Encoded, Scored, ThemeClassifier, encode, subset
 from .persist import default_model_dir, load_model, read_model_config
+from .examples import Examples, read_coded_examples, read_examples  # noqa: F401 (API)
+from .review_queue import file_review_order, store_review_order
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     store = project.store
     codebook = store.active_codebook()
     embedder, cache = project_embedder(project, device=device)
-    ex_t, ex_y, _ = project_examples(store, codebook)
+    ex_t, ex_y, ex_ids = project_examples(store, codebook)
     model = resolve_model(codebook, model_dir=model_dir or project.config.get("model"),
                           embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
     everything = store.corpus()
@@ -273,7 +274,6 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
                   model=str(model_dir or project.config.get("model") or "default"))
     todo = [i for i, r in enumerate(every_answer) if r.response_id not in done]
     enc = subset(enc_all, todo)
-    del enc_all
     per_theme = np.zeros(len(model.theme_ids_), dtype=int)
     bar = RunProgress("Coding", len(answers), enabled=progress, unit="answers")
     try:
@@ -285,6 +285,7 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
         bar.close()
     run.coded = len(answers)
     run.per_theme = {t: int(per_theme[i]) for i, t in enumerate(model.theme_ids_)}
+    store_review_order(store, model, every_answer, enc_all, ex_ids, ex_y, model_id=run.model)
     return run
 
 
@@ -305,101 +306,6 @@ def _store_chunk(store, model, model_name: str, part: Corpus, codings: list[Codi
 def _scores(model, row: np.ndarray) -> dict[str, float]:
     """One answer's probabilities by theme id, as stored and written (4 decimals)."""
     return {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
-
-
-def _theme_list(raw: Any) -> list[str]:
-    """A `themes` cell: a list (JSONL), a JSON list as text, or ids separated by ';' (or
-    ','). A list that a reader turned into text (its Python form) is read back as data."""
-    if isinstance(raw, (list, tuple)):
-        vals = list(raw)
-    elif raw is None or (isinstance(raw, float) and raw != raw):
-        vals = []
-    else:
-        s = str(raw).strip()
-        if s.startswith("["):
-            try:
-                vals = json.loads(s)
-            except json.JSONDecodeError:
-                vals = ast.literal_eval(s)  # "['A', 'D']": literals only, never code
-            if not isinstance(vals, list):
-                raise ValueError("not a list")
-        else:
-            vals = s.replace(",", ";").split(";")
-    return [str(v).strip() for v in vals if str(v).strip()]
-
-
-@dataclass
-class Examples:
-    """A researcher's hand-coded sample, as the model learns from it and as file mode keeps it.
-
-    `texts`/`themes`: the distinct answers to learn from (a text given more than once is one
-    example whose themes are those most of its rows give; above `limits.examples_cap()`
-    distinct texts, a seeded random sample of them). `by_id`: {the row's `id`: its themes},
-    for the rows that carry an id (the researcher's decision on that answer)."""
-    texts: list[str] = field(default_factory=list)
-    themes: list[list[str]] = field(default_factory=list)
-    by_id: dict[str, list[str]] = field(default_factory=dict)
-    rows: int = 0  # rows read
-
-
-def read_coded_examples(path: str | Path, codebook: Codebook | None = None) -> Examples:
-    """A researcher's hand-coded sample: JSONL or CSV with `text` and `themes` (a list in
-    JSONL; in CSV, ids separated by ';'), optionally `id`. The file is read under the
-    import limits (`nlp.limits`: rows, text, answer length); duplicated texts are merged and
-    a very large sample is cut to a random `limits.examples_cap()` with a logged warning, so
-    a sample of any size costs what that many examples cost.
-
-    Raises:
-        InputError: a row whose themes cannot be read, or (with `codebook`) names a theme
-            the codebook does not have; the message names the row. A file over the import
-            limits is refused naming the file and the limit.
-    """
-    from ..limits import examples_cap
-
-    p = Path(path)
-    res = read_file(p, ImportOptions(text_col="text", kind="table"))
-    known = set(codebook.theme_ids) if codebook is not None else None
-    out = Examples(rows=len(res.responses))
-    votes: dict[str, tuple[int, dict[str, int], int]] = {}  # text: (rows, theme votes, first)
-    for r in res.responses:
-        try:
-            vals = list(dict.fromkeys(_theme_list(r.metadata.get("themes"))))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            raise errors.InputError(p, "'themes' is neither a list nor ids separated by ';'.",
-                                    row=r.location) from None
-        if known is not None:
-            bad = [t for t in vals if t not in known]
-            if bad:
-                raise errors.InputError(p, f"theme {bad[0]!r} is not in the codebook "
-                                        f"{codebook.name!r} (its ids: "
-                                        f"{', '.join(sorted(known))}).", row=r.location)
-        own_id = res.file_ids.get(r.response_id)
-        if own_id is not None:
-            out.by_id[str(own_id)] = vals
-        n, tally, first = votes.get(r.text, (0, {}, len(votes)))
-        for t in vals:
-            tally[t] = tally.get(t, 0) + 1
-        votes[r.text] = (n + 1, tally, first)
-    del res
-    texts = list(votes)
-    cap = examples_cap()
-    if len(texts) > cap:
-        log.warning("%s: %d distinct examples; learning from a random %d of them (set "
-                    "NLP_MAX_EXAMPLES to change this)", p.name, len(texts), cap)
-        keep = np.sort(np.random.default_rng(0).choice(len(texts), cap, replace=False))
-        texts = [texts[i] for i in keep]
-    for t in texts:
-        n, tally, _ = votes[t]
-        out.texts.append(t)
-        out.themes.append([th for th, c in tally.items() if 2 * c >= n])
-    return out
-
-
-def read_examples(path: str | Path, codebook: Codebook | None = None
-                  ) -> tuple[list[str], list[list[str]]]:
-    """(texts, theme lists) of `read_coded_examples`."""
-    ex = read_coded_examples(path, codebook)
-    return ex.texts, ex.themes
 
 
 def model_fingerprint(model) -> str:
@@ -446,23 +352,6 @@ def _lines(model, part: Corpus, codings: list[Coding], scored: Scored,
             line["review_rank"] = ranks[rid]
         out.append(json.dumps(line, ensure_ascii=False) + "\n")
     return "".join(out).encode("utf-8")
-
-
-def file_review_order(corpus: Corpus, model, enc: Encoded, proba: np.ndarray,
-                      ex: "Examples") -> dict[str, int]:
-    """{answer id: review_rank} for the answers of a file not among the examples' ids (the
-    review order of `nlp.classify.active.review_order`, random checks included)."""
-    reviewed = np.array([rid in ex.by_id for rid in corpus.ids], dtype=bool)
-    idx = {t: i for i, t in enumerate(model.theme_ids_)}
-    confirmed = np.zeros(len(idx))
-    for ts in ex.themes:
-        for t in ts:
-            if t in idx:
-                confirmed[idx[t]] += 1
-    order = review_order(proba, np.asarray(model.thresholds_), enc.whole, reviewed=reviewed,
-                         confirmed=confirmed)
-    ranks = order.ranks(len(corpus))
-    return {rid: int(ranks[i]) for i, rid in enumerate(corpus.ids) if ranks[i] > 0}
 
 
 def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=None,
