@@ -165,3 +165,56 @@ def test_the_queue_follows_the_stored_review_order(store, scored):
     assert [(rid, sorted(r)) for rid, _, r in got] == [("5", [scored[1]])]
     # The model's suggestions on 5 as they were when it was drawn (0.5 and 0.4: the first).
     assert got[0][1] == [scored[0]]
+
+
+def test_the_report_states_the_audit_estimate(tmp_path):
+    from nlp.ingest import import_file
+    from nlp.project import init_project
+    from nlp.report import build_report_data
+    from nlp.report.prose import _method
+
+    p = init_project(tmp_path / "p")
+    f = tmp_path / "a.csv"
+    f.write_text("id,text\n" + "".join(f"r{i},answer {i}\n" for i in range(8)), encoding="utf-8")
+    import_file(p.store, f)
+    t = p.store.active_codebook().theme_ids
+    p.store.write_model_codings({f"r{i}": {t[0]: 0.8, t[1]: 0.2} for i in range(8)},
+                                {x: 0.5 for x in t}, model_id="m")
+    write_review_order(p.store, {f"r{i}": i + 1 for i in range(8)}, ["r1", "r2", "r3"],
+                       model_id="m")
+    assert build_report_data(p, anonymiser=lambda x: x).audit == ""  # none decided yet
+    for rid, tid in (("r1", t[0]), ("r2", t[0]), ("r3", t[1])):
+        rv.record_decisions(p.store, rid, [rv.Decision(tid, "accepted")], coder="ana")
+    data = build_report_data(p, anonymiser=lambda x: x)
+    # Model: t0 on all three; researcher: t0, t0, t1 -> micro-F1 2*2 / (3 + 3).
+    assert "estimated 67% of themes" in data.audit and "from 3 random checks" in data.audit
+    assert data.estimated and any("from 3 random checks" in s for s in _method(data))
+    p.close()
+
+
+def test_coding_a_project_stores_a_review_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLP_EMBEDDER", "fake:64")
+    from nlp.classify.coding import code_project
+    from nlp.ingest import import_file
+    from nlp.project import init_project
+
+    p = init_project(tmp_path / "p")
+    f = tmp_path / "a.csv"
+    texts = ["late payment hurts", "nobody called us back", "the tender was huge",
+             "we subsidise the contract", "no reply to emails", "grants not contracts",
+             "small charities lose out", "local services matter", "the process was heavy",
+             "payment came months late", "our reserves paid", "they never told us"]
+    f.write_text("id,text\n" + "".join(f"r{i},{x}\n" for i, x in enumerate(texts)),
+                 encoding="utf-8")
+    import_file(p.store, f)
+    code_project(p, model_dir="none")
+    order = _walk(p.store)
+    assert sorted(order) == sorted(f"r{i}" for i in range(12))
+    assert sum(is_random_check(p.store, r) for r in order) == 12 // AUDIT_EVERY
+    first = order[0]
+    rv.record_decisions(p.store, first, [rv.Decision(p.store.active_codebook().theme_ids[0],
+                                                     "accepted")], coder="ana")
+    code_project(p, model_dir="none", recode_all=True)
+    again = _walk(p.store)
+    assert first not in again and len(again) == 11  # the reviewed answer leaves the queue
+    p.close()
