@@ -53,8 +53,8 @@ from nlp.corpora import codebook_path, load  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, get_embedder  # noqa: E402
 
 CORPUS = "vcs-commissioning"
-DEVSETS = ("ltn-trial", "student-wellbeing", "anes-terrorism", "proctoring/q5",
-           "proctoring/n3", "proctoring/n4")
+DEVSETS = ("ltn-trial", "student-wellbeing", "proctoring/q5", "proctoring/n3",
+           "proctoring/n4", "anes-terrorism")
 ANES_SAMPLE = 600
 CHECKPOINTS = (0, 10, 20, 30, 50)  # % reviewed
 BATCH_PCT = 5
@@ -131,7 +131,7 @@ def simulate(cb, texts, themes, enc, Y, order: str, seed: int, embedder, cache) 
                          bool(est.low <= truth <= est.high)})
         if len(reviewed) >= max(marks):
             return rows
-        step = min(batch, max(marks) - len(reviewed))
+        step = min(batch, min(m for m in marks if m > len(reviewed)) - len(reviewed))
         if order == "tool":
             ro = review_order(proba, np.asarray(model.thresholds_), enc.whole, reviewed=done,
                               confirmed=Y[done].sum(0), seed=seed + len(reviewed))
@@ -198,6 +198,7 @@ def main() -> None:
                 f"{p}%: {table[o][p]['whole'][0]:.3f}/{table[o][p]['rest'][0]:.3f}"
                 for p in CHECKPOINTS), flush=True)
         print(f"  tool - random, whole micro-F1 at 30%: {interval(lead30)}", flush=True)
+        args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")  # so far
     if audit_hits:
         results["audit_coverage"] = {"covered": int(sum(audit_hits)), "of": len(audit_hits),
                                      "rate": round(sum(audit_hits) / len(audit_hits), 3)}

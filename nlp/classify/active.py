@@ -10,6 +10,8 @@ POOL = 2_000  # the most informative answers the diverse greedy chooses among
 DIVERSITY = 0.5  # weight of similarity to answers already picked or reviewed
 REVIEWED_SAMPLE = 1_000  # reviewed answers the greedy keeps away from (a seeded sample)
 COVERAGE_BATCH = 10  # picks between updates of the themes' coverage weights
+CHECKS_HEAD = 10_000  # random checks are mixed into this many first places (ranked again
+# after every refit, so a review never runs past them)
 
 
 def closeness(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -136,8 +138,8 @@ def _unit(X: np.ndarray) -> np.ndarray:
 
 
 def _with_checks(informative: np.ndarray, every: int, rng: np.random.Generator) -> ReviewOrder:
-    """Every `every`-th place (5, 10, ...) to an answer drawn at random among those not yet
-    placed; the other places follow `informative`."""
+    """Every `every`-th place (5, 10, ...) of the first CHECKS_HEAD to an answer drawn at
+    random among those not yet placed; the other places follow `informative`."""
     n = len(informative)
     if every <= 0 or n == 0:
         return ReviewOrder(informative.astype(np.int64), np.zeros(n, bool))
@@ -145,8 +147,9 @@ def _with_checks(informative: np.ndarray, every: int, rng: np.random.Generator) 
     audit = np.zeros(n, bool)
     placed = np.zeros(int(informative.max()) + 1, bool)
     shuffled = rng.permutation(informative)
+    head = min(n, CHECKS_HEAD)
     a = b = 0  # next of `informative`, next of `shuffled`
-    for r in range(n):
+    for r in range(head):
         if (r + 1) % every == 0:
             while placed[shuffled[b]]:
                 b += 1
@@ -157,6 +160,9 @@ def _with_checks(informative: np.ndarray, every: int, rng: np.random.Generator) 
             x = informative[a]
         order[r] = x
         placed[x] = True
+    if head < n:  # beyond the head (more than anyone reviews at once): informative only
+        rest = informative[a:]
+        order[head:] = rest[~placed[rest]]
     return ReviewOrder(order, audit)
 
 
