@@ -30,8 +30,10 @@ def file_review_order(corpus: Corpus, model, enc: Encoded, proba: np.ndarray,
     review order of `nlp.classify.active.review_order`, random checks included)."""
     reviewed = np.array([rid in ex.by_id for rid in corpus.ids], dtype=bool)
     confirmed = confirmed_counts(model.theme_ids_, ex.themes)
-    order = review_order(proba, np.asarray(model.thresholds_), enc.whole, reviewed=reviewed,
-                         confirmed=confirmed)
+    # Ranked on the scores as written (4 places), so the order does not depend on how the
+    # run was chunked (chunks agree to the last bit only after rounding).
+    order = review_order(np.round(proba, 4), np.asarray(model.thresholds_), enc.whole,
+                         reviewed=reviewed, confirmed=confirmed)
     ranks = order.ranks(len(corpus))
     return {rid: int(ranks[i]) for i, rid in enumerate(corpus.ids) if ranks[i] > 0}
 
