@@ -266,3 +266,25 @@ class _Member(io.RawIOBase):
             self._fh.close()
         finally:
             super().close()
+
+
+# -- a researcher's examples (`nlp code --examples`) ----------------------------------------------
+# Read under the limits above like any import; then at most this many distinct examples are
+# learnt from (a seeded random sample, with a logged warning): fitting costs grow with the
+# examples, and a few thousand coded answers teach what more would.
+EXAMPLES_CAP = 5_000
+EXAMPLES_ENV = "NLP_MAX_EXAMPLES"
+
+
+def examples_cap() -> int:
+    """Distinct examples learnt from at most ($NLP_MAX_EXAMPLES, else EXAMPLES_CAP).
+
+    Raises:
+        SettingsError: a variable that is not a positive whole number.
+    """
+    raw = os.environ.get(EXAMPLES_ENV, "").strip()
+    if not raw:
+        return EXAMPLES_CAP
+    if not raw.isdigit() or int(raw) <= 0:
+        raise errors.bad_setting(EXAMPLES_ENV, "a positive whole number")
+    return int(raw)

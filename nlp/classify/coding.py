@@ -1,7 +1,6 @@
 """Pipeline: code responses with a theme model; what the CLI and the app call."""
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import logging
@@ -26,6 +25,8 @@ from .backends import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeModel
 from ..embed.run import RunProgress, make_runner
 from .model import OWN_STATISTICS, Encoded, Scored, ThemeClassifier, encode, subset
 from .persist import default_model_dir, load_model, read_model_config
+from .examples import Examples, read_coded_examples, read_examples  # noqa: F401 (API)
+from .review_queue import file_review_order, store_review_order
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     store = project.store
     codebook = store.active_codebook()
     embedder, cache = project_embedder(project, device=device)
-    ex_t, ex_y, _ = project_examples(store, codebook)
+    ex_t, ex_y, ex_ids = project_examples(store, codebook)
     model = resolve_model(codebook, model_dir=model_dir or project.config.get("model"),
                           embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
     everything = store.corpus()
@@ -273,7 +274,6 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
                   model=str(model_dir or project.config.get("model") or "default"))
     todo = [i for i, r in enumerate(every_answer) if r.response_id not in done]
     enc = subset(enc_all, todo)
-    del enc_all
     per_theme = np.zeros(len(model.theme_ids_), dtype=int)
     bar = RunProgress("Coding", len(answers), enabled=progress, unit="answers")
     try:
@@ -285,6 +285,7 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
         bar.close()
     run.coded = len(answers)
     run.per_theme = {t: int(per_theme[i]) for i, t in enumerate(model.theme_ids_)}
+    store_review_order(store, model, every_answer, enc_all, ex_ids, ex_y, model_id=run.model)
     return run
 
 
@@ -305,57 +306,6 @@ def _store_chunk(store, model, model_name: str, part: Corpus, codings: list[Codi
 def _scores(model, row: np.ndarray) -> dict[str, float]:
     """One answer's probabilities by theme id, as stored and written (4 decimals)."""
     return {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
-
-
-def _theme_list(raw: Any) -> list[str]:
-    """A `themes` cell: a list (JSONL), a JSON list as text, or ids separated by ';' (or
-    ','). A list that a reader turned into text (its Python form) is read back as data."""
-    if isinstance(raw, (list, tuple)):
-        vals = list(raw)
-    elif raw is None or (isinstance(raw, float) and raw != raw):
-        vals = []
-    else:
-        s = str(raw).strip()
-        if s.startswith("["):
-            try:
-                vals = json.loads(s)
-            except json.JSONDecodeError:
-                vals = ast.literal_eval(s)  # "['A', 'D']": literals only, never code
-            if not isinstance(vals, list):
-                raise ValueError("not a list")
-        else:
-            vals = s.replace(",", ";").split(";")
-    return [str(v).strip() for v in vals if str(v).strip()]
-
-
-def read_examples(path: str | Path, codebook: Codebook | None = None
-                  ) -> tuple[list[str], list[list[str]]]:
-    """A researcher's hand-coded sample: JSONL or CSV with `text` and `themes` (a list in
-    JSONL; in CSV, ids separated by ';').
-
-    Raises:
-        InputError: a row whose themes cannot be read, or (with `codebook`) names a theme
-            the codebook does not have; the message names the row.
-    """
-    p = Path(path)
-    res = read_file(p, ImportOptions(text_col="text", kind="table"))
-    texts, themes = [], []
-    known = set(codebook.theme_ids) if codebook is not None else None
-    for r in res.responses:
-        try:
-            vals = _theme_list(r.metadata.get("themes"))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            raise errors.InputError(p, "'themes' is neither a list nor ids separated by ';'.",
-                                    row=r.location) from None
-        if known is not None:
-            bad = [t for t in vals if t not in known]
-            if bad:
-                raise errors.InputError(p, f"theme {bad[0]!r} is not in the codebook "
-                                        f"{codebook.name!r} (its ids: "
-                                        f"{', '.join(sorted(known))}).", row=r.location)
-        texts.append(r.text)
-        themes.append(vals)
-    return texts, themes
 
 
 def model_fingerprint(model) -> str:
@@ -383,18 +333,24 @@ def _file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _lines(model, part: Corpus, codings: list[Coding], scored: Scored) -> bytes:
+def _lines(model, part: Corpus, codings: list[Coding], scored: Scored,
+           ranks: dict[str, int] | None = None,
+           decided: dict[str, list[str]] | None = None) -> bytes:
+    """One JSON line per answer; an answer in `decided` (the researcher's examples) keeps
+    those themes and has no rank, every other one gets its `review_rank` from `ranks`."""
     by_id: dict[str, list[Coding]] = {}
     for c in codings:
         by_id.setdefault(c.response_id, []).append(c)
     out = []
     for rid, row in zip(part.ids, scored.proba):
         mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
-        out.append(json.dumps({
-            "id": rid,
-            "themes": [c.theme_id for c in mine],
-            "scores": _scores(model, row),
-        }, ensure_ascii=False) + "\n")
+        line: dict[str, Any] = {"id": rid, "themes": [c.theme_id for c in mine],
+                                "scores": _scores(model, row)}
+        if decided is not None and rid in decided:
+            line["themes"] = list(decided[rid])
+        elif ranks is not None:
+            line["review_rank"] = ranks[rid]
+        out.append(json.dumps(line, ensure_ascii=False) + "\n")
     return "".join(out).encode("utf-8")
 
 
@@ -402,7 +358,10 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
               model_dir: str | Path | None = None, examples: str | Path | None = None,
               progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
               cluster=None, embedder=None, on_chunk: Callable[[int], None] | None = None) -> int:
-    """File mode of `nlp code`: one {"id", "themes", "scores"} JSON line per input row.
+    """File mode of `nlp code`: one {"id", "themes", "scores", "review_rank"} JSON line per
+    input row. An answer whose id is among the examples' ids keeps the examples' themes and
+    has no `review_rank`; every other answer is ranked 1..n in the review order (1 = review
+    first; every AUDIT_EVERY-th a random check, see `nlp.classify.active`).
 
     The run is the project mode's: every distinct sentence embedded once, chunk by chunk into
     the user cache (here or on `cluster`); the whole file sets the prior's statistics; the
@@ -424,11 +383,11 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     final = check_output_file(out_path)
     res = read_file(input_path, ImportOptions(text_col="text", id_col="id", kind="table"))
     corpus = Corpus(tuple(res.responses))
-    ex_t, ex_y = read_examples(examples, codebook) if examples else ([], [])
+    ex = read_coded_examples(examples, codebook) if examples else Examples()
     cache = EmbeddingCache(cache_root())
     emb = embedder if embedder is not None else batch_embedder(None, device=device)
     model = resolve_model(codebook, model_dir=model_dir, embedder=emb, cache=cache,
-                          extra_texts=ex_t, extra_themes=ex_y)
+                          extra_texts=ex.texts, extra_themes=ex.themes)
     runner = make_runner(emb, cluster)
     try:
         enc = embed_run(corpus.texts, emb, cache=cache, chunk=chunk, progress=progress,
@@ -437,8 +396,16 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
         runner.close()
     if len(corpus) >= OWN_STATISTICS:  # else the batch is scored whole, as it always was
         model.calibrate(enc)
+    # Every chunk is scored first (cheap beside embedding): the review order ranks the
+    # whole file, and the examples' ids say which answers a researcher has decided on.
+    parts = list(score_chunks(corpus, model, enc, chunk=chunk))
+    proba = np.concatenate([sc.proba for _, _, _, sc in parts]) if parts else \
+        np.zeros((0, len(model.theme_ids_)))
+    decided = {rid: ex.by_id[rid] for rid in corpus.ids if rid in ex.by_id}
+    ranks = file_review_order(corpus, model, enc, proba, ex)
     key = hashlib.sha256(json.dumps([_file_digest(input_path), emb.model_id,
-                                     model_fingerprint(model), chunk, len(corpus)])
+                                     model_fingerprint(model), chunk, len(corpus),
+                                     sorted(decided.items())])
                          .encode()).hexdigest()
     partial = final.with_name(f".{final.name}.partial")
     state_path = final.with_name(f".{final.name}.partial.json")
@@ -458,9 +425,8 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
         with open(partial, "r+b" if start else "wb") as fh:
             fh.truncate(offset)
             fh.seek(offset)
-            for c, part, codings, scored in score_chunks(corpus, model, enc, chunk=chunk,
-                                                         start=start):
-                fh.write(_lines(model, part, codings, scored))
+            for c, part, codings, scored in parts[start:]:
+                fh.write(_lines(model, part, codings, scored, ranks, decided))
                 fh.flush()
                 os.fsync(fh.fileno())
                 with atomic_write(state_path) as tmp:

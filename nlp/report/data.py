@@ -10,7 +10,9 @@ from datetime import date
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import errors
+from ..classify.audit import estimate as audit_estimate
 from ..store.resolve import resolve_codings
+from ..store.review_order import decided_checks
 from ..text.anon_project import project_anonymiser
 from ..topics.model import Topic as ModelTopic
 from ..types import MODEL_CODER, Codebook, Corpus, Theme
@@ -93,6 +95,7 @@ class ReportData:
     reviewed: int = 0  # answers with a researcher's decision
     estimated: bool = False  # some figures are the model's estimates (answers not reviewed)
     unscored: int = 0  # answers neither reviewed nor scored by the model
+    audit: str = ""  # how far to trust unreviewed suggestions, from the random checks
 
 
 def _norm(k: str) -> str:
@@ -288,4 +291,13 @@ def build_report_data(project, *, anonymise: bool = True,
         open_suggestions=sum(1 for v in status.values() if v == "suggested"),
         group_name=group_name, group_sizes=dict(group_sizes), findings=tuple(findings),
         topics=tuple(topic_list), anonymised=anonymise, reviewed=n_reviewed,
-        estimated=any(f.estimated for f in findings), unscored=unscored)
+        estimated=any(f.estimated for f in findings), unscored=unscored,
+        audit=_audit(store, codebook))
+
+
+def _audit(store, codebook: Codebook) -> str:
+    """The audit estimate's sentence once a researcher has decided on a random check."""
+    checks = decided_checks(store, codebook.theme_ids)
+    if not checks:
+        return ""
+    return audit_estimate([m for _, m, _ in checks], [r for _, _, r in checks]).sentence()

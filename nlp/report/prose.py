@@ -199,7 +199,10 @@ def _method(data: ReportData) -> list[str]:
                    f"where they reviewed it ({decisions}). {reviewed}. " + METHOD_SENTENCE
                    + (f" {_plural(data.unscored, 'answer')} not yet scored by the model "
                       "count at the average of the others (run `nlp code`)."
-                      if data.unscored else ""))
+                      if data.unscored else "")
+                   + (" One in five answers of the review queue is drawn at random: on "
+                      "those, " + data.audit[0].lower() + data.audit[1:]
+                      if data.audit else ""))
     else:
         out.append(f"Each answer was coded against the codebook {cb.name} (version "
                    f"{cb.version}, {len(cb.themes)} themes). A theme counts for an answer when "

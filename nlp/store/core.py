@@ -313,7 +313,8 @@ class Store:
             if scores:
                 conn.execute(sa.insert(predictions), [{
                     "response_id": rid, "model_id": model_id, "scores": dict(s),
-                    "uncertainty": float((uncertainty or {}).get(rid, 0.0)), "updated_at": now}
+                    "uncertainty": float((uncertainty or {}).get(rid, 0.0)),
+                    "priority": float((uncertainty or {}).get(rid, 0.0)), "updated_at": now}
                     for rid, s in scores.items()])
                 # One row per (answer, theme): 1.5 million at 100,000 answers and 15 themes,
                 # so straight to the driver (SQLAlchemy's dict rows took twice as long).

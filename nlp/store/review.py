@@ -39,7 +39,8 @@ class QueueFilter:
     any/suggested it keeps responses that coder touched. The confidence band is the model's
     score for `theme_id` (with status "any", whether or not it reached a suggestion), or
     without a theme the confidence of any model suggestion.
-    `order` "informative" is active learning: most uncertain first, model-coded answers only.
+    `order` "informative" is the review order (active learning, `nlp.store.review_order`):
+    model-coded answers only, the tool's ranks first, then the most uncertain.
     """
 
     theme_id: str | None = None
@@ -202,17 +203,17 @@ def _base(flt: QueueFilter, columns: Sequence[Any], conn: sa.Connection | None =
             responses.c.location, responses.c.respondent_id, responses.c.question, *columns]
     if flt.order == "informative":
         frm = predictions.join(responses, responses.c.response_id == predictions.c.response_id)
-        cols.append(predictions.c.uncertainty)
+        cols += [predictions.c.uncertainty, predictions.c.priority]
     else:
         frm = responses
-        cols.append(sa.null().label("uncertainty"))
+        cols += [sa.null().label("uncertainty"), sa.null().label("priority")]
     frm = frm.outerjoin(sources, sources.c.id == responses.c.source_id)
     q = sa.select(*cols).select_from(frm)
     return q.where(*_conditions(flt, conn)) if filtered else q
 
 
 def _item(row: Mapping[str, Any], order: Order) -> QueueItem:
-    key = ((row["uncertainty"], row["response_id"]) if order == "informative"
+    key = ((row["priority"], row["response_id"]) if order == "informative"
            else (row["rowid"],))
     return QueueItem(response_id=row["response_id"], text=row["text"], source=row["source"] or "",
                      location=row["location"], respondent_id=row["respondent_id"],
@@ -223,8 +224,8 @@ def _ordered(conn: sa.Connection, flt: QueueFilter, *, reverse: bool = False,
              after: Sequence[Any] | None = None) -> sa.Select:
     q = _base(flt, [responses.c.id.label("rowid")], conn)
     if flt.order == "informative":
-        k = sa.tuple_(predictions.c.uncertainty, predictions.c.response_id)
-        cols = (predictions.c.uncertainty, predictions.c.response_id)
+        k = sa.tuple_(predictions.c.priority, predictions.c.response_id)
+        cols = (predictions.c.priority, predictions.c.response_id)
         if after is not None:
             q = q.where(k > sa.tuple_(*after) if reverse else k < sa.tuple_(*after))
         return q.order_by(*(c.asc() if reverse else c.desc() for c in cols))
@@ -265,7 +266,7 @@ def _probe(conn: sa.Connection, flt: QueueFilter, want: int, *, reverse: bool = 
             sa.func.coalesce(codings.c.coder, "") == MODEL_CODER, conf >= lo, conf <= hi
         ).exists())
     if flt.order == "informative":  # the walk's own order, as in _ordered
-        order = [c.asc() if reverse else c.desc() for c in (head.c.uncertainty,
+        order = [c.asc() if reverse else c.desc() for c in (head.c.priority,
                                                              head.c.response_id)]
     else:
         order = [head.c.rowid.desc() if reverse else head.c.rowid.asc()]

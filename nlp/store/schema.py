@@ -123,6 +123,21 @@ predictions = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     # Review app (migration 0002): keyset paging of the most-informative-first queue.
     sa.Index("ix_predictions_uncertainty_rid", "uncertainty", "response_id"),
+    # Migration 0005: the review order (the higher, the sooner): 1 + 1/rank for a ranked
+    # answer, its uncertainty until one is ranked. The queue pages on it.
+    sa.Column("priority", sa.Float, nullable=False, default=0.0, server_default="0"),
+    sa.Index("ix_predictions_priority_rid", "priority", "response_id"),
+)
+
+# Migration 0005: the random checks mixed into the review order, each with the model's
+# suggestions when it was drawn (what the researcher's decision is compared with).
+review_checks = sa.Table(
+    "review_checks", metadata,
+    sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+              primary_key=True),
+    sa.Column("model_id", sa.String(200), nullable=False),
+    sa.Column("themes", sa.JSON, nullable=False),
+    sa.Column("drawn_at", TS, nullable=False),
 )
 
 # Migration 0004: the same scores one row per (response, theme), so a confidence band on one

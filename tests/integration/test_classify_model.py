@@ -95,6 +95,7 @@ def test_file_mode_codes_offline_with_the_shipped_model(tmp_path, monkeypatch):
     assert code_file(src, out) == len(CLEAR)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == [f"r{i}" for i in range(len(CLEAR))]
+    assert sorted(r["review_rank"] for r in rows) == list(range(1, len(CLEAR) + 1))
     for row, theme in zip(rows, CLEAR.values()):
-        assert set(row) == {"id", "themes", "scores"}
+        assert set(row) == {"id", "themes", "scores", "review_rank"}  # CLI.md's output
         assert len(row["scores"]) == 12 and theme in row["themes"]

@@ -9,9 +9,11 @@ import streamlit as st
 
 from nlp.app.ui import card, jobs, listview, memos, state, widgets
 from nlp.classify import coding as pipeline
+from nlp.classify.audit import estimate
 from nlp.project import Project
 from nlp.store import review as rv
 from nlp.store.context import source_context
+from nlp.store.review_order import decided_checks, is_random_check
 from nlp.types import MODEL_CODER, Codebook
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,15 @@ STATUS_LABELS = {"unreviewed": "Not yet reviewed", "any": "All answers",
                  "reviewed": "Reviewed", "suggested": "Open model suggestion",
                  "accepted": "Accepted", "rejected": "Rejected"}
 ORDER_LABELS = {"informative": "Most informative first", "import": "Import order"}
+RANDOM_CHECK = ("Random check: this answer was drawn at random, not for the model's doubt, so "
+                "your decision also tells how far to trust the suggestions not yet reviewed. "
+                "Code it as any other.")
+
+
+def audit_sentence(store, codebook: Codebook) -> str:
+    """How far to trust the unreviewed suggestions, from the random checks decided so far."""
+    checks = decided_checks(store, codebook.theme_ids)
+    return estimate([m for _, m, _ in checks], [r for _, _, r in checks]).sentence()
 
 
 # -- actions (callbacks: each calls the library, then moves the queue) -----------------------------
@@ -339,6 +350,8 @@ def render() -> None:
                + (" · refreshing suggestions…" if busy else "")
                + ("" if flt.order == "informative" or state.queue_filter().order == "import"
                   else " · import order until the model has coded the answers"))
+    if flt.order == "informative":
+        st.caption(audit_sentence(store, codebook))
     state.init_view_box()
     st.segmented_control("View", ["card", "list"], key="view_box",
                          on_change=state.view_box_changed, label_visibility="collapsed",
@@ -384,6 +397,8 @@ def render() -> None:
             st.caption("Green: sentences you coded.")
     if blind:
         st.caption("Blind mode: other coders' decisions are hidden.")
+    if flt.order == "informative" and is_random_check(store, item.response_id):
+        st.info(RANDOM_CHECK)
     st.divider()
     _theme_rows(project, coder, codebook, ctx, rows, spans)
     st.caption(KEY_HELP)
