@@ -10,7 +10,9 @@ from typing import Any
 from . import errors
 from .codebook import load_codebook
 from .fsio import atomic_write
+from .settings import ProjectSettings
 from .store import Store
+from .store import health
 
 CONFIG_NAME = "project.json"
 DB_NAME = "project.db"
@@ -25,8 +27,15 @@ class Project:
     store: Store
 
     @property
+    def settings(self) -> ProjectSettings:
+        """project.json, typed (checked again: `config` is the dict stages read and tests set).
+        """
+        return ProjectSettings.from_dict(self.config, self.root / CONFIG_NAME)
+
+    @property
     def db_url(self) -> str:
-        return self.config["db_url"] or f"sqlite:///{self.root / DB_NAME}"
+        """The database's URL, a relative SQLite path taken against the project folder."""
+        return _url_for(self.root, self.config.get("db_url"))
 
     @property
     def cache_dir(self) -> Path:
@@ -44,7 +53,17 @@ class Project:
 
 
 def _url_for(root: Path, db_url: str | None) -> str:
-    return db_url or f"sqlite:///{root / DB_NAME}"
+    return health.resolve_url(db_url, root, DB_NAME)
+
+
+def _stored_url(root: Path, given: str | None, url: str, path: Path | None) -> str | None:
+    """What project.json keeps: nothing for the default file; a file inside the project
+    folder relative to it (the folder can move); anything else resolved, as opened now."""
+    if given is None:
+        return None
+    if path is not None and path.is_relative_to(root):
+        return f"sqlite:///{path.relative_to(root).as_posix()}"
+    return url
 
 
 def init_project(root: str | Path, *, codebook: str | Path | None = None,
@@ -59,12 +78,17 @@ def init_project(root: str | Path, *, codebook: str | Path | None = None,
     if (root / CONFIG_NAME).exists():
         raise errors.project_exists(root)
     cb = load_codebook(codebook)  # validate before anything is written
+    url = _url_for(root, db_url)  # resolved once, here, against the project folder
+    path = health.sqlite_file(url)
+    if path is not None and path.is_file() and path.stat().st_size:
+        health.check_sqlite(path, root)  # a damaged, foreign or newer file is not taken over
     root.mkdir(parents=True, exist_ok=True)
-    store = Store(_url_for(root, db_url))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(url)
     store.migrate()
     store.add_codebook(cb, activate=True)
-    config = {"format": 1, "db_url": db_url, "model": None, "embedder": None,
-              "coder": None}
+    config = ProjectSettings(db_url=_stored_url(root, db_url, url, path)).to_dict()
     project = Project(root=root, config=config, store=store)
     project.save_config()
     return project
@@ -84,13 +108,17 @@ def find_project_root(start: str | Path | None = None) -> Path:
 
 
 def open_project(start: str | Path | None = None) -> Project:
-    """Open the project at `start` (or the nearest parent), migrating its schema if needed."""
+    """Open the project at `start` (or the nearest parent), migrating its schema if needed.
+
+    Only `init_project` creates a database: here it must exist and be sound.
+
+    Raises:
+        ProjectError: no project; project.json unreadable or wrong (named field by field).
+        ProjectDatabaseError: the database is missing, empty, damaged, another program's, or
+            from a newer toolkit.
+        SettingsError: the stored database URL cannot be used.
+    """
     root = find_project_root(start)
-    try:
-        config = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise errors.ProjectError(f"{root / CONFIG_NAME}: cannot read the project settings "
-                                  f"({exc}).") from None
-    store = Store(_url_for(root, config.get("db_url")))
-    store.migrate()
-    return Project(root=root, config=config, store=store)
+    settings = ProjectSettings.read(root / CONFIG_NAME)
+    store = Store.open_existing(_url_for(root, settings.db_url), project=root)
+    return Project(root=root, config=settings.to_dict(), store=store)
