@@ -8,6 +8,7 @@ byte (SQLite's read-only mode), so a refused project is left exactly as it was.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import struct
 from functools import lru_cache
@@ -69,7 +70,7 @@ def resolve_url(db_url: str | None, root: Path, default_name: str) -> str:
         return db_url  # an SQLite URI: the user spelled out every detail
     path = Path(database).expanduser()
     if not path.is_absolute():
-        path = Path(root) / path
+        path = Path(os.path.normpath(Path(root) / path))
     return url.set(database=str(path)).render_as_string(hide_password=False)
 
 
