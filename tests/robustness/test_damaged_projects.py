@@ -243,11 +243,11 @@ def test_a_relative_database_url_means_the_project_folder_from_any_folder(tmp_pa
 
 
 def test_a_database_kept_elsewhere_is_stored_as_an_absolute_url(tmp_path: Path):
-    (tmp_path / "shared").mkdir()
-    res = nlp("init", "proj", "--db", "sqlite:///../shared/team.db", cwd=tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    res = nlp("init", "proj", "--db", "sqlite:///../elsewhere/team.db", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     stored = json.loads((tmp_path / "proj" / "project.json").read_text())["db_url"]
-    assert stored == f"sqlite:///{tmp_path / 'shared' / 'team.db'}"
+    assert stored == f"sqlite:///{tmp_path / 'elsewhere' / 'team.db'}"
     res = nlp("--project", tmp_path / "proj", "list", cwd=REPO)
     assert res.returncode == 0 and "0 responses" in res.stdout, res.stderr
 
