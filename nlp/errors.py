@@ -1,6 +1,7 @@
 """Errors: one exception hierarchy; every user-facing message is written here."""
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -399,8 +400,6 @@ def db_locked(where: str | Path) -> StorageError:
 
 def from_os_error(exc: OSError, where: str | Path | None = None) -> NlpError | None:
     """The toolkit's message for an operating-system error it can name, else None."""
-    import errno
-
     place = where or exc.filename or "the file being written"
     by_errno = {errno.ENOSPC: disk_full, errno.EDQUOT: disk_full, errno.EFBIG: disk_full,
                 errno.EROFS: disk_read_only, errno.EACCES: no_permission,

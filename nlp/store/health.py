@@ -8,6 +8,7 @@ byte (SQLite's read-only mode), so a refused project is left exactly as it was.
 """
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import struct
@@ -18,7 +19,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from .. import errors
+from .. import __version__, errors
 
 VERSION_KEY = "toolkit.version"  # settings row: the toolkit version that last migrated
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -26,8 +27,6 @@ HEADER = 100
 
 
 def toolkit_version() -> str:
-    from .. import __version__
-
     return __version__
 
 
@@ -173,8 +172,6 @@ def check_sqlite(path: Path, project: Path) -> str:
 
 
 def _json_text(value: object) -> object:
-    import json
-
     try:
         return json.loads(value) if isinstance(value, str) else value
     except ValueError:
