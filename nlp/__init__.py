@@ -1,6 +1,8 @@
 """consultation-nlp: turn free-text consultation responses into coded, quotable evidence."""
 from __future__ import annotations
 
+__version__ = "0.1.0"  # first: nlp.store records it in the databases it migrates
+
 from .codebook import load_codebook, loads_codebook, save_codebook
 from .errors import CodebookError, InputError, ModelError, NlpError, ProjectError
 from .ingest import ImportOptions, import_file, import_files, read_corpus, read_file
@@ -8,8 +10,6 @@ from .project import Project, init_project, open_project
 from .ingest.quotes import extract_quotes
 from .store import Store
 from .types import Codebook, Coding, Corpus, ImportSummary, Response, Theme
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Codebook", "CodebookError", "Coding", "Corpus", "ImportOptions", "ImportSummary",

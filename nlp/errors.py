@@ -1,6 +1,7 @@
 """Errors: one exception hierarchy; every user-facing message is written here."""
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -293,3 +294,136 @@ def qdpx_text_too_long(path: str | Path, source: str, length: int, limit: int, *
                       f"limit of {limit:,} for one answer.",
                       hint="Code shorter selections of it (each selection becomes an answer), "
                            "or split the source, and export again.")
+
+
+# --- the project's database, its settings file and the disk (issue 25, classes 2 and 8) ---------
+# A project whose database is missing, damaged or from a newer toolkit is refused before anything
+# is written; a full disk, a read-only folder or a locked database is named as such. Messages
+# never carry SQL, parameters or answers' text: only the file and the problem.
+
+class ProjectDatabaseError(ProjectError):
+    """The project's database is missing, empty, damaged, another program's, or newer."""
+
+
+class StorageError(NlpError):
+    """The disk refused a write or a read: full, read-only, no permission, failing, locked."""
+
+
+_RESTORE = ("Restore the project folder from a backup; or, to start again, move the folder "
+            "aside and create a new project with 'nlp init DIR'. Nothing was changed.")
+
+
+def db_missing(path: str | Path, project: str | Path) -> ProjectDatabaseError:
+    return ProjectDatabaseError(
+        f"the project at {project} has no database: {path} does not exist (deleted or moved?). "
+        f"Only 'nlp init' creates a database, so none was made. Put the file back (from a "
+        f"backup), or create a new project with 'nlp init DIR'. Nothing was changed.")
+
+
+def db_empty(path: str | Path) -> ProjectDatabaseError:
+    return ProjectDatabaseError(
+        f"{path}: the project database is empty (0 bytes, or no tables), so the project's "
+        f"data is not there. {_RESTORE}")
+
+
+def db_damaged(path: str | Path, problem: str) -> ProjectDatabaseError:
+    return ProjectDatabaseError(f"{path}: the project database is damaged ({problem}). "
+                                f"{_RESTORE}")
+
+
+def db_foreign(path: str | Path) -> ProjectDatabaseError:
+    return ProjectDatabaseError(
+        f"{path}: this is an SQLite database, but not a consultation-nlp project's (it has no "
+        f"schema revision). Check the project's 'db_url' in project.json, or restore the "
+        f"project's own database from a backup. Nothing was changed.")
+
+
+def db_newer(path: str | Path, revision: str, written_by: str | None, ours: str,
+             head: str) -> ProjectDatabaseError:
+    who = (f"version {written_by} of consultation-nlp" if written_by
+           else "a newer or different version of consultation-nlp (it did not record which)")
+    return ProjectDatabaseError(
+        f"{path}: the project database has schema revision {revision!r}, written by {who}; "
+        f"this is version {ours}, which knows revisions up to {head!r}. Open the project with "
+        f"that version, or upgrade (pip install -U consultation-nlp). Nothing was changed.")
+
+
+def bad_db_url(url: str, why: str) -> SettingsError:
+    return SettingsError(f"the database URL {url[:200]!r} cannot be used: {why}. Give an "
+                         "SQLAlchemy URL such as sqlite:///team.db (a path relative to the "
+                         "project folder) or postgresql+psycopg://user@host/db.")
+
+
+def project_settings_problem(path: str | Path, problem: str) -> ProjectError:
+    return ProjectError(
+        f"{path}: the project settings file {problem}. Restore project.json from a backup, or "
+        f"correct it in a text editor (a new project's file is "
+        f'{{"format": 1, "db_url": null, "model": null, "embedder": null, "coder": null}}). '
+        f"Nothing was changed.")
+
+
+def project_settings_newer(path: str | Path, found: int, known: int) -> ProjectError:
+    return ProjectError(f"{path}: project settings format {found} was written by a newer "
+                        f"version of consultation-nlp (this one reads format {known}). "
+                        "Upgrade (pip install -U consultation-nlp). Nothing was changed.")
+
+
+def disk_full(where: str | Path) -> StorageError:
+    return StorageError(f"{where}: no room to write (the disk or your quota is full, or the "
+                        "file would be larger than the system allows). Free some space and "
+                        "run the command again; what it was writing was not kept, and the "
+                        "project is as it was before.")
+
+
+def disk_read_only(where: str | Path) -> StorageError:
+    return StorageError(f"{where}: the disk or folder is read-only, so nothing can be written "
+                        "there. Copy the project (or choose an output) somewhere you can "
+                        "write, and run the command again. Nothing was changed.")
+
+
+def no_permission(where: str | Path) -> StorageError:
+    return StorageError(f"{where}: permission denied. Ask the folder's owner for write access, "
+                        "or work on a copy you own. Nothing was changed.")
+
+
+def disk_failing(where: str | Path) -> StorageError:
+    return StorageError(f"{where}: the disk reported an input/output error (a full or failing "
+                        "disk, a removed drive, or a network share that went away). Check the "
+                        "disk and run the command again; the project is as it was before.")
+
+
+def db_locked(where: str | Path) -> StorageError:
+    return StorageError(f"{where}: the project database stayed locked by another program or "
+                        "command for too long. Wait for it to finish (or close it) and run "
+                        "the command again. Nothing was changed.")
+
+
+def from_os_error(exc: OSError, where: str | Path | None = None) -> NlpError | None:
+    """The toolkit's message for an operating-system error it can name, else None."""
+    place = where or exc.filename or "the file being written"
+    by_errno = {errno.ENOSPC: disk_full, errno.EDQUOT: disk_full, errno.EFBIG: disk_full,
+                errno.EROFS: disk_read_only, errno.EACCES: no_permission,
+                errno.EPERM: no_permission, errno.EIO: disk_failing}
+    make = by_errno.get(exc.errno or -1)
+    return make(place) if make else None
+
+
+def from_database_error(message: str, where: str | Path) -> NlpError | None:
+    """The toolkit's message for an SQLite error (its driver's short text, never the SQL),
+    else None (a genuine bug, left to the caller)."""
+    m = message.lower()
+    if "database or disk is full" in m or "no space" in m:
+        return disk_full(where)
+    if "disk i/o error" in m:
+        return disk_failing(where)
+    if "database is locked" in m or "database table is locked" in m:
+        return db_locked(where)
+    if "readonly database" in m or "read-only" in m:
+        return disk_read_only(where)
+    if "file is not a database" in m or "malformed" in m or "file is encrypted" in m:
+        return db_damaged(where, m.strip().rstrip("."))
+    if "unable to open database file" in m:
+        return ProjectDatabaseError(f"{where}: the project database cannot be opened (its "
+                                    "folder is missing or not readable). Check the path and "
+                                    "the folder's permissions. Nothing was changed.")
+    return None

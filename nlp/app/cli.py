@@ -53,11 +53,31 @@ def handles_errors(fn: Callable) -> Callable:
         except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
             if _state["debug"]:
                 raise
-            _print_error(f"unexpected {type(exc).__name__}: {exc}. Run again with --debug "
-                         "for the traceback.")
+            named = _named(exc)
+            _print_error(str(named) if named else _unexpected(exc))
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _named(exc: BaseException) -> errors.NlpError | None:
+    """A full disk, a read-only folder, a damaged or locked database met outside the store's
+    own checks: the toolkit's message for it."""
+    if isinstance(exc, OSError):
+        return errors.from_os_error(exc)
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError: the driver's own error
+    if orig is not None and type(exc).__module__.startswith("sqlalchemy"):
+        return errors.from_database_error(str(orig), "the project database")
+    return None
+
+
+def _unexpected(exc: BaseException) -> str:
+    """A bug's one line: its type and, for a database error, the driver's short text only
+    (SQLAlchemy's own text carries the SQL and its parameters: answers' text)."""
+    orig = getattr(exc, "orig", None)
+    text = (f"{type(orig).__name__}: {str(orig)[:200]}" if orig is not None
+            else f"{type(exc).__name__}: {str(exc)[:500]}")
+    return f"unexpected {text}. Run again with --debug for the traceback."
 
 
 @app.callback()

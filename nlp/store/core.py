@@ -5,6 +5,7 @@ import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
+from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ import sqlalchemy.pool
 from sqlalchemy import event
 
 from .. import errors
+from . import health
 from .changes import coding_state as _state
 from .changes import row_spans
 from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
@@ -81,29 +83,75 @@ class Store:
         self.url = url
         self.engine = _make_engine(url)
         self._write_engine = self.engine.execution_options(nlp_write=True)
+        self.where = health.describe(url)
+
+    @classmethod
+    def open_existing(cls, url: str, *, project: str | Path = ".") -> "Store":
+        """Open a database `nlp init` made, migrating an older schema; never create one.
+
+        Raises:
+            ProjectDatabaseError: missing, empty, damaged, another program's, or newer.
+            StorageError: it cannot be read or (to migrate) written.
+        """
+        path = health.sqlite_file(url)
+        revision = health.check_sqlite(path, Path(project)) if path else None
+        store = cls(url)
+        try:
+            if path is None:
+                with store._named_errors():
+                    revision = health.check_server(store.engine, store.where)
+            if revision != health.known_revisions()[1]:
+                store.migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     # -- connection and schema --------------------------------------------------------
     @contextmanager
+    def _named_errors(self) -> Iterator[None]:
+        """A full disk, a locked or damaged database: the toolkit's message, no SQL."""
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            named = errors.from_database_error(str(exc.orig), self.where)
+            if named is None:
+                raise
+            raise named from None
+
+    @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success."""
-        with self._write_engine.begin() as conn:
+        with self._named_errors(), self._write_engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn:
+        with self._named_errors(), self.engine.connect() as conn:
             yield conn
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (creates it in a new database)."""
+        """Bring the schema to the newest Alembic revision (creates it in a new database),
+        and record which toolkit version did (named if an older toolkit meets it)."""
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(resources.files("nlp.store") / "migrations"))
-        with self.engine.begin() as conn:
+        with self._named_errors(), self.engine.begin() as conn:
+            before = self._revision_in(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+            if before != self._revision_in(conn):
+                conn.execute(sa.delete(settings).where(settings.c.key == health.VERSION_KEY))
+                conn.execute(sa.insert(settings).values(key=health.VERSION_KEY,
+                                                        value=health.toolkit_version()))
+
+    @staticmethod
+    def _revision_in(conn: sa.Connection) -> str | None:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def schema_revision(self) -> str | None:
         with self.read() as conn:
