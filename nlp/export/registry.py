@@ -21,20 +21,26 @@ Exporter = Callable[..., "Path | list[Path]"]
 def _table(fmt: str) -> Exporter:
     def write(project, out: str | Path, *, anonymise: bool = True, layout: str = "wide",
               strict: bool | None = None) -> Path:
-        # The project itself, so its anonymisation settings and placeholder numbering apply.
-        return export_project(project, out, format=fmt, anonymise=anonymise, layout=layout,
-                              anonymiser=project_anonymiser(project, strict=strict)
-                              if anonymise else None)
+        # The project itself, so its anonymisation settings and placeholder numbering apply;
+        # new placeholder numbers are stored only once the file is written.
+        anonymiser = project_anonymiser(project, strict=strict, defer=True) if anonymise else None
+        path = export_project(project, out, format=fmt, anonymise=anonymise, layout=layout,
+                              anonymiser=anonymiser)
+        if anonymiser is not None:
+            anonymiser.save()
+        return path
     write.__name__ = f"write_{fmt}"
     return write
 
 
 def _qdpx(project, out: str | Path, *, anonymise: bool = True, suggestions: str = "open",
           line_breaks: str = "keep", strict: bool | None = None) -> Path:
-    return export_qdpx(project.store, out, anonymise=anonymise,
-                       anonymiser=project_anonymiser(project, strict=strict)
-                       if anonymise else None,
+    anonymiser = project_anonymiser(project, strict=strict, defer=True) if anonymise else None
+    path = export_qdpx(project.store, out, anonymise=anonymise, anonymiser=anonymiser,
                        suggestions=suggestions, line_breaks=line_breaks)
+    if anonymiser is not None:
+        anonymiser.save()
+    return path
 
 
 def _qdc(project, out: str | Path) -> Path:

@@ -82,7 +82,11 @@ def write_project_report(project, out_dir: str | Path, *,
         The files written (see `write_report`).
     """
     saved = load_project_topics(project)
-    anonymiser = project_anonymiser(project, strict=strict) if anonymise else None
-    return write_report(project, out_dir, formats=formats, anonymise=anonymise,
-                        anonymiser=anonymiser, group_by=group_by,
-                        topics=saved.emergent if saved is not None else None)
+    # New placeholder numbers are stored only once every file is written.
+    anonymiser = project_anonymiser(project, strict=strict, defer=True) if anonymise else None
+    paths = write_report(project, out_dir, formats=formats, anonymise=anonymise,
+                         anonymiser=anonymiser, group_by=group_by,
+                         topics=saved.emergent if saved is not None else None)
+    if anonymiser is not None:
+        anonymiser.save()
+    return paths

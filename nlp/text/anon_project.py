@@ -86,11 +86,17 @@ class ProjectAnonymiser:
     Args:
         project: a Project (its settings apply) or a bare Store (the defaults).
         strict: overrides the project's `strict` setting when not None.
+        defer: keep new placeholder numbers in memory until `save()` (an export calls it once
+            its file is written, so a failed export leaves the project unchanged); by default
+            each call saves them.
     """
 
-    def __init__(self, project: Any, *, strict: bool | None = None) -> None:
+    def __init__(self, project: Any, *, strict: bool | None = None,
+                 defer: bool = False) -> None:
         self.store = getattr(project, "store", project)
         self.options = anonymise_settings(project)
+        self.defer = defer
+        self._pending: dict[str, dict[str, int]] | None = None
         if strict is not None:
             self.options.pop("strict", None)
             if strict:
@@ -107,23 +113,40 @@ class ProjectAnonymiser:
     def __call__(self, texts: Sequence[str]) -> list[str]:
         from .anonymise import anonymise_texts
 
-        numbering = self._numbering()
+        numbering = self._pending if self._pending is not None else self._numbering()
         before = {label: dict(table) for label, table in numbering.items()}
         out = anonymise_texts(list(texts), numbering=numbering, **self.options)
-        if numbering != before and hasattr(self.store, "set_setting"):
-            # Merge with what another export may have saved meanwhile: first number wins.
-            saved = self._numbering()
-            for label, table in numbering.items():
-                for key, n in table.items():
-                    saved.setdefault(label, {}).setdefault(key, n)
-            try:
-                self.store.set_setting(NUMBERING_KEY, saved)
-            except Exception as exc:  # a read-only database: this output is still consistent
-                log.warning("could not save the placeholder numbering (%s); placeholders of "
-                            "later exports may be numbered differently", exc)
+        if self.defer:
+            self._pending = numbering
+        elif numbering != before:
+            self._save(numbering)
         return out
 
+    def save(self) -> None:
+        """Store the numbering a deferred anonymiser has met (nothing when it met no new name)."""
+        if self._pending is not None:
+            self._save(self._pending)
+            self._pending = None
 
-def project_anonymiser(project: Any, *, strict: bool | None = None) -> ProjectAnonymiser:
+    def _save(self, numbering: dict[str, dict[str, int]]) -> None:
+        if not hasattr(self.store, "set_setting"):
+            return
+        # Merge with what another export may have saved meanwhile: first number wins.
+        saved = self._numbering()
+        merged = {label: dict(table) for label, table in saved.items()}
+        for label, table in numbering.items():
+            for key, n in table.items():
+                merged.setdefault(label, {}).setdefault(key, n)
+        if merged == saved:
+            return
+        try:
+            self.store.set_setting(NUMBERING_KEY, merged)
+        except Exception as exc:  # a read-only database: this output is still consistent
+            log.warning("could not save the placeholder numbering (%s); placeholders of "
+                        "later exports may be numbered differently", exc)
+
+
+def project_anonymiser(project: Any, *, strict: bool | None = None,
+                       defer: bool = False) -> ProjectAnonymiser:
     """The anonymiser every export of `project` uses (see the module docstring)."""
-    return ProjectAnonymiser(project, strict=strict)
+    return ProjectAnonymiser(project, strict=strict, defer=defer)

@@ -228,3 +228,22 @@ def test_strict_mode_from_the_command_line(project, tmp_path):
                     .splitlines() if line.startswith("> ***“")] for out in ("r", "rs")}
     assert any("Ministry of Justice" in q for q in quotes["r"])
     assert quotes["rs"] and not any("Ministry of Justice" in q for q in quotes["rs"])
+
+
+def test_a_deferred_anonymiser_stores_its_numbering_only_when_saved(project):
+    """Exports store new placeholder numbers once their file is written: a failed export
+    leaves the project unchanged, and calls within one export share one numbering."""
+    from nlp.text.anon_project import project_anonymiser
+
+    assert project.store.get_setting(NUMBERING_KEY, None) is None
+    anon = project_anonymiser(project, defer=True)
+    first = anon(["Kwame Mensah rang Nacro."])[0]
+    second = anon(["Nacro and Kwame Mensah met Priya Shah."])[0]
+    person = first.split(" rang")[0]
+    assert person.startswith("[PERSON_") and person in second  # one numbering in the export
+    assert project.store.get_setting(NUMBERING_KEY, None) is None  # nothing stored yet
+    anon.save()
+    saved = project.store.get_setting(NUMBERING_KEY)
+    assert saved["PERSON"]["kwame mensah"] == int(person.strip("[]").split("_")[1])
+    # an immediate anonymiser reads what was saved: the same name, the same number
+    assert project_anonymiser(project)(["Kwame Mensah again."])[0].startswith(person)
