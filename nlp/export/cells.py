@@ -59,13 +59,14 @@ def _starts_clean(text: str, at: int) -> bool:
 def split_value(text: str, limit: int = PIECE_LIMIT) -> list[str]:
     """`text` in pieces of at most `limit` UTF-16 units that join back to it exactly; each
     piece ends between two words where one is near the limit, and no piece after the first
-    starts with a space or a formula character (so `neutralise` leaves it as it is)."""
+    starts with a space or a formula character (so `neutralise` leaves it as it is) unless
+    the text is nothing else for a whole piece (32,000 "=" in a row)."""
     pieces: list[str] = []
     while _units(text) > limit:
         cut = _fit(text, limit)
-        window = range(cut, max(cut - _SEARCH_BACK, 1), -1)
-        at = next((j for j in window if text[j - 1].isspace() and _starts_clean(text, j)),
-                  None) or next((j for j in window if _starts_clean(text, j)), cut)
+        near = range(cut, max(cut - _SEARCH_BACK, 1), -1)
+        at = next((j for j in near if text[j - 1].isspace() and _starts_clean(text, j)), None) \
+            or next((j for j in range(cut, 0, -1) if _starts_clean(text, j)), cut)
         pieces.append(text[:at])
         text = text[at:]
     pieces.append(text)

@@ -264,6 +264,10 @@ def _write_xlsx(store, tmp: Path, df, *, layout: str,
     sheets["README"] = _frame(pd.DataFrame(
         [{"item": "resolution rule", "meaning": RESOLUTION_RULE},
          *({"item": k, "meaning": v} for k, v in cols),
+         {"item": "leading '", "meaning": (
+             "a value or column name that starts with = + - @, a tab or a line end (or with = "
+             "+ - @ after spaces) has a ' put in front, so no spreadsheet runs it as a "
+             "formula; the ' is not part of the value")},
          {"item": "long values", "meaning": (
              f"an Excel cell holds at most {EXCEL_CELL_LIMIT:,} characters; a longer value is "
              "never cut: it continues in the columns named 'COLUMN (cont. 2)', 'COLUMN (cont. "
