@@ -32,7 +32,7 @@ _NULL = "tag:yaml.org,2002:null"
 _WHOLE = "tag:consultation-nlp:whole-number"
 
 
-class _TextLoader(_SafeNoAliasLoader):
+class _SafeTextLoader(_SafeNoAliasLoader):
     """A codebook's scalars are text exactly as written: YAML 1.1 would read `id: 010` as 8,
     `id: yes` as True, `version: 1.10` as 1.1 and `2024-01-01` as a date. Only an empty value
     (`~`, `null`, nothing) is None, and a plain whole number written the usual way (`3`, no
@@ -46,16 +46,16 @@ class _TextLoader(_SafeNoAliasLoader):
         return int(self.construct_scalar(node))
 
 
-_TextLoader.yaml_implicit_resolvers = {
+_SafeTextLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag == _NULL]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 for _first in "123456789":
-    _TextLoader.yaml_implicit_resolvers.setdefault(_first, []).append(
+    _SafeTextLoader.yaml_implicit_resolvers.setdefault(_first, []).append(
         (_WHOLE, re.compile(r"^[1-9][0-9]{0,17}$")))
-_TextLoader.yaml_implicit_resolvers["0"] = [(_WHOLE, re.compile(r"^0$"))]
-_TextLoader.add_constructor(_WHOLE, _TextLoader.construct_whole)
+_SafeTextLoader.yaml_implicit_resolvers["0"] = [(_WHOLE, re.compile(r"^0$"))]
+_SafeTextLoader.add_constructor(_WHOLE, _SafeTextLoader.construct_whole)
 for _tag in ("bool", "int", "float", "timestamp"):
-    _TextLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _TextLoader.construct_as_written)
+    _SafeTextLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _SafeTextLoader.construct_as_written)
 
 
 def _text(value: Any) -> str | None:
@@ -208,7 +208,7 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
 def loads_codebook(text: str, *, source: str = "<codebook>") -> Codebook:
     """Parse codebook YAML text (see `load_codebook`)."""
     try:
-        data = yaml.load(text, Loader=_TextLoader)  # noqa: S506 - safe loader subclass
+        data = yaml.load(text, Loader=_SafeTextLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as exc:
         raise errors.codebook_problem(source, f"not valid YAML ({exc}).") from None
     except RecursionError:

@@ -84,6 +84,23 @@ def test_whole_number_versions_still_count_up():
     assert next_version(loads_codebook("name: x\nversion: 010\n" + body)) == 11
 
 
+def test_hash_of_a_decimal_version_is_the_one_earlier_releases_stored():
+    """`version: 1.5` was the number 1.5 in the hash that models and projects keep: the text
+    "1.5" hashes the same, so they still match; "1.10" is no longer 1.1."""
+    from nlp.codebook import loads_codebook
+    from nlp.types import text_hash
+
+    body = "themes: [{id: a, label: A, definition: d}]\n"
+    for written, old in (("1.5", 1.5), ("2.0", 2.0), ("3", 3)):
+        cb = loads_codebook(f"name: x\nversion: {written}\n" + body)
+        assert str(cb.version) == written
+        earlier = {**cb.to_dict(), "version": old}
+        assert cb.content_hash == text_hash(json.dumps(earlier, sort_keys=True,
+                                                       ensure_ascii=False))[:16]
+    assert loads_codebook("name: x\nversion: 1.10\n" + body).content_hash != \
+        loads_codebook("name: x\nversion: 1.1\n" + body).content_hash
+
+
 # An id that is empty, or not text at all: refused, naming the theme.
 BAD_IDS = {"~": "empty id", "null": "empty id", "Null": "empty id", "NULL": "empty id",
            "": "empty id", "!!binary aGVsbG8=": "not binary data", "[a, b]": "not a list",
