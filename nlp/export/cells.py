@@ -90,8 +90,13 @@ def fit_excel(df, sheet: str) -> tuple[Any, list[str]]:
     copied = False
     for col in list(df.columns):
         values = df[col]
-        long = [i for i, v in enumerate(values) if isinstance(v, str)
-                and len(v) > PIECE_LIMIT // 2 and _units(v) > PIECE_LIMIT]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        try:  # characters per cell in C; only cells over half the limit are looked at again
+            over = (values.str.len() > PIECE_LIMIT // 2).to_numpy(dtype=bool, na_value=False)
+        except AttributeError:  # no text in the column at all
+            continue
+        long = [int(i) for i in over.nonzero()[0] if _units(values.iloc[int(i)]) > PIECE_LIMIT]
         if not long:
             continue
         if not copied:
