@@ -28,6 +28,45 @@ class _SafeNoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_NULL = "tag:yaml.org,2002:null"
+_WHOLE = "tag:consultation-nlp:whole-number"
+
+
+class _SafeTextLoader(_SafeNoAliasLoader):
+    """A codebook's scalars are text exactly as written: YAML 1.1 would read `id: 010` as 8,
+    `id: yes` as True, `version: 1.10` as 1.1 and `2024-01-01` as a date. Only an empty value
+    (`~`, `null`, nothing) is None, and a plain whole number written the usual way (`3`, no
+    sign, no leading zero) an int, so `version: 3` counts up as it always has. An explicit
+    tag (`!!int 010`, `!!bool yes`, `!!timestamp ...`) also gives the text as written."""
+
+    def construct_as_written(self, node):
+        return self.construct_scalar(node)
+
+    def construct_whole(self, node):
+        return int(self.construct_scalar(node))
+
+
+_SafeTextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag == _NULL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _first in "123456789":
+    _SafeTextLoader.yaml_implicit_resolvers.setdefault(_first, []).append(
+        (_WHOLE, re.compile(r"^[1-9][0-9]{0,17}$")))
+_SafeTextLoader.yaml_implicit_resolvers["0"] = [(_WHOLE, re.compile(r"^0$"))]
+_SafeTextLoader.add_constructor(_WHOLE, _SafeTextLoader.construct_whole)
+for _tag in ("bool", "int", "float", "timestamp"):
+    _SafeTextLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _SafeTextLoader.construct_as_written)
+
+
+def _text(value: Any) -> str | None:
+    """A scalar field's text (a whole number counts as its digits); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def default_codebook_path() -> Path:
     """The codebook bundled with the toolkit (the vcs-commissioning corpus's)."""
     return Path(str(resources.files("nlp") / "data" / "codebook.yaml"))
@@ -46,11 +85,12 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
         if key not in data or data[key] in (None, ""):
             raise errors.codebook_problem(source, f"missing field {key!r}.")
     for key in ("name", "version"):
-        if isinstance(data[key], bool) or not isinstance(data[key], (str, int, float)):
-            raise errors.codebook_problem(source, f"{key!r} must be a text or a number, not a "
-                                          f"{type(data[key]).__name__}.")
-    if data.get("question") is not None and not isinstance(data["question"], str):
-        raise errors.codebook_problem(source, "'question' must be a text.")
+        if _text(data[key]) is None or not _text(data[key]).strip():
+            raise errors.codebook_problem(source, f"{key!r} must be a text or a number, "
+                                          f"not {_kind(data[key])}.")
+    question = data.get("question")
+    if question is not None and _text(question) is None:
+        raise errors.codebook_problem(source, f"'question' must be a text, not {_kind(question)}.")
     if not isinstance(data["themes"], list) or not data["themes"]:
         raise errors.codebook_problem(source, "'themes' must be a non-empty list.")
     themes: list[Theme] = []
@@ -60,13 +100,21 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
         if not isinstance(t, dict):
             raise errors.codebook_problem(source, f"{where} is not a mapping.")
         t = _with_synonyms(t)
+        if "id" in t and t["id"] is None:
+            raise errors.codebook_problem(source, f"{where} has an empty id ('~', 'null' or "
+                                          "nothing); write the id, in quotes if it is the "
+                                          "word null.")
         for key in ("id", "label", "definition"):
-            if not isinstance(t.get(key), (str, int)) or str(t.get(key)).strip() == "":
+            value = t.get(key)
+            if value is not None and _text(value) is None:
+                raise errors.codebook_problem(source, f"{where} ({_name(t)}): {key!r} must be "
+                                              f"a text, not {_kind(value)}.")
+            if _text(value) is None or not _text(value).strip():
                 also = f" (or {' or '.join(repr(x) for x in _SYNONYMS[key])})" \
                     if key in _SYNONYMS else ""
-                raise errors.codebook_problem(source, f"{where} ({t.get('id', 'no id')}) is "
+                raise errors.codebook_problem(source, f"{where} ({_name(t)}) is "
                                               f"missing field {key!r}{also}.")
-        tid = str(t["id"]).strip()
+        tid = _text(t["id"]).strip()
         if not _ID_RE.match(tid):
             raise errors.codebook_problem(source, f"{where}: id {tid!r} must be letters, digits, "
                                           "'_', '-' or '.', at most 64 characters.")
@@ -76,17 +124,45 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
         lists = {}
         for key in ("include", "exclude"):
             v = t.get(key) or []
-            if isinstance(v, str):
+            if isinstance(v, (str, int)):
                 v = [v]
             if not isinstance(v, list):
                 raise errors.codebook_problem(source, f"{where} ({tid}): {key!r} must be a list.")
-            lists[key] = tuple(str(x).strip() for x in v if str(x).strip())
-        themes.append(Theme(theme_id=tid, label=str(t["label"]).strip(),
-                            definition=" ".join(str(t["definition"]).split()),
+            items = [_text(x) for x in v if x is not None]
+            if any(x is None for x in items):
+                raise errors.codebook_problem(source, f"{where} ({tid}): every {key!r} example "
+                                              "must be a text (a list or mapping was found).")
+            lists[key] = tuple(x.strip() for x in items if x.strip())
+        themes.append(Theme(theme_id=tid, label=_text(t["label"]).strip(),
+                            definition=" ".join(_text(t["definition"]).split()),
                             include=lists["include"], exclude=lists["exclude"]))
-    question = data.get("question")
-    return Codebook(name=str(data["name"]).strip(), version=data["version"],
-                    themes=tuple(themes), question=str(question).strip() if question else None)
+    version = data["version"]
+    return Codebook(name=_text(data["name"]).strip(),
+                    version=version.strip() if isinstance(version, str) else version,
+                    themes=tuple(themes),
+                    question=_text(question).strip() if question is not None
+                    and _text(question).strip() else None)
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value that is not text is, in words."""
+    if isinstance(value, bool):
+        return "yes/no"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, (set, frozenset)):
+        return "a set"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    return f"a {type(value).__name__}"
+
+
+def _name(theme: dict) -> str:
+    """How a message names a theme: its id when it has a usable one."""
+    tid = _text(theme.get("id"))
+    return tid.strip()[:64] if tid and tid.strip() else "no id"
 
 
 # Other names researchers' codebooks use for a theme's fields (exports of other tools, other
@@ -132,7 +208,7 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
 def loads_codebook(text: str, *, source: str = "<codebook>") -> Codebook:
     """Parse codebook YAML text (see `load_codebook`)."""
     try:
-        data = yaml.load(text, Loader=_SafeNoAliasLoader)  # noqa: S506 - safe loader subclass
+        data = yaml.load(text, Loader=_SafeTextLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as exc:
         raise errors.codebook_problem(source, f"not valid YAML ({exc}).") from None
     except RecursionError:

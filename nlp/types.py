@@ -133,7 +133,19 @@ class Codebook:
     @property
     def content_hash(self) -> str:
         """Hash of what the themes mean (ids, labels, definitions, examples), order included."""
-        return text_hash(json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False))[:16]
+        d = self.to_dict()
+        d["version"] = _hashed_version(self.version)
+        return text_hash(json.dumps(d, sort_keys=True, ensure_ascii=False))[:16]
+
+
+def _hashed_version(version: int | str) -> int | float | str:
+    """The version as the hash takes it. Codebook YAML once read `version: 1.5` as the number
+    1.5; it is now the text "1.5" as written. A text that reads back as the same number is
+    hashed as that number, so a model or a project of an earlier release still matches."""
+    if isinstance(version, str) and version.replace(".", "", 1).isdigit() \
+            and version.isascii() and "." in version and repr(float(version)) == version:
+        return float(version)
+    return version
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from typing import Callable, List, Optional
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from .. import errors
+from ..text.clean import clean_text
 
 # Nothing at run time may reach a model hub: the default models ship inside packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,8 +28,27 @@ app = typer.Typer(help="consultation-nlp: turn free-text consultation responses 
                   pretty_exceptions_enable=False)
 # Markup off: ids, file names, sheet and codebook names are user text, and "[/x]" or "[bold]"
 # in them must print as written (and never crash a command that has already committed).
-out = Console(highlight=False, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+class _CleanConsole(Console):
+    """A console that never prints a control character it was given: stored names, answers,
+    file names and messages are cleaned as import cleans text (an ESC sequence that would set
+    the window title, a BEL, a lone CR that overwrites the line), whatever wrote them (an
+    older version, a file name). Rich's own colours and cursor moves are left as they are."""
+
+    def _render_buffer(self, buffer):  # type: ignore[override]
+        return super()._render_buffer(
+            seg if seg.control else Segment(clean_text(seg.text), seg.style, seg.control)
+            for seg in buffer)
+
+
+class _CleanFormatter(logging.Formatter):
+    """Log lines cleaned like console output (a logged file name may hold an ESC sequence)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean_text(super().format(record))
+
+
+out = _CleanConsole(highlight=False, markup=False, emoji=False)
+err = _CleanConsole(stderr=True, highlight=False, markup=False, emoji=False)
 _state = {"project": None, "debug": False}
 
 
@@ -91,8 +112,9 @@ def main_options(
     """Global options."""
     _state["project"] = project
     _state["debug"] = debug
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_CleanFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 def _project():

@@ -13,23 +13,13 @@ from ..store.memos import list_memos
 from ..store.resolve import RESOLUTION_RULE, resolve_codings
 from ..text.anon_project import project_anonymiser
 from ..text.offsets import rewrite_with_spans
+from .cells import EXCEL_CELL_LIMIT, FORMULA_START, cell, fit_excel, neutralise
 
 log = logging.getLogger(__name__)
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_FORMATS = ("csv", "xlsx", "jsonl")
-__all__ = ["EXPORT_FORMATS", "atomic_path", "coded_rows", "coding_rows", "export_project",
-           "metadata_columns", "neutralise"]
-
-
-def neutralise(value: Any) -> Any:
-    """Make a spreadsheet cell inert: text starting with = + - @ tab or CR gets a leading '.
-
-    Spreadsheet programs run such cells as formulas (CSV/formula injection).
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+__all__ = ["EXPORT_FORMATS", "FORMULA_START", "atomic_path", "cell", "coded_rows", "coding_rows",
+           "export_project", "metadata_columns", "neutralise"]
 
 
 def coded_rows(store, *, anonymise: bool = True,
@@ -229,9 +219,20 @@ README_LONG = (
 )
 
 
-def _notes_sheets(store, xw, *, layout: str,
-                  anonymiser: Callable[[Sequence[str]], list[str]] | None) -> None:
-    """The README sheet (the resolution rule, the columns) and the notes sheet (memos,
+def _frame(df):
+    """Every cell and header of a sheet through `cell` (clean and inert)."""
+    df = df.map(cell) if hasattr(df, "map") else df.applymap(cell)
+    for col in ("span_start", "span_end"):  # offsets stay whole numbers beside blanks
+        if col in df:
+            df[col] = df[col].astype("Int64")
+    df.columns = [cell(c) for c in df.columns]
+    return df
+
+
+def _write_xlsx(store, tmp: Path, df, *, layout: str,
+                anonymiser: Callable[[Sequence[str]], list[str]] | None) -> None:
+    """The Excel file: the coded quotes, the codebook, the README sheet (the resolution rule,
+    the columns, any value continued past Excel's cell limit) and the notes sheet (memos,
     anonymised like the answers: a memo may quote one)."""
     import pandas as pd
 
@@ -239,16 +240,42 @@ def _notes_sheets(store, xw, *, layout: str,
     bodies = [m.text for m in memos]
     if anonymiser is not None and bodies:
         bodies = list(anonymiser(bodies))
-
+    cb = store.active_codebook()
+    sheets = {
+        "coded quotes": df,
+        "codebook": pd.DataFrame([{"theme_id": t.theme_id, "label": t.label,
+                                   "definition": t.definition, "include": "; ".join(t.include),
+                                   "exclude": "; ".join(t.exclude)} for t in cb.themes]),
+        "README": None,
+        "notes": pd.DataFrame([{"on": m.target, "target": m.target_id, "author": m.author,
+                                "written": m.created_at.isoformat() if m.created_at else "",
+                                "text": body} for m, body in zip(memos, bodies)],
+                              columns=["on", "target", "author", "written", "text"])}
+    split: list[str] = []
+    for name, frame in sheets.items():
+        if frame is not None:
+            frame, notes = fit_excel(_frame(frame), name)
+            sheets[name] = frame
+            split += notes
+    if split:
+        log.warning("%d column(s) hold values longer than an Excel cell; they continue in "
+                    "the next columns (see the README sheet)", len(split))
     cols = README_WIDE if layout == "wide" else README_LONG
-    pd.DataFrame([{"item": "resolution rule", "meaning": RESOLUTION_RULE},
-                  *({"item": k, "meaning": v} for k, v in cols)]
-                 ).map(neutralise).to_excel(xw, sheet_name="README", index=False)
-    pd.DataFrame([{"on": m.target, "target": m.target_id, "author": m.author,
-                   "written": m.created_at.isoformat() if m.created_at else "",
-                   "text": body} for m, body in zip(memos, bodies)],
-                 columns=["on", "target", "author", "written", "text"]
-                 ).map(neutralise).to_excel(xw, sheet_name="notes", index=False)
+    sheets["README"] = _frame(pd.DataFrame(
+        [{"item": "resolution rule", "meaning": RESOLUTION_RULE},
+         *({"item": k, "meaning": v} for k, v in cols),
+         {"item": "leading '", "meaning": (
+             "a value or column name that starts with = + - @, a tab or a line end (or with = "
+             "+ - @ after spaces) has a ' put in front, so no spreadsheet runs it as a "
+             "formula; the ' is not part of the value")},
+         {"item": "long values", "meaning": (
+             f"an Excel cell holds at most {EXCEL_CELL_LIMIT:,} characters; a longer value is "
+             "never cut: it continues in the columns named 'COLUMN (cont. 2)', 'COLUMN (cont. "
+             "3)'... right after its own. " + ("; ".join(split) + "." if split else
+                                                 "No value in this file needed it."))}]))
+    with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+        for name, frame in sheets.items():
+            frame.to_excel(xw, sheet_name=name, index=False)
 
 
 def export_project(store, out: str | Path, *, format: str, anonymise: bool = True,
@@ -285,23 +312,10 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
             import pandas as pd
 
             df = pd.DataFrame(rows)
-            df = df.map(neutralise) if hasattr(df, "map") else df.applymap(neutralise)
-            for col in ("span_start", "span_end"):  # offsets stay whole numbers beside blanks
-                if col in df:
-                    df[col] = df[col].astype("Int64")
-            if format == "csv":
-                df.to_csv(tmp, index=False, encoding="utf-8-sig")
+            if format == "csv":  # every cell and header clean and inert (`cell`)
+                _frame(df).to_csv(tmp, index=False, encoding="utf-8-sig")
             else:
-                with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-                    df.to_excel(xw, sheet_name="coded quotes", index=False)
-                    cb = store.active_codebook()
-                    pd.DataFrame([{"theme_id": t.theme_id, "label": t.label,
-                                   "definition": t.definition,
-                                   "include": "; ".join(t.include),
-                                   "exclude": "; ".join(t.exclude)} for t in cb.themes]
-                                 ).map(neutralise).to_excel(xw, sheet_name="codebook",
-                                                            index=False)
-                    _notes_sheets(store, xw, layout=layout, anonymiser=(
-                        anonymiser or project_anonymiser(owner)) if anonymise else None)
+                _write_xlsx(store, tmp, df, layout=layout, anonymiser=(
+                    anonymiser or project_anonymiser(owner)) if anonymise else None)
     log.info("exported %d rows to %s", len(rows), out)
     return out

@@ -19,6 +19,7 @@ from .changes import row_spans
 from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
                      sources, theme_scores, themes)
 from ..codebook import dumps_codebook, loads_codebook
+from ..text.clean import clean_codebook
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,8 @@ class Store:
     def add_codebook_in(self, conn: sa.Connection, codebook: Codebook, *,
                         activate: bool = True) -> int:
         """`add_codebook` inside the caller's write transaction (an import that adds themes
-        and codings lands whole or not at all)."""
+        and codings lands whole or not at all). Its texts are stored cleaned (`clean_codebook`)."""
+        codebook = clean_codebook(codebook)
         row = conn.execute(sa.select(codebooks).where(
             codebooks.c.name == codebook.name,
             codebooks.c.version == str(codebook.version))).mappings().first()
@@ -320,7 +322,7 @@ class Store:
         if y is None:
             raise errors.ProjectError("the project has no codebook; add one with "
                                       "'nlp codebook set FILE'.")
-        return loads_codebook(y, source="project codebook")
+        return clean_codebook(loads_codebook(y, source="project codebook"))
 
     def codebook_versions(self) -> list[dict[str, Any]]:
         with self.read() as conn:

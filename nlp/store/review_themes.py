@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from .. import errors
 from ..codebook import dumps_codebook, loads_codebook, next_version, parse_codebook
+from ..text.clean import clean_codebook
 from ..types import MODEL_CODER, Codebook, Theme
 from .changes import coding_state, researcher
 from .core import Store
@@ -204,7 +205,7 @@ def codebook_by_id(store: Store, codebook_id: int) -> Codebook:
         y = conn.execute(sa.select(codebooks.c.yaml).where(codebooks.c.id == codebook_id)).scalar()
     if y is None:
         raise KeyError(codebook_id)
-    return loads_codebook(y, source=f"project codebook #{codebook_id}")
+    return clean_codebook(loads_codebook(y, source=f"project codebook #{codebook_id}"))
 
 
 def _free_version(conn: sa.Connection, codebook: Codebook) -> Codebook:
@@ -218,6 +219,7 @@ def _free_version(conn: sa.Connection, codebook: Codebook) -> Codebook:
 
 
 def _insert_codebook(conn: sa.Connection, codebook: Codebook) -> int:
+    codebook = clean_codebook(codebook)  # the editor's labels and definitions, as import cleans
     cb_id = int(conn.execute(sa.insert(codebooks).values(
         name=codebook.name, version=str(codebook.version), content_hash=codebook.content_hash,
         yaml=dumps_codebook(codebook), active=False, created_at=_now())).inserted_primary_key[0])
@@ -237,6 +239,7 @@ def save_codebook_version(store: Store, codebook: Codebook) -> Codebook:
         CodebookError: a theme is missing a field or repeats an id.
     """
     parse_codebook(codebook.to_dict(), source="edited codebook")  # validate before writing
+    codebook = clean_codebook(codebook)
     with store.write() as conn:
         cb = _free_version(conn, codebook)
         _insert_codebook(conn, cb)

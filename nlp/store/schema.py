@@ -3,14 +3,39 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ..text.clean import clean_text
+
 metadata = sa.MetaData()
+
+
+class CleanText(sa.types.TypeDecorator):
+    """Text a person types or a file names (a coder's name from the app's URL, a memo, a theme's
+    label, a source's name): cleaned as import cleans answers (`nlp.text.clean.clean_text`)
+    on every write and every comparison, so no path stores a control character, and on every
+    read, so one an older version stored never reaches a terminal or a spreadsheet."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return clean_text(value) if isinstance(value, str) else value
+
+    def process_result_value(self, value, dialect):
+        return clean_text(value) if isinstance(value, str) else value
+
+
+class CleanString(CleanText):
+    """`CleanText` in a column of bounded length (VARCHAR(n))."""
+
+    impl = sa.String
+    cache_ok = True
 
 TS = sa.DateTime(timezone=True)
 
 sources = sa.Table(
     "sources", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("name", CleanString(500), nullable=False),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("format", sa.String(20), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False, unique=True),
@@ -41,8 +66,8 @@ responses = sa.Table(
 codebooks = sa.Table(
     "codebooks", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("version", sa.String(50), nullable=False),
+    sa.Column("name", CleanString(200), nullable=False),
+    sa.Column("version", CleanString(50), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("yaml", sa.Text, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=False),
@@ -56,8 +81,8 @@ themes = sa.Table(
     sa.Column("codebook_id", sa.Integer, sa.ForeignKey("codebooks.id"), nullable=False, index=True),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("theme_id", sa.String(64), nullable=False),
-    sa.Column("label", sa.Text, nullable=False),
-    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("label", CleanText, nullable=False),
+    sa.Column("definition", CleanText, nullable=False),
     sa.Column("include", sa.JSON, nullable=False, default=list),
     sa.Column("exclude", sa.JSON, nullable=False, default=list),
     sa.UniqueConstraint("codebook_id", "theme_id", name="uq_theme_in_codebook"),
@@ -70,7 +95,7 @@ codings = sa.Table(
     sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
               nullable=False),
     sa.Column("theme_id", sa.String(64), nullable=False),
-    sa.Column("coder", sa.String(200), nullable=False),
+    sa.Column("coder", CleanString(200), nullable=False),
     sa.Column("origin", sa.String(20), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("confidence", sa.Float),
@@ -99,11 +124,11 @@ events = sa.Table(
     "events", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("at", TS, nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("actor", CleanString(200), nullable=False),
     sa.Column("action", sa.String(20), nullable=False),
     sa.Column("response_id", sa.String(200), nullable=False),
     sa.Column("theme_id", sa.String(64), nullable=False),
-    sa.Column("coder", sa.String(200), nullable=False),
+    sa.Column("coder", CleanString(200), nullable=False),
     sa.Column("before", sa.JSON),
     sa.Column("after", sa.JSON),
     sa.Column("undoes", sa.Integer, nullable=True),
@@ -157,9 +182,9 @@ memos = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("target", sa.String(20), nullable=False),  # answer | theme | project
     sa.Column("target_id", sa.String(200), nullable=False, default=""),  # "" for the project
-    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("author", CleanString(200), nullable=False),
     sa.Column("created_at", TS, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("text", CleanText, nullable=False),
     sa.Index("ix_memos_target", "target", "target_id", "id"),
 )
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from ...project import Project, open_project
 from ...store.review import QueueFilter, QueueItem
+from ...text.clean import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,11 @@ def forget_project(root: str) -> None:
 # -- who is coding ------------------------------------------------------------------------------
 def coder() -> str | None:
     """The researcher coding in this browser tab: kept in the session and in the URL
-    (?coder=NAME), so a page refresh or a bookmark remembers it."""
+    (?coder=NAME), so a page refresh or a bookmark remembers it. Cleaned as the store keeps
+    it (a "%1b" in the URL is no part of a name), so the page's coder is the stored one."""
     name = st.session_state.get("coder") or st.query_params.get("coder")
-    return name.strip() if isinstance(name, str) and name.strip() else None
+    name = clean_text(name).strip() if isinstance(name, str) else ""
+    return name or None
 
 
 def keep_coder() -> str | None:
@@ -85,7 +88,7 @@ def keep_coder() -> str | None:
 
 
 def set_coder(name: str) -> None:
-    name = name.strip()
+    name = clean_text(name).strip()
     st.session_state["coder"] = name
     if name:
         st.query_params["coder"] = name
