@@ -259,9 +259,8 @@ def open_own_file(path: str | Path, *, append: bool = False) -> BinaryIO:
     """
     final = check_output_file(path, follow=False)
     ensure_output_dir(final.parent)
-    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    if not append:
-        flags |= os.O_TRUNC
+    flags = (os.O_RDWR if append else os.O_WRONLY | os.O_TRUNC) | os.O_CREAT
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(final, flags | os.O_NONBLOCK, 0o600)
     except OSError as exc:

@@ -195,7 +195,7 @@ def test_file_mode_out_into_a_project(filled: Path, src: Path, tmp_path: Path):
     assert project_state(filled) == before
 
 
-def test_file_mode_still_writes_and_resumes_beside_a_regular_out(tmp_path: Path, src: Path):
+def test_file_mode_still_writes_beside_a_regular_out(tmp_path: Path, src: Path):
     out = tmp_path / "out.jsonl"
     out.write_text("old")
     res = run_limited("code", src, "--out", out, "--model", "none")
