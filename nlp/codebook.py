@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from . import errors
+from .fsio import atomic_path, read_input
 from .types import Codebook, Theme
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
@@ -189,19 +190,20 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
         CodebookError: unreadable file, bad YAML, or a missing/duplicate field.
     """
     p = Path(path) if path is not None else default_codebook_path()
-    if not p.exists():
-        raise errors.codebook_problem(p, "no such file.")
-    if not p.is_file():
+    if p.is_dir():
         raise errors.codebook_problem(p, "is a folder, not a codebook file.")
-    if p.stat().st_size > MAX_CODEBOOK_BYTES:
-        raise errors.codebook_problem(p, "the file is too large to be a codebook (over 2 MB).")
+    try:  # the one checked reader: a regular file (never a pipe or a device), size first
+        raw = read_input(p, limit=MAX_CODEBOOK_BYTES, what="codebook")
+    except errors.InputError as exc:
+        if "over the limit" in exc.problem:
+            raise errors.codebook_problem(p, "the file is too large to be a codebook (over "
+                                          "2 MB).") from None
+        raise errors.codebook_problem(p, f"{exc.problem} {exc.hint}".strip()) from None
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise errors.codebook_problem(p, f"not UTF-8 text (byte {exc.start}); a codebook is a "
                                       "YAML text file saved as UTF-8.") from None
-    except OSError as exc:
-        raise errors.codebook_problem(p, f"cannot be read ({exc.strerror}).") from None
     return loads_codebook(text, source=str(p))
 
 
@@ -225,7 +227,8 @@ def dumps_codebook(codebook: Codebook) -> str:
 def save_codebook(codebook: Codebook, path: str | Path) -> Path:
     """Write the codebook as YAML; returns the path."""
     p = Path(path)
-    p.write_text(dumps_codebook(codebook), encoding="utf-8")
+    with atomic_path(p) as tmp:
+        tmp.write_text(dumps_codebook(codebook), encoding="utf-8")
     return p
 
 

@@ -427,3 +427,51 @@ def from_database_error(message: str, where: str | Path) -> NlpError | None:
                                     "folder is missing or not readable). Check the path and "
                                     "the folder's permissions. Nothing was changed.")
     return None
+
+# --- output paths and special input files (issue 25, classes 1 and 3; nlp.fsio) -----------------
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,} bytes"
+
+
+def output_is_link(path: str | Path, to: str) -> OutputError:
+    return OutputError(f"{path}: this is a symbolic link (to {to}); the toolkit names its own "
+                       "files in an output folder and never writes through a link there. "
+                       "Remove the link, or choose another folder.")
+
+
+def output_is_project_folder(path: str | Path) -> OutputError:
+    return OutputError(f"{path}: this folder holds a project (project.json); writing the output "
+                       "here would replace the project. Choose a new folder, e.g. "
+                       "models/my-model.")
+
+
+def output_folder_not_ours(path: str | Path, what: str, found: list[str]) -> OutputError:
+    shown = ", ".join(repr(n) for n in found[:3]) + (", ..." if len(found) > 3 else "")
+    return OutputError(f"{path}: this folder is not empty and is not a {what} the toolkit "
+                       f"wrote (it holds {shown}); it is never replaced. Choose a new or empty "
+                       "folder, or remove what is in it yourself.")
+
+
+def not_regular_file(path: str | Path, what: str) -> InputError:
+    hint = ("Name the files inside it (e.g. folder/*.csv)." if what == "a folder" else
+            "The toolkit reads only files saved on disk; save the data to a file and give "
+            "its path.")
+    return InputError(path, f"is {what}, not a {'file' if what == 'a folder' else 'regular file'}.",
+                      hint=hint)
+
+
+def input_too_big(path: str | Path, size: int, limit: int, setting: str | None,
+                  what: str = "input file") -> InputError:
+    how = (f"raise the limit with the environment variable {setting} if it is genuine"
+           if setting else "check that this is the right file")
+    return InputError(path, f"the file is {_size(size)}, over the limit of {_size(limit)} for "
+                      f"one {what}.", hint=f"Nothing was read; {how}.")
+
+
+def unreadable_input(path: str | Path, why: str) -> InputError:
+    return InputError(path, f"cannot be read ({why}).",
+                      hint="Check the path and the file's permissions.")

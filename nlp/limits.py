@@ -42,6 +42,7 @@ class Limits:
     text: int = 128_000_000  # characters of text (answers and other cells) from one file
     rows: int = EXCEL_MAX_ROWS  # rows (answers) from one file
     columns: int = 5_000  # columns of a table
+    file: int = 512 * MB  # bytes of one input file, checked before it is read (nlp.fsio)
 
 
 # setting -> (environment variable, unit multiplier, what it limits)
@@ -52,6 +53,7 @@ ENV = {
     "text": ("NLP_MAX_TEXT_MCHARS", 1_000_000, "million characters of text from one file"),
     "rows": ("NLP_MAX_ROWS", 1, "rows (answers) from one file"),
     "columns": ("NLP_MAX_COLUMNS", 1, "columns of a table"),
+    "file": ("NLP_MAX_FILE_MB", MB, "MB of one input file"),
 }
 
 

@@ -16,7 +16,8 @@ from ..codebook import load_codebook
 from ..corpora import available, codebook_path, load
 from ..embed import (BACKENDS, EmbeddingCache, OnnxEmbedder, SentenceTransformerEmbedder,
                      cache_root, get_embedder)
-from ..fsio import atomic_write, check_output_file
+from ..fsio import (atomic_path, check_output_file, ensure_output_dir, open_input,
+                    open_own_file, read_input)
 from ..ingest import ImportOptions, read_file
 from ..store.resolve import resolve_codings
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
@@ -327,7 +328,7 @@ def model_fingerprint(model) -> str:
 
 def _file_digest(path: str | Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_input(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -381,6 +382,12 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     """
     codebook = load_codebook(codebook_path)
     final = check_output_file(out_path)
+    partial = final.with_name(f".{final.name}.partial")
+    state_path = final.with_name(f".{final.name}.partial.json")
+    # The partial files are the toolkit's own names beside OUT: checked like OUT, and never
+    # written through a symbolic link (a link there to project.db must not be truncated).
+    for own in (partial, state_path):
+        check_output_file(own, follow=False)
     res = read_file(input_path, ImportOptions(text_col="text", id_col="id", kind="table"))
     corpus = Corpus(tuple(res.responses))
     ex = read_coded_examples(examples, codebook) if examples else Examples()
@@ -407,29 +414,27 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
                                      model_fingerprint(model), chunk, len(corpus),
                                      sorted(decided.items())])
                          .encode()).hexdigest()
-    partial = final.with_name(f".{final.name}.partial")
-    state_path = final.with_name(f".{final.name}.partial.json")
     start, offset = 0, 0
     try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
+        state = json.loads(read_input(state_path, limit=1 << 16))
         if state.get("key") == key and partial.is_file() and \
                 partial.stat().st_size >= int(state["bytes"]):
             start, offset = int(state["chunks"]), int(state["bytes"])
             log.info("resuming %s after chunk %d (%d bytes)", final, start, offset)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (errors.InputError, ValueError, KeyError, TypeError):
         pass
-    final.parent.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(final.parent)
     bar = RunProgress("Coding", len(corpus), enabled=progress, unit="answers")
     bar.advance(min(len(corpus), start * chunk) if len(corpus) >= OWN_STATISTICS else 0)
     try:
-        with open(partial, "r+b" if start else "wb") as fh:
+        with open_own_file(partial, append=bool(start)) as fh:
             fh.truncate(offset)
             fh.seek(offset)
             for c, part, codings, scored in parts[start:]:
                 fh.write(_lines(model, part, codings, scored, ranks, decided))
                 fh.flush()
                 os.fsync(fh.fileno())
-                with atomic_write(state_path) as tmp:
+                with atomic_path(state_path, follow=False) as tmp:
                     tmp.write_text(json.dumps({"key": key, "chunks": c + 1,
                                                "bytes": fh.tell()}), encoding="utf-8")
                 bar.advance(len(part))
@@ -438,6 +443,7 @@ def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=Non
     finally:
         bar.close()
     check_output_file(final)  # something may have appeared under the name meanwhile
+    check_output_file(partial, follow=False)
     os.chmod(partial, 0o644)
     os.replace(partial, final)
     state_path.unlink(missing_ok=True)

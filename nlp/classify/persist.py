@@ -1,6 +1,7 @@
 """Classify stage: save and load theme models as a folder of JSON + NumPy (never pickle)."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -13,7 +14,7 @@ import numpy as np
 from .. import errors, limits, __version__
 from ..codebook import dumps_codebook, loads_codebook
 from ..embed import get_embedder
-from ..fsio import atomic_dir
+from ..fsio import atomic_dir, check_output_dir, read_input
 from ..types import Codebook
 from .model import Encoded, ThemeClassifier, subset
 from .persist_checks import check_config, check_weights
@@ -24,6 +25,47 @@ _ARRAYS = ("theme_vec_", "excl_vec_", "excl_theme_", "ref_center_", "ref_mu_", "
            "lr_intercept_", "lex_idf_", "lex_coef_", "lex_intercept_", "n_pos_", "stack_",
            "stacked_", "thresholds_")
 KEEP_EXAMPLES = 20_000  # examples a saved model keeps (a sample beyond: ~40 MB of vectors)
+# What a model folder holds; a folder holding anything else is never replaced by a save.
+MODEL_FILES = frozenset({"config.json", "weights.npz", "lexical.json", "examples.npz",
+                         "examples.json", "codebook.yaml", "metrics.json", "README.md"})
+CONFIG_BYTES = 1 << 20  # a model's config.json is a few kilobytes
+
+
+def _model_file(path: Path, *, limit: int | None = None) -> bytes:
+    """One file of a model folder, through the checked reader (a regular file under the
+    limit; a pipe or a device is refused before it is opened).
+
+    Raises:
+        ModelError: missing, not a regular file, over the limit, or unreadable.
+    """
+    try:
+        return read_input(path, limit=limit, what="model file")
+    except errors.InputError as exc:
+        raise errors.ModelError(f"{path}: {exc.problem.rstrip('.')}; the model is damaged or "
+                                "incomplete. Train it again ('nlp train') or pass another "
+                                "--model DIR.") from None
+
+
+def is_model_folder(directory: Path) -> bool:
+    """True when `directory` holds a theme model this toolkit saved (its config.json names a
+    format and an embedder): the only kind of folder `save_model` replaces."""
+    try:
+        config = json.loads(_model_file(directory / "config.json", limit=CONFIG_BYTES))
+    except (errors.ModelError, ValueError, RecursionError):
+        return False
+    return isinstance(config, dict) and isinstance(config.get("format"), int) and \
+        isinstance(config.get("embedder_spec"), str)
+
+
+def check_model_dir(directory: str | Path) -> Path:
+    """Where a model may be saved: a new or empty folder, or one holding a toolkit model and
+    nothing else (never a project, never a user's folder).
+
+    Raises:
+        OutputError: any other folder, a file, or a project.
+    """
+    return check_output_dir(directory, own_names=MODEL_FILES, is_own=is_model_folder,
+                            what="theme model folder")
 
 
 def default_model_dir() -> Path:
@@ -38,7 +80,12 @@ def default_model_dir() -> Path:
 def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: str,
                metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
     """Write `clf` to `directory` (config.json, weights.npz, codebook.yaml, metrics.json,
-    README.md), replacing it atomically."""
+    README.md), replacing it atomically; only a new or empty folder, or one holding a model
+    the toolkit saved and nothing else, is written (see `check_model_dir`).
+
+    Raises:
+        OutputError: `directory` is a project, a file, or a folder holding other files.
+    """
     target = Path(directory)
     cb: Codebook = clf.codebook  # type: ignore[assignment]
     config = {
@@ -53,7 +100,8 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
         "prior_threshold": float(clf.prior_threshold_),
         "margin": float(clf.margin_), "reference_answers": int(clf.ref_n_),
     }
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target, own_names=MODEL_FILES, is_own=is_model_folder,
+                    what="theme model folder") as tmp:
         (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         np.savez(tmp / "weights.npz",
                  **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
@@ -81,11 +129,14 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
 def read_model_config(directory: str | Path) -> dict[str, Any]:
     d = Path(directory)
     try:
-        return check_config(json.loads((d / "config.json").read_text(encoding="utf-8")),
-                            d / "config.json")
-    except FileNotFoundError:
-        raise errors.ModelError(f"{d}: no theme model here (config.json missing). Train one "
-                                "with 'nlp train' or pass --model DIR.") from None
+        raw = _model_file(d / "config.json", limit=CONFIG_BYTES)
+    except errors.ModelError:
+        if not os.path.lexists(d / "config.json"):
+            raise errors.ModelError(f"{d}: no theme model here (config.json missing). Train "
+                                    "one with 'nlp train' or pass --model DIR.") from None
+        raise
+    try:
+        return check_config(json.loads(raw.decode("utf-8")), d / "config.json")
     except (json.JSONDecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
         raise errors.ModelError(f"{d / 'config.json'}: damaged ({exc}).") from None
 
@@ -111,7 +162,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
                                 "version ('nlp train --corpus NAME --out DIR'), or code from "
                                 "definitions alone with --model none.")
     try:
-        saved_cb = loads_codebook((d / "codebook.yaml").read_text(encoding="utf-8"),
+        saved_cb = loads_codebook(_model_file(d / "codebook.yaml").decode("utf-8"),
                                   source=str(d / "codebook.yaml"))
     except (OSError, UnicodeDecodeError) as exc:
         raise errors.ModelError(f"{d / 'codebook.yaml'}: missing or damaged ({exc}).") from None
@@ -129,9 +180,10 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
             f"{d}: this model was trained on embeddings from {config['embedder_id']!r}, not "
             f"{getattr(embedder, 'model_id', '?')!r}; vectors from another model mean nothing "
             "to it. Use the same embedder or retrain.")
-    check_weights(d / "weights.npz")  # under the limits before NumPy inflates anything
+    raw = _model_file(d / "weights.npz")
+    check_weights(d / "weights.npz", raw)  # under the limits before NumPy inflates anything
     try:
-        with np.load(d / "weights.npz", allow_pickle=False) as w:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as w:
             arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise errors.ModelError(f"{d / 'weights.npz'}: damaged or incomplete ({exc}).") from None
@@ -144,7 +196,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     clf.prior_threshold_ = float(config["prior_threshold"])
     clf.margin_ = float(config["margin"])
     try:
-        vocab = json.loads((d / "lexical.json").read_text(encoding="utf-8"))["vocabulary"]
+        vocab = json.loads(_model_file(d / "lexical.json").decode("utf-8"))["vocabulary"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise errors.ModelError(f"{d / 'lexical.json'}: missing or damaged ({exc}).") from None
     if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab) or \
@@ -166,19 +218,20 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
 def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
     """The training answers a model keeps (format 5), checked against the model; None when
     it has none (a codebook-only or format 4 model)."""
-    if not (d / "examples.npz").exists():
+    if not os.path.lexists(d / "examples.npz"):
         return None
-    check_weights(d / "examples.npz")
+    raw = _model_file(d / "examples.npz")
+    check_weights(d / "examples.npz", raw)
     texts_file, cap = d / "examples.json", limits.current().text
-    size = texts_file.stat().st_size if texts_file.exists() else 0
+    size = texts_file.stat().st_size if texts_file.is_file() else 0
     if size > cap:  # texts capped like any input file's, before JSON reads them
         raise errors.ModelError(f"{d / 'examples.json'}: {size:,} bytes, over the "
                                 f"{cap:,}-character limit on text from one file "
                                 f"({limits.ENV['text'][0]}).")
     try:
-        with np.load(d / "examples.npz", allow_pickle=False) as w:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as w:
             whole, seg, owner = w["whole"], w["seg"], w["seg_owner"]
-        texts = json.loads((d / "examples.json").read_text(encoding="utf-8"))["texts"]
+        texts = json.loads(_model_file(texts_file, limit=max(cap, 1)).decode("utf-8"))["texts"]
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
         raise errors.ModelError(f"{d / 'examples.npz'} or examples.json: damaged or "
                                 f"incomplete ({exc}).") from None

@@ -65,14 +65,14 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
 
 
 def check_npz(path: str | Path, kind: str = "model weights (.npz)",
-              limits: Limits | None = None) -> None:
+              limits: Limits | None = None, data: bytes | None = None) -> None:
     """Check a NumPy .npz before `np.load` reads it: each array's declared size, and every
     member inflated under the limits (a 2 MB file must not become a 2 GB array).
 
     Raises:
         InputError: not a ZIP archive, an object (pickle) array, or over a limit.
     """
-    with Archive(path, None, kind, limits) as archive:
+    with Archive(path, data, kind, limits) as archive:
         declared = 0
         for name in archive.names():
             with archive.open(name, xml=False) as fh:
@@ -99,14 +99,15 @@ def check_npz(path: str | Path, kind: str = "model weights (.npz)",
         archive.scan()
 
 
-def check_weights(path: Path) -> None:
-    """weights.npz inflated under the limits before NumPy reads it.
+def check_weights(path: Path, data: bytes | None = None) -> None:
+    """weights.npz (its bytes `data`, read through `nlp.fsio.read_input`) inflated under the
+    limits before NumPy reads it.
 
     Raises:
         ModelError: damaged, a pickle inside, or over a limit.
     """
     try:
-        check_npz(path)
+        check_npz(path, data=data)
     except errors.InputError as exc:
         raise errors.ModelError(f"{path}: damaged or incomplete: {exc.problem} {exc.hint}"
                                 ) from None

@@ -12,7 +12,7 @@ from ..codebook import load_codebook
 from ..corpora import codebook_path, load
 from ..embed import EmbeddingCache, cache_root, default_spec, get_embedder
 from .model import MIN_CALIBRATION, ThemeClassifier
-from .persist import save_model
+from .persist import check_model_dir, save_model
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,13 @@ def train_bundled(corpus: str, out_dir: str | Path, *, embedder_spec: str | None
     """Fit a ThemeClassifier (default settings) on every unit of a bundled corpus (quotes and
     report prose) and save it with out-of-fold metrics, and the leave-one-report-out figures
     of `evaluation/eval_classify.py` when they were computed for this corpus, codebook and
-    embedder. Returns the model folder."""
+    embedder. Returns the model folder.
 
-
+    Raises:
+        OutputError: `out_dir` is a project, a file, or a folder holding anything but a
+            model the toolkit saved (checked before training, and again when saving).
+    """
+    check_model_dir(out_dir)
     codebook = load_codebook(codebook_path(corpus))
     df = load(corpus)
     spec = embedder_spec or default_spec()

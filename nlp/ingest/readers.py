@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import errors
 from .. import limits as _limits
+from ..fsio import read_input
 from ..text.clean import clean_text  # noqa: F401 - re-exported (ingest, tests)
 from .docx import read_docx
 
@@ -87,12 +88,13 @@ def decode(path: Path, data: bytes, notes: list[str] | None = None) -> tuple[str
 
 
 def read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise errors.missing_file(path)
-    if path.is_dir():
-        raise errors.InputError(path, "is a folder, not a file.",
-                                hint="Name the files inside it (e.g. folder/*.csv).")
-    data = path.read_bytes()
+    """The file's bytes, read through the one checked reader (`nlp.fsio.read_input`): a
+    regular file under the size limit, never a pipe or a device.
+
+    Raises:
+        InputError: missing, a folder or special file, over the limit, or empty.
+    """
+    data = read_input(path)
     if not data.strip():
         raise errors.empty_file(path)
     return data

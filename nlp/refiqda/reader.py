@@ -24,6 +24,7 @@ from xml.parsers import expat
 import sqlalchemy as sa
 
 from .. import errors
+from ..fsio import read_input
 from ..limits import ANSWER_CHARS, XML_DEPTH, Archive, Budget, Limits, current
 from ..store.changes import apply_change, normalise_spans
 from ..store.review import _now
@@ -399,9 +400,7 @@ def read_qdpx(path: Path, limits: Limits | None = None) -> QdpxRead:
     Raises:
         InputError: unreadable, over a limit, a bad value, or no text sources.
     """
-    if not path.is_file():
-        raise errors.missing_file(path)
-    data = path.read_bytes()
+    data = read_input(path)  # a regular file under the size limit (never a pipe, a device)
     digest = hashlib.sha256(data).hexdigest()
     with Archive(path, data, "REFI-QDA (.qdpx)", limits or current()) as archive:
         qde = [n for n in archive.names() if n.lower().endswith(".qde")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from .. import errors
-from ..fsio import atomic_path, check_output_file
+from ..fsio import atomic_path, check_output_file, read_input
 from ..store.memos import list_memos
 from ..text.offsets import normalise_line_breaks, rewrite_with_spans
 from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
@@ -383,7 +383,7 @@ def read_qdc(path: str | Path) -> Codebook:
     Raises:
         InputError: not a REFI-QDA codebook.
     """
-    root = parse_xml(Path(path), Path(path).read_bytes())
+    root = parse_xml(Path(path), read_input(path, what="codebook"))
     themes = codes_to_themes(root, Path(path))
     return Codebook(name=Path(path).stem, version=1, themes=tuple(themes))
 

@@ -70,7 +70,7 @@ def draw_chart(data: ReportData, path: Path) -> Path | None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, follow=False) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
@@ -124,7 +124,7 @@ def render_md(data: ReportData, path: Path, chart: Path | None) -> Path:
                   + (f": {e(', '.join(t.keywords))}" if t.keywords else "")]
             L += [f"  > *“{e(x)}”*" for x in t.examples]
         L += [""]
-    with atomic_path(path) as tmp:
+    with atomic_path(path, follow=False) as tmp:
         tmp.write_text("\n".join(L), encoding="utf-8")
     return path
 
@@ -195,7 +195,7 @@ def render_html(data: ReportData, path: Path, chart: Path | None) -> Path:
                                for x in t.examples) + "</li>")
         P.append("</ul>")
     P.append("</body></html>")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, follow=False) as tmp:
         tmp.write_text("\n".join(P), encoding="utf-8")
     return path
 
@@ -299,6 +299,6 @@ def render_docx(data: ReportData, path: Path, chart: Path | None) -> Path:
                          + (f": {', '.join(t.keywords)}" if t.keywords else "")))
             for x in t.examples:
                 para(f"“{x}”", italic=True, style="Quote")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, follow=False) as tmp:
         doc.save(str(tmp))
     return path

@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .. import errors
+from ..fsio import read_input
 
 log = logging.getLogger(__name__)
 
 SECTION = "anonymise"
 NUMBERING_KEY = "anonymise.placeholders"
 KNOWN = ("strict", "keep", "keep_file", "replace")
+KEEP_FILE_BYTES = 16 * 1024 * 1024  # a keep-list is names, one a line
 
 
 def anonymise_settings(project: Any) -> dict[str, Any]:
@@ -59,12 +61,16 @@ def anonymise_settings(project: Any) -> dict[str, Any]:
         root = getattr(project, "root", None)
         path = Path(section["keep_file"])
         path = path if path.is_absolute() or root is None else Path(root) / path
-        try:
-            keep += [x.strip() for x in path.read_text(encoding="utf-8").splitlines()
+        try:  # the one checked reader: never a pipe or a device, never without end
+            text = read_input(path, limit=KEEP_FILE_BYTES, what="keep-list").decode("utf-8")
+            keep += [x.strip() for x in text.splitlines()
                      if x.strip() and not x.lstrip().startswith("#")]
-        except OSError as exc:
-            raise errors.SettingsError(f"anonymise.keep_file: cannot read {path} ({exc})."
-                                       ) from None
+        except errors.InputError as exc:
+            raise errors.SettingsError(f"anonymise.keep_file: cannot read {path}: "
+                                       f"{exc.problem} {exc.hint}") from None
+        except UnicodeDecodeError as exc:
+            raise errors.SettingsError(f"anonymise.keep_file: {path} is not UTF-8 text (byte "
+                                       f"{exc.start}); save it as UTF-8.") from None
     replace = section.get("replace", {})
     if not isinstance(replace, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in replace.items()):

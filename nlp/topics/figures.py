@@ -17,6 +17,7 @@ from scipy.spatial.distance import pdist
 from sklearn.manifold import smacof
 
 from .. import errors
+from ..fsio import atomic_path, atomic_write, ensure_output_dir
 from .project import load_project_topics, topics_dir
 
 if TYPE_CHECKING:
@@ -165,19 +166,37 @@ def topics_per_group(result: "TopicResult", groups: Mapping[str, str], *,
 
 
 def write_figure(fig: "go.Figure", stem: str | Path, *,
-                 formats: Sequence[str] = ("html", "png")) -> list[Path]:
+                 formats: Sequence[str] = ("html", "png"), own: bool = False) -> list[Path]:
     """Write `fig` as STEM.html (plotly.js written once beside it, so it opens offline) and/or
-    STEM.png.
+    STEM.png. Every file goes through the output guard (`nlp.fsio`), never through a symbolic
+    link; `own` marks the project's own figures folder (its cache), else the folder is the
+    user's output folder and checked like any output.
 
     Raises:
         NotReadyError: PNG asked for and kaleido (or the browser it drives) is missing.
+        OutputError: a name there is a link, a folder or a project's file.
     """
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
+
+    def put(path: Path):
+        if own:
+            if path.is_symlink():
+                raise errors.output_is_link(path, str(path.readlink()))
+            return atomic_write(path)
+        return atomic_path(path, follow=False)
+
     out = []
     if "html" in formats:
         path = stem.with_suffix(".html")
-        fig.write_html(path, include_plotlyjs="directory", full_html=True)
+        js = stem.parent / "plotly.min.js"
+        html = fig.to_html(include_plotlyjs="directory", full_html=True)
+        if js.is_symlink() or not js.is_file():
+            from plotly.offline import get_plotlyjs
+
+            with put(js) as tmp:
+                tmp.write_text(get_plotlyjs(), encoding="utf-8")
+        with put(path) as tmp:
+            tmp.write_text(html, encoding="utf-8")
         out.append(path)
     if "png" in formats:
         path = stem.with_suffix(".png")
@@ -185,23 +204,27 @@ def write_figure(fig: "go.Figure", stem: str | Path, *,
             import kaleido  # noqa: F401 - plotly needs it for static images
         except ImportError as exc:
             raise errors.optional_dependency("kaleido") from exc
-        try:
-            fig.write_image(path, scale=2)
-        except Exception as exc:  # kaleido raises its own types when no browser is found
-            raise errors.NotReadyError(
-                f"could not write {path.name} ({exc}). PNG export needs kaleido and a Chrome "
-                "or Chromium it can start (set BROWSER_PATH); the HTML figures were "
-                "written.") from exc
+        with put(path) as tmp:
+            try:
+                fig.write_image(tmp, format="png", scale=2)
+            except Exception as exc:  # kaleido raises its own types when no browser is found
+                raise errors.NotReadyError(
+                    f"could not write {path.name} ({exc}). PNG export needs kaleido and a "
+                    "Chrome or Chromium it can start (set BROWSER_PATH); the HTML figures "
+                    "were written.") from exc
         out.append(path)
     return out
 
 
 def write_figures(result: "TopicResult", directory: str | Path, *,
                   groups: Mapping[str, str] | None = None, group_name: str = "group",
-                  formats: Sequence[str] = ("html", "png")) -> list[Path]:
-    """Write the four figures (three without `groups`) into `directory`. A PNG that cannot be
-    written is logged and skipped; the HTML pages always are written."""
+                  formats: Sequence[str] = ("html", "png"), own: bool = False) -> list[Path]:
+    """Write the four figures (three without `groups`) into `directory` (`own`: the project's
+    cache, see `write_figure`). A PNG that cannot be written is logged and skipped; the HTML
+    pages always are written."""
     d = Path(directory)
+    if not own:
+        ensure_output_dir(d)  # before any figure is drawn: a bad folder fails at once
     figs = {"intertopic_map": intertopic_map(result), "topic_sizes": topic_sizes(result),
             "topic_hierarchy": topic_hierarchy(result)}
     if groups:
@@ -209,10 +232,11 @@ def write_figures(result: "TopicResult", directory: str | Path, *,
     paths: list[Path] = []
     png_ok = "png" in formats
     for name, fig in figs.items():
-        paths += write_figure(fig, d / name, formats=[f for f in formats if f != "png"])
+        paths += write_figure(fig, d / name, formats=[f for f in formats if f != "png"],
+                              own=own)
         if png_ok:
             try:
-                paths += write_figure(fig, d / name, formats=["png"])
+                paths += write_figure(fig, d / name, formats=["png"], own=own)
             except errors.NotReadyError as exc:
                 log.warning("PNG export skipped: %s", exc)
                 png_ok = False
@@ -247,4 +271,5 @@ def export_project_figures(project, directory: str | Path | None = None, *,
     groups = project_groups(project, group_by) if group_by else None
     return write_figures(result, directory or topics_dir(project) / "figures", groups=groups,
                          group_name=(group_by or "group").removeprefix("meta."),
-                         formats=("html", "png") if png else ("html",))
+                         formats=("html", "png") if png else ("html",),
+                         own=directory is None)

@@ -1,9 +1,10 @@
 """Decompression bombs and pathological shapes (issue 15, findings 3 and 4).
 
 Each file is under 10 MB and is imported by the real `nlp import` in a child process held to
-1.5 GB of address space and 60 seconds (`run_limited`, which also asserts the measured peak
-memory and time): it finishes, or fails with one clear message naming the file and the limit
-to raise, and a failure leaves the project exactly as it was.
+1.5 GB of address space and 60 seconds of CPU time (`run_limited`: kernel limits, and the
+measured peak memory and CPU time asserted; wall time is not a pass mark, issue 25 class 10):
+it finishes, or fails with one clear message naming the file and the limit to raise, and a
+failure leaves the project exactly as it was.
 """
 from __future__ import annotations
 
@@ -146,9 +147,9 @@ def test_column_names_are_deduplicated_in_linear_time():
 
     from nlp.ingest.tables import _dedupe_columns
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: a busy machine does not make it fail
     cols = _dedupe_columns(["q"] * 200_000 + ["", "q_2"] * 1000)
-    assert time.perf_counter() - t0 < 2
+    assert time.process_time() - t0 < 10  # quadratic would take hours
     assert len(set(cols)) == len(cols) == 202_000
     assert cols[:3] == ["q", "q_3", "q_4"] and "q_2" in cols  # a real q_2 keeps its name
 

@@ -12,6 +12,7 @@ from typing import NoReturn
 import streamlit as st
 
 from ... import errors
+from ...fsio import read_input
 from ...project import Project
 from ...store.review import list_coders
 from ...types import Codebook
@@ -91,8 +92,9 @@ def configured_password() -> str | None:
     path = os.environ.get(PASSWORD_FILE_ENV)
     if path:
         try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
+            lines = read_input(path, limit=1 << 16, what="password file").decode(
+                "utf-8").splitlines()
+        except (errors.InputError, UnicodeDecodeError) as exc:
             raise errors.bad_setting(PASSWORD_FILE_ENV, f"a readable file ({exc})") from None
         if not lines or not lines[0].strip():
             raise errors.bad_setting(PASSWORD_FILE_ENV, "a file whose first line is the "

@@ -11,6 +11,7 @@ from nlp import errors
 from nlp.app.ui import jobs, memos, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.codebook import loads_codebook
+from nlp.fsio import atomic_path
 from nlp.ingest import READERS, ImportOptions, import_file
 from nlp.project import CONFIG_NAME, Project, init_project
 from nlp.store.review import has_predictions, reviewed_count
@@ -71,10 +72,10 @@ def _import(project: Project) -> None:
                                    key="uploads")
         if st.button("Import uploaded files", key="import_uploads", disabled=not uploads):
             d = project.root / "uploads"
-            d.mkdir(exist_ok=True)
             for u in uploads or []:
                 name = re.sub(r"[^\w.\- ]+", "_", Path(u.name).name) or "upload"
-                (d / name).write_bytes(u.getvalue())
+                with atomic_path(d / name, follow=False) as tmp:  # the one output guard
+                    tmp.write_bytes(u.getvalue())
                 files.append(d / name)
     with path_tab:
         p = st.text_input("File path", key="import_path", placeholder="/path/to/answers.csv")
