@@ -27,8 +27,7 @@ def corpus_path(name: str) -> Path:
     """
     p = corpora_dir() / name / "units.jsonl"
     if not p.exists():
-        raise errors.NlpError(f"no bundled corpus {name!r}; available: "
-                              f"{', '.join(available()) or '(none)'}.")
+        raise errors.no_corpus(name, list(available()))
     return p
 
 

@@ -475,3 +475,206 @@ def input_too_big(path: str | Path, size: int, limit: int, setting: str | None,
 def unreadable_input(path: str | Path, why: str) -> InputError:
     return InputError(path, f"cannot be read ({why}).",
                       hint="Check the path and the file's permissions.")
+
+
+# --- messages once written where they were raised (issue 26) ------------------------------------
+# Command line
+CODE_FILE_MODE_OPTIONS = ("--codebook and --examples are for file mode; a project codes with its "
+                          "own codebook and its researchers' decisions")
+CODE_FILE_MODE_NEEDS_OUT = "file mode needs --out OUT.jsonl"
+
+
+def unknown_evaluation(which: str, known: list[str]) -> NlpError:
+    return NlpError(f"unknown evaluation {which!r}; choose one of {', '.join(known)}.")
+
+
+def evaluation_missing(script: str | Path) -> NlpError:
+    return NlpError(f"{script} is missing: the evaluation harness ships with the source "
+                    "checkout, not the installed package.")
+
+
+def no_response(response_id: str) -> NlpError:
+    return NlpError(f"no response {response_id!r} in the project; 'nlp list' shows the ids.")
+
+
+def no_corpus(name: str, available: list[str]) -> NlpError:
+    return NlpError(f"no bundled corpus {name!r}; available: {', '.join(available) or '(none)'}.")
+
+
+# Coding and models
+def unknown_classifier(backend: str, known: list[str]) -> ModelError:
+    return ModelError(f"unknown classifier backend {backend!r}; use one of {', '.join(known)}.")
+
+
+def unknown_device(device: str) -> NlpError:
+    return NlpError(f"unknown device {device!r}; use auto, cpu or cuda.")
+
+
+def no_cuda(device: str) -> NlpError:
+    return NlpError(f"--device {device}: torch sees no CUDA GPU here (a CPU build of torch, or "
+                    "no driver); use --device cpu or auto.")
+
+
+def bad_themes_cell(path: str | Path, row: int | None) -> InputError:
+    return InputError(path, "'themes' is neither a list nor ids separated by ';'.", row=row)
+
+
+def theme_not_in_codebook(path: str | Path, row: int | None, theme: str, codebook: str,
+                          known: list[str]) -> InputError:
+    return InputError(path, f"theme {theme!r} is not in the codebook {codebook!r} (its ids: "
+                            f"{', '.join(sorted(known))}).", row=row)
+
+
+def no_model(path: str | Path) -> ModelError:
+    return ModelError(f"{path}: no theme model here (config.json missing). Train one with "
+                      "'nlp train' or pass --model DIR.")
+
+
+def model_format_unsupported(path: str | Path, found: object, ours: int) -> ModelError:
+    return ModelError(f"{path}: model format {found} is not supported by this toolkit (format "
+                      f"{ours}). Train it again with this version ('nlp train --corpus NAME "
+                      "--out DIR'), or code from definitions alone with --model none.")
+
+
+def model_codebook_mismatch(path: str | Path, trained: str, trained_version: object,
+                            using: str, using_version: object) -> ModelError:
+    return ModelError(
+        f"{path}: this model was trained on codebook {trained!r} version {trained_version}, "
+        f"but you are coding with {using!r} version {using_version} (different themes or "
+        "definitions). Retrain it on your codebook ('nlp train') or code from definitions "
+        "alone with --model none.")
+
+
+def model_embedder_mismatch(path: str | Path, trained: str, using: str) -> ModelError:
+    return ModelError(f"{path}: this model was trained on embeddings from {trained!r}, not "
+                      f"{using!r}; vectors from another model mean nothing to it. Use the same "
+                      "embedder or retrain.")
+
+
+def model_part_damaged(path: str | Path, how: str, detail: object) -> ModelError:
+    """`how`: "damaged", "missing or damaged", "damaged or incomplete"."""
+    return ModelError(f"{path}: {how} ({detail}).")
+
+
+def model_part_mismatch(path: str | Path, what: str) -> ModelError:
+    return ModelError(f"{path}: does not match {what}.")
+
+
+def model_damaged(path: str | Path, problem: str) -> ModelError:
+    return ModelError(f"{path}: {problem.rstrip('.')}; the model is damaged or incomplete. "
+                      "Train it again ('nlp train') or pass another --model DIR.")
+
+
+def model_damaged_detail(path: str | Path, problem: str, hint: str) -> ModelError:
+    return ModelError(f"{path}: damaged or incomplete: {problem} {hint}")
+
+
+def model_text_too_big(path: str | Path, size: int, cap: int, setting: str) -> ModelError:
+    return ModelError(f"{path}: {size:,} bytes, over the {cap:,}-character limit on text from "
+                      f"one file ({setting}).")
+
+
+# Embedding
+def cannot_embed_in_context(model_id: str) -> EmbedderError:
+    return EmbedderError(f"{model_id} cannot embed segments in context")
+
+
+def no_dask_scheduler(address: str, problem: object) -> NlpError:
+    return NlpError(f"cannot reach the Dask scheduler at {address} ({problem}). Start one with "
+                    "`dask scheduler` and workers with `dask worker tcp://HOST:8786`.")
+
+
+def embedder_wrong_count() -> NlpError:
+    return NlpError("an embedder returned the wrong number of vectors")
+
+
+# Reading files
+def wrong_kind(path: str | Path, what: str) -> InputError:
+    return InputError(path, f"this file {what}; use --kind transcript or report.")
+
+
+def not_a_word_file(path: str | Path, main: str, found: object) -> InputError:
+    return InputError(path, f"this is not a Word file: its main part {main!r} holds a {found} "
+                            "(another kind of Office file?).",
+                      hint="Check that the file is what its extension says.")
+
+
+def unclosed_quote(path: str | Path, row: int) -> InputError:
+    return InputError(path, "a quoted field starting here is never closed, so it swallows the "
+                            "rest of the file.", row=row,
+                      hint="Check for an unclosed quote mark (\") in this row.")
+
+
+def csv_unparsable(path: str | Path, row: int, problem: object) -> InputError:
+    return InputError(path, f"the CSV cannot be parsed here ({problem}).", row=row,
+                      hint="Check for an unclosed quote mark.")
+
+
+def ragged_row(path: str | Path, row: int, fields: int, width: int) -> InputError:
+    return InputError(path, f"the row has {fields} fields but the header has {width}.", row=row,
+                      hint="A comma inside an answer needs the answer in double quotes.")
+
+
+def no_sheet(path: str | Path, sheet: str, names: list[str]) -> InputError:
+    return InputError(path, f"no sheet {sheet!r}; sheets are {', '.join(map(repr, names))}.")
+
+
+def keep_file_unreadable(path: str | Path, problem: str, hint: str) -> SettingsError:
+    return SettingsError(f"anonymise.keep_file: cannot read {path}: {problem} {hint}")
+
+
+def keep_file_not_utf8(path: str | Path, byte: int) -> SettingsError:
+    return SettingsError(f"anonymise.keep_file: {path} is not UTF-8 text (byte {byte}); save "
+                         "it as UTF-8.")
+
+
+# Exports, reports, topics
+def unknown_export_format(format: str, known: list[str]) -> NlpError:
+    return NlpError(f"unknown export format {format!r}; use one of {', '.join(known)}.")
+
+
+def unknown_export_option(format: str, option: str, known: list[str]) -> NlpError:
+    takes = f"it takes {', '.join(known)}" if known else "it takes no options"
+    return NlpError(f"export format {format!r} has no option {option!r}; {takes}.")
+
+
+def unknown_layout(layout: str) -> NlpError:
+    return NlpError(f"unknown layout {layout!r}; use wide or long.")
+
+
+def unknown_suggestions(value: str, known: list[str]) -> NlpError:
+    return NlpError(f"unknown suggestions option {value!r}; use one of {', '.join(known)}.")
+
+
+def unknown_line_breaks(value: str) -> NlpError:
+    return NlpError(f"unknown line_breaks option {value!r}; use keep or space.")
+
+
+def unknown_report_format(bad: list[str], known: list[str]) -> NlpError:
+    return NlpError(f"unknown report format {', '.join(bad) or '(none)'}; use "
+                    f"{', '.join(known)}.")
+
+
+def no_group_column(column: str, columns: list[str]) -> NlpError:
+    return NlpError(f"no column {column!r} to group by; the responses have "
+                    f"{', '.join(columns) or 'no extra columns'} (and respondent_id, question, "
+                    "source).")
+
+
+def no_topics() -> ProjectError:
+    return ProjectError("no topics yet: run 'nlp topics' first.")
+
+
+def no_topic(topic_id: object, known: list[str]) -> NlpError:
+    return NlpError(f"no topic {topic_id}; topics are {', '.join(known)}.")
+
+
+def too_few_for_topics(needed: int, found: int) -> NlpError:
+    return NlpError(f"topic modelling needs at least {needed} answers; this corpus has {found} "
+                    "(non-answers and empty answers do not count).")
+
+
+def png_failed(name: str, problem: object) -> NotReadyError:
+    return NotReadyError(f"could not write {name} ({problem}). PNG export needs kaleido and a "
+                         "Chrome or Chromium it can start (set BROWSER_PATH); the HTML figures "
+                         "were written.")

@@ -212,8 +212,7 @@ def show(response_id: str = typer.Argument(..., help="The response id.")) -> Non
     try:
         r = store.response(response_id)
     except KeyError:
-        raise errors.NlpError(f"no response {response_id!r} in the project; "
-                              "'nlp list' shows the ids.") from None
+        raise errors.no_response(response_id) from None
     out.print(Text.assemble((r.response_id, "bold"), f" {r.source} {r.location or ''}"),
               soft_wrap=True)
     for k in ("respondent_id", "question", "flag"):
@@ -245,9 +244,14 @@ def export(
     """Export coded quotes, anonymised unless --no-anonymise."""
     from ..export import export as export_to
 
-    for path in export_to(_project(), out_file, format=format, anonymise=not no_anonymise,
-                          layout=layout, suggestions=suggestions, line_breaks=line_breaks,
-                          strict=True if strict else None):
+    # Only the options given: each format takes its own, and one it does not take is an error.
+    given = {"anonymise": False if no_anonymise else None, "layout": layout,
+             "suggestions": suggestions, "line_breaks": line_breaks,
+             "strict": True if strict else None}
+    defaults = {"anonymise": None, "layout": "wide", "suggestions": "open", "line_breaks": "keep",
+                "strict": None}
+    options = {k: v for k, v in given.items() if v != defaults[k]}
+    for path in export_to(_project(), out_file, format=format, **options):
         out.print(str(path))
 
 
@@ -306,15 +310,14 @@ def code(
 
     if input_file is not None:
         if out_file is None:
-            raise typer.BadParameter("file mode needs --out OUT.jsonl")
+            raise typer.BadParameter(errors.CODE_FILE_MODE_NEEDS_OUT)
         n = code_file(input_file, out_file, codebook_path=codebook, model_dir=model,
                       examples=examples, progress=True, chunk=chunk, device=device,
                       cluster=cluster)
         out.print(f"coded {n} answers -> {out_file}", soft_wrap=True)
         return
     if codebook is not None or examples is not None:
-        raise typer.BadParameter("--codebook and --examples are for file mode; a project "
-                                 "codes with its own codebook and its researchers' decisions")
+        raise typer.BadParameter(errors.CODE_FILE_MODE_OPTIONS)
     run = code_project(_project(), recode_all=all_, model_dir=model, progress=True,
                        chunk=chunk, device=device, cluster=cluster)
     t = Table("theme", "suggested")
@@ -455,11 +458,10 @@ def eval_(
 ) -> None:
     """Run an evaluation or benchmark of the evaluation/ harness; prints its tables."""
     if which not in EVALS:
-        raise errors.NlpError(f"unknown evaluation {which!r}; choose one of {', '.join(EVALS)}.")
+        raise errors.unknown_evaluation(which, list(EVALS))
     script = Path(__file__).resolve().parents[2] / "evaluation" / EVALS[which]
     if not script.exists():
-        raise errors.NlpError(f"{script} is missing: the evaluation harness ships with the "
-                              "source checkout, not the installed package.")
+        raise errors.evaluation_missing(script)
     argv = sys.argv
     sys.argv = [str(script), *ctx.args]
     try:

@@ -77,8 +77,7 @@ def train_classifier(codebook: Codebook, texts: Sequence[str], themes: Sequence[
     """Fit a classifier (`backend`, a key of CLASSIFIERS) on examples (the codebook alone when
     there are none)."""
     if backend not in CLASSIFIERS:
-        raise errors.ModelError(f"unknown classifier backend {backend!r}; use one of "
-                                f"{', '.join(CLASSIFIERS)}.")
+        raise errors.unknown_classifier(backend, list(CLASSIFIERS))
     clf = CLASSIFIERS[backend](codebook=codebook, embedder=embedder, cache=cache)
     return clf.fit(list(texts) or None, [list(t) for t in themes] or None)
 
@@ -187,11 +186,10 @@ def _resolve_device(device: str | None) -> str:
     NVIDIA driver is present, so a CPU machine pays nothing for the check)."""
     device = (device or "auto").lower()
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise errors.NlpError(f"unknown device {device!r}; use auto, cpu or cuda.")
+        raise errors.unknown_device(device)
     if device != "auto":
         if device.startswith("cuda") and not _torch_sees_cuda():
-            raise errors.NlpError(f"--device {device}: torch sees no CUDA GPU here (a CPU "
-                                  "build of torch, or no driver); use --device cpu or auto.")
+            raise errors.no_cuda(device)
         return device
     if not (Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists()):
         return "cpu"

@@ -75,14 +75,12 @@ def read_coded_examples(path: str | Path, codebook: Codebook | None = None) -> E
         try:
             vals = list(dict.fromkeys(_theme_list(r.metadata.get("themes"))))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            raise errors.InputError(p, "'themes' is neither a list nor ids separated by ';'.",
-                                    row=r.location) from None
+            raise errors.bad_themes_cell(p, r.location) from None
         if known is not None:
             bad = [t for t in vals if t not in known]
             if bad:
-                raise errors.InputError(p, f"theme {bad[0]!r} is not in the codebook "
-                                        f"{codebook.name!r} (its ids: "
-                                        f"{', '.join(sorted(known))}).", row=r.location)
+                raise errors.theme_not_in_codebook(p, r.location, bad[0], codebook.name,
+                                                   list(known))
         own_id = res.file_ids.get(r.response_id)
         if own_id is not None:
             out.by_id[str(own_id)] = vals

@@ -41,9 +41,7 @@ def _model_file(path: Path, *, limit: int | None = None) -> bytes:
     try:
         return read_input(path, limit=limit, what="model file")
     except errors.InputError as exc:
-        raise errors.ModelError(f"{path}: {exc.problem.rstrip('.')}; the model is damaged or "
-                                "incomplete. Train it again ('nlp train') or pass another "
-                                "--model DIR.") from None
+        raise errors.model_damaged(path, exc.problem) from None
 
 
 def is_model_folder(directory: Path) -> bool:
@@ -132,13 +130,12 @@ def read_model_config(directory: str | Path) -> dict[str, Any]:
         raw = _model_file(d / "config.json", limit=CONFIG_BYTES)
     except errors.ModelError:
         if not os.path.lexists(d / "config.json"):
-            raise errors.ModelError(f"{d}: no theme model here (config.json missing). Train "
-                                    "one with 'nlp train' or pass --model DIR.") from None
+            raise errors.no_model(d) from None
         raise
     try:
         return check_config(json.loads(raw.decode("utf-8")), d / "config.json")
     except (json.JSONDecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
-        raise errors.ModelError(f"{d / 'config.json'}: damaged ({exc}).") from None
+        raise errors.model_part_damaged(d / "config.json", "damaged", exc) from None
 
 
 def load_model(directory: str | Path | None = None, *, codebook: Codebook | None = None,
@@ -157,36 +154,30 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     d = Path(directory) if directory is not None else default_model_dir()
     config = read_model_config(d)
     if config.get("format") not in READS:
-        raise errors.ModelError(f"{d}: model format {config.get('format')} is not supported "
-                                f"by this toolkit (format {FORMAT}). Train it again with this "
-                                "version ('nlp train --corpus NAME --out DIR'), or code from "
-                                "definitions alone with --model none.")
+        raise errors.model_format_unsupported(d, config.get("format"), FORMAT)
     try:
         saved_cb = loads_codebook(_model_file(d / "codebook.yaml").decode("utf-8"),
                                   source=str(d / "codebook.yaml"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise errors.ModelError(f"{d / 'codebook.yaml'}: missing or damaged ({exc}).") from None
+        raise errors.model_part_damaged(d / "codebook.yaml", "missing or damaged", exc) from None
     if codebook is not None and codebook.content_hash != config["codebook"]["hash"]:
-        raise errors.ModelError(
-            f"{d}: this model was trained on codebook {config['codebook']['name']!r} version "
-            f"{config['codebook']['version']}, but you are coding with {codebook.name!r} version "
-            f"{codebook.version} (different themes or definitions). Retrain it on your codebook "
-            "('nlp train') or code from definitions alone with --model none.")
+        raise errors.model_codebook_mismatch(d, config["codebook"]["name"],
+                                             config["codebook"]["version"], codebook.name,
+                                             codebook.version)
 
     if embedder is None:
         embedder = get_embedder(config["embedder_spec"])
     if getattr(embedder, "model_id", None) != config["embedder_id"]:
-        raise errors.ModelError(
-            f"{d}: this model was trained on embeddings from {config['embedder_id']!r}, not "
-            f"{getattr(embedder, 'model_id', '?')!r}; vectors from another model mean nothing "
-            "to it. Use the same embedder or retrain.")
+        raise errors.model_embedder_mismatch(d, config["embedder_id"],
+                                             getattr(embedder, "model_id", "?"))
     raw = _model_file(d / "weights.npz")
     check_weights(d / "weights.npz", raw)  # under the limits before NumPy inflates anything
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as w:
             arrays = {k: w[k.rstrip("_")] for k in _ARRAYS}
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise errors.ModelError(f"{d / 'weights.npz'}: damaged or incomplete ({exc}).") from None
+        raise errors.model_part_damaged(d / "weights.npz", "damaged or incomplete", exc) \
+            from None
     clf = ThemeClassifier(codebook=codebook or saved_cb, embedder=embedder, cache=cache,
                           **config.get("params", {}))
     clf.theme_ids_ = list(config["theme_ids"])
@@ -198,10 +189,10 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     try:
         vocab = json.loads(_model_file(d / "lexical.json").decode("utf-8"))["vocabulary"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise errors.ModelError(f"{d / 'lexical.json'}: missing or damaged ({exc}).") from None
+        raise errors.model_part_damaged(d / "lexical.json", "missing or damaged", exc) from None
     if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab) or \
             len(vocab) != clf.lex_coef_.shape[1] or len(vocab) != len(clf.lex_idf_):
-        raise errors.ModelError(f"{d / 'lexical.json'}: does not match weights.npz.")
+        raise errors.model_part_mismatch(d / "lexical.json", "weights.npz")
     clf.lex_vocabulary_ = vocab
     clf._lex_vec = clf._lex_digest = None
     clf.ref_n_ = int(config.get("reference_answers", 0))
@@ -225,16 +216,14 @@ def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
     texts_file, cap = d / "examples.json", limits.current().text
     size = texts_file.stat().st_size if texts_file.is_file() else 0
     if size > cap:  # texts capped like any input file's, before JSON reads them
-        raise errors.ModelError(f"{d / 'examples.json'}: {size:,} bytes, over the "
-                                f"{cap:,}-character limit on text from one file "
-                                f"({limits.ENV['text'][0]}).")
+        raise errors.model_text_too_big(d / "examples.json", size, cap, limits.ENV["text"][0])
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as w:
             whole, seg, owner = w["whole"], w["seg"], w["seg_owner"]
         texts = json.loads(_model_file(texts_file, limit=max(cap, 1)).decode("utf-8"))["texts"]
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
-        raise errors.ModelError(f"{d / 'examples.npz'} or examples.json: damaged or "
-                                f"incomplete ({exc}).") from None
+        raise errors.model_part_damaged(f"{d / 'examples.npz'} or examples.json",
+                                        "damaged or incomplete", exc) from None
     dim = clf.theme_vec_.shape[1]
     n = len(whole)
     ok = (whole.ndim == 2 and whole.shape == (n, dim) and seg.ndim == 2
@@ -245,7 +234,7 @@ def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
           and (texts is None or (isinstance(texts, list) and len(texts) == n
                                  and all(isinstance(t, str) for t in texts))))
     if not ok:
-        raise errors.ModelError(f"{d / 'examples.npz'}: does not match the model "
-                                f"({clf.n_examples_} examples of {dim} dimensions).")
+        raise errors.model_part_mismatch(
+            d / "examples.npz", f"the model ({clf.n_examples_} examples of {dim} dimensions)")
     return Encoded(whole=whole.astype(np.float32), seg=seg.astype(np.float32),
                    seg_owner=owner.astype(np.int64), texts=texts)

@@ -109,5 +109,4 @@ def check_weights(path: Path, data: bytes | None = None) -> None:
     try:
         check_npz(path, data=data)
     except errors.InputError as exc:
-        raise errors.ModelError(f"{path}: damaged or incomplete: {exc.problem} {exc.hint}"
-                                ) from None
+        raise errors.model_damaged_detail(path, exc.problem, exc.hint) from None

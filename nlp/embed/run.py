@@ -124,9 +124,7 @@ class DaskRunner:
         try:
             self.client = Client(cluster, timeout="20s") if self._own else cluster
         except (OSError, TimeoutError) as exc:
-            raise errors.NlpError(f"cannot reach the Dask scheduler at {cluster} ({exc}). "
-                                  "Start one with `dask scheduler` and workers with "
-                                  "`dask worker tcp://HOST:8786`.") from None
+            raise errors.no_dask_scheduler(cluster, exc) from None
 
     def map(self, method: str, parts: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed
@@ -178,7 +176,7 @@ def embed_answers(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]
     texts = [str(t) for t in texts]
     ctx = bool(getattr(embedder, "in_context", False)) if in_context is None else in_context
     if ctx and not hasattr(embedder, "encode_in_context"):
-        raise errors.EmbedderError(f"{embedder.model_id} cannot embed segments in context")
+        raise errors.cannot_embed_in_context(embedder.model_id)
     model_id = embedder.model_id
     seg_id = f"{model_id}#in-context"
     ahash = [text_hash(t) for t in texts]
@@ -219,7 +217,7 @@ def embed_answers(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]
                 Wc, Sc = (np.asarray(x, dtype=np.float32) for x in out)
                 keys = [k for i in p for k in skey[i]]
                 if len(Wc) != len(p) or len(Sc) != len(keys):
-                    raise errors.NlpError("an embedder returned the wrong number of vectors")
+                    raise errors.embedder_wrong_count()
                 hs = [ahash[i] for i in p]
                 if cache is not None:
                     cache.put(model_id, hs, Wc)
@@ -230,7 +228,7 @@ def embed_answers(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]
                 V = np.asarray(out, dtype=np.float32)
                 hs = [hashes[i] for i in p]
                 if len(V) != len(p):
-                    raise errors.NlpError("an embedder returned the wrong number of vectors")
+                    raise errors.embedder_wrong_count()
                 if cache is not None:
                     cache.put(model_id, hs, V)
                 found_w.update(zip(hs, V))

@@ -293,10 +293,9 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
         NlpError: unknown format or layout.
     """
     if format not in EXPORT_FORMATS:
-        raise errors.NlpError(f"unknown export format {format!r}; use one of "
-                              f"{', '.join(EXPORT_FORMATS)}.")
+        raise errors.unknown_export_format(format, list(EXPORT_FORMATS))
     if layout not in ("wide", "long"):
-        raise errors.NlpError(f"unknown layout {layout!r}; use wide or long.")
+        raise errors.unknown_layout(layout)
     check_output_file(out)  # before the slow part: anonymising every answer
     rows = (coded_rows(store, anonymise=anonymise, anonymiser=anonymiser)[0]
             if layout == "wide" else coding_rows(store, anonymise=anonymise,

@@ -263,7 +263,7 @@ def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: s
     else:
         what = ("is a text document, not a table" if kind == "table"
                 else f"cannot be read as {kind!r}")
-        raise errors.InputError(path, f"this file {what}; use --kind transcript or report.")
+        raise errors.wrong_kind(path, what)
     return out, kind
 
 

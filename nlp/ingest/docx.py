@@ -153,10 +153,7 @@ def read_docx(path: str | Path, data: bytes, limits: Limits) -> DocxText:
         try:
             parse_all(archive, main, make_parser(start, end, text))
         except NotWord as exc:
-            raise errors.InputError(path, f"this is not a Word file: its main part {main!r} "
-                                    f"holds a {exc} (another kind of Office file?).",
-                                    hint="Check that the file is what its extension says.") \
-                from None
+            raise errors.not_a_word_file(path, main, exc) from None
         out.objects += sum(1 for n in archive.names()
                            if n.lower().startswith(("word/embeddings/", "word/media/")))
     out.lines.extend(tables)

@@ -149,9 +149,7 @@ def csv_table(path: Path, data: bytes) -> Table:
     dialect.delimiter = delimiter
     bad = _unclosed_quote_row(text, dialect)
     if bad is not None:
-        raise errors.InputError(path, "a quoted field starting here is never closed, so it "
-                                "swallows the rest of the file.", row=bad,
-                                hint="Check for an unclosed quote mark (\") in this row.")
+        raise errors.unclosed_quote(path, bad)
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     n = 0
 
@@ -162,8 +160,7 @@ def csv_table(path: Path, data: bytes) -> Table:
         except StopIteration:
             return None
         except csv.Error as exc:
-            raise errors.InputError(path, f"the CSV cannot be parsed here ({exc}).",
-                                    row=n + 1, hint="Check for an unclosed quote mark.") from None
+            raise errors.csv_unparsable(path, n + 1, exc) from None
         n += 1
         return row
 
@@ -199,10 +196,7 @@ def csv_table(path: Path, data: bytes) -> Table:
                 continue
             if len(row) > width:
                 if any(c.strip() for c in row[width:]):
-                    raise errors.InputError(
-                        path, f"the row has {len(row)} fields but the header has "
-                        f"{width}.", row=rownum,
-                        hint="A comma inside an answer needs the answer in double quotes.")
+                    raise errors.ragged_row(path, rownum, len(row), width)
                 row = row[:width]
             # A short row's missing cells are empty: left out, never padded (a wide header
             # over a million short rows must not cost a million wide rows).
@@ -247,8 +241,7 @@ def xlsx_table(path: Path, data: bytes, *, sheet: str | None = None) -> Table:
     notes: list[str] = []
     names = wb.sheet_names
     if sheet is not None and sheet not in names:
-        raise errors.InputError(path, f"no sheet {sheet!r}; sheets are "
-                                f"{', '.join(map(repr, names))}.")
+        raise errors.no_sheet(path, sheet, list(names))
     head: list[tuple[int, dict[int, Any]]] = []
     it: Iterator[tuple[int, dict[int, Any]]] = iter(())
     chosen = None

@@ -170,8 +170,7 @@ def _exported_codings(store, suggestions: str) -> dict[str, dict[str, list[Codin
     """{response_id: {coder: [codings]}}: every researcher decision, and the model's
     suggestions as asked ("open": those no researcher has decided on yet)."""
     if suggestions not in SUGGESTIONS:
-        raise errors.NlpError(f"unknown suggestions option {suggestions!r}; use one of "
-                              f"{', '.join(SUGGESTIONS)}.")
+        raise errors.unknown_suggestions(suggestions, list(SUGGESTIONS))
     all_codings = store.codings()
     decided = {(c.response_id, c.theme_id) for c in all_codings if c.coder != MODEL_CODER}
     out: dict[str, dict[str, list[Coding]]] = defaultdict(lambda: defaultdict(list))
@@ -205,7 +204,7 @@ def project_xml(store, *, anonymise: bool = True,
     corpus = store.corpus()
     by_response = _exported_codings(store, suggestions)
     if line_breaks not in ("keep", "space"):
-        raise errors.NlpError(f"unknown line_breaks option {line_breaks!r}; use keep or space.")
+        raise errors.unknown_line_breaks(line_breaks)
     # Every span coded on an answer, carried through line ends, spaces and anonymisation.
     old_spans = [sorted({sp for cs in by_response.get(r.response_id, {}).values()
                          for c in cs for sp in _spans(c)}) for r in corpus]

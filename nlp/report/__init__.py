@@ -54,8 +54,7 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
         formats = [f.strip() for f in formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in REPORT_FORMATS]
     if bad or not formats:
-        raise errors.NlpError(f"unknown report format {', '.join(bad) or '(none)'}; use "
-                              f"{', '.join(REPORT_FORMATS)}.")
+        raise errors.unknown_report_format(list(bad), list(REPORT_FORMATS))
     out = ensure_output_dir(out_dir)  # before the slow part: a bad folder fails at once
     data = build_report_data(project, anonymise=anonymise, anonymiser=anonymiser,
                              topics=topics, embeddings=embeddings, group_by=group_by,

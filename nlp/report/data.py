@@ -131,9 +131,7 @@ def find_group(corpus: Corpus, group_by: str | None = None) -> tuple[str | None,
         if key is None and _norm(group_by) in PROVENANCE_GROUPS:
             key = _norm(group_by)
         if key is None:
-            raise errors.NlpError(f"no column {group_by!r} to group by; the responses have "
-                                  f"{', '.join(sorted(keys.values())) or 'no extra columns'} "
-                                  "(and respondent_id, question, source).")
+            raise errors.no_group_column(group_by, sorted(keys.values()))
         return key, values(key)
     for name in GROUP_NAMES:
         if name in keys:

@@ -66,11 +66,9 @@ def anonymise_settings(project: Any) -> dict[str, Any]:
             keep += [x.strip() for x in text.splitlines()
                      if x.strip() and not x.lstrip().startswith("#")]
         except errors.InputError as exc:
-            raise errors.SettingsError(f"anonymise.keep_file: cannot read {path}: "
-                                       f"{exc.problem} {exc.hint}") from None
+            raise errors.keep_file_unreadable(path, exc.problem, exc.hint) from None
         except UnicodeDecodeError as exc:
-            raise errors.SettingsError(f"anonymise.keep_file: {path} is not UTF-8 text (byte "
-                                       f"{exc.start}); save it as UTF-8.") from None
+            raise errors.keep_file_not_utf8(path, exc.start) from None
     replace = section.get("replace", {})
     if not isinstance(replace, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in replace.items()):

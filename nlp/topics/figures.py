@@ -208,10 +208,7 @@ def write_figure(fig: "go.Figure", stem: str | Path, *,
             try:
                 fig.write_image(tmp, format="png", scale=2)
             except Exception as exc:  # kaleido raises its own types when no browser is found
-                raise errors.NotReadyError(
-                    f"could not write {path.name} ({exc}). PNG export needs kaleido and a "
-                    "Chrome or Chromium it can start (set BROWSER_PATH); the HTML figures "
-                    "were written.") from exc
+                raise errors.png_failed(path.name, exc) from exc
         out.append(path)
     return out
 
@@ -267,7 +264,7 @@ def export_project_figures(project, directory: str | Path | None = None, *,
     """
     result = load_project_topics(project)
     if result is None:
-        raise errors.ProjectError("no topics yet: run 'nlp topics' first.")
+        raise errors.no_topics()
     groups = project_groups(project, group_by) if group_by else None
     return write_figures(result, directory or topics_dir(project) / "figures", groups=groups,
                          group_name=(group_by or "group").removeprefix("meta."),

@@ -310,8 +310,7 @@ def fit_topics(corpus: Corpus, *, embedder, cache=None, codebook: Codebook | Non
     excluded = tuple(r.response_id for r in corpus if r.flag is not None)
     n = len(answers)
     if n < MIN_ANSWERS:
-        raise errors.NlpError(f"topic modelling needs at least {MIN_ANSWERS} answers; this "
-                              f"corpus has {n} (non-answers and empty answers do not count).")
+        raise errors.too_few_for_topics(MIN_ANSWERS, n)
     texts, ids = answers.texts, answers.ids
     X = normalise_rows(embed_texts(texts, embedder=embedder, cache=cache, progress=progress))
     T = (theme_vectors(codebook, embedder=embedder, cache=cache, examples=examples)

@@ -143,12 +143,11 @@ def accept_emergent(project, topic_id: int, *, theme_id: str, label: str,
     """
     result = load_project_topics(project)
     if result is None:
-        raise errors.ProjectError("no topics yet: run 'nlp topics' first.")
+        raise errors.no_topics()
     try:
         topic = result.topic(int(topic_id))
     except KeyError:
-        raise errors.NlpError(f"no topic {topic_id}; topics are "
-                              f"{', '.join(str(t.topic_id) for t in result.topics)}.") from None
+        raise errors.no_topic(topic_id, [str(t.topic_id) for t in result.topics]) from None
     codebook = project.store.active_codebook()
     if theme_id in codebook.theme_ids:
         raise errors.theme_id_taken(theme_id)

@@ -31,8 +31,9 @@ def write(project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
     """Write one export into the project's exports/ folder; returns the files."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     name = NAMES.get(fmt, f"coded_quotes_{layout}_{stamp}.{fmt}").format(stamp=stamp)
-    return export.export(project, project.root / "exports" / name, format=fmt,
-                         anonymise=anonymise, layout=layout)
+    takes = export.exporter_options(fmt)  # the page offers both; each format takes its own
+    options = {k: v for k, v in {"anonymise": anonymise, "layout": layout}.items() if k in takes}
+    return export.export(project, project.root / "exports" / name, format=fmt, **options)
 
 
 def render() -> None:
