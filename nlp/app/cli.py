@@ -7,7 +7,7 @@ import os
 import runpy
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
@@ -34,7 +34,7 @@ class _CleanConsole(Console):
     the window title, a BEL, a lone CR that overwrites the line), whatever wrote them (an
     older version, a file name). Rich's own colours and cursor moves are left as they are."""
 
-    def _render_buffer(self, buffer):  # type: ignore[override]
+    def _render_buffer(self, buffer):
         return super()._render_buffer(
             seg if seg.control else Segment(clean_text(seg.text), seg.style, seg.control)
             for seg in buffer)
@@ -49,7 +49,7 @@ class _CleanFormatter(logging.Formatter):
 
 out = _CleanConsole(highlight=False, markup=False, emoji=False)
 err = _CleanConsole(stderr=True, highlight=False, markup=False, emoji=False)
-_state = {"project": None, "debug": False}
+_state: dict[str, Any] = {"project": None, "debug": False}
 
 
 def _print_error(message: str) -> None:

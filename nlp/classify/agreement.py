@@ -6,11 +6,14 @@ import itertools
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import krippendorff
 from ..store.review_themes import coder_units
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +226,7 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str], *, bootstrap: int = 1
                            bootstrap=bootstrap if counts is not None else 0, level=level)
 
 
-def project_agreement(store, *, include_model: bool = True, bootstrap: int = 1000,
+def project_agreement(store: Store, *, include_model: bool = True, bootstrap: int = 1000,
                       seed: int = 0) -> AgreementReport:
     """Agreement between the project's coders (the model counting as one) on the active
     codebook's themes; see `agreement`."""

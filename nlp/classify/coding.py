@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,6 +28,11 @@ from .model import OWN_STATISTICS, Encoded, Scored, ThemeClassifier, encode, sub
 from .persist import default_model_dir, load_model, read_model_config
 from .examples import Examples, read_coded_examples, read_examples  # noqa: F401 (API)
 from .review_queue import file_review_order, store_review_order
+
+if TYPE_CHECKING:
+    from ..embed import Embedder
+    from ..project import Project
+    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,8 @@ def bundled_examples(codebook: Codebook) -> tuple[list[str], list[list[str]]]:
     return [], []
 
 
-def project_examples(store, codebook: Codebook) -> tuple[list[str], list[list[str]], list[str]]:
+def project_examples(store: Store, codebook: Codebook
+                     ) -> tuple[list[str], list[list[str]], list[str]]:
     """Answers a researcher has decided on, with the themes they accepted (the others count
     as absent): (texts, theme lists, response ids)."""
     decided = resolve_codings(c for c in store.codings()
@@ -73,7 +79,8 @@ def project_examples(store, codebook: Codebook) -> tuple[list[str], list[list[st
 
 
 def train_classifier(codebook: Codebook, texts: Sequence[str], themes: Sequence[Sequence[str]],
-                     *, embedder, cache=None, backend: str = DEFAULT_CLASSIFIER) -> ThemeModel:
+                     *, embedder: Embedder, cache: EmbeddingCache | None = None,
+                     backend: str = DEFAULT_CLASSIFIER) -> ThemeModel:
     """Fit a classifier (`backend`, a key of CLASSIFIERS) on examples (the codebook alone when
     there are none)."""
     if backend not in CLASSIFIERS:
@@ -82,8 +89,9 @@ def train_classifier(codebook: Codebook, texts: Sequence[str], themes: Sequence[
     return clf.fit(list(texts) or None, [list(t) for t in themes] or None)
 
 
-def resolve_model(codebook: Codebook, *, model_dir: str | Path | None, embedder=None,
-                  cache=None, extra_texts: Sequence[str] = (),
+def resolve_model(codebook: Codebook, *, model_dir: str | Path | None,
+                  embedder: Embedder | None = None,
+                  cache: EmbeddingCache | None = None, extra_texts: Sequence[str] = (),
                   extra_themes: Sequence[Sequence[str]] = ()) -> ThemeClassifier:
     """The model to code with.
 
@@ -157,7 +165,7 @@ def _span(se: np.ndarray) -> tuple[int, int] | None:
 CHUNK = 2_000  # answers scored and written together (and embedded between cache writes)
 
 
-def embed_run(texts: Sequence[str], embedder, *, cache: EmbeddingCache | None = None,
+def embed_run(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCache | None = None,
               chunk: int = CHUNK, progress: bool = False, runner=None) -> Encoded:
     """`encode` for a long run: `chunk` answers at a time go to the cache as they finish (a
     killed run resumes where it stopped), here or on `runner` (a cluster), with progress."""
@@ -234,12 +242,12 @@ def batch_embedder(spec: str | None = None, *, device: str | None = "auto"):
     return emb
 
 
-def project_embedder(project, *, device: str | None = "cpu"):
-    return (batch_embedder(project.config.get("embedder"), device=device),
+def project_embedder(project: Project, *, device: str | None = "cpu"):
+    return (batch_embedder(project.settings.embedder, device=device),
             EmbeddingCache(project.cache_dir))
 
 
-def code_project(project, *, recode_all: bool = False, model_dir: str | Path | None = None,
+def code_project(project: Project, *, recode_all: bool = False, model_dir: str | Path | None = None,
                  progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
                  cluster=None) -> CodeRun:
     """Code the project's answers not yet coded (all with `recode_all`), learning first from
@@ -253,7 +261,7 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     codebook = store.active_codebook()
     embedder, cache = project_embedder(project, device=device)
     ex_t, ex_y, ex_ids = project_examples(store, codebook)
-    model = resolve_model(codebook, model_dir=model_dir or project.config.get("model"),
+    model = resolve_model(codebook, model_dir=model_dir or project.settings.model,
                           embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
     everything = store.corpus()
     every_answer = everything.answers()
@@ -270,7 +278,7 @@ def code_project(project, *, recode_all: bool = False, model_dir: str | Path | N
     corpus = Corpus(tuple(r for r in everything if r.response_id not in done))
     answers = corpus.answers()
     run = CodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
-                  model=str(model_dir or project.config.get("model") or "default"))
+                  model=str(model_dir or project.settings.model or "default"))
     todo = [i for i, r in enumerate(every_answer) if r.response_id not in done]
     enc = subset(enc_all, todo)
     per_theme = np.zeros(len(model.theme_ids_), dtype=int)
@@ -356,7 +364,8 @@ def _lines(model, part: Corpus, codings: list[Coding], scored: Scored,
 def code_file(input_path: str | Path, out_path: str | Path, *, codebook_path=None,
               model_dir: str | Path | None = None, examples: str | Path | None = None,
               progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
-              cluster=None, embedder=None, on_chunk: Callable[[int], None] | None = None) -> int:
+              cluster=None, embedder: Embedder | None = None,
+              on_chunk: Callable[[int], None] | None = None) -> int:
     """File mode of `nlp code`: one {"id", "themes", "scores", "review_rank"} JSON line per
     input row. An answer whose id is among the examples' ids keeps the examples' themes and
     has no `review_rank`; every other answer is ranked 1..n in the review order (1 = review

@@ -7,7 +7,7 @@ import os
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from ..fsio import atomic_dir, check_output_dir, read_input
 from ..types import Codebook
 from .model import Encoded, ThemeClassifier, subset
 from .persist_checks import check_config, check_weights
+
+if TYPE_CHECKING:
+    from ..embed import Embedder, EmbeddingCache
 
 FORMAT = 5  # 5: + the examples, for the theme-share correction; 4: + lexical prior (a sixth prior feature); 3: consultation-relative prior (2: absolute prior constants; 1: Platt blend)
 READS = (4, 5)  # a format 4 model loads without the theme-share correction
@@ -139,7 +142,8 @@ def read_model_config(directory: str | Path) -> dict[str, Any]:
 
 
 def load_model(directory: str | Path | None = None, *, codebook: Codebook | None = None,
-               embedder=None, cache=None) -> ThemeClassifier:
+               embedder: Embedder | None = None,
+               cache: EmbeddingCache | None = None) -> ThemeClassifier:
     """Load a saved theme model.
 
     Args:

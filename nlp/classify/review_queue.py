@@ -2,7 +2,7 @@
 and for file mode's `review_rank` (the ranking itself is `nlp.classify.active`)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from ..types import Corpus
 from .active import review_order
 from .examples import Examples
 from .model import Encoded
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def confirmed_counts(theme_ids: Sequence[str], themes: Sequence[Sequence[str]]) -> np.ndarray:
@@ -38,7 +41,8 @@ def file_review_order(corpus: Corpus, model, enc: Encoded, proba: np.ndarray,
     return {rid: int(ranks[i]) for i, rid in enumerate(corpus.ids) if ranks[i] > 0}
 
 
-def store_review_order(store, model, answers: Corpus, enc: Encoded, reviewed_ids: Sequence[str],
+def store_review_order(store: Store, model, answers: Corpus, enc: Encoded,
+                       reviewed_ids: Sequence[str],
                        reviewed_themes: Sequence[Sequence[str]], *, model_id: str) -> None:
     """Rank every answer no researcher has decided on for review (`review_order`, with its
     random checks) by the model's current scores, and store the order."""

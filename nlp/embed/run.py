@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from .. import errors
 from ..types import text_hash
+
+if TYPE_CHECKING:
+    from . import Embedder, EmbeddingCache
 
 log = logging.getLogger("nlp.embed")
 
@@ -156,13 +159,14 @@ class DaskRunner:
             self.client.close()
 
 
-def make_runner(embedder, cluster=None):
+def make_runner(embedder: Embedder, cluster=None):
     """Where chunks run: this process, or a Dask cluster (an address or a Client)."""
     return LocalRunner(embedder) if cluster is None else DaskRunner(embedder, cluster)
 
 
 def embed_answers(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
-                  embedder, cache=None, chunk: int = CHUNK, progress: bool = False,
+                  embedder: Embedder, cache: EmbeddingCache | None = None, chunk: int = CHUNK,
+                  progress: bool = False,
                   runner=None, in_context: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of answers and of their segments (`spans[i]`: (start, end) of answer i's).
 

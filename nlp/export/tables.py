@@ -5,15 +5,19 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import errors
 from ..fsio import atomic_path, check_output_file
+from ..store import Store
 from ..store.memos import list_memos
 from ..store.resolve import RESOLUTION_RULE, resolve_codings
 from ..text.anon_project import project_anonymiser
 from ..text.offsets import rewrite_with_spans
 from .cells import EXCEL_CELL_LIMIT, FORMULA_START, cell, fit_excel, neutralise
+
+if TYPE_CHECKING:
+    from ..project import Project
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +26,7 @@ __all__ = ["EXPORT_FORMATS", "FORMULA_START", "atomic_path", "cell", "coded_rows
            "export_project", "metadata_columns", "neutralise"]
 
 
-def coded_rows(store, *, anonymise: bool = True,
+def coded_rows(store: Store | Project, *, anonymise: bool = True,
                anonymiser: Callable[[Sequence[str]], list[str]] | None = None
                ) -> tuple[list[dict[str, Any]], list[str]]:
     """One dict per response with its provenance and, per theme, the coded status.
@@ -34,7 +38,7 @@ def coded_rows(store, *, anonymise: bool = True,
     follows (see `metadata_columns`). `store` may be the Project (its anonymisation settings
     then apply). Returns (rows, theme ids in codebook order).
     """
-    owner, store = store, getattr(store, "store", store)
+    owner, store = store, (store if isinstance(store, Store) else store.store)
     codebook = store.active_codebook()
     theme_ids = codebook.theme_ids
     corpus = store.corpus()
@@ -74,7 +78,7 @@ def coded_rows(store, *, anonymise: bool = True,
     return rows, theme_ids
 
 
-def coding_rows(store, *, anonymise: bool = True,
+def coding_rows(store: Store | Project, *, anonymise: bool = True,
                 anonymiser: Callable[[Sequence[str]], list[str]] | None = None
                 ) -> list[dict[str, Any]]:
     """One dict per coding (response x theme x coder), with the response text, the spans the
@@ -83,7 +87,7 @@ def coding_rows(store, *, anonymise: bool = True,
     characters of the exported `text`), `disagreement` (researchers differ on this answer and
     theme), `stands` (this coding is the one RESOLUTION_RULE keeps) and the response's
     metadata columns (see `metadata_columns`)."""
-    owner, store = store, getattr(store, "store", store)
+    owner, store = store, (store if isinstance(store, Store) else store.store)
     corpus = store.corpus()
     all_codings = store.codings()
     resolved = resolve_codings(all_codings)
@@ -278,7 +282,7 @@ def _write_xlsx(store, tmp: Path, df, *, layout: str,
             frame.to_excel(xw, sheet_name=name, index=False)
 
 
-def export_project(store, out: str | Path, *, format: str, anonymise: bool = True,
+def export_project(store: Store | Project, out: str | Path, *, format: str, anonymise: bool = True,
                    layout: str = "wide",
                    anonymiser: Callable[[Sequence[str]], list[str]] | None = None) -> Path:
     """Write the project's coded quotes to `out` (atomically).
@@ -300,7 +304,7 @@ def export_project(store, out: str | Path, *, format: str, anonymise: bool = Tru
     rows = (coded_rows(store, anonymise=anonymise, anonymiser=anonymiser)[0]
             if layout == "wide" else coding_rows(store, anonymise=anonymise,
                                                  anonymiser=anonymiser))
-    owner, store = store, getattr(store, "store", store)
+    owner, store = store, (store if isinstance(store, Store) else store.store)
     out = Path(out)
     with atomic_path(out) as tmp:
         if format == "jsonl":

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .. import errors
 from ..limits import Budget
@@ -23,6 +23,9 @@ from .readers import (MAX_CELL, MAX_ID, check_not_binary, clean_text, decode, do
 from .tables import (ID_NAMES, QUESTION_NAMES, RESPONDENT_NAMES, TEXT_NAMES, Table, as_text,
                      csv_table, jsonl_table, norm_name, xlsx_table)
 from .transcripts import looks_like_transcript, respondent_turns
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +352,8 @@ def _store_read(store, conn, p: Path, result: ReadResult, opts: ImportOptions) -
                          skipped_present=skipped)
 
 
-def import_file(store, path: str | Path, options: ImportOptions | None = None) -> ImportSummary:
+def import_file(store: Store, path: str | Path,
+                options: ImportOptions | None = None) -> ImportSummary:
     """Import one file into the project in one transaction: all of it or nothing.
 
     A file whose bytes were imported before adds nothing; a row whose id and text are already
@@ -363,7 +367,7 @@ def import_file(store, path: str | Path, options: ImportOptions | None = None) -
     return import_files(store, [path], options)[0]
 
 
-def import_files(store, paths: Sequence[str | Path],
+def import_files(store: Store, paths: Sequence[str | Path],
                  options: ImportOptions | None = None) -> list[ImportSummary]:
     """Import several files as one unit: every file is read and checked first (REFI-QDA
     projects included), then all are stored in one transaction, so a bad file (or a

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
@@ -34,6 +34,9 @@ from ..types import MODEL_CODER, Codebook, ImportSummary, Response, Theme
 from .codes import (_MAX_NAME, _bad, _kid, _kids, _local, _norm_guid, _target_codebook,
                     codes_to_themes, parse_xml)
 from .schema import _FIELDS, _LINE, MODEL_USER_NAME
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -447,7 +450,7 @@ def read_qdpx(path: Path, limits: Limits | None = None) -> QdpxRead:
                     spans=reader.spans, memos=reader.memos)
 
 
-def store_qdpx(store, conn, read: QdpxRead, current: Codebook
+def store_qdpx(store: Store, conn, read: QdpxRead, current: Codebook
                ) -> tuple[ImportSummary, Codebook]:
     """Store what `read_qdpx` read inside the caller's write transaction: texts ->
     responses, codes -> themes (missing ones added to a new codebook version), codings ->
@@ -515,7 +518,7 @@ def store_qdpx(store, conn, read: QdpxRead, current: Codebook
     return summary, new_cb or current
 
 
-def import_qdpx(store, path: Path) -> ImportSummary:
+def import_qdpx(store: Store, path: Path) -> ImportSummary:
     """Import a .qdpx in one transaction: texts -> responses (a selection over part of a
     text becomes a response of its own), codes -> themes (missing ones added to a new
     codebook version), codings -> decisions (the model's user -> suggestions; any other user

@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from .. import errors
@@ -20,6 +20,9 @@ from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
 from .codes import codes_to_themes, parse_xml
 from .reader import import_qdpx as _import
 from .schema import CODEBOOK_NS, MODEL_USER_NAME, ORIGIN, PROJECT_NS, SUGGESTIONS, code_guid, guid
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ def codebook_xml(codebook: Codebook) -> bytes:
     return _to_bytes(root, CODEBOOK_NS)
 
 
-def export_qdc(store, out: str | Path) -> Path:
+def export_qdc(store: Store, out: str | Path) -> Path:
     """Write the project's active codebook as a REFI-QDA .qdc file (atomically)."""
     out = Path(out)
     with atomic_path(out) as tmp:
@@ -190,7 +193,7 @@ def _pseudonyms(ids: Sequence[str], anonymiser: Callable[[list[str]], list[str]]
     return {i: f"respondent {n}" for n, i in enumerate(sorted(changed), start=1)}
 
 
-def project_xml(store, *, anonymise: bool = True,
+def project_xml(store: Store, *, anonymise: bool = True,
                 anonymiser: Callable[[list[str]], list[str]] | None = None,
                 suggestions: str = "open", name: str | None = None,
                 line_breaks: str = "keep") -> tuple[bytes, dict[str, bytes]]:
@@ -345,7 +348,7 @@ def project_xml(store, *, anonymise: bool = True,
     return _to_bytes(root, PROJECT_NS), files
 
 
-def export_qdpx(store, out: str | Path, *, anonymise: bool = True,
+def export_qdpx(store: Store, out: str | Path, *, anonymise: bool = True,
                 anonymiser: Callable[[list[str]], list[str]] | None = None,
                 suggestions: str = "open", name: str | None = None,
                 line_breaks: str = "keep") -> Path:
@@ -387,7 +390,7 @@ def read_qdc(path: str | Path) -> Codebook:
     return Codebook(name=Path(path).stem, version=1, themes=tuple(themes))
 
 
-def import_qdpx(store, path: str | Path):
+def import_qdpx(store: Store, path: str | Path):
     """Import a .qdpx (ours or another program's) into the project: its texts as responses,
     its codes as themes, its codings as decisions of its users. See _refiqda_read.
 

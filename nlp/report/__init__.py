@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .. import errors
 from ..fsio import ensure_output_dir
@@ -15,13 +15,16 @@ from .data import (GROUP_NAMES, MAX_GROUPS, REPORT_FORMATS, ReportData, ThemeFin
                    TopicSummary, build_report_data, find_group)
 from .render import draw_chart, render_docx, render_html, render_md
 
+if TYPE_CHECKING:
+    from ..project import Project
+
 log = logging.getLogger(__name__)
 
 __all__ = ["GROUP_NAMES", "MAX_GROUPS", "REPORT_FORMATS", "ReportData", "ThemeFinding",
            "TopicSummary", "build_report_data", "find_group", "write_project_report", "write_report"]
 
 
-def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPORT_FORMATS,
+def write_report(project: Project, out_dir: str | Path, *, formats: Sequence[str] = REPORT_FORMATS,
                  anonymise: bool = True,
                  anonymiser: Callable[[list[str]], list[str]] | None = None,
                  topics: Sequence[ModelTopic] | None = None,
@@ -66,7 +69,7 @@ def write_report(project, out_dir: str | Path, *, formats: Sequence[str] = REPOR
     return paths + ([chart] if chart else [])
 
 
-def write_project_report(project, out_dir: str | Path, *,
+def write_project_report(project: Project, out_dir: str | Path, *,
                          formats: Sequence[str] = REPORT_FORMATS, anonymise: bool = True,
                          group_by: str | None = None,
                          strict: bool | None = None) -> list[Path]:

@@ -7,10 +7,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .. import errors
 from ..classify.audit import estimate as audit_estimate
+from ..store import Store
 from ..store.resolve import resolve_codings
 from ..store.review_order import decided_checks
 from ..text.anon_project import project_anonymiser
@@ -19,6 +20,9 @@ from ..types import MODEL_CODER, Codebook, Corpus, Theme
 from .estimate import Estimate, estimate
 from .select import QuoteCandidate, SelectedQuote, select_quotes
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..project import Project
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +216,7 @@ def _estimates(answers: Corpus, theme_ids: Sequence[str],
     return per, per_group, len(reviewed & set(ids)), unscored
 
 
-def build_report_data(project, *, anonymise: bool = True,
+def build_report_data(project: Project | Store, *, anonymise: bool = True,
                       anonymiser: Callable[[list[str]], list[str]] | None = None,
                       topics: Sequence[ModelTopic] | None = None,
                       embeddings: Mapping[str, Any] | None = None,
@@ -223,7 +227,7 @@ def build_report_data(project, *, anonymise: bool = True,
     Args: see write_report.
     """
 
-    store = getattr(project, "store", project)
+    store = project if isinstance(project, Store) else project.store
     codebook = store.active_codebook()
     corpus = store.corpus()
     answers = corpus.answers()

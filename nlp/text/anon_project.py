@@ -43,8 +43,8 @@ def anonymise_settings(project: Any) -> dict[str, Any]:
     Raises:
         SettingsError: an unknown key or a value of the wrong kind.
     """
-    config = getattr(project, "config", None) or {}
-    section = config.get(SECTION) or {}
+    settings = getattr(project, "settings", None)  # a Project's typed project.json
+    section = (settings.sections.get(SECTION) if settings is not None else None) or {}
     if not isinstance(section, Mapping):
         raise errors.bad_setting("project.json 'anonymise'", "an object of settings")
     unknown = sorted(set(section) - set(KNOWN))

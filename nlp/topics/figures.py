@@ -21,6 +21,7 @@ from ..fsio import atomic_path, atomic_write, ensure_output_dir
 from .project import load_project_topics, topics_dir
 
 if TYPE_CHECKING:
+    from ..project import Project
     import plotly.graph_objects as go
 
     from .model import TopicResult
@@ -240,7 +241,7 @@ def write_figures(result: "TopicResult", directory: str | Path, *,
     return paths
 
 
-def project_groups(project, by: str = "source") -> dict[str, str]:
+def project_groups(project: Project, by: str = "source") -> dict[str, str]:
     """Group of each project response: "source", "question", "respondent_id", or a metadata
     field (its name, or "meta.NAME")."""
     out = {}
@@ -255,7 +256,7 @@ def project_groups(project, by: str = "source") -> dict[str, str]:
     return out
 
 
-def export_project_figures(project, directory: str | Path | None = None, *,
+def export_project_figures(project: Project, directory: str | Path | None = None, *,
                            group_by: str | None = "source", png: bool = True) -> list[Path]:
     """Write the figures of the project's saved topics (default: cache/topics/figures/).
 

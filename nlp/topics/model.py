@@ -10,7 +10,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
@@ -22,6 +22,9 @@ from ..types import Codebook, Corpus
 from .cluster import (MIN_ANSWERS, choose_params, cluster, min_topic_size, normalise_rows,
                       seed_themes)
 from .metrics import Stability, diversity, match_themes, npmi_coherence, stability
+
+if TYPE_CHECKING:
+    from ..embed import Embedder, EmbeddingCache
 
 log = logging.getLogger("nlp.topics")
 
@@ -244,7 +247,7 @@ def _bertopic_keywords(texts: list[str], X: np.ndarray, labels: np.ndarray,
     return out
 
 
-def theme_vectors(codebook: Codebook, *, embedder, cache=None,
+def theme_vectors(codebook: Codebook, *, embedder: Embedder, cache: EmbeddingCache | None = None,
                   examples: Mapping[str, Sequence[str]] | None = None) -> np.ndarray:
     """One unit vector per theme: the mean of its label+definition and include examples, averaged
     with the mean of researcher-confirmed answers (`examples`, by theme id) when there are any."""
@@ -279,7 +282,8 @@ def _quotes(X: np.ndarray, labels: np.ndarray, t: int, cent: np.ndarray, ids: Se
     return tuple(out)
 
 
-def fit_topics(corpus: Corpus, *, embedder, cache=None, codebook: Codebook | None = None,
+def fit_topics(corpus: Corpus, *, embedder: Embedder, cache: EmbeddingCache | None = None,
+               codebook: Codebook | None = None,
                examples: Mapping[str, Sequence[str]] | None = None, seed: int = 0,
                stability_runs: int = 5, outlier_threshold: float = 0.0, method: str = "auto",
                spacy_model: str | None = None, progress: bool = False) -> TopicResult:

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..types import Codebook, Theme
 from .metrics import Stability
 from .model import Topic, TopicResult, fit_topics
 
+if TYPE_CHECKING:
+    from ..project import Project
+
 log = logging.getLogger("nlp.topics")
 
 FORMAT = 1
@@ -26,7 +29,7 @@ RESULT_FILE = "topics.json"
 CENTROIDS_FILE = "centroids.npy"
 
 
-def topics_dir(project) -> Path:
+def topics_dir(project: Project) -> Path:
     """Where a project's topic model is saved: cache/topics/ beside the database."""
     return project.cache_dir / "topics"
 
@@ -93,7 +96,7 @@ def _examples(project, codebook: Codebook) -> dict[str, list[str]]:
     return out
 
 
-def project_fingerprint(project, *, seed: int = 0) -> str:
+def project_fingerprint(project: Project, *, seed: int = 0) -> str:
     """What a saved model depends on: answers, codebook, confirmed examples, embedder, seed."""
     store = project.store
     codebook = store.active_codebook()
@@ -108,7 +111,7 @@ def project_fingerprint(project, *, seed: int = 0) -> str:
     return h.hexdigest()[:20]
 
 
-def fit_project_topics(project, *, seed: int = 0, stability_runs: int = 5,
+def fit_project_topics(project: Project, *, seed: int = 0, stability_runs: int = 5,
                        progress: bool = False) -> TopicResult:
     """Fit topics to the project's answers, guided by its active codebook and the answers
     researchers have confirmed, and save the result in cache/topics/.
@@ -127,12 +130,12 @@ def fit_project_topics(project, *, seed: int = 0, stability_runs: int = 5,
     return result
 
 
-def load_project_topics(project) -> TopicResult | None:
+def load_project_topics(project: Project) -> TopicResult | None:
     """The project's saved topic model, without refitting (None if never fitted)."""
     return load_topics(topics_dir(project))
 
 
-def accept_emergent(project, topic_id: int, *, theme_id: str, label: str,
+def accept_emergent(project: Project, topic_id: int, *, theme_id: str, label: str,
                     definition: str) -> Codebook:
     """Add an emergent topic to the codebook as a new theme (a new codebook version, made
     active), with the topic's first three quotes as its include examples.
@@ -218,7 +221,7 @@ def view_topics(result: TopicResult, *, refitted: bool = False) -> TopicsView:
                       rows=tuple(rows), notes=tuple(notes), result=result, refitted=refitted)
 
 
-def topics_command(project, *, refit: bool = False, seed: int = 0,
+def topics_command(project: Project, *, refit: bool = False, seed: int = 0,
                    progress: bool = False) -> TopicsView:
     """What `nlp topics` runs: the saved model when it is current (same answers, codebook,
     confirmed examples, embedder and seed), else a fresh fit; then the rows to print."""

@@ -2,6 +2,8 @@
 coding), REFI-QDA (.qdpx, .qdc) and the report draft; download buttons."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +13,9 @@ import streamlit as st
 from nlp import errors, export
 from nlp.app.ui import state, widgets
 from nlp.store.resolve import RESOLUTION_RULE
+
+if TYPE_CHECKING:
+    from nlp.project import Project
 
 log = logging.getLogger(__name__)
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument."
@@ -27,7 +32,7 @@ FORMATS = tuple(export.EXPORTERS)
 NAMES = {"qdpx": "project_{stamp}.qdpx", "qdc": "codebook_{stamp}.qdc", "report": "report_{stamp}"}
 
 
-def write(project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
+def write(project: Project, fmt: str, *, anonymise: bool, layout: str) -> list[Path]:
     """Write one export into the project's exports/ folder; returns the files."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     name = NAMES.get(fmt, f"coded_quotes_{layout}_{stamp}.{fmt}").format(stamp=stamp)

@@ -2,6 +2,8 @@
 decisions, next/previous, undo; most informative first or filtered."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from dataclasses import replace
 
@@ -16,6 +18,9 @@ from nlp.store.context import source_context
 from nlp.store.review_order import decided_checks, is_random_check
 from nlp.types import MODEL_CODER, Codebook
 
+if TYPE_CHECKING:
+    from nlp.store import Store
+
 log = logging.getLogger(__name__)
 
 STATUS_LABELS = {"unreviewed": "Not yet reviewed", "any": "All answers",
@@ -27,7 +32,7 @@ RANDOM_CHECK = ("Random check: this answer was drawn at random, not for the mode
                 "Code it as any other.")
 
 
-def audit_sentence(store, codebook: Codebook) -> str:
+def audit_sentence(store: Store, codebook: Codebook) -> str:
     """How far to trust the unreviewed suggestions, from the random checks decided so far."""
     checks = decided_checks(store, codebook.theme_ids)
     return estimate([m for _, m, _ in checks], [r for _, _, r in checks]).sentence()
