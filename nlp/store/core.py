@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -14,8 +15,8 @@ from sqlalchemy import event
 
 from .. import errors
 from . import health
+from .changes import CHUNK, Change, now, row_spans, write_codings
 from .changes import coding_state as _state
-from .changes import row_spans
 from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
                      sources, theme_scores, themes)
 from ..codebook import dumps_codebook, loads_codebook
@@ -24,11 +25,16 @@ from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Store", "metadata"]
+__all__ = ["Store", "StoredAnswer", "metadata"]
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class StoredAnswer:
+    """What the project stores under a response id: its text's hash and where it came from."""
+
+    text_hash: str
+    source: str  # file name ("" when entered directly)
+    path: str | None  # resolved path the file was imported from
 
 
 PG_WRITE_LOCK = 7_262_011  # advisory lock key (any constant; per database)
@@ -176,25 +182,33 @@ class Store:
             conn.execute(sa.insert(settings).values(key=key, value=value))
 
     # -- sources and responses -------------------------------------------------------------
-    def source_by_hash(self, content_hash: str) -> dict[str, Any] | None:
-        with self.read() as conn:
-            row = conn.execute(sa.select(sources).where(
-                sources.c.content_hash == content_hash)).mappings().first()
+    def source_by_hash(self, content_hash: str,
+                       conn: sa.Connection | None = None) -> dict[str, Any] | None:
+        """The source imported from a file with these bytes (None: not imported yet). Pass
+        the import's write transaction as `conn`, so two imports of one file add it once."""
+        q = sa.select(sources).where(sources.c.content_hash == content_hash)
+        if conn is not None:
+            row = conn.execute(q).mappings().first()
+        else:
+            with self.read() as c:
+                row = c.execute(q).mappings().first()
         return dict(row) if row else None
 
-    def existing_hashes(self, response_ids: Sequence[str],
-                        conn: sa.Connection | None = None) -> dict[str, tuple[str, str]]:
-        """{response_id: (text_hash, source name)} for those ids already stored."""
-        out: dict[str, tuple[str, str]] = {}
+    def stored_answers(self, response_ids: Sequence[str],
+                       conn: sa.Connection | None = None) -> dict[str, StoredAnswer]:
+        """{response_id: what is stored under it} for those of the ids already stored (read
+        in `conn`, the caller's transaction, when given)."""
+        out: dict[str, StoredAnswer] = {}
         ids = list(response_ids)
 
         def run(c: sa.Connection) -> None:
-            for i in range(0, len(ids), 900):
-                q = (sa.select(responses.c.response_id, responses.c.text_hash, sources.c.name)
+            for i in range(0, len(ids), CHUNK):
+                q = (sa.select(responses.c.response_id, responses.c.text_hash, sources.c.name,
+                               sources.c.path)
                      .select_from(responses.outerjoin(sources))
-                     .where(responses.c.response_id.in_(ids[i:i + 900])))
-                for rid, h, name in c.execute(q):
-                    out[rid] = (h, name or "")
+                     .where(responses.c.response_id.in_(ids[i:i + CHUNK])))
+                for rid, h, name, path in c.execute(q):
+                    out[rid] = StoredAnswer(h, name or "", path)
 
         if conn is not None:
             run(conn)
@@ -208,7 +222,7 @@ class Store:
                    rows_read: int) -> int:
         res = conn.execute(sa.insert(sources).values(
             name=name, path=path, format=format, content_hash=content_hash, encoding=encoding,
-            options=dict(options), rows_read=rows_read, imported_at=_now()))
+            options=dict(options), rows_read=rows_read, imported_at=now()))
         return int(res.inserted_primary_key[0])
 
     def add_responses(self, conn: sa.Connection, rows: Iterable[Response],
@@ -299,7 +313,7 @@ class Store:
             cb_id = int(conn.execute(sa.insert(codebooks).values(
                 name=codebook.name, version=str(codebook.version),
                 content_hash=codebook.content_hash, yaml=dumps_codebook(codebook),
-                active=False, created_at=_now())).inserted_primary_key[0])
+                active=False, created_at=now())).inserted_primary_key[0])
             conn.execute(sa.insert(themes), [{
                 "codebook_id": cb_id, "position": i, "theme_id": t.theme_id,
                 "label": t.label, "definition": t.definition, "include": list(t.include),
@@ -310,15 +324,19 @@ class Store:
                          .values(active=True))
         return cb_id
 
-    def active_codebook(self) -> Codebook:
-        """The codebook the project codes with now.
+    def active_codebook(self, conn: sa.Connection | None = None) -> Codebook:
+        """The codebook the project codes with now (read in `conn`, the caller's transaction,
+        when given).
 
         Raises:
             ProjectError: the project has no codebook.
         """
-        with self.read() as conn:
-            y = conn.execute(sa.select(codebooks.c.yaml).where(codebooks.c.active.is_(True))
-                             ).scalar()
+        q = sa.select(codebooks.c.yaml).where(codebooks.c.active.is_(True))
+        if conn is not None:
+            y = conn.execute(q).scalar()
+        else:
+            with self.read() as c:
+                y = c.execute(q).scalar()
         if y is None:
             raise errors.ProjectError("the project has no codebook; add one with "
                                       "'nlp codebook set FILE'.")
@@ -351,12 +369,12 @@ class Store:
 
         Every score is also a row of theme_scores (the confidence-band filter's index).
         """
-        now = _now()
+        at = now()
         n = 0
         with self.write() as conn:
             ids = list(scores)
-            for i in range(0, len(ids), 900):
-                chunk = ids[i:i + 900]
+            for i in range(0, len(ids), CHUNK):
+                chunk = ids[i:i + CHUNK]
                 conn.execute(sa.delete(predictions).where(predictions.c.response_id.in_(chunk)))
                 conn.execute(sa.delete(theme_scores).where(
                     theme_scores.c.response_id.in_(chunk)))
@@ -364,7 +382,7 @@ class Store:
                 conn.execute(sa.insert(predictions), [{
                     "response_id": rid, "model_id": model_id, "scores": dict(s),
                     "uncertainty": float((uncertainty or {}).get(rid, 0.0)),
-                    "priority": float((uncertainty or {}).get(rid, 0.0)), "updated_at": now}
+                    "priority": float((uncertainty or {}).get(rid, 0.0)), "updated_at": at}
                     for rid, s in scores.items()])
                 # One row per (answer, theme): 1.5 million at 100,000 answers and 15 themes,
                 # so straight to the driver (SQLAlchemy's dict rows took twice as long).
@@ -379,50 +397,35 @@ class Store:
                         batch = []
                 if batch:
                     conn.exec_driver_sql(sql, batch)
-            current: dict[tuple[str, str], dict[str, Any]] = {}
-            for i in range(0, len(ids), 900):
+            current: dict[tuple[str, str, str], dict[str, Any]] = {}
+            for i in range(0, len(ids), CHUNK):
                 for row in conn.execute(sa.select(codings).where(
                         codings.c.coder == MODEL_CODER,
-                        codings.c.response_id.in_(ids[i:i + 900]))).mappings():
-                    current[(row["response_id"], row["theme_id"])] = dict(row)
-            ins, upd, dels, evs = [], [], [], []
+                        codings.c.response_id.in_(ids[i:i + CHUNK]))).mappings():
+                    current[(row["response_id"], row["theme_id"], MODEL_CODER)] = dict(row)
+            changes: list[Change] = []
             for rid, s in scores.items():
                 for tid, p in s.items():
-                    key = (rid, tid)
+                    key = (rid, tid, MODEL_CODER)
                     old = current.get(key)
                     want = (tid in suggested.get(rid, ())) if suggested is not None \
                         else p >= thresholds.get(tid, 0.5)
-                    after = {"origin": "model", "status": "suggested", "confidence": float(p)}
-                    span = (evidence or {}).get(key) or (None, None)
-                    if want and old is None:
-                        ins.append({"response_id": rid, "theme_id": tid, "coder": MODEL_CODER,
-                                    "updated_at": now, "span_start": span[0],
-                                    "span_end": span[1], **after})
-                    elif want and old is not None:
-                        upd.append({"_id": old["id"], "confidence": float(p), "updated_at": now,
-                                    "span_start": span[0], "span_end": span[1]})
-                    elif not want and old is not None:
-                        dels.append(old["id"])
-                        after = None  # type: ignore[assignment]
-                    else:
-                        continue
-                    if old is None or after is None or abs((old["confidence"] or 0) - p) > 1e-9:
-                        evs.append({"at": now, "actor": MODEL_CODER, "action": "model",
-                                    "response_id": rid, "theme_id": tid, "coder": MODEL_CODER,
-                                    "before": _state(old), "after": after, "undoes": None})
-            if ins:
-                conn.execute(sa.insert(codings), ins)
-            if upd:
-                conn.execute(sa.update(codings).where(codings.c.id == sa.bindparam("_id"))
-                             .values(confidence=sa.bindparam("confidence"),
-                                     updated_at=sa.bindparam("updated_at"),
-                                     span_start=sa.bindparam("span_start"),
-                                     span_end=sa.bindparam("span_end")), upd)
-            for i in range(0, len(dels), 900):
-                conn.execute(sa.delete(codings).where(codings.c.id.in_(dels[i:i + 900])))
-            if evs:
-                conn.execute(sa.insert(events), evs)
-            n = len(ins) + len(upd)
+                    span = (evidence or {}).get(key[:2]) or (None, None)
+                    cols = {"confidence": float(p), "updated_at": at,
+                            "span_start": span[0], "span_end": span[1]}
+                    if want:
+                        after = {"origin": "model", "status": "suggested",
+                                 "confidence": float(p)}
+                        if old is None:
+                            cols = {"origin": "model", "status": "suggested", **cols}
+                        moved = old is None or abs((old["confidence"] or 0) - p) > 1e-9
+                        changes.append(Change(rid, tid, MODEL_CODER, after, columns=cols,
+                                              logged=moved))
+                        n += 1
+                    elif old is not None:
+                        changes.append(Change(rid, tid, MODEL_CODER, None))
+            write_codings(conn, changes, actor=MODEL_CODER, action="model", at=at,
+                          current=current)
         return n
 
     def codings(self, *, response_id: str | None = None, coder: str | None = None,

@@ -13,11 +13,9 @@ from .. import errors
 from ..codebook import dumps_codebook, loads_codebook, next_version, parse_codebook
 from ..text.clean import clean_codebook
 from ..types import MODEL_CODER, Codebook, Theme
-from .changes import coding_state, researcher
+from .changes import Change, coding_state, now, researcher, write_codings
 from .core import Store
-from .review import _now
-from .schema import (codebooks, codings, events, memos, predictions, responses, sources,
-                     themes)
+from .schema import codebooks, codings, memos, predictions, responses, sources
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ def _group_expr(by: str) -> sa.ColumnElement[Any]:
         return responses.c[by]
     if by.startswith("meta:") and len(by) > 5:
         return responses.c.meta[by[5:]].as_string()
-    raise ValueError(f"cannot group by {by!r}; use source, question, respondent_id or meta:KEY")
+    raise errors.bad_group(by)
 
 
 def _latest_decisions(conn: sa.Connection, group: sa.ColumnElement[Any] | None = None
@@ -218,20 +216,6 @@ def _free_version(conn: sa.Connection, codebook: Codebook) -> Codebook:
     return cb
 
 
-def _insert_codebook(conn: sa.Connection, codebook: Codebook) -> int:
-    codebook = clean_codebook(codebook)  # the editor's labels and definitions, as import cleans
-    cb_id = int(conn.execute(sa.insert(codebooks).values(
-        name=codebook.name, version=str(codebook.version), content_hash=codebook.content_hash,
-        yaml=dumps_codebook(codebook), active=False, created_at=_now())).inserted_primary_key[0])
-    conn.execute(sa.insert(themes), [{
-        "codebook_id": cb_id, "position": i, "theme_id": t.theme_id, "label": t.label,
-        "definition": t.definition, "include": list(t.include), "exclude": list(t.exclude)}
-        for i, t in enumerate(codebook.themes)])
-    conn.execute(sa.update(codebooks).values(active=False))
-    conn.execute(sa.update(codebooks).where(codebooks.c.id == cb_id).values(active=True))
-    return cb_id
-
-
 def save_codebook_version(store: Store, codebook: Codebook) -> Codebook:
     """Store an edited codebook as the next free version and make it active.
 
@@ -242,7 +226,7 @@ def save_codebook_version(store: Store, codebook: Codebook) -> Codebook:
     codebook = clean_codebook(codebook)
     with store.write() as conn:
         cb = _free_version(conn, codebook)
-        _insert_codebook(conn, cb)
+        store.add_codebook_in(conn, cb)
     log.info("codebook %s saved as version %s", cb.name, cb.version)
     return cb
 
@@ -263,13 +247,13 @@ def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequenc
     """Save `codebook` as a new version and move every coding of each key of `mapping` onto
     its target themes, in one transaction, logging each change under `actor`."""
     if not actor.strip():
-        raise ValueError("a coder name is needed")
+        raise errors.coder_needed(MODEL_CODER)
     parse_codebook(codebook.to_dict(), source="edited codebook")
     touched = sorted(set(mapping) | {t for ts in mapping.values() for t in ts})
-    now = _now()
+    at = now()
     with store.write() as conn:
         cb = _free_version(conn, codebook)
-        _insert_codebook(conn, cb)
+        store.add_codebook_in(conn, cb)
         rows = conn.execute(sa.select(codings).where(codings.c.theme_id.in_(touched))
                             ).mappings().all()
         state = {(r["response_id"], r["theme_id"], r["coder"]): dict(r) for r in rows}
@@ -277,39 +261,24 @@ def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequenc
         for (rid, tid, coder), row in state.items():
             for target in mapping.get(tid, ()):
                 want[(rid, target, coder)] = _combine(want.get((rid, target, coder)), row)
-        evs, ins = [], []
+        changes = []
         for key in sorted(set(state) | set(want)):
-            old, new = state.get(key), want.get(key)
-            before, after = coding_state(old), coding_state(new)
-            if before == after:
+            new = want.get(key)
+            if coding_state(state.get(key)) == coding_state(new):
                 continue
-            if old is not None and new is None:
-                conn.execute(sa.delete(codings).where(codings.c.id == old["id"]))
-            else:
-                vals = {"origin": new["origin"], "status": new["status"],  # type: ignore[index]
-                        "confidence": new["confidence"], "updated_at": now,  # type: ignore[index]
-                        **{k: new.get(k) for k in ("spans", "span_start",  # type: ignore[union-attr]
-                                                   "span_end")}}
-                if old is None:
-                    ins.append({"response_id": key[0], "theme_id": key[1], "coder": key[2],
-                                **vals})
-                else:
-                    conn.execute(sa.update(codings).where(codings.c.id == old["id"])
-                                 .values(**vals))
-            evs.append({"at": now, "actor": actor, "action": action, "response_id": key[0],
-                        "theme_id": key[1], "coder": key[2], "before": before, "after": after,
-                        "undoes": None})
-        if ins:
-            conn.execute(sa.insert(codings), ins)
-        if evs:
-            conn.execute(sa.insert(events), evs)
+            # A moved coding keeps its own columns (its spans, the model's evidence span).
+            cols = None if new is None else {
+                k: new.get(k) for k in ("origin", "status", "confidence", "spans",
+                                        "span_start", "span_end")}
+            changes.append(Change(*key, after=coding_state(new), columns=cols))
+        n = write_codings(conn, changes, actor=actor, action=action, at=at, current=state)
         # A theme's memos follow it (to its first part on a split that drops its id).
         for tid, targets in mapping.items():
             if targets and tid not in targets:
                 conn.execute(sa.update(memos).where(memos.c.target == "theme",
                                                     memos.c.target_id == tid)
                              .values(target_id=targets[0]))
-    log.info("%s: codebook %s v%s, %d codings changed", action, cb.name, cb.version, len(evs))
+    log.info("%s: codebook %s v%s, %d codings changed", action, cb.name, cb.version, n)
     return cb
 
 
