@@ -383,7 +383,7 @@ def import_files(store, paths: Sequence[str | Path],
                 out.append(_store_read(store, conn, p, result, opts))
             else:
                 # A .qdpx may add themes (a new codebook version): the next one builds on it.
-                codebook = codebook or store.active_codebook()
+                codebook = codebook or store.active_codebook(conn)
                 summary, codebook = PROJECT_READERS[p.suffix.lower()].store(store, conn, result,
                                                                            codebook)
                 out.append(summary)

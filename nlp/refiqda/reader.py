@@ -528,5 +528,5 @@ def import_qdpx(store, path: Path) -> ImportSummary:
     """
     read = read_qdpx(Path(path))
     with store.write() as conn:
-        return store_qdpx(store, conn, read, store.active_codebook())[0]
+        return store_qdpx(store, conn, read, store.active_codebook(conn))[0]
 

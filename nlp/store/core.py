@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ from .changes import coding_state as _state
 from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
                      sources, theme_scores, themes)
 from ..codebook import dumps_codebook, loads_codebook
+from ..text.anon_project import NUMBERING_KEY as PLACEHOLDER_NUMBERING_KEY
 from ..text.clean import clean_codebook
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
@@ -35,6 +35,13 @@ class StoredAnswer:
     text_hash: str
     source: str  # file name ("" when entered directly)
     path: str | None  # resolved path the file was imported from
+
+
+def _numbering(raw: Any) -> dict[str, dict[str, int]]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(label): {str(k): int(n) for k, n in table.items()}
+            for label, table in raw.items() if isinstance(table, Mapping)}
 
 
 PG_WRITE_LOCK = 7_262_011  # advisory lock key (any constant; per database)
@@ -180,6 +187,28 @@ class Store:
         with self.write() as conn:
             conn.execute(sa.delete(settings).where(settings.c.key == key))
             conn.execute(sa.insert(settings).values(key=key, value=value))
+
+    def placeholder_numbering(self) -> dict[str, dict[str, int]]:
+        """The anonymiser's shared numbering, {label: {entity: number}} ({} when none)."""
+        return _numbering(self.get_setting(PLACEHOLDER_NUMBERING_KEY))
+
+    def save_placeholder_numbering(self, numbering: Mapping[str, Mapping[str, int]]
+                                   ) -> dict[str, dict[str, int]]:
+        """Merge `numbering` into the stored one in one write transaction (the first number
+        given to a name wins, so two exports at once keep one numbering); returns it."""
+        with self.write() as conn:
+            saved = _numbering(conn.execute(sa.select(settings.c.value).where(
+                settings.c.key == PLACEHOLDER_NUMBERING_KEY)).scalar())
+            merged = {label: dict(table) for label, table in saved.items()}
+            for label, table in numbering.items():
+                for key, n in table.items():
+                    merged.setdefault(str(label), {}).setdefault(str(key), int(n))
+            if merged != saved:
+                conn.execute(sa.delete(settings).where(
+                    settings.c.key == PLACEHOLDER_NUMBERING_KEY))
+                conn.execute(sa.insert(settings).values(key=PLACEHOLDER_NUMBERING_KEY,
+                                                        value=merged))
+        return merged
 
     # -- sources and responses -------------------------------------------------------------
     def source_by_hash(self, content_hash: str,
