@@ -61,9 +61,9 @@ def add_memo(store: Store, target: Target, target_id: str | None, text: str, *,
     if len(body) > ANSWER_CHARS:
         raise errors.memo_too_long(len(body), ANSWER_CHARS)
     tid = (target_id or "").strip() if target != "project" else ""
-    if target == "theme" and tid not in store.active_codebook().theme_ids:
-        raise errors.unknown_theme(tid)
-    with store.write() as conn:
+    with store.write() as conn:  # one transaction: the checks read inside it
+        if target == "theme" and tid not in store.active_codebook(conn).theme_ids:
+            raise errors.unknown_theme(tid)
         if target == "answer" and conn.execute(sa.select(responses.c.id).where(
                 responses.c.response_id == tid)).first() is None:
             raise errors.memo_unknown_answer(tid)

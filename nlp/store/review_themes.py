@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -242,16 +242,20 @@ def _combine(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> dict[str, Any
     return win
 
 
-def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequence[str]], *,
-                 actor: str, action: str) -> Codebook:
-    """Save `codebook` as a new version and move every coding of each key of `mapping` onto
-    its target themes, in one transaction, logging each change under `actor`."""
-    if not actor.strip():
-        raise errors.coder_needed(MODEL_CODER)
-    parse_codebook(codebook.to_dict(), source="edited codebook")
-    touched = sorted(set(mapping) | {t for ts in mapping.values() for t in ts})
+Plan = Callable[[Codebook], tuple[Codebook, Mapping[str, Sequence[str]]]]
+
+
+def _restructure(store: Store, plan: Plan, *, actor: str, action: str) -> Codebook:
+    """One transaction: read the active codebook, `plan` the new one and the mapping {old
+    theme: its target themes}, save the codebook as a new version and move every coding of
+    each old theme onto its targets, logging each change under `actor`."""
     at = now()
     with store.write() as conn:
+        codebook, mapping = plan(store.active_codebook(conn))
+        if not actor.strip():
+            raise errors.coder_needed(MODEL_CODER)
+        parse_codebook(codebook.to_dict(), source="edited codebook")
+        touched = sorted(set(mapping) | {t for ts in mapping.values() for t in ts})
         cb = _free_version(conn, codebook)
         store.add_codebook_in(conn, cb)
         rows = conn.execute(sa.select(codings).where(codings.c.theme_id.in_(touched))
@@ -296,14 +300,16 @@ def rename_theme(store: Store, theme_id: str, new_id: str, *, actor: str,
     Raises:
         CodebookError: no such theme, or `new_id` is taken or not a valid id.
     """
-    cb = store.active_codebook()
-    old = _theme_or_fail(cb, theme_id)
-    if new_id != theme_id and new_id in cb.theme_ids:
-        raise errors.theme_id_taken(new_id)
-    new = replace(old, theme_id=new_id, label=label or old.label)
-    cb2 = replace(cb, themes=tuple(new if t.theme_id == theme_id else t for t in cb.themes))
-    mapping = {theme_id: [new_id]} if new_id != theme_id else {}
-    return _restructure(store, cb2, mapping, actor=actor, action="rename")
+    def plan(cb: Codebook) -> tuple[Codebook, Mapping[str, Sequence[str]]]:
+        old = _theme_or_fail(cb, theme_id)
+        if new_id != theme_id and new_id in cb.theme_ids:
+            raise errors.theme_id_taken(new_id)
+        new = replace(old, theme_id=new_id, label=label or old.label)
+        cb2 = replace(cb, themes=tuple(new if t.theme_id == theme_id else t
+                                       for t in cb.themes))
+        return cb2, ({theme_id: [new_id]} if new_id != theme_id else {})
+
+    return _restructure(store, plan, actor=actor, action="rename")
 
 
 def merge_themes(store: Store, theme_ids: Sequence[str], into: Theme, *, actor: str
@@ -314,19 +320,19 @@ def merge_themes(store: Store, theme_ids: Sequence[str], into: Theme, *, actor: 
     Raises:
         CodebookError: fewer than two themes, an unknown theme, or a clashing id.
     """
-    cb = store.active_codebook()
-    if len(set(theme_ids)) < 2:
-        raise errors.merge_needs_two()
-    for t in theme_ids:
-        _theme_or_fail(cb, t)
-    if into.theme_id in cb.theme_ids and into.theme_id not in theme_ids:
-        raise errors.theme_id_taken(into.theme_id)
-    first = min(cb.theme_ids.index(t) for t in theme_ids)
-    kept = [t for t in cb.themes if t.theme_id not in theme_ids]
-    kept.insert(min(first, len(kept)), into)
-    cb2 = replace(cb, themes=tuple(kept))
-    return _restructure(store, cb2, {t: [into.theme_id] for t in theme_ids},
-                        actor=actor, action="merge")
+    def plan(cb: Codebook) -> tuple[Codebook, Mapping[str, Sequence[str]]]:
+        if len(set(theme_ids)) < 2:
+            raise errors.merge_needs_two()
+        for t in theme_ids:
+            _theme_or_fail(cb, t)
+        if into.theme_id in cb.theme_ids and into.theme_id not in theme_ids:
+            raise errors.theme_id_taken(into.theme_id)
+        first = min(cb.theme_ids.index(t) for t in theme_ids)
+        kept = [t for t in cb.themes if t.theme_id not in theme_ids]
+        kept.insert(min(first, len(kept)), into)
+        return replace(cb, themes=tuple(kept)), {t: [into.theme_id] for t in theme_ids}
+
+    return _restructure(store, plan, actor=actor, action="merge")
 
 
 def split_theme(store: Store, theme_id: str, parts: Sequence[Theme], *, actor: str
@@ -337,15 +343,16 @@ def split_theme(store: Store, theme_id: str, parts: Sequence[Theme], *, actor: s
     Raises:
         CodebookError: fewer than two parts, an unknown theme, or a clashing id.
     """
-    cb = store.active_codebook()
-    _theme_or_fail(cb, theme_id)
-    ids = [p.theme_id for p in parts]
-    if len(set(ids)) < 2 or len(set(ids)) != len(ids):
-        raise errors.split_needs_two()
-    for i in ids:
-        if i in cb.theme_ids and i != theme_id:
-            raise errors.theme_id_taken(i)
-    pos = cb.theme_ids.index(theme_id)
-    new = list(cb.themes[:pos]) + list(parts) + list(cb.themes[pos + 1:])
-    return _restructure(store, replace(cb, themes=tuple(new)), {theme_id: ids},
-                        actor=actor, action="split")
+    def plan(cb: Codebook) -> tuple[Codebook, Mapping[str, Sequence[str]]]:
+        _theme_or_fail(cb, theme_id)
+        ids = [p.theme_id for p in parts]
+        if len(set(ids)) < 2 or len(set(ids)) != len(ids):
+            raise errors.split_needs_two()
+        for i in ids:
+            if i in cb.theme_ids and i != theme_id:
+                raise errors.theme_id_taken(i)
+        pos = cb.theme_ids.index(theme_id)
+        new = list(cb.themes[:pos]) + list(parts) + list(cb.themes[pos + 1:])
+        return replace(cb, themes=tuple(new)), {theme_id: ids}
+
+    return _restructure(store, plan, actor=actor, action="split")
