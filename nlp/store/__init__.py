@@ -13,7 +13,7 @@ must land whole.
   `placeholder_numbering`; sources and responses (`add_source`, `add_responses`,
   `source_by_hash`, `stored_answers`, `corpus`); codebooks (`add_codebook`, `add_codebook_in`:
   the one codebook insert, `active_codebook`); the model's `write_model_codings`; `codings`,
-  `events`, `replay_events`, `predictions`, `dump`.
+  `events`, `replay_events`, `predictions`, `dump` (the model's writes: model_codings).
 - `changes`: `write_codings`, the ONE writer of codings (model suggestions, researchers'
   decisions, undo, .qdpx imports and codebook restructuring all go through it, and it logs
   each change in the event log); `now`, the store's one clock; span helpers.

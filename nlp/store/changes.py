@@ -116,6 +116,15 @@ def _clean_state(after: Mapping[str, Any] | None) -> dict[str, Any] | None:
             **({"spans": [list(s) for s in after["spans"]]} if after.get("spans") else {})}
 
 
+def _as_stored(key: Key) -> Key:
+    """A coding's key as the table holds it (a coder's name is cleaned on every write and
+    comparison, `schema.CleanText`), so a change meets the row it names."""
+    cols = (codings.c.response_id, codings.c.theme_id, codings.c.coder)
+    return tuple(c.type.process_bind_param(v, None)  # type: ignore[return-value]
+                 if isinstance(c.type, sa.types.TypeDecorator) else v
+                 for c, v in zip(cols, key))
+
+
 def _current_rows(conn: sa.Connection, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
     """The stored coding rows of `keys` (absent: no coding)."""
     want = set(keys)
@@ -159,12 +168,12 @@ def write_codings(conn: sa.Connection, changes: Sequence[Change], *, actor: str,
     if not changes:
         return 0
     stored = dict(current) if current is not None else _current_rows(
-        conn, [c.key for c in changes])
+        conn, [_as_stored(c.key) for c in changes])
     state: dict[Key, dict[str, Any] | None] = {}
     final: dict[Key, Change] = {}
     evs: list[dict[str, Any]] = []
     for ch in changes:
-        key = ch.key
+        key = _as_stored(ch.key)
         before = state[key] if key in state else coding_state(stored.get(key))
         after = _clean_state(ch.after)
         state[key] = after

@@ -13,11 +13,11 @@ import sqlalchemy.pool
 from sqlalchemy import event
 
 from .. import errors
-from . import health
-from .changes import CHUNK, Change, now, row_spans, write_codings
+from . import health, model_codings
+from .changes import CHUNK, now, row_spans
 from .changes import coding_state as _state
 from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
-                     sources, theme_scores, themes)
+                     sources, themes)
 from ..codebook import dumps_codebook, loads_codebook
 from ..text.anon_project import NUMBERING_KEY as PLACEHOLDER_NUMBERING_KEY
 from ..text.clean import clean_codebook
@@ -398,64 +398,10 @@ class Store:
 
         Every score is also a row of theme_scores (the confidence-band filter's index).
         """
-        at = now()
-        n = 0
         with self.write() as conn:
-            ids = list(scores)
-            for i in range(0, len(ids), CHUNK):
-                chunk = ids[i:i + CHUNK]
-                conn.execute(sa.delete(predictions).where(predictions.c.response_id.in_(chunk)))
-                conn.execute(sa.delete(theme_scores).where(
-                    theme_scores.c.response_id.in_(chunk)))
-            if scores:
-                conn.execute(sa.insert(predictions), [{
-                    "response_id": rid, "model_id": model_id, "scores": dict(s),
-                    "uncertainty": float((uncertainty or {}).get(rid, 0.0)),
-                    "priority": float((uncertainty or {}).get(rid, 0.0)), "updated_at": at}
-                    for rid, s in scores.items()])
-                # One row per (answer, theme): 1.5 million at 100,000 answers and 15 themes,
-                # so straight to the driver (SQLAlchemy's dict rows took twice as long).
-                ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-                sql = (f"INSERT INTO {theme_scores.name} (response_id, theme_id, score) "
-                       f"VALUES ({ph}, {ph}, {ph})")
-                batch: list[tuple[str, str, float]] = []
-                for rid, s in scores.items():
-                    batch += [(rid, tid, float(p)) for tid, p in s.items()]
-                    if len(batch) >= 50_000:
-                        conn.exec_driver_sql(sql, batch)
-                        batch = []
-                if batch:
-                    conn.exec_driver_sql(sql, batch)
-            current: dict[tuple[str, str, str], dict[str, Any]] = {}
-            for i in range(0, len(ids), CHUNK):
-                for row in conn.execute(sa.select(codings).where(
-                        codings.c.coder == MODEL_CODER,
-                        codings.c.response_id.in_(ids[i:i + CHUNK]))).mappings():
-                    current[(row["response_id"], row["theme_id"], MODEL_CODER)] = dict(row)
-            changes: list[Change] = []
-            for rid, s in scores.items():
-                for tid, p in s.items():
-                    key = (rid, tid, MODEL_CODER)
-                    old = current.get(key)
-                    want = (tid in suggested.get(rid, ())) if suggested is not None \
-                        else p >= thresholds.get(tid, 0.5)
-                    span = (evidence or {}).get(key[:2]) or (None, None)
-                    cols = {"confidence": float(p), "updated_at": at,
-                            "span_start": span[0], "span_end": span[1]}
-                    if want:
-                        after = {"origin": "model", "status": "suggested",
-                                 "confidence": float(p)}
-                        if old is None:
-                            cols = {"origin": "model", "status": "suggested", **cols}
-                        moved = old is None or abs((old["confidence"] or 0) - p) > 1e-9
-                        changes.append(Change(rid, tid, MODEL_CODER, after, columns=cols,
-                                              logged=moved))
-                        n += 1
-                    elif old is not None:
-                        changes.append(Change(rid, tid, MODEL_CODER, None))
-            write_codings(conn, changes, actor=MODEL_CODER, action="model", at=at,
-                          current=current)
-        return n
+            return model_codings.write(conn, scores, thresholds, model_id=model_id,
+                                       uncertainty=uncertainty, suggested=suggested,
+                                       evidence=evidence)
 
     def codings(self, *, response_id: str | None = None, coder: str | None = None,
                 theme_id: str | None = None, status: str | None = None) -> list[Coding]:
