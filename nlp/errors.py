@@ -519,8 +519,8 @@ def bad_themes_cell(path: str | Path, row: int | None) -> InputError:
     return InputError(path, "'themes' is neither a list nor ids separated by ';'.", row=row)
 
 
-def theme_not_in_codebook(path: str | Path, row: int | None, theme: str, codebook: str,
-                          known: list[str]) -> InputError:
+def example_theme_not_in_codebook(path: str | Path, row: int | None, theme: str, codebook: str,
+                                  known: list[str]) -> InputError:
     return InputError(path, f"theme {theme!r} is not in the codebook {codebook!r} (its ids: "
                             f"{', '.join(sorted(known))}).", row=row)
 
@@ -678,3 +678,92 @@ def png_failed(name: str, problem: object) -> NotReadyError:
     return NotReadyError(f"could not write {name} ({problem}). PNG export needs kaleido and a "
                          "Chrome or Chromium it can start (set BROWSER_PATH); the HTML figures "
                          "were written.")
+
+# --- the project store (nlp.store): requests it refuses (issue 26) --------------------------------
+
+class StoreRequestError(NlpError, ValueError):
+    """A request the project's store refuses (a coder name, a status, a span, a memo, a filter):
+    nothing is written. Also a ValueError, as the store raised before it had its own class."""
+
+
+def coder_needed(model: str) -> StoreRequestError:
+    return StoreRequestError(f"a coder name is needed (not empty, not {model!r}): type your "
+                             "name in the coder box first.")
+
+
+def theme_not_in_codebook(theme_id: str) -> StoreRequestError:
+    return StoreRequestError(f"theme {theme_id!r} is not in the project's codebook; pick one "
+                             "of its themes, or add it with 'nlp codebook set FILE'.")
+
+
+def bad_status(status: object) -> StoreRequestError:
+    return StoreRequestError(f"status must be accepted, rejected or suggested, not {status!r}.")
+
+
+def bad_origin(origin: object) -> StoreRequestError:
+    return StoreRequestError(f"origin must be model or researcher, not {origin!r}.")
+
+
+def span_not_two_numbers(where: str, span: object) -> StoreRequestError:
+    return StoreRequestError(f"{where}a span is two whole numbers (start, end), not {span!r}.")
+
+
+def span_out_of_range(where: str, span: tuple[int, int], length: int | None) -> StoreRequestError:
+    limit = f" <= {length} (the answer's length)" if length is not None else ""
+    return StoreRequestError(f"{where}span {span!r} is not 0 <= start < end{limit}; mark "
+                             "characters inside the answer.")
+
+
+def spans_need_one_answer() -> StoreRequestError:
+    return StoreRequestError("spans belong to one answer: decide the spans of each answer on "
+                             "its own (record_decisions), not on a selection.")
+
+
+def relabel_same_theme(theme_id: str) -> StoreRequestError:
+    return StoreRequestError(f"relabel needs two different themes, not {theme_id!r} twice; "
+                             "pick another theme to move the answer to.")
+
+
+def bad_memo_target(target: object) -> StoreRequestError:
+    return StoreRequestError(f"a memo is on an answer, a theme or the project, not {target!r}.")
+
+
+def memo_author_needed(model: str) -> StoreRequestError:
+    return StoreRequestError(f"a memo needs its author's name (not empty, not {model!r}): type "
+                             "your name in the coder box first.")
+
+
+def memo_empty() -> StoreRequestError:
+    return StoreRequestError("a memo needs some text; write the note, then save it.")
+
+
+def memo_too_long(length: int, limit: int) -> StoreRequestError:
+    return StoreRequestError(f"a memo is at most {limit:,} characters, not {length:,}; shorten "
+                             "it or split it into several memos.")
+
+
+def memo_unknown_answer(response_id: str) -> StoreRequestError:
+    return StoreRequestError(f"no answer {response_id!r} in the project; check the answer's id.")
+
+
+def unknown_status_filter(status: object, known: list[str]) -> StoreRequestError:
+    return StoreRequestError(f"unknown status filter {status!r}; use one of {', '.join(known)}.")
+
+
+def blind_needs_coder() -> StoreRequestError:
+    return StoreRequestError("blind mode needs the coder's name; type your name in the coder "
+                             "box first.")
+
+
+def bad_group(by: str) -> StoreRequestError:
+    return StoreRequestError(f"cannot group by {by!r}; use source, question, respondent_id or "
+                             "meta:KEY.")
+
+
+def codebook_version_taken(name: str, version: object) -> CodebookError:
+    return CodebookError(f"codebook {name!r} version {version} is already in the project with "
+                         "different themes; give the changed codebook a new version number.")
+
+
+def project_has_no_codebook() -> ProjectError:
+    return ProjectError("the project has no codebook; add one with 'nlp codebook set FILE'.")

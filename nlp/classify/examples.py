@@ -79,7 +79,7 @@ def read_coded_examples(path: str | Path, codebook: Codebook | None = None) -> E
         if known is not None:
             bad = [t for t in vals if t not in known]
             if bad:
-                raise errors.theme_not_in_codebook(p, r.location, bad[0], codebook.name,
+                raise errors.example_theme_not_in_codebook(p, r.location, bad[0], codebook.name,
                                                    list(known))
         own_id = res.file_ids.get(r.response_id)
         if own_id is not None:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from .. import errors
 from ..limits import Budget
 from ..refiqda import read_qdpx, store_qdpx
-from ..store.schema import sources
 from ..text.clean import NON_ANSWERS, flag_for
 from ..types import Codebook, Corpus, ImportSummary, Response
 from .base import Document, ImportOptions, Reader
@@ -323,12 +322,12 @@ def _store_read(store, conn, p: Path, result: ReadResult, opts: ImportOptions) -
     base = dict(path=str(p), format=result.format, rows_read=result.rows_read,
                 encoding=result.encoding, columns=result.columns, notes=tuple(result.notes))
     # Checked inside the write transaction: two imports of one file at once add it once.
-    if conn.execute(sources.select().where(
-            sources.c.content_hash == result.content_hash)).first() is not None:
+    if store.source_by_hash(result.content_hash, conn) is not None:
         return ImportSummary(**base, skipped_present=len(result.responses),
                              source_already_present=True)
     unit = "row" if result.format in ("csv", "xlsx") else "line"
-    answers, existing, id_notes = key_answers(conn, p, result.responses, result.file_ids,
+    answers, existing, id_notes = key_answers(lambda ids: store.stored_answers(ids, conn), p,
+                                              result.responses, result.file_ids,
                                               unit=unit, max_len=MAX_ID)
     base["notes"] = (*base["notes"], *id_notes)
     new: list[Response] = []
@@ -388,7 +387,7 @@ def import_files(store: Store, paths: Sequence[str | Path],
                 out.append(_store_read(store, conn, p, result, opts))
             else:
                 # A .qdpx may add themes (a new codebook version): the next one builds on it.
-                codebook = codebook or store.active_codebook()
+                codebook = codebook or store.active_codebook(conn)
                 summary, codebook = PROJECT_READERS[p.suffix.lower()].store(store, conn, result,
                                                                            codebook)
                 out.append(summary)

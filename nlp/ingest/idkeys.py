@@ -13,50 +13,33 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Sequence
-
-import sqlalchemy as sa
+from typing import Callable, Mapping, Sequence
 
 from .. import errors
-from ..store.schema import responses, sources
+from ..store.core import StoredAnswer as Stored
 from ..types import Response
 
 ID_IN_FILE = "id_in_file"
 
 
-@dataclasses.dataclass(frozen=True)
-class Stored:
-    text_hash: str
-    source: str  # file name
-    path: str | None  # resolved path the file was imported from
+Lookup = Callable[[Sequence[str]], Mapping[str, Stored]]
 
 
-def stored(conn: Any, ids: Sequence[str]) -> dict[str, Stored]:
-    """{response_id: what is stored under it} for the given ids, in the caller's transaction."""
-    out: dict[str, Stored] = {}
-    ids = list(ids)
-    for i in range(0, len(ids), 900):
-        q = (sa.select(responses.c.response_id, responses.c.text_hash, sources.c.name,
-                       sources.c.path)
-             .select_from(responses.outerjoin(sources))
-             .where(responses.c.response_id.in_(ids[i:i + 900])))
-        for rid, h, name, path in conn.execute(q):
-            out[rid] = Stored(h, name or "", path)
-    return out
-
-
-def key_answers(conn: Any, p: Path, answers: list[Response], file_ids: dict[str, str],
-                *, unit: str, max_len: int) -> tuple[list[Response], dict[str, Stored], list[str]]:
+def key_answers(lookup: Lookup, p: Path, answers: list[Response], file_ids: dict[str, str],
+                *, unit: str, max_len: int
+                ) -> tuple[list[Response], Mapping[str, Stored], list[str]]:
     """The answers under their project-wide keys, what is stored under those keys, and notes.
 
     Args:
+        lookup: ids -> {id: what the project stores under it} for those stored (read in the
+            import's transaction: `Store.stored_answers`).
         file_ids: {response_id: the file's own id} for answers whose id came from the file
             (not generated from the row or line).
 
     Raises:
         InputError: a re-keyed id too long for the database.
     """
-    existing = stored(conn, [r.response_id for r in answers])
+    existing = lookup([r.response_id for r in answers])
     here = str(p.resolve())
     same = differ = 0
     others: set[str] = set()
@@ -89,4 +72,4 @@ def key_answers(conn: Any, p: Path, answers: list[Response], file_ids: dict[str,
     note = (f"{differ} of its ids are already in the project from another file ({shown}) with "
             f"other texts: its answers are stored as '{stem}:ID' (the file's own id is kept "
             f"as '{ID_IN_FILE}'; --id-prefix sets another prefix)")
-    return keyed, stored(conn, [r.response_id for r in keyed]), [note]
+    return keyed, lookup([r.response_id for r in keyed]), [note]

@@ -21,14 +21,11 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-import sqlalchemy as sa
-
 from .. import errors
 from ..fsio import read_input
 from ..limits import ANSWER_CHARS, XML_DEPTH, Archive, Budget, Limits, current
-from ..store.changes import apply_change, normalise_spans
-from ..store.review import _now
-from ..store.schema import memos, sources
+from ..store.changes import Change, normalise_spans, now, write_codings
+from ..store.memos import add_memos_in
 from ..text.clean import clean_text, flag_for
 from ..types import MODEL_CODER, Codebook, ImportSummary, Response, Theme
 from .codes import (_MAX_NAME, _bad, _kid, _kids, _local, _norm_guid, _target_codebook,
@@ -462,8 +459,7 @@ def store_qdpx(store: Store, conn, read: QdpxRead, current: Codebook
     """
     path = read.path
     base = dict(path=str(path), format="qdpx")
-    if conn.execute(sources.select().where(
-            sources.c.content_hash == read.digest)).first() is not None:
+    if store.source_by_hash(read.digest, conn) is not None:
         return ImportSummary(**base, source_already_present=True), current
     codes = dict(read.codes)
     new_cb = _target_codebook(current, read.themes, codes)
@@ -478,14 +474,15 @@ def store_qdpx(store: Store, conn, read: QdpxRead, current: Codebook
         store.add_codebook_in(conn, new_cb, activate=True)
         notes.append(f"added {len(new_cb.themes) - len(current.themes)} new themes: codebook "
                      f"{new_cb.name} is now version {new_cb.version}")
-    existing = store.existing_hashes([r.response_id for r in read.responses], conn)
+    existing = store.stored_answers([r.response_id for r in read.responses], conn)
     new = [r for r in read.responses if r.response_id not in existing]
     sid = store.add_source(conn, name=path.name, path=str(path.resolve()), format="qdpx",
                            content_hash=read.digest, encoding="utf-8", options={},
                            rows_read=len(read.responses))
     n = store.add_responses(conn, new, sid)
-    now = _now()
+    at = now()
     lengths = {r.response_id: len(r.text) for r in read.responses}
+    changes = []
     for (rid, tid, coder), (status, origin, conf) in read.codings.items():
         try:
             spans = normalise_spans(read.spans.get((rid, tid, coder)), lengths.get(rid))
@@ -493,19 +490,22 @@ def store_qdpx(store: Store, conn, read: QdpxRead, current: Codebook
             spans = ()
             notes.append(f"a span of {rid[:60]!r} ({tid[:60]}, {coder[:60]}) lies outside "
                          "the answer: coded on the whole answer")
-        apply_change(conn, response_id=rid, theme_id=to_project.get(tid, tid), coder=coder,
-                     after={"origin": origin, "status": status, "confidence": conf,
-                            "spans": spans}, actor=coder, action="set", at=now)
+        changes.append(Change(rid, to_project.get(tid, tid), coder, {
+            "origin": origin, "status": status, "confidence": conf, "spans": spans}))
+    # Each coding logged under its own coder, as that coder's decision.
+    for coder in dict.fromkeys(ch.coder for ch in changes):
+        write_codings(conn, [ch for ch in changes if ch.coder == coder], actor=coder,
+                      action="set", at=at)
     ids = {r.response_id for r in read.responses}
     memo_rows = []
-    for target, tid, author, at, body in read.memos:
+    for target, tid, author, when, body in read.memos:
         tid = to_project.get(tid, tid) if target == "theme" else tid
         if (target == "theme" and tid not in known) or (target == "answer" and tid not in ids):
             target, tid = "project", ""
         memo_rows.append({"target": target, "target_id": tid, "author": author[:200],
-                          "created_at": at or now, "text": body})
+                          "created_at": when or at, "text": body})
     if memo_rows:
-        conn.execute(sa.insert(memos), memo_rows)
+        add_memos_in(conn, memo_rows)
         notes.append(f"{len(memo_rows)} notes became memos")
     if len(new) < len(read.responses):
         notes.append(f"{len(read.responses) - len(new)} responses were already in the "
@@ -531,5 +531,5 @@ def import_qdpx(store: Store, path: Path) -> ImportSummary:
     """
     read = read_qdpx(Path(path))
     with store.write() as conn:
-        return store_qdpx(store, conn, read, store.active_codebook())[0]
+        return store_qdpx(store, conn, read, store.active_codebook(conn))[0]
 

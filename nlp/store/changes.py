@@ -1,22 +1,27 @@
-"""Store: the one write path for a coding: set or clear it and log the change (undoable).
+"""Store: the one write path for codings (`write_codings`): set or clear them and log each
+change in the event log (undoable), and the store's one clock (`now`).
 
-Every researcher decision (review clicks, relabels, bulk decisions, .qdpx imports) and every
-undo goes through `apply_change`; the model's bulk suggestions (`Store.write_model_codings`)
-and codebook restructuring log the same event shape in bulk. An event's `before`/`after` is a
-coding state: {"origin", "status", "confidence"} plus "spans" when the coding rests on marked
-spans of the answer (absent: the whole answer).
+Every researcher decision (review clicks, relabels, bulk decisions, .qdpx imports), every
+undo, the model's suggestions (`Store.write_model_codings`) and codebook restructuring
+(rename, merge, split) write codings through `write_codings` and nothing else. An event's
+`before`/`after` is a coding state: {"origin", "status", "confidence"} plus "spans" when the
+coding rests on marked spans of the answer (absent: the whole answer).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from .. import errors
 from ..types import MODEL_CODER
 from .schema import codings, events
 
 Span = tuple[int, int]
+Key = tuple[str, str, str]  # (response_id, theme_id, coder)
+CHUNK = 900  # ids per IN (...): under SQLite's bound-parameter limit
 
 
 def researcher(table: Any) -> sa.ColumnElement[bool]:
@@ -26,6 +31,7 @@ def researcher(table: Any) -> sa.ColumnElement[bool]:
 
 
 def now() -> datetime:
+    """The store's one clock: the time every row and event is stamped with (UTC)."""
     return datetime.now(timezone.utc)
 
 
@@ -35,16 +41,15 @@ def normalise_spans(spans: Sequence[Sequence[int]] | None, length: int | None = 
     joined; () for none (the whole answer).
 
     Raises:
-        ValueError: a span that is not two whole numbers 0 <= start < end (<= `length`).
+        StoreRequestError: a span that is not two whole numbers 0 <= start < end (<= `length`).
     """
     out: list[list[int]] = []
     for sp in sorted((tuple(s) for s in spans or ()), key=lambda s: tuple(s)):
         if len(sp) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in sp):
-            raise ValueError(f"{where}a span is two whole numbers (start, end), not {sp!r}")
+            raise errors.span_not_two_numbers(where, sp)
         a, b = sp
         if not 0 <= a < b or (length is not None and b > length):
-            limit = f" <= {length} (the answer's length)" if length is not None else ""
-            raise ValueError(f"{where}span ({a}, {b}) is not 0 <= start < end{limit}")
+            raise errors.span_out_of_range(where, (a, b), length)
         if out and a <= out[-1][1]:
             out[-1][1] = max(out[-1][1], b)
         else:
@@ -78,33 +83,139 @@ def coding_state(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+@dataclass(frozen=True)
+class Change:
+    """One coding set to `after` (a coding state; None deletes it), for `write_codings`.
+
+    columns: the coding columns written, when not those `after` gives (the model keeps its
+        evidence span in span_start/span_end; a moved coding keeps its own columns).
+    logged: whether the change is logged (the model does not log a score that did not move).
+    action: this change's action when not the call's (a decision that clears: "clear").
+    undoes: the event this change takes back (an undo).
+    """
+
+    response_id: str
+    theme_id: str
+    coder: str
+    after: Mapping[str, Any] | None
+    columns: Mapping[str, Any] | None = None
+    logged: bool = True
+    action: str | None = None
+    undoes: int | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.response_id, self.theme_id, self.coder)
+
+
+def _clean_state(after: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if after is None:
+        return None
+    return {"origin": after["origin"], "status": after["status"],
+            "confidence": after.get("confidence"),
+            **({"spans": [list(s) for s in after["spans"]]} if after.get("spans") else {})}
+
+
+def _as_stored(key: Key) -> Key:
+    """A coding's key as the table holds it (a coder's name is cleaned on every write and
+    comparison, `schema.CleanText`), so a change meets the row it names."""
+    cols = (codings.c.response_id, codings.c.theme_id, codings.c.coder)
+    return tuple(c.type.process_bind_param(v, None)  # type: ignore[return-value]
+                 if isinstance(c.type, sa.types.TypeDecorator) else v
+                 for c, v in zip(cols, key))
+
+
+def _current_rows(conn: sa.Connection, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+    """The stored coding rows of `keys` (absent: no coding)."""
+    want = set(keys)
+    rids = sorted({k[0] for k in want})
+    themes = sorted({k[1] for k in want})
+    coders = sorted({k[2] for k in want})
+    out: dict[Key, dict[str, Any]] = {}
+    for i in range(0, len(rids), CHUNK):
+        q = sa.select(codings).where(codings.c.response_id.in_(rids[i:i + CHUNK]))
+        if len(themes) <= CHUNK:
+            q = q.where(codings.c.theme_id.in_(themes))
+        if len(coders) <= CHUNK:
+            q = q.where(codings.c.coder.in_(coders))
+        for row in conn.execute(q).mappings():
+            key = (row["response_id"], row["theme_id"], row["coder"])
+            if key in want:
+                out[key] = dict(row)
+    return out
+
+
+def write_codings(conn: sa.Connection, changes: Sequence[Change], *, actor: str, action: str,
+                  at: datetime, current: Mapping[Key, Mapping[str, Any]] | None = None) -> int:
+    """THE writer of codings: set each change's coding and log it in the event log, inside
+    the caller's transaction. Researchers' decisions, undo, .qdpx imports, the model's
+    suggestions and codebook restructuring all write through here.
+
+    Changes are applied in order (a coding changed twice logs two events, the second's
+    `before` being the first's `after`); the table gets each coding's final state, in bulk.
+    Events logged with one `at` by one actor are one user action, which `undo_last` takes
+    back whole.
+
+    Args:
+        current: the stored rows of every coding `changes` touch ({(response_id, theme_id,
+            coder): row}), when the caller has read them in this transaction; else they are
+            read here.
+
+    Returns:
+        How many events were logged.
+    """
+    changes = list(changes)
+    if not changes:
+        return 0
+    stored = dict(current) if current is not None else _current_rows(
+        conn, [_as_stored(c.key) for c in changes])
+    state: dict[Key, dict[str, Any] | None] = {}
+    final: dict[Key, Change] = {}
+    evs: list[dict[str, Any]] = []
+    for ch in changes:
+        key = _as_stored(ch.key)
+        before = state[key] if key in state else coding_state(stored.get(key))
+        after = _clean_state(ch.after)
+        state[key] = after
+        final[key] = ch
+        if ch.logged:
+            evs.append({"at": at, "actor": actor, "action": ch.action or action,
+                        "response_id": key[0], "theme_id": key[1], "coder": key[2],
+                        "before": before, "after": after, "undoes": ch.undoes})
+    dels: list[int] = []
+    ins: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    upd: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for key, ch in final.items():
+        row, after = stored.get(key), state[key]
+        if after is None:
+            if row is not None:
+                dels.append(row["id"])
+            continue
+        vals = dict(ch.columns) if ch.columns is not None else {
+            "origin": after["origin"], "status": after["status"],
+            "confidence": after["confidence"], **span_columns(after.get("spans"))}
+        vals.setdefault("updated_at", at)
+        if row is None:
+            vals = {"response_id": key[0], "theme_id": key[1], "coder": key[2], **vals}
+            ins.setdefault(tuple(sorted(vals)), []).append(vals)
+        else:
+            upd.setdefault(tuple(sorted(vals)), []).append({"_id": row["id"], **vals})
+    for i in range(0, len(dels), CHUNK):
+        conn.execute(sa.delete(codings).where(codings.c.id.in_(dels[i:i + CHUNK])))
+    for rows in ins.values():
+        conn.execute(sa.insert(codings), rows)
+    for cols, rows in upd.items():
+        conn.execute(sa.update(codings).where(codings.c.id == sa.bindparam("_id"))
+                     .values({c: sa.bindparam(c) for c in cols}), rows)
+    if evs:
+        conn.execute(sa.insert(events), evs)
+    return len(evs)
+
+
 def apply_change(conn: sa.Connection, *, response_id: str, theme_id: str, coder: str,
                  after: Mapping[str, Any] | None, actor: str, action: str, at: datetime,
                  undoes: int | None = None) -> int:
     """Set one coding to `after` (a coding state; None deletes it) and log it, inside the
-    caller's transaction. Events logged with one `at` by one actor are one user action, which
-    `undo_last` takes back whole. Returns the event id."""
-    row = conn.execute(sa.select(codings).where(
-        codings.c.response_id == response_id, codings.c.theme_id == theme_id,
-        codings.c.coder == coder)).mappings().first()
-    before = coding_state(row)
-    state = None if after is None else {
-        "origin": after["origin"], "status": after["status"],
-        "confidence": after.get("confidence"),
-        **({"spans": [list(s) for s in after["spans"]]} if after.get("spans") else {})}
-    if state is None:
-        if row is not None:
-            conn.execute(sa.delete(codings).where(codings.c.id == row["id"]))
-    else:
-        vals = {"origin": state["origin"], "status": state["status"],
-                "confidence": state["confidence"], "updated_at": at,
-                **span_columns(state.get("spans"))}
-        if row is None:
-            conn.execute(sa.insert(codings).values(response_id=response_id, theme_id=theme_id,
-                                                   coder=coder, **vals))
-        else:
-            conn.execute(sa.update(codings).where(codings.c.id == row["id"]).values(**vals))
-    res = conn.execute(sa.insert(events).values(
-        at=at, actor=actor, action=action, response_id=response_id, theme_id=theme_id,
-        coder=coder, before=before, after=state, undoes=undoes))
-    return int(res.inserted_primary_key[0])
+    caller's transaction (`write_codings` with one change). Returns events logged (1)."""
+    return write_codings(conn, [Change(response_id, theme_id, coder, after, undoes=undoes)],
+                         actor=actor, action=action, at=at)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
@@ -13,22 +13,35 @@ import sqlalchemy.pool
 from sqlalchemy import event
 
 from .. import errors
-from . import health
+from . import health, model_codings
+from .changes import CHUNK, now, row_spans
 from .changes import coding_state as _state
-from .changes import row_spans
 from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
-                     sources, theme_scores, themes)
+                     sources, themes)
 from ..codebook import dumps_codebook, loads_codebook
+from ..text.anon_project import NUMBERING_KEY as PLACEHOLDER_NUMBERING_KEY
 from ..text.clean import clean_codebook
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Store", "metadata"]
+__all__ = ["Store", "StoredAnswer", "metadata"]
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class StoredAnswer:
+    """What the project stores under a response id: its text's hash and where it came from."""
+
+    text_hash: str
+    source: str  # file name ("" when entered directly)
+    path: str | None  # resolved path the file was imported from
+
+
+def _numbering(raw: Any) -> dict[str, dict[str, int]]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(label): {str(k): int(n) for k, n in table.items()}
+            for label, table in raw.items() if isinstance(table, Mapping)}
 
 
 PG_WRITE_LOCK = 7_262_011  # advisory lock key (any constant; per database)
@@ -175,26 +188,56 @@ class Store:
             conn.execute(sa.delete(settings).where(settings.c.key == key))
             conn.execute(sa.insert(settings).values(key=key, value=value))
 
+    def placeholder_numbering(self) -> dict[str, dict[str, int]]:
+        """The anonymiser's shared numbering, {label: {entity: number}} ({} when none)."""
+        return _numbering(self.get_setting(PLACEHOLDER_NUMBERING_KEY))
+
+    def save_placeholder_numbering(self, numbering: Mapping[str, Mapping[str, int]]
+                                   ) -> dict[str, dict[str, int]]:
+        """Merge `numbering` into the stored one in one write transaction (the first number
+        given to a name wins, so two exports at once keep one numbering); returns it."""
+        with self.write() as conn:
+            saved = _numbering(conn.execute(sa.select(settings.c.value).where(
+                settings.c.key == PLACEHOLDER_NUMBERING_KEY)).scalar())
+            merged = {label: dict(table) for label, table in saved.items()}
+            for label, table in numbering.items():
+                for key, n in table.items():
+                    merged.setdefault(str(label), {}).setdefault(str(key), int(n))
+            if merged != saved:
+                conn.execute(sa.delete(settings).where(
+                    settings.c.key == PLACEHOLDER_NUMBERING_KEY))
+                conn.execute(sa.insert(settings).values(key=PLACEHOLDER_NUMBERING_KEY,
+                                                        value=merged))
+        return merged
+
     # -- sources and responses -------------------------------------------------------------
-    def source_by_hash(self, content_hash: str) -> dict[str, Any] | None:
-        with self.read() as conn:
-            row = conn.execute(sa.select(sources).where(
-                sources.c.content_hash == content_hash)).mappings().first()
+    def source_by_hash(self, content_hash: str,
+                       conn: sa.Connection | None = None) -> dict[str, Any] | None:
+        """The source imported from a file with these bytes (None: not imported yet). Pass
+        the import's write transaction as `conn`, so two imports of one file add it once."""
+        q = sa.select(sources).where(sources.c.content_hash == content_hash)
+        if conn is not None:
+            row = conn.execute(q).mappings().first()
+        else:
+            with self.read() as c:
+                row = c.execute(q).mappings().first()
         return dict(row) if row else None
 
-    def existing_hashes(self, response_ids: Sequence[str],
-                        conn: sa.Connection | None = None) -> dict[str, tuple[str, str]]:
-        """{response_id: (text_hash, source name)} for those ids already stored."""
-        out: dict[str, tuple[str, str]] = {}
+    def stored_answers(self, response_ids: Sequence[str],
+                       conn: sa.Connection | None = None) -> dict[str, StoredAnswer]:
+        """{response_id: what is stored under it} for those of the ids already stored (read
+        in `conn`, the caller's transaction, when given)."""
+        out: dict[str, StoredAnswer] = {}
         ids = list(response_ids)
 
         def run(c: sa.Connection) -> None:
-            for i in range(0, len(ids), 900):
-                q = (sa.select(responses.c.response_id, responses.c.text_hash, sources.c.name)
+            for i in range(0, len(ids), CHUNK):
+                q = (sa.select(responses.c.response_id, responses.c.text_hash, sources.c.name,
+                               sources.c.path)
                      .select_from(responses.outerjoin(sources))
-                     .where(responses.c.response_id.in_(ids[i:i + 900])))
-                for rid, h, name in c.execute(q):
-                    out[rid] = (h, name or "")
+                     .where(responses.c.response_id.in_(ids[i:i + CHUNK])))
+                for rid, h, name, path in c.execute(q):
+                    out[rid] = StoredAnswer(h, name or "", path)
 
         if conn is not None:
             run(conn)
@@ -208,7 +251,7 @@ class Store:
                    rows_read: int) -> int:
         res = conn.execute(sa.insert(sources).values(
             name=name, path=path, format=format, content_hash=content_hash, encoding=encoding,
-            options=dict(options), rows_read=rows_read, imported_at=_now()))
+            options=dict(options), rows_read=rows_read, imported_at=now()))
         return int(res.inserted_primary_key[0])
 
     def add_responses(self, conn: sa.Connection, rows: Iterable[Response],
@@ -290,16 +333,13 @@ class Store:
             codebooks.c.version == str(codebook.version))).mappings().first()
         if row is not None:
             if row["content_hash"] != codebook.content_hash:
-                raise errors.CodebookError(
-                    f"codebook {codebook.name!r} version {codebook.version} is already in "
-                    "the project with different themes; give the changed codebook a new "
-                    "version number.")
+                raise errors.codebook_version_taken(codebook.name, codebook.version)
             cb_id = int(row["id"])
         else:
             cb_id = int(conn.execute(sa.insert(codebooks).values(
                 name=codebook.name, version=str(codebook.version),
                 content_hash=codebook.content_hash, yaml=dumps_codebook(codebook),
-                active=False, created_at=_now())).inserted_primary_key[0])
+                active=False, created_at=now())).inserted_primary_key[0])
             conn.execute(sa.insert(themes), [{
                 "codebook_id": cb_id, "position": i, "theme_id": t.theme_id,
                 "label": t.label, "definition": t.definition, "include": list(t.include),
@@ -310,18 +350,21 @@ class Store:
                          .values(active=True))
         return cb_id
 
-    def active_codebook(self) -> Codebook:
-        """The codebook the project codes with now.
+    def active_codebook(self, conn: sa.Connection | None = None) -> Codebook:
+        """The codebook the project codes with now (read in `conn`, the caller's transaction,
+        when given).
 
         Raises:
             ProjectError: the project has no codebook.
         """
-        with self.read() as conn:
-            y = conn.execute(sa.select(codebooks.c.yaml).where(codebooks.c.active.is_(True))
-                             ).scalar()
+        q = sa.select(codebooks.c.yaml).where(codebooks.c.active.is_(True))
+        if conn is not None:
+            y = conn.execute(q).scalar()
+        else:
+            with self.read() as c:
+                y = c.execute(q).scalar()
         if y is None:
-            raise errors.ProjectError("the project has no codebook; add one with "
-                                      "'nlp codebook set FILE'.")
+            raise errors.project_has_no_codebook()
         return clean_codebook(loads_codebook(y, source="project codebook"))
 
     def codebook_versions(self) -> list[dict[str, Any]]:
@@ -351,79 +394,10 @@ class Store:
 
         Every score is also a row of theme_scores (the confidence-band filter's index).
         """
-        now = _now()
-        n = 0
         with self.write() as conn:
-            ids = list(scores)
-            for i in range(0, len(ids), 900):
-                chunk = ids[i:i + 900]
-                conn.execute(sa.delete(predictions).where(predictions.c.response_id.in_(chunk)))
-                conn.execute(sa.delete(theme_scores).where(
-                    theme_scores.c.response_id.in_(chunk)))
-            if scores:
-                conn.execute(sa.insert(predictions), [{
-                    "response_id": rid, "model_id": model_id, "scores": dict(s),
-                    "uncertainty": float((uncertainty or {}).get(rid, 0.0)),
-                    "priority": float((uncertainty or {}).get(rid, 0.0)), "updated_at": now}
-                    for rid, s in scores.items()])
-                # One row per (answer, theme): 1.5 million at 100,000 answers and 15 themes,
-                # so straight to the driver (SQLAlchemy's dict rows took twice as long).
-                ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-                sql = (f"INSERT INTO {theme_scores.name} (response_id, theme_id, score) "
-                       f"VALUES ({ph}, {ph}, {ph})")
-                batch: list[tuple[str, str, float]] = []
-                for rid, s in scores.items():
-                    batch += [(rid, tid, float(p)) for tid, p in s.items()]
-                    if len(batch) >= 50_000:
-                        conn.exec_driver_sql(sql, batch)
-                        batch = []
-                if batch:
-                    conn.exec_driver_sql(sql, batch)
-            current: dict[tuple[str, str], dict[str, Any]] = {}
-            for i in range(0, len(ids), 900):
-                for row in conn.execute(sa.select(codings).where(
-                        codings.c.coder == MODEL_CODER,
-                        codings.c.response_id.in_(ids[i:i + 900]))).mappings():
-                    current[(row["response_id"], row["theme_id"])] = dict(row)
-            ins, upd, dels, evs = [], [], [], []
-            for rid, s in scores.items():
-                for tid, p in s.items():
-                    key = (rid, tid)
-                    old = current.get(key)
-                    want = (tid in suggested.get(rid, ())) if suggested is not None \
-                        else p >= thresholds.get(tid, 0.5)
-                    after = {"origin": "model", "status": "suggested", "confidence": float(p)}
-                    span = (evidence or {}).get(key) or (None, None)
-                    if want and old is None:
-                        ins.append({"response_id": rid, "theme_id": tid, "coder": MODEL_CODER,
-                                    "updated_at": now, "span_start": span[0],
-                                    "span_end": span[1], **after})
-                    elif want and old is not None:
-                        upd.append({"_id": old["id"], "confidence": float(p), "updated_at": now,
-                                    "span_start": span[0], "span_end": span[1]})
-                    elif not want and old is not None:
-                        dels.append(old["id"])
-                        after = None  # type: ignore[assignment]
-                    else:
-                        continue
-                    if old is None or after is None or abs((old["confidence"] or 0) - p) > 1e-9:
-                        evs.append({"at": now, "actor": MODEL_CODER, "action": "model",
-                                    "response_id": rid, "theme_id": tid, "coder": MODEL_CODER,
-                                    "before": _state(old), "after": after, "undoes": None})
-            if ins:
-                conn.execute(sa.insert(codings), ins)
-            if upd:
-                conn.execute(sa.update(codings).where(codings.c.id == sa.bindparam("_id"))
-                             .values(confidence=sa.bindparam("confidence"),
-                                     updated_at=sa.bindparam("updated_at"),
-                                     span_start=sa.bindparam("span_start"),
-                                     span_end=sa.bindparam("span_end")), upd)
-            for i in range(0, len(dels), 900):
-                conn.execute(sa.delete(codings).where(codings.c.id.in_(dels[i:i + 900])))
-            if evs:
-                conn.execute(sa.insert(events), evs)
-            n = len(ins) + len(upd)
-        return n
+            return model_codings.write(conn, scores, thresholds, model_id=model_id,
+                                       uncertainty=uncertainty, suggested=suggested,
+                                       evidence=evidence)
 
     def codings(self, *, response_id: str | None = None, coder: str | None = None,
                 theme_id: str | None = None, status: str | None = None) -> list[Coding]:

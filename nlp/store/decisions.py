@@ -12,8 +12,9 @@ from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from .. import errors
 from ..types import MODEL_CODER
-from .changes import Span, apply_change, normalise_spans, now, row_spans
+from .changes import Change, Span, normalise_spans, now, row_spans, write_codings
 from .core import Store
 from .schema import codings, events, responses
 
@@ -38,17 +39,19 @@ class Decision:
     spans: Sequence[Span] = ()
 
 
-def _check(store: Store, coder: str, decisions: Sequence[Decision]) -> None:
+def _check(store: Store, conn: sa.Connection, coder: str,
+           decisions: Sequence[Decision]) -> None:
+    """Refuse a bad request before anything is written; the codebook is read in `conn`."""
     if not coder.strip() or coder == MODEL_CODER:
-        raise ValueError(f"a coder name is needed (not empty, not {MODEL_CODER!r})")
-    known = set(store.active_codebook().theme_ids)
+        raise errors.coder_needed(MODEL_CODER)
+    known = set(store.active_codebook(conn).theme_ids)
     for d in decisions:
         if d.theme_id not in known:
-            raise ValueError(f"theme {d.theme_id!r} is not in the project's codebook")
+            raise errors.theme_not_in_codebook(d.theme_id)
         if d.status not in STATUSES:
-            raise ValueError(f"status must be accepted, rejected or suggested, not {d.status!r}")
+            raise errors.bad_status(d.status)
         if d.origin not in ("model", "researcher"):
-            raise ValueError(f"origin must be model or researcher, not {d.origin!r}")
+            raise errors.bad_origin(d.origin)
 
 
 def _apply_all(conn: sa.Connection, by_response: Mapping[str, Sequence[Decision]], *,
@@ -56,7 +59,7 @@ def _apply_all(conn: sa.Connection, by_response: Mapping[str, Sequence[Decision]
     lengths = dict(conn.execute(sa.select(responses.c.response_id,
                                           sa.func.length(responses.c.text))
                                 .where(responses.c.response_id.in_(list(by_response)))).all())
-    n = 0
+    changes = []
     for rid, decisions in by_response.items():
         if rid not in lengths:
             raise KeyError(rid)
@@ -66,11 +69,18 @@ def _apply_all(conn: sa.Connection, by_response: Mapping[str, Sequence[Decision]
             after = None if d.status is None else {
                 "origin": d.origin, "status": d.status, "confidence": d.confidence,
                 "spans": spans}
-            apply_change(conn, response_id=rid, theme_id=d.theme_id, coder=coder, after=after,
-                         actor=coder, at=at,
-                         action=action if after else "clear")
-            n += 1
-    return n
+            changes.append(Change(rid, d.theme_id, coder, after,
+                                  action=None if after else "clear"))
+    return write_codings(conn, changes, actor=coder, action=action, at=at)
+
+
+def _record(store: Store, conn: sa.Connection, response_id: str,
+            decisions: Sequence[Decision], *, coder: str) -> int:
+    """record_decisions inside the caller's write transaction."""
+    _check(store, conn, coder, decisions)
+    if not decisions:
+        return 0
+    return _apply_all(conn, {response_id: decisions}, coder=coder, action="set", at=now())
 
 
 def record_decisions(store: Store, response_id: str, decisions: Sequence[Decision], *,
@@ -80,14 +90,11 @@ def record_decisions(store: Store, response_id: str, decisions: Sequence[Decisio
 
     Raises:
         KeyError: no such response.
-        ValueError: an empty coder name, a bad status or span, or a theme not in the codebook.
+        StoreRequestError: an empty coder name, a bad status or span, or a theme not in the
+            codebook.
     """
-    _check(store, coder, decisions)
-    if not decisions:
-        return 0
     with store.write() as conn:
-        return _apply_all(conn, {response_id: decisions}, coder=coder, action="set",
-                          at=now())
+        return _record(store, conn, response_id, decisions, coder=coder)
 
 
 def bulk_decisions(store: Store, response_ids: Sequence[str], decisions: Sequence[Decision],
@@ -97,16 +104,16 @@ def bulk_decisions(store: Store, response_ids: Sequence[str], decisions: Sequenc
 
     Raises:
         KeyError: an unknown response (nothing is written).
-        ValueError: as record_decisions; spans are refused (they belong to one answer).
+        StoreRequestError: as record_decisions; spans are refused (they belong to one answer).
     """
-    _check(store, coder, decisions)
-    if any(d.spans for d in decisions):
-        raise ValueError("spans belong to one answer: use record_decisions for each")
     ids = list(dict.fromkeys(response_ids))
-    if not ids or not decisions:
-        return 0
     at = now()  # one moment for every chunk: one action, one undo
     with store.write() as conn:
+        _check(store, conn, coder, decisions)
+        if any(d.spans for d in decisions):
+            raise errors.spans_need_one_answer()
+        if not ids or not decisions:
+            return 0
         n = 0
         for i in range(0, len(ids), 900):
             n += _apply_all(conn, {rid: decisions for rid in ids[i:i + 900]}, coder=coder,
@@ -122,15 +129,15 @@ def code_spans(store: Store, response_id: str, theme_id: str, spans: Sequence[Sp
 
     Raises:
         KeyError: no such response.
-        ValueError: a span outside the answer, or as record_decisions.
+        StoreRequestError: a span outside the answer, or as record_decisions.
     """
-    with store.read() as conn:
+    with store.write() as conn:  # one transaction: the model's coding read inside it
         model = conn.execute(sa.select(codings.c.confidence).where(
             codings.c.response_id == response_id, codings.c.theme_id == theme_id,
             codings.c.coder == MODEL_CODER)).first()
-    return record_decisions(store, response_id, [Decision(
-        theme_id, status, "model" if model else "researcher",
-        model[0] if model else None, tuple(spans))], coder=coder)
+        return _record(store, conn, response_id, [Decision(
+            theme_id, status, "model" if model else "researcher",
+            model[0] if model else None, tuple(spans))], coder=coder)
 
 
 def relabel(store: Store, response_id: str, from_theme: str, to_theme: str, *, coder: str,
@@ -144,20 +151,22 @@ def relabel(store: Store, response_id: str, from_theme: str, to_theme: str, *, c
 
     Raises:
         KeyError: no such response.
-        ValueError: the same theme twice, or as record_decisions.
+        StoreRequestError: the same theme twice, or as record_decisions.
     """
     if from_theme == to_theme:
-        raise ValueError(f"relabel needs two different themes, not {from_theme!r} twice")
-    if spans is None:
-        with store.read() as conn:
+        raise errors.relabel_same_theme(from_theme)
+    # One connection, one transaction: the spans are read inside the write that uses them,
+    # so another reviewer's change between the read and the write cannot slip in.
+    with store.write() as conn:
+        if spans is None:
             rows = {r["coder"]: r for r in conn.execute(sa.select(codings).where(
                 codings.c.response_id == response_id, codings.c.theme_id == from_theme,
                 codings.c.coder.in_([coder, MODEL_CODER]))).mappings()}
-        row = rows.get(coder) or rows.get(MODEL_CODER)
-        spans = row_spans(row) if row is not None else ()
-    return record_decisions(store, response_id, [
-        Decision(from_theme, "rejected"), Decision(to_theme, "accepted", spans=tuple(spans))],
-        coder=coder)
+            row = rows.get(coder) or rows.get(MODEL_CODER)
+            spans = row_spans(row) if row is not None else ()
+        return _record(store, conn, response_id, [
+            Decision(from_theme, "rejected"),
+            Decision(to_theme, "accepted", spans=tuple(spans))], coder=coder)
 
 
 def undo_last(store: Store, actor: str) -> list[dict[str, Any]]:
@@ -173,9 +182,7 @@ def undo_last(store: Store, actor: str) -> list[dict[str, Any]]:
             return []
         group = [dict(e) for e in conn.execute(
             live.where(events.c.at == last["at"]).order_by(events.c.id.desc())).mappings()]
-        at = now()
-        for ev in group:
-            apply_change(conn, response_id=ev["response_id"], theme_id=ev["theme_id"],
-                         coder=ev["coder"], after=ev["before"], actor=actor, action="undo",
-                         at=at, undoes=int(ev["id"]))
+        write_codings(conn, [Change(ev["response_id"], ev["theme_id"], ev["coder"],
+                                    ev["before"], undoes=int(ev["id"])) for ev in group],
+                      actor=actor, action="undo", at=now())
     return group

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -48,31 +48,40 @@ def add_memo(store: Store, target: Target, target_id: str | None, text: str, *,
         target_id: the response id, the theme id, or None/"" for the project.
 
     Raises:
-        ValueError: an unknown target, an empty author or text, a text over the answer limit,
+        StoreRequestError: an unknown target, an empty author or text, a text over the answer limit,
             or an answer or theme the project does not have.
     """
     if target not in TARGETS:
-        raise ValueError(f"a memo is on an answer, a theme or the project, not {target!r}")
+        raise errors.bad_memo_target(target)
     if not author.strip() or author == MODEL_CODER:
-        raise ValueError(f"a memo needs its author's name (not empty, not {MODEL_CODER!r})")
+        raise errors.memo_author_needed(MODEL_CODER)
     body = text.strip()
     if not body:
-        raise ValueError("a memo needs some text")
+        raise errors.memo_empty()
     if len(body) > ANSWER_CHARS:
-        raise ValueError(f"a memo is at most {ANSWER_CHARS:,} characters, not {len(body):,}")
+        raise errors.memo_too_long(len(body), ANSWER_CHARS)
     tid = (target_id or "").strip() if target != "project" else ""
-    if target == "theme" and tid not in store.active_codebook().theme_ids:
-        raise errors.unknown_theme(tid)
-    with store.write() as conn:
+    with store.write() as conn:  # one transaction: the checks read inside it
+        if target == "theme" and tid not in store.active_codebook(conn).theme_ids:
+            raise errors.unknown_theme(tid)
         if target == "answer" and conn.execute(sa.select(responses.c.id).where(
                 responses.c.response_id == tid)).first() is None:
-            raise ValueError(f"no answer {tid!r} in the project")
+            raise errors.memo_unknown_answer(tid)
         at = now()
         mid = conn.execute(sa.insert(memos).values(
             target=target, target_id=tid, author=author.strip(), created_at=at,
             text=body)).inserted_primary_key[0]
     log.info("memo %s on %s %r by %s", mid, target, tid, author)
     return Memo(int(mid), target, tid, author.strip(), at, body)
+
+
+def add_memos_in(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert memos inside the caller's write transaction (an import that brings notes);
+    rows are {"target", "target_id", "author", "created_at", "text"}, already checked.
+    Returns how many."""
+    if rows:
+        conn.execute(sa.insert(memos), [dict(r) for r in rows])
+    return len(rows)
 
 
 def list_memos(store: Store, target: Target | None = None, target_id: str | None = None, *,

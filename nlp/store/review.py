@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any, Literal, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from .. import errors
 from ..types import MODEL_CODER, Coding
-from .changes import apply_change, researcher, row_spans
+from .changes import researcher, row_spans
 from .core import Store
-from .decisions import (Decision, bulk_decisions, code_spans, record_decisions, relabel,
-                        undo_last)
 from .schema import codebooks, codings, events, predictions, responses, sources, theme_scores
 
 log = logging.getLogger(__name__)
@@ -83,10 +81,6 @@ class ReviewContext:
     # evidence sentence included); a coding on the whole answer is absent.
     spans: Mapping[str, Mapping[str, tuple[tuple[int, int], ...]]] = field(default_factory=dict)
     blind: bool = False
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # -- the queue ------------------------------------------------------------------------------
@@ -170,8 +164,7 @@ def _conditions(flt: QueueFilter, conn: sa.Connection | None = None, *,
         elif who is not None:
             conds.append(rid.in_(_coded_ids(coder=who)))
     else:
-        raise ValueError(f"unknown status filter {flt.status!r}; use one of "
-                         f"{', '.join(STATUS_FILTERS)}")
+        raise errors.unknown_status_filter(flt.status, list(STATUS_FILTERS))
     if flt.min_confidence is not None or flt.max_confidence is not None:
         lo = 0.0 if flt.min_confidence is None else flt.min_confidence
         hi = 1.0 if flt.max_confidence is None else flt.max_confidence
@@ -350,7 +343,7 @@ def review_context(store: Store, item: QueueItem, *, neighbours: int = 1,
         ValueError: blind without a coder.
     """
     if blind and not (coder or "").strip():
-        raise ValueError("blind mode needs the coder's name")
+        raise errors.blind_needs_coder()
     r = responses
     with store.read() as conn:
         me = conn.execute(sa.select(r.c.id, r.c.source_id, r.c.flag).where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -13,11 +13,9 @@ from .. import errors
 from ..codebook import dumps_codebook, loads_codebook, next_version, parse_codebook
 from ..text.clean import clean_codebook
 from ..types import MODEL_CODER, Codebook, Theme
-from .changes import coding_state, researcher
+from .changes import Change, coding_state, now, researcher, write_codings
 from .core import Store
-from .review import _now
-from .schema import (codebooks, codings, events, memos, predictions, responses, sources,
-                     themes)
+from .schema import codebooks, codings, memos, predictions, responses, sources
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ def _group_expr(by: str) -> sa.ColumnElement[Any]:
         return responses.c[by]
     if by.startswith("meta:") and len(by) > 5:
         return responses.c.meta[by[5:]].as_string()
-    raise ValueError(f"cannot group by {by!r}; use source, question, respondent_id or meta:KEY")
+    raise errors.bad_group(by)
 
 
 def _latest_decisions(conn: sa.Connection, group: sa.ColumnElement[Any] | None = None
@@ -218,20 +216,6 @@ def _free_version(conn: sa.Connection, codebook: Codebook) -> Codebook:
     return cb
 
 
-def _insert_codebook(conn: sa.Connection, codebook: Codebook) -> int:
-    codebook = clean_codebook(codebook)  # the editor's labels and definitions, as import cleans
-    cb_id = int(conn.execute(sa.insert(codebooks).values(
-        name=codebook.name, version=str(codebook.version), content_hash=codebook.content_hash,
-        yaml=dumps_codebook(codebook), active=False, created_at=_now())).inserted_primary_key[0])
-    conn.execute(sa.insert(themes), [{
-        "codebook_id": cb_id, "position": i, "theme_id": t.theme_id, "label": t.label,
-        "definition": t.definition, "include": list(t.include), "exclude": list(t.exclude)}
-        for i, t in enumerate(codebook.themes)])
-    conn.execute(sa.update(codebooks).values(active=False))
-    conn.execute(sa.update(codebooks).where(codebooks.c.id == cb_id).values(active=True))
-    return cb_id
-
-
 def save_codebook_version(store: Store, codebook: Codebook) -> Codebook:
     """Store an edited codebook as the next free version and make it active.
 
@@ -242,7 +226,7 @@ def save_codebook_version(store: Store, codebook: Codebook) -> Codebook:
     codebook = clean_codebook(codebook)
     with store.write() as conn:
         cb = _free_version(conn, codebook)
-        _insert_codebook(conn, cb)
+        store.add_codebook_in(conn, cb)
     log.info("codebook %s saved as version %s", cb.name, cb.version)
     return cb
 
@@ -258,18 +242,22 @@ def _combine(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> dict[str, Any
     return win
 
 
-def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequence[str]], *,
-                 actor: str, action: str) -> Codebook:
-    """Save `codebook` as a new version and move every coding of each key of `mapping` onto
-    its target themes, in one transaction, logging each change under `actor`."""
-    if not actor.strip():
-        raise ValueError("a coder name is needed")
-    parse_codebook(codebook.to_dict(), source="edited codebook")
-    touched = sorted(set(mapping) | {t for ts in mapping.values() for t in ts})
-    now = _now()
+Plan = Callable[[Codebook], tuple[Codebook, Mapping[str, Sequence[str]]]]
+
+
+def _restructure(store: Store, plan: Plan, *, actor: str, action: str) -> Codebook:
+    """One transaction: read the active codebook, `plan` the new one and the mapping {old
+    theme: its target themes}, save the codebook as a new version and move every coding of
+    each old theme onto its targets, logging each change under `actor`."""
+    at = now()
     with store.write() as conn:
+        codebook, mapping = plan(store.active_codebook(conn))
+        if not actor.strip():
+            raise errors.coder_needed(MODEL_CODER)
+        parse_codebook(codebook.to_dict(), source="edited codebook")
+        touched = sorted(set(mapping) | {t for ts in mapping.values() for t in ts})
         cb = _free_version(conn, codebook)
-        _insert_codebook(conn, cb)
+        store.add_codebook_in(conn, cb)
         rows = conn.execute(sa.select(codings).where(codings.c.theme_id.in_(touched))
                             ).mappings().all()
         state = {(r["response_id"], r["theme_id"], r["coder"]): dict(r) for r in rows}
@@ -277,39 +265,24 @@ def _restructure(store: Store, codebook: Codebook, mapping: Mapping[str, Sequenc
         for (rid, tid, coder), row in state.items():
             for target in mapping.get(tid, ()):
                 want[(rid, target, coder)] = _combine(want.get((rid, target, coder)), row)
-        evs, ins = [], []
+        changes = []
         for key in sorted(set(state) | set(want)):
-            old, new = state.get(key), want.get(key)
-            before, after = coding_state(old), coding_state(new)
-            if before == after:
+            new = want.get(key)
+            if coding_state(state.get(key)) == coding_state(new):
                 continue
-            if old is not None and new is None:
-                conn.execute(sa.delete(codings).where(codings.c.id == old["id"]))
-            else:
-                vals = {"origin": new["origin"], "status": new["status"],  # type: ignore[index]
-                        "confidence": new["confidence"], "updated_at": now,  # type: ignore[index]
-                        **{k: new.get(k) for k in ("spans", "span_start",  # type: ignore[union-attr]
-                                                   "span_end")}}
-                if old is None:
-                    ins.append({"response_id": key[0], "theme_id": key[1], "coder": key[2],
-                                **vals})
-                else:
-                    conn.execute(sa.update(codings).where(codings.c.id == old["id"])
-                                 .values(**vals))
-            evs.append({"at": now, "actor": actor, "action": action, "response_id": key[0],
-                        "theme_id": key[1], "coder": key[2], "before": before, "after": after,
-                        "undoes": None})
-        if ins:
-            conn.execute(sa.insert(codings), ins)
-        if evs:
-            conn.execute(sa.insert(events), evs)
+            # A moved coding keeps its own columns (its spans, the model's evidence span).
+            cols = None if new is None else {
+                k: new.get(k) for k in ("origin", "status", "confidence", "spans",
+                                        "span_start", "span_end")}
+            changes.append(Change(*key, after=coding_state(new), columns=cols))
+        n = write_codings(conn, changes, actor=actor, action=action, at=at, current=state)
         # A theme's memos follow it (to its first part on a split that drops its id).
         for tid, targets in mapping.items():
             if targets and tid not in targets:
                 conn.execute(sa.update(memos).where(memos.c.target == "theme",
                                                     memos.c.target_id == tid)
                              .values(target_id=targets[0]))
-    log.info("%s: codebook %s v%s, %d codings changed", action, cb.name, cb.version, len(evs))
+    log.info("%s: codebook %s v%s, %d codings changed", action, cb.name, cb.version, n)
     return cb
 
 
@@ -327,14 +300,16 @@ def rename_theme(store: Store, theme_id: str, new_id: str, *, actor: str,
     Raises:
         CodebookError: no such theme, or `new_id` is taken or not a valid id.
     """
-    cb = store.active_codebook()
-    old = _theme_or_fail(cb, theme_id)
-    if new_id != theme_id and new_id in cb.theme_ids:
-        raise errors.theme_id_taken(new_id)
-    new = replace(old, theme_id=new_id, label=label or old.label)
-    cb2 = replace(cb, themes=tuple(new if t.theme_id == theme_id else t for t in cb.themes))
-    mapping = {theme_id: [new_id]} if new_id != theme_id else {}
-    return _restructure(store, cb2, mapping, actor=actor, action="rename")
+    def plan(cb: Codebook) -> tuple[Codebook, Mapping[str, Sequence[str]]]:
+        old = _theme_or_fail(cb, theme_id)
+        if new_id != theme_id and new_id in cb.theme_ids:
+            raise errors.theme_id_taken(new_id)
+        new = replace(old, theme_id=new_id, label=label or old.label)
+        cb2 = replace(cb, themes=tuple(new if t.theme_id == theme_id else t
+                                       for t in cb.themes))
+        return cb2, ({theme_id: [new_id]} if new_id != theme_id else {})
+
+    return _restructure(store, plan, actor=actor, action="rename")
 
 
 def merge_themes(store: Store, theme_ids: Sequence[str], into: Theme, *, actor: str
@@ -345,19 +320,19 @@ def merge_themes(store: Store, theme_ids: Sequence[str], into: Theme, *, actor: 
     Raises:
         CodebookError: fewer than two themes, an unknown theme, or a clashing id.
     """
-    cb = store.active_codebook()
-    if len(set(theme_ids)) < 2:
-        raise errors.merge_needs_two()
-    for t in theme_ids:
-        _theme_or_fail(cb, t)
-    if into.theme_id in cb.theme_ids and into.theme_id not in theme_ids:
-        raise errors.theme_id_taken(into.theme_id)
-    first = min(cb.theme_ids.index(t) for t in theme_ids)
-    kept = [t for t in cb.themes if t.theme_id not in theme_ids]
-    kept.insert(min(first, len(kept)), into)
-    cb2 = replace(cb, themes=tuple(kept))
-    return _restructure(store, cb2, {t: [into.theme_id] for t in theme_ids},
-                        actor=actor, action="merge")
+    def plan(cb: Codebook) -> tuple[Codebook, Mapping[str, Sequence[str]]]:
+        if len(set(theme_ids)) < 2:
+            raise errors.merge_needs_two()
+        for t in theme_ids:
+            _theme_or_fail(cb, t)
+        if into.theme_id in cb.theme_ids and into.theme_id not in theme_ids:
+            raise errors.theme_id_taken(into.theme_id)
+        first = min(cb.theme_ids.index(t) for t in theme_ids)
+        kept = [t for t in cb.themes if t.theme_id not in theme_ids]
+        kept.insert(min(first, len(kept)), into)
+        return replace(cb, themes=tuple(kept)), {t: [into.theme_id] for t in theme_ids}
+
+    return _restructure(store, plan, actor=actor, action="merge")
 
 
 def split_theme(store: Store, theme_id: str, parts: Sequence[Theme], *, actor: str
@@ -368,15 +343,16 @@ def split_theme(store: Store, theme_id: str, parts: Sequence[Theme], *, actor: s
     Raises:
         CodebookError: fewer than two parts, an unknown theme, or a clashing id.
     """
-    cb = store.active_codebook()
-    _theme_or_fail(cb, theme_id)
-    ids = [p.theme_id for p in parts]
-    if len(set(ids)) < 2 or len(set(ids)) != len(ids):
-        raise errors.split_needs_two()
-    for i in ids:
-        if i in cb.theme_ids and i != theme_id:
-            raise errors.theme_id_taken(i)
-    pos = cb.theme_ids.index(theme_id)
-    new = list(cb.themes[:pos]) + list(parts) + list(cb.themes[pos + 1:])
-    return _restructure(store, replace(cb, themes=tuple(new)), {theme_id: ids},
-                        actor=actor, action="split")
+    def plan(cb: Codebook) -> tuple[Codebook, Mapping[str, Sequence[str]]]:
+        _theme_or_fail(cb, theme_id)
+        ids = [p.theme_id for p in parts]
+        if len(set(ids)) < 2 or len(set(ids)) != len(ids):
+            raise errors.split_needs_two()
+        for i in ids:
+            if i in cb.theme_ids and i != theme_id:
+                raise errors.theme_id_taken(i)
+        pos = cb.theme_ids.index(theme_id)
+        new = list(cb.themes[:pos]) + list(parts) + list(cb.themes[pos + 1:])
+        return replace(cb, themes=tuple(new)), {theme_id: ids}
+
+    return _restructure(store, plan, actor=actor, action="split")

@@ -189,7 +189,7 @@ memos = sa.Table(
 )
 
 # Project-wide values the toolkit keeps in the database (the anonymiser's placeholder
-# numbering, issue 19).
+# numbering, issue 19: Store.placeholder_numbering).
 settings = sa.Table(
     "settings", metadata,
     sa.Column("key", sa.String(100), primary_key=True),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from .. import errors
 from ..fsio import read_input
@@ -31,7 +31,7 @@ from ..fsio import read_input
 log = logging.getLogger(__name__)
 
 SECTION = "anonymise"
-NUMBERING_KEY = "anonymise.placeholders"
+NUMBERING_KEY = "anonymise.placeholders"  # the store's setting (Store.placeholder_numbering)
 KNOWN = ("strict", "keep", "keep_file", "replace")
 KEEP_FILE_BYTES = 16 * 1024 * 1024  # a keep-list is names, one a line
 
@@ -84,6 +84,16 @@ def anonymise_settings(project: Any) -> dict[str, Any]:
     return out
 
 
+@runtime_checkable
+class NumberingStore(Protocol):
+    """Where the shared placeholder numbering lives (`nlp.store.Store`)."""
+
+    def placeholder_numbering(self) -> dict[str, dict[str, int]]: ...
+
+    def save_placeholder_numbering(self, numbering: Mapping[str, Mapping[str, int]]
+                                   ) -> dict[str, dict[str, int]]: ...
+
+
 class ProjectAnonymiser:
     """texts -> anonymised texts with the project's settings and its shared numbering.
 
@@ -98,6 +108,8 @@ class ProjectAnonymiser:
     def __init__(self, project: Any, *, strict: bool | None = None,
                  defer: bool = False) -> None:
         self.store = getattr(project, "store", project)
+        # The store keeps the numbering (typed: NumberingStore); anything else numbers afresh.
+        self._store = self.store if isinstance(self.store, NumberingStore) else None
         self.options = anonymise_settings(project)
         self.defer = defer
         self._pending: dict[str, dict[str, int]] | None = None
@@ -107,12 +119,7 @@ class ProjectAnonymiser:
                 self.options["strict"] = True
 
     def _numbering(self) -> dict[str, dict[str, int]]:
-        get = getattr(self.store, "get_setting", None)
-        raw = get(NUMBERING_KEY, None) if get else None
-        if not isinstance(raw, Mapping):
-            return {}
-        return {str(label): {str(k): int(n) for k, n in table.items()}
-                for label, table in raw.items() if isinstance(table, Mapping)}
+        return self._store.placeholder_numbering() if self._store is not None else {}
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
         from .anonymise import anonymise_texts
@@ -133,18 +140,10 @@ class ProjectAnonymiser:
             self._pending = None
 
     def _save(self, numbering: dict[str, dict[str, int]]) -> None:
-        if not hasattr(self.store, "set_setting"):
+        if self._store is None:
             return
-        # Merge with what another export may have saved meanwhile: first number wins.
-        saved = self._numbering()
-        merged = {label: dict(table) for label, table in saved.items()}
-        for label, table in numbering.items():
-            for key, n in table.items():
-                merged.setdefault(label, {}).setdefault(key, n)
-        if merged == saved:
-            return
-        try:
-            self.store.set_setting(NUMBERING_KEY, merged)
+        try:  # merged with what another export may have saved meanwhile: first number wins
+            self._store.save_placeholder_numbering(numbering)
         except Exception as exc:  # a read-only database: this output is still consistent
             log.warning("could not save the placeholder numbering (%s); placeholders of "
                         "later exports may be numbered differently", exc)

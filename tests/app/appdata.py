@@ -95,7 +95,7 @@ def make_demo_project(root: Path):
 
     from nlp.ingest import import_file
     from nlp.project import init_project
-    from nlp.store.review import Decision, record_decisions
+    from nlp.store.decisions import Decision, record_decisions
 
     rng = random.Random(1)
     project = init_project(root)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.app.ui import jobs
 from nlp.app.ui.widgets import escape_md
@@ -285,7 +286,7 @@ def test_project_codebook_and_coding_run(app_at, project, monkeypatch):
 # -- Themes, Topics, Codebook, Agreement, Export ------------------------------------------------
 def test_themes_counts_crosstab_and_quotes(app_at, project):
     t = themes(project)
-    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(project.store, "a1", [dec.Decision(t[0], "accepted")], coder="ana")
     at = app_at("themes")
     df = at.dataframe[0].value
     row = df[df["theme"] == project.store.active_codebook().theme(t[0]).label].iloc[0]
@@ -370,7 +371,7 @@ def test_topics_page_shows_saved_model_and_adds_emergent_theme(app_at, project):
 
 def test_codebook_edit_and_rename_carry_codings(app_at, project):
     t = themes(project)
-    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(project.store, "a1", [dec.Decision(t[0], "accepted")], coder="ana")
     at = app_at("codebook")
     form = at.get("form")[0]
     form.text_input[0].input("Bid candy (renamed label)")
@@ -391,9 +392,9 @@ def test_codebook_edit_and_rename_carry_codings(app_at, project):
 
 def test_agreement_page_lists_disagreements_and_adjudicates(app_at, project):
     t = themes(project)
-    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
-    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "rejected")], coder="ben")
-    rv.record_decisions(project.store, "a3", [rv.Decision(t[2], "accepted")], coder="ben")
+    dec.record_decisions(project.store, "a1", [dec.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(project.store, "a1", [dec.Decision(t[0], "rejected")], coder="ben")
+    dec.record_decisions(project.store, "a3", [dec.Decision(t[2], "accepted")], coder="ben")
     at = app_at("agreement", coder="cat")
     df = at.dataframe[0].value
     assert "kappa ana / ben" in df.columns and "Krippendorff alpha" in df.columns
@@ -415,7 +416,7 @@ def test_export_download(app_at, project, fmt, layout):
     import pandas as pd
 
     t = themes(project)
-    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(project.store, "a1", [dec.Decision(t[0], "accepted")], coder="ana")
     at = app_at("export")
     at.radio(key="ex_format").set_value(fmt).run()
     at.radio(key="ex_layout").set_value(layout).run()
@@ -436,7 +437,7 @@ def test_export_page_writes_a_refi_qda_project(app_at, project):
     import zipfile
 
     t = themes(project)
-    rv.record_decisions(project.store, "a1", [rv.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(project.store, "a1", [dec.Decision(t[0], "accepted")], coder="ana")
     at = app_at("export")
     assert len(at.radio(key="ex_format").options) == 6
     at.radio(key="ex_format").set_value("qdpx").run()
@@ -537,7 +538,7 @@ def test_blind_mode_hides_other_coders_and_keeps_my_queue(app_at, project):
     from streamlit.testing.v1 import AppTest
 
     t = themes(project)
-    rv.record_decisions(project.store, "a4", [rv.Decision(t[3], "rejected")], coder="ben")
+    dec.record_decisions(project.store, "a4", [dec.Decision(t[3], "rejected")], coder="ben")
     at = app_at()
     assert at.query_params["item"] == "a2"  # not blind: ben reviewed a4, so it is done
     at.toggle(key="blind_box").set_value(True).run()
@@ -552,7 +553,7 @@ def test_blind_mode_hides_other_coders_and_keeps_my_queue(app_at, project):
     assert blind.selectbox(key="f_coder").disabled
     seeing = app_at()
     seeing.button(key="prev").click().run()
-    rv.record_decisions(project.store, "a2", [rv.Decision(t[1], "accepted")], coder="ben")
+    dec.record_decisions(project.store, "a2", [dec.Decision(t[1], "accepted")], coder="ben")
     seeing.run()
     assert escape_md("ben: accepted") in markdown(seeing)  # not blind: ben shows
 
@@ -626,7 +627,7 @@ def test_coded_sentences_are_highlighted_in_lists(app_at, project):
     t = themes(project)
     text = rv.find_item(project.store, "a2").text
     end = text.index(" because")
-    rv.record_decisions(project.store, "a2", [rv.Decision(t[1], "accepted", spans=[(0, end)])],
+    dec.record_decisions(project.store, "a2", [dec.Decision(t[1], "accepted", spans=[(0, end)])],
                         coder="ana")
     at = app_at("themes")
     at.selectbox(key="q_theme").set_value(t[1]).run()

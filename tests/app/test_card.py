@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nlp.app.ui import card
 from nlp.app.ui.widgets import escape_md
+from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.types import MODEL_CODER
 
@@ -25,8 +26,8 @@ def test_rows_in_score_order_without_zero_scores(project):
 def test_blind_mode_hides_other_coders(project):
     t = project.store.active_codebook().theme_ids
     cb = project.store.active_codebook()
-    rv.record_decisions(project.store, "a3", [rv.Decision(t[5], "accepted")], coder="ben")
-    rv.record_decisions(project.store, "a3", [rv.Decision(t[2], "rejected")], coder="ana")
+    dec.record_decisions(project.store, "a3", [dec.Decision(t[5], "accepted")], coder="ben")
+    dec.record_decisions(project.store, "a3", [dec.Decision(t[2], "rejected")], coder="ana")
     seen = card.theme_rows(_ctx(project, "a3"), cb, "ana")
     assert {r.theme_id: r.others for r in seen}[t[5]] == {"ben": "accepted"}
     blind = card.theme_rows(_ctx(project, "a3"), cb, "ana", blind=True)

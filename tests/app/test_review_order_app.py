@@ -2,7 +2,7 @@
 states how far to trust the unreviewed suggestions (issue 24, items 3-4)."""
 from __future__ import annotations
 
-from nlp.store import review as rv
+from nlp.store import decisions as dec
 from nlp.store.review_order import write_review_order
 
 
@@ -18,7 +18,7 @@ def test_the_queue_follows_the_review_order_and_marks_random_checks(app_at, proj
     assert "Not enough random checks reviewed yet" in captions
     # Decide on the check: the next answer is the order's second; the estimate has one check.
     tid = project.store.active_codebook().theme_ids[2]
-    rv.record_decisions(project.store, "a3", [rv.Decision(tid, "accepted", "model", 0.88)],
+    dec.record_decisions(project.store, "a3", [dec.Decision(tid, "accepted", "model", 0.88)],
                         coder="ana")
     at = app_at()
     assert at.query_params["item"] == "a6"

@@ -18,7 +18,7 @@ import pytest
 from nlp.ingest import ImportOptions, import_file
 from nlp.project import init_project
 from nlp.report import write_report
-from nlp.store.review import Decision, record_decisions
+from nlp.store.decisions import Decision, record_decisions
 
 # The bundled corpus: quotes and passages of published reports that the repository holds (the
 # test once read the reports from ../shared/seeds, which only CI's checkout has beside it).

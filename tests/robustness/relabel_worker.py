@@ -18,7 +18,7 @@ import time
 
 def main(url: str, wid: int, start_at: float, seconds: float, out: str) -> None:
     from nlp.store import Store
-    from nlp.store.review import Decision, record_decisions, undo_last
+    from nlp.store.decisions import Decision, record_decisions, undo_last
 
     store = Store(url)
     ids = store.corpus().ids[:8]  # a hot set: the two reviewers keep colliding

@@ -111,7 +111,7 @@ def test_bootstrap_intervals_hold_the_estimate_and_repeat_by_seed():
 
 def test_project_agreement_reads_the_store(store, write):
     from nlp.ingest import import_file
-    from nlp.store.review import Decision, record_decisions
+    from nlp.store.decisions import Decision, record_decisions
 
     import_file(store, write("a.csv", "id,text\n1,one answer\n2,another answer\n"))
     t = store.active_codebook().theme_ids

@@ -15,7 +15,7 @@ from nlp import errors
 from nlp.export import export
 from nlp.project import open_project
 from nlp.report import write_project_report
-from nlp.store.review import Decision, record_decisions
+from nlp.store.decisions import Decision, record_decisions
 from nlp.text import anonymise
 from nlp.text.anon_project import NUMBERING_KEY, anonymise_settings, project_anonymiser
 from nlp.text.anonymise import KEEP_TERMS, PROGRAMMES, PUBLIC_BODIES, SECTOR_BODIES, Anonymiser

@@ -11,7 +11,7 @@ import pytest
 from nlp.export import FORMULA_START, export_project, neutralise
 from nlp.ingest import import_file
 from nlp.project import init_project
-from nlp.store.review import Decision, record_decisions
+from nlp.store.decisions import Decision, record_decisions
 
 EVIL = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0",
         "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]

@@ -13,7 +13,7 @@ from filedata import csv_project
 from nlp.export import export, export_project
 from nlp.export.tables import metadata_columns
 from nlp.ingest import import_file
-from nlp.store.review import Decision, record_decisions
+from nlp.store.decisions import Decision, record_decisions
 from nlp.text import anonymise
 
 CODEBOOK = """name: meta

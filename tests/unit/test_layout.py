@@ -3,6 +3,9 @@ for optional heavy dependencies (they load lazily so a light command stays light
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 NLP = Path(__file__).resolve().parents[2] / "nlp"
@@ -122,3 +125,77 @@ def test_function_level_imports_only_for_heavy_dependencies():
 
 def test_every_unit_has_a_rank():
     assert {_unit(m) for m in MODULES if m != "nlp"} <= set(RANK)
+
+
+# -- the store owns every SQL statement (issue 26) ---------------------------------------------
+STORE = NLP / "store"
+# SQLAlchemy in code: the package, statement builders, a table's columns or statements, a
+# connection's execute, the store's table definitions.
+SQL_CODE = re.compile(
+    r"\bimport\s+sqlalchemy\b|\bfrom\s+sqlalchemy\b|\bsa\.\w"
+    r"|(?<![.\w])(?<!def )(select|insert|update|delete|text)\("
+    r"|\.(select|insert|update|delete)\(\s*\)"
+    r"|\b\w+\.c\.\w+|\.(execute|exec_driver_sql|executemany)\("
+    r"|\bstore\.schema\b|\bfrom\s+(\.+|nlp\.)store\s+import\s+(\w+,\s*)*schema\b")
+# SQL in strings: a statement's opening words.
+SQL_TEXT = re.compile(r"\b(SELECT\s+[\w*]|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                      r"CREATE\s+(TABLE|INDEX)|DROP\s+TABLE|ALTER\s+TABLE|PRAGMA\s+\w)")
+
+
+def _sql_outside_store(path: Path, root: Path = NLP.parent) -> list[str]:
+    """'file:line: what' for every SQL statement use in `path` (code and string literals)."""
+    out = []
+    src = path.read_text(encoding="utf-8")
+    code = src.splitlines()
+    tokens = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    # Code lines with strings and comments blanked, so only code is matched as code.
+    lines = [list(line) for line in code]
+    for tok in tokens:
+        if tok.type not in (tokenize.STRING, tokenize.COMMENT) and \
+                getattr(tokenize, "FSTRING_MIDDLE", None) != tok.type:
+            continue
+        if tok.type != tokenize.COMMENT and SQL_TEXT.search(tok.string):
+            out.append(f"{path.relative_to(root)}:{tok.start[0]}: SQL in a string")
+        (r0, c0), (r1, c1) = tok.start, tok.end
+        for r in range(r0, r1 + 1):
+            row = lines[r - 1]
+            a = c0 if r == r0 else 0
+            b = c1 if r == r1 else len(row)
+            row[a:b] = " " * (b - a)
+    for i, row in enumerate(lines, 1):
+        m = SQL_CODE.search("".join(row))
+        if m:
+            out.append(f"{path.relative_to(root)}:{i}: {m.group(0).strip()!r}")
+    return out
+
+
+def test_no_sql_outside_the_store():
+    """Only nlp/store/ builds or runs SQL: every other package asks the store (its documented
+    API in nlp/store/__init__.py), so a statement, a transaction's reads and its writes live in
+    one place."""
+    found = [hit for path in sorted(NLP.rglob("*.py")) if STORE not in path.parents
+             for hit in _sql_outside_store(path)]
+    assert not found, "SQL outside nlp/store/:\n" + "\n".join(found)
+
+
+def test_the_sql_check_finds_sql(tmp_path):
+    """The check above is not blind: it names each kind of statement use, file and line."""
+    bad = tmp_path / "probe.py"
+    lines = ["import sqlalchemy as sa", "q = sa.select(t)", "conn.execute(q)",
+             "rows = sources.select().where(sources.c.content_hash == h)",
+             "x = 'SELECT id FROM responses'", "from ..store.schema import memos",
+             "conn.execute(insert(memos), rows)"]
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        hits = _sql_outside_store(bad, tmp_path)
+    finally:
+        bad.unlink()
+    assert [h.split(":")[1] for h in hits] == ["5", "1", "2", "3", "4", "6", "7"], hits
+    ok = ["d.update(x)", "items.insert(0, x)", "st.selectbox('a', b)", "# SELECT x FROM y",
+          "'select a theme'", "text_of(x)", "st.text(x)", "def text(self):",
+          "from .schema import CODES"]
+    bad.write_text("\n".join(ok) + "\n", encoding="utf-8")
+    try:
+        assert _sql_outside_store(bad, tmp_path) == []
+    finally:
+        bad.unlink()

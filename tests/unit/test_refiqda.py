@@ -13,7 +13,7 @@ from nlp.ingest import ImportOptions, import_file
 from nlp.project import init_project
 from nlp.refiqda import (CODEBOOK_NS, MODEL_USER_NAME, PROJECT_NS, codebook_xml, export_qdc,
                          export_qdpx, import_qdpx, project_xml, read_qdc, validate_xml)
-from nlp.store.review import Decision, record_decisions
+from nlp.store.decisions import Decision, record_decisions
 
 NS = {"q": PROJECT_NS}
 

@@ -11,7 +11,7 @@ from nlp.ingest import import_file
 from nlp.project import init_project
 from nlp.report import build_report_data, find_group, write_report
 from nlp.report.render import md_escape, share_words
-from nlp.store.review import Decision, record_decisions
+from nlp.store.decisions import Decision, record_decisions
 
 CODEBOOK = """name: test-consultation
 version: 1

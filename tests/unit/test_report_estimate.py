@@ -13,7 +13,7 @@ from nlp.project import init_project
 from nlp.report import build_report_data, write_report
 from nlp.report.estimate import estimate
 from nlp.report.render import count_sentence, est_text, pct
-from nlp.store.review import Decision, record_decisions
+from nlp.store.decisions import Decision, record_decisions
 
 INTERVAL = re.compile(r"(?:\d+%|<1%) \((\d+)–(\d+)%\)")
 

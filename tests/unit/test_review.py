@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from nlp.errors import CodebookError
 from nlp.ingest import import_file
+from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.store import review_themes as rt
 from nlp.types import Theme
@@ -59,7 +60,7 @@ def test_queue_is_most_uncertain_first_and_pages_by_key(store, coded):
 
 
 def test_reviewed_answers_leave_the_unreviewed_queue(store, coded):
-    rv.record_decisions(store, "5", [rv.Decision(coded[1], "accepted", "model", 0.55)],
+    dec.record_decisions(store, "5", [dec.Decision(coded[1], "accepted", "model", 0.55)],
                         coder="ana")
     assert walk(store, F()) == ["2", "1", "6", "4"]
     assert walk(store, F(coder="ben")) == ["5", "2", "1", "6", "4"]  # not yet reviewed by ben
@@ -71,7 +72,7 @@ def test_reviewed_answers_leave_the_unreviewed_queue(store, coded):
 def test_filters(store, coded):
     t = coded
     assert walk(store, F(theme_id=t[1], status="suggested")) == ["5", "1", "4"]
-    rv.record_decisions(store, "1", [rv.Decision(t[1], "rejected", "model", 0.7)], coder="ana")
+    dec.record_decisions(store, "1", [dec.Decision(t[1], "rejected", "model", 0.7)], coder="ana")
     assert walk(store, F(theme_id=t[1], status="suggested")) == ["5", "4"]
     assert walk(store, F(theme_id=t[1], status="rejected")) == ["1"]
     assert walk(store, F(theme_id=t[1], status="accepted")) == []
@@ -93,7 +94,7 @@ def test_filters(store, coded):
 
 def test_review_context(store, coded):
     item = rv.find_item(store, "5")
-    rv.record_decisions(store, "5", [rv.Decision(coded[0], "accepted")], coder="ana")
+    dec.record_decisions(store, "5", [dec.Decision(coded[0], "accepted")], coder="ana")
     ctx = rv.review_context(store, item)
     assert ctx.before == ("we subsidise the contract 100%",)  # same source only
     assert ctx.after == ("no reply to our emails",)
@@ -105,45 +106,45 @@ def test_review_context(store, coded):
 
 def test_decisions_are_one_transaction_and_undo_takes_them_back_together(store, coded):
     t = coded
-    rv.record_decisions(store, "2", [rv.Decision(t[0], "accepted", "model", 0.9)], coder="ana")
-    rv.record_decisions(store, "2", [rv.Decision(t[2], "rejected", "model", 0.4),
-                                     rv.Decision(t[3], "accepted")], coder="ana")
-    rv.record_decisions(store, "6", [rv.Decision(t[2], "accepted")], coder="ben")
+    dec.record_decisions(store, "2", [dec.Decision(t[0], "accepted", "model", 0.9)], coder="ana")
+    dec.record_decisions(store, "2", [dec.Decision(t[2], "rejected", "model", 0.4),
+                                     dec.Decision(t[3], "accepted")], coder="ana")
+    dec.record_decisions(store, "6", [dec.Decision(t[2], "accepted")], coder="ben")
     assert len(store.codings(coder="ana")) == 3
-    undone = rv.undo_last(store, "ana")
+    undone = dec.undo_last(store, "ana")
     assert {e["theme_id"] for e in undone} == {t[2], t[3]}
     assert [c.theme_id for c in store.codings(coder="ana")] == [t[0]]
     assert len(store.codings(coder="ben")) == 1  # someone else's work is untouched
-    assert rv.undo_last(store, "ana")[0]["theme_id"] == t[0]
-    assert rv.undo_last(store, "ana") == []
+    assert dec.undo_last(store, "ana")[0]["theme_id"] == t[0]
+    assert dec.undo_last(store, "ana") == []
     assert store.replay_events() == store.current_state()
-    rv.record_decisions(store, "2", [rv.Decision(t[0], "accepted")], coder="ana")
-    rv.record_decisions(store, "2", [rv.Decision(t[0], None)], coder="ana")  # clear
+    dec.record_decisions(store, "2", [dec.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(store, "2", [dec.Decision(t[0], None)], coder="ana")  # clear
     assert store.codings(coder="ana") == []
-    rv.undo_last(store, "ana")  # a clear is undone like any decision
+    dec.undo_last(store, "ana")  # a clear is undone like any decision
     assert [c.status for c in store.codings(coder="ana")] == ["accepted"]
 
 
 def test_decisions_are_validated(store, coded):
     with pytest.raises(ValueError, match="coder name"):
-        rv.record_decisions(store, "1", [rv.Decision(coded[0], "accepted")], coder=" ")
+        dec.record_decisions(store, "1", [dec.Decision(coded[0], "accepted")], coder=" ")
     with pytest.raises(ValueError, match="coder name"):
-        rv.record_decisions(store, "1", [rv.Decision(coded[0], "accepted")], coder="model")
+        dec.record_decisions(store, "1", [dec.Decision(coded[0], "accepted")], coder="model")
     with pytest.raises(ValueError, match="not in the project's codebook"):
-        rv.record_decisions(store, "1", [rv.Decision("nope", "accepted")], coder="ana")
+        dec.record_decisions(store, "1", [dec.Decision("nope", "accepted")], coder="ana")
     with pytest.raises(ValueError, match="status"):
-        rv.record_decisions(store, "1", [rv.Decision(coded[0], "maybe")], coder="ana")
+        dec.record_decisions(store, "1", [dec.Decision(coded[0], "maybe")], coder="ana")
     with pytest.raises(KeyError):
-        rv.record_decisions(store, "99", [rv.Decision(coded[0], "accepted")], coder="ana")
-    assert store.codings(coder="ana") == [] and rv.record_decisions(store, "1", [],
+        dec.record_decisions(store, "99", [dec.Decision(coded[0], "accepted")], coder="ana")
+    assert store.codings(coder="ana") == [] and dec.record_decisions(store, "1", [],
                                                                     coder="ana") == 0
 
 
 def test_theme_counts_and_crosstab(store, coded):
     t = coded
-    rv.record_decisions(store, "1", [rv.Decision(t[1], "accepted", "model", 0.7)], coder="ana")
-    rv.record_decisions(store, "4", [rv.Decision(t[1], "rejected", "model", 0.95)], coder="ana")
-    rv.record_decisions(store, "6", [rv.Decision(t[0], "accepted")], coder="ben")
+    dec.record_decisions(store, "1", [dec.Decision(t[1], "accepted", "model", 0.7)], coder="ana")
+    dec.record_decisions(store, "4", [dec.Decision(t[1], "rejected", "model", 0.95)], coder="ana")
+    dec.record_decisions(store, "6", [dec.Decision(t[0], "accepted")], coder="ben")
     n, counts = rt.theme_counts(store)
     assert n == 5
     assert counts[t[1]] == rt.ThemeCount(t[1], accepted=1, rejected=1, suggested=1,
@@ -164,7 +165,7 @@ def test_theme_counts_and_crosstab(store, coded):
 
 def test_data_version_moves_with_every_change(store, coded):
     v0 = rv.data_version(store)
-    rv.record_decisions(store, "1", [rv.Decision(coded[0], "accepted")], coder="ana")
+    dec.record_decisions(store, "1", [dec.Decision(coded[0], "accepted")], coder="ana")
     v1 = rv.data_version(store)
     rt.save_codebook_version(store, store.active_codebook())
     assert len({v0, v1, rv.data_version(store)}) == 3
@@ -172,7 +173,7 @@ def test_data_version_moves_with_every_change(store, coded):
 
 def test_rename_carries_codings_and_logs_them(store, coded):
     t = coded
-    rv.record_decisions(store, "1", [rv.Decision(t[1], "accepted", "model", 0.7)], coder="ana")
+    dec.record_decisions(store, "1", [dec.Decision(t[1], "accepted", "model", 0.7)], coder="ana")
     cb = rt.rename_theme(store, t[1], "money", actor="ana", label="Money")
     assert cb.version == 4 and store.active_codebook().theme_ids[1] == "money"
     assert store.codings(theme_id=t[1]) == []
@@ -188,8 +189,8 @@ def test_rename_carries_codings_and_logs_them(store, coded):
 
 def test_merge_keeps_the_stronger_decision_and_undo_restores(store, coded):
     t = coded
-    rv.record_decisions(store, "2", [rv.Decision(t[0], "rejected", "model", 0.9),
-                                     rv.Decision(t[2], "accepted")], coder="ana")
+    dec.record_decisions(store, "2", [dec.Decision(t[0], "rejected", "model", 0.9),
+                                     dec.Decision(t[2], "accepted")], coder="ana")
     before = store.current_state()
     rt.merge_themes(store, [t[0], t[2]], Theme(t[0], "Merged", "both"), actor="ana")
     cb = store.active_codebook()
@@ -200,7 +201,7 @@ def test_merge_keeps_the_stronger_decision_and_undo_restores(store, coded):
     assert got[("2", "model")] == ("suggested", 0.9)  # the model's highest confidence
     assert ("6", "model") in got
     assert store.replay_events() == store.current_state()
-    rv.undo_last(store, "ana")
+    dec.undo_last(store, "ana")
     assert store.current_state() == before
     with pytest.raises(CodebookError, match="at least two"):
         rt.merge_themes(store, [t[0]], Theme("x", "X", "d"), actor="ana")
@@ -232,8 +233,8 @@ def test_save_codebook_version_picks_a_free_version(store):
 
 def test_coder_units(store, coded):
     t = coded
-    rv.record_decisions(store, "1", [rv.Decision(t[1], "accepted")], coder="ana")
-    rv.record_decisions(store, "2", [rv.Decision(t[0], "rejected")], coder="ana")
+    dec.record_decisions(store, "1", [dec.Decision(t[1], "accepted")], coder="ana")
+    dec.record_decisions(store, "2", [dec.Decision(t[0], "rejected")], coder="ana")
     units = rt.coder_units(store)
     assert units["ana"] == {"1": frozenset({t[1]}), "2": frozenset()}
     assert units["model"] == {"1": frozenset({t[1]}), "2": frozenset({t[0]})}
@@ -270,11 +271,11 @@ def test_an_existing_0001_database_upgrades_to_the_review_indexes(tmp_path):
 
 def test_theme_filter_with_the_default_status_narrows_to_open_suggestions(store, coded):
     t = coded
-    rv.record_decisions(store, "2", [rv.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(store, "2", [dec.Decision(t[0], "accepted")], coder="ana")
     # t[1] is suggested on 1, 4, 5; answer 2 (reviewed, no t[1] suggestion) is not among them
     assert sorted(walk(store, F(theme_id=t[1]))) == ["1", "4", "5"]
     assert rv.queue_count(store, F(theme_id=t[1])) == 3 < rv.queue_count(store, F())
-    rv.record_decisions(store, "4", [rv.Decision(t[1], "accepted", "model", 0.95)],
+    dec.record_decisions(store, "4", [dec.Decision(t[1], "accepted", "model", 0.95)],
                         coder="ana")
     assert sorted(walk(store, F(theme_id=t[1]))) == ["1", "5"]
     assert sorted(walk(store, F(theme_id=t[1], coder="ben"))) == ["1", "4", "5"]
@@ -285,24 +286,24 @@ def test_theme_filter_with_the_default_status_narrows_to_open_suggestions(store,
 
 def test_relabel_is_one_action_and_one_undo(store, coded):
     t = coded
-    rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted")], coder="ana")
-    rv.relabel(store, "1", t[1], t[3], coder="ana")
+    dec.record_decisions(store, "1", [dec.Decision(t[0], "accepted")], coder="ana")
+    dec.relabel(store, "1", t[1], t[3], coder="ana")
     got = {c.theme_id: c.status for c in store.codings(response_id="1", coder="ana")}
     assert got == {t[0]: "accepted", t[1]: "rejected", t[3]: "accepted"}
-    undone = rv.undo_last(store, "ana")
+    undone = dec.undo_last(store, "ana")
     assert {e["theme_id"] for e in undone} == {t[1], t[3]}
     got = {c.theme_id: c.status for c in store.codings(response_id="1", coder="ana")}
     assert got == {t[0]: "accepted"}  # both halves reverted, the earlier decision kept
     assert store.replay_events() == store.current_state()
     with pytest.raises(ValueError, match="two different themes"):
-        rv.relabel(store, "1", t[1], t[1], coder="ana")
+        dec.relabel(store, "1", t[1], t[1], coder="ana")
 
 
 def test_relabel_carries_the_spans_over(store, coded):
     t = coded
-    rv.record_decisions(store, "1", [rv.Decision(t[1], "accepted", spans=[(0, 12)])],
+    dec.record_decisions(store, "1", [dec.Decision(t[1], "accepted", spans=[(0, 12)])],
                         coder="ana")
-    rv.relabel(store, "1", t[1], t[2], coder="ana")
+    dec.relabel(store, "1", t[1], t[2], coder="ana")
     [moved] = store.codings(response_id="1", coder="ana", theme_id=t[2])
     assert moved.spans == ((0, 12),) and moved.span == (0, 12)
 
@@ -310,25 +311,25 @@ def test_relabel_carries_the_spans_over(store, coded):
 def test_span_codings_are_stored_undone_and_validated(store, coded):
     t = coded
     text = "late payment hurts cash flow"
-    rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted", spans=[(13, 18), (0, 4)])],
+    dec.record_decisions(store, "1", [dec.Decision(t[0], "accepted", spans=[(13, 18), (0, 4)])],
                         coder="ana")
     [c] = store.codings(response_id="1", coder="ana")
     assert c.spans == ((0, 4), (13, 18)) and [text[a:b] for a, b in c.spans] == ["late",
                                                                                 "hurts"]
     assert rv.coding_spans(store, "1", t[0], coder="ana") == ((0, 4), (13, 18))
     # a new decision replaces the spans; overlapping ones join; undo restores the old ones
-    rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted", spans=[(0, 8), (5, 12)])],
+    dec.record_decisions(store, "1", [dec.Decision(t[0], "accepted", spans=[(0, 8), (5, 12)])],
                         coder="ana")
     assert store.codings(response_id="1", coder="ana")[0].spans == ((0, 12),)
-    rv.undo_last(store, "ana")
+    dec.undo_last(store, "ana")
     assert store.codings(response_id="1", coder="ana")[0].spans == ((0, 4), (13, 18))
     assert store.replay_events() == store.current_state()
     # whole-answer codes stay possible
-    rv.record_decisions(store, "2", [rv.Decision(t[0], "accepted")], coder="ana")
+    dec.record_decisions(store, "2", [dec.Decision(t[0], "accepted")], coder="ana")
     assert store.codings(response_id="2", coder="ana")[0].spans == ()
     for bad in ([(5, 5)], [(-1, 3)], [(0, len(text) + 1)], [(0, 2.5)]):
         with pytest.raises(ValueError, match="span"):
-            rv.record_decisions(store, "1", [rv.Decision(t[0], "accepted", spans=bad)],
+            dec.record_decisions(store, "1", [dec.Decision(t[0], "accepted", spans=bad)],
                                 coder="ana")
     ctx = rv.review_context(store, rv.find_item(store, "1"))
     assert ctx.spans[t[0]]["ana"] == ((0, 4), (13, 18))
@@ -336,21 +337,21 @@ def test_span_codings_are_stored_undone_and_validated(store, coded):
 
 def test_bulk_decisions_are_one_undo(store, coded):
     t = coded
-    n = rv.bulk_decisions(store, ["1", "4", "5"], [rv.Decision(t[1], "accepted")], coder="ana")
+    n = dec.bulk_decisions(store, ["1", "4", "5"], [dec.Decision(t[1], "accepted")], coder="ana")
     assert n == 3 and len(store.codings(coder="ana")) == 3
-    assert len(rv.undo_last(store, "ana")) == 3 and store.codings(coder="ana") == []
+    assert len(dec.undo_last(store, "ana")) == 3 and store.codings(coder="ana") == []
     with pytest.raises(KeyError):
-        rv.bulk_decisions(store, ["1", "nope"], [rv.Decision(t[1], "accepted")], coder="ana")
+        dec.bulk_decisions(store, ["1", "nope"], [dec.Decision(t[1], "accepted")], coder="ana")
     assert store.codings(coder="ana") == []  # nothing written
     with pytest.raises(ValueError, match="spans belong to one answer"):
-        rv.bulk_decisions(store, ["1"], [rv.Decision(t[1], "accepted", spans=[(0, 1)])],
+        dec.bulk_decisions(store, ["1"], [dec.Decision(t[1], "accepted", spans=[(0, 1)])],
                           coder="ana")
 
 
 def test_blind_context_shows_only_the_model_and_my_decisions(store, coded):
     t = coded
-    rv.record_decisions(store, "5", [rv.Decision(t[1], "rejected")], coder="ana")
-    rv.record_decisions(store, "5", [rv.Decision(t[0], "accepted")], coder="ben")
+    dec.record_decisions(store, "5", [dec.Decision(t[1], "rejected")], coder="ana")
+    dec.record_decisions(store, "5", [dec.Decision(t[0], "accepted")], coder="ben")
     item = rv.find_item(store, "5")
     blind = rv.review_context(store, item, coder="ben", blind=True)
     assert blind.decisions == {t[1]: {"model": "suggested"}, t[0]: {"ben": "accepted"}}
@@ -364,10 +365,10 @@ def test_blind_context_shows_only_the_model_and_my_decisions(store, coded):
 
 def test_code_spans_keeps_the_model_origin(store, coded):
     t = coded
-    rv.code_spans(store, "1", t[1], [(0, 12)], coder="ana")  # the model suggested t[1] on 1
+    dec.code_spans(store, "1", t[1], [(0, 12)], coder="ana")  # the model suggested t[1] on 1
     [c] = store.codings(response_id="1", coder="ana")
     assert (c.status, c.origin, c.confidence, c.spans) == ("accepted", "model", 0.7, ((0, 12),))
-    rv.code_spans(store, "1", t[3], [(13, 18)], coder="ana")  # not suggested: the coder's own
+    dec.code_spans(store, "1", t[3], [(13, 18)], coder="ana")  # not suggested: the coder's own
     assert store.codings(response_id="1", coder="ana", theme_id=t[3])[0].origin == "researcher"
 
 
@@ -378,8 +379,8 @@ def test_a_bulk_decision_over_many_chunks_is_still_one_undo(store, write):
     import_file(store, write("many.csv", "id,text\n" + body))
     t = store.active_codebook().theme_ids[0]
     ids = [f"b{i}" for i in range(1000)]
-    assert rv.bulk_decisions(store, ids, [rv.Decision(t, "rejected")], coder="ana") == 1000
-    assert len(rv.undo_last(store, "ana")) == 1000 and store.codings(coder="ana") == []
+    assert dec.bulk_decisions(store, ids, [dec.Decision(t, "rejected")], coder="ana") == 1000
+    assert len(dec.undo_last(store, "ana")) == 1000 and store.codings(coder="ana") == []
 
 
 @pytest.mark.parametrize("probe", [1, 2, 2000])

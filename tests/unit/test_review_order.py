@@ -7,6 +7,7 @@ import pytest
 
 from nlp.classify.active import AUDIT_EVERY, informativeness, review_order
 from nlp.classify.audit import estimate
+from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.store.review_order import decided_checks, is_random_check, write_review_order
 
@@ -155,8 +156,8 @@ def test_the_queue_follows_the_stored_review_order(store, scored):
         == ["8", "2"]
     assert is_random_check(store, "5") and not is_random_check(store, "3")
     # The researcher decides on 3 and on the check 5; a new order drops 3 and draws anew.
-    rv.record_decisions(store, "3", [rv.Decision(scored[0], "accepted")], coder="ana")
-    rv.record_decisions(store, "5", [rv.Decision(scored[1], "accepted")], coder="ana")
+    dec.record_decisions(store, "3", [dec.Decision(scored[0], "accepted")], coder="ana")
+    dec.record_decisions(store, "5", [dec.Decision(scored[1], "accepted")], coder="ana")
     write_review_order(store, {"4": 1, "6": 2, "1": 3, "2": 4, "7": 5, "8": 6}, ["7"],
                        model_id="m2")
     assert _walk(store)[:6] == ["4", "6", "1", "2", "7", "8"]
@@ -184,7 +185,7 @@ def test_the_report_states_the_audit_estimate(tmp_path):
                        model_id="m")
     assert build_report_data(p, anonymiser=lambda x: x).audit == ""  # none decided yet
     for rid, tid in (("r1", t[0]), ("r2", t[0]), ("r3", t[1])):
-        rv.record_decisions(p.store, rid, [rv.Decision(tid, "accepted")], coder="ana")
+        dec.record_decisions(p.store, rid, [dec.Decision(tid, "accepted")], coder="ana")
     data = build_report_data(p, anonymiser=lambda x: x)
     # Model: t0 on all three; researcher: t0, t0, t1 -> micro-F1 2*2 / (3 + 3).
     assert "estimated 67% of themes" in data.audit and "from 3 random checks" in data.audit
@@ -212,7 +213,7 @@ def test_coding_a_project_stores_a_review_order(tmp_path, monkeypatch):
     assert sorted(order) == sorted(f"r{i}" for i in range(12))
     assert sum(is_random_check(p.store, r) for r in order) == 12 // AUDIT_EVERY
     first = order[0]
-    rv.record_decisions(p.store, first, [rv.Decision(p.store.active_codebook().theme_ids[0],
+    dec.record_decisions(p.store, first, [dec.Decision(p.store.active_codebook().theme_ids[0],
                                                      "accepted")], coder="ana")
     code_project(p, model_dir="none", recode_all=True)
     again = _walk(p.store)

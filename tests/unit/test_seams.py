@@ -14,7 +14,7 @@ from nlp.project import init_project
 
 NLP = Path(__file__).resolve().parents[2] / "nlp"
 # The store's messages move into errors.py with its NlpErrors (issue 26 item 2, in progress).
-PENDING = ("store",)
+PENDING: tuple[str, ...] = ()
 ERROR_CLASSES = {name for name, obj in vars(errors).items()
                  if inspect.isclass(obj) and issubclass(obj, errors.NlpError)}
 

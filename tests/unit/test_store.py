@@ -6,7 +6,7 @@ from nlp.errors import CodebookError, InputError
 from nlp.ingest import import_file
 from nlp.project import init_project, open_project
 from nlp.codebook import loads_codebook
-from nlp.store import review as rv
+from nlp.store import decisions as dec
 
 
 def _import(store, write, n=3):
@@ -35,49 +35,49 @@ def test_codebook_versions(store):
 
 def test_decisions_log_events_and_undo_restores(store, write):
     _import(store, write)
-    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted", "model", 0.8)],
+    dec.record_decisions(store, "1", [dec.Decision("bid_candy", "accepted", "model", 0.8)],
                         coder="ana")
-    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "rejected", "model")],
+    dec.record_decisions(store, "1", [dec.Decision("bid_candy", "rejected", "model")],
                         coder="ana")
     [c] = store.codings(response_id="1")
     assert (c.status, c.coder) == ("rejected", "ana")
     evs = store.events()
     assert [e["before"] for e in evs] == [None, {"origin": "model", "status": "accepted",
                                                  "confidence": 0.8}]
-    [undone] = rv.undo_last(store, "ana")
+    [undone] = dec.undo_last(store, "ana")
     assert undone["id"] == evs[1]["id"]
     assert store.codings(response_id="1")[0].status == "accepted"
-    rv.undo_last(store, "ana")
+    dec.undo_last(store, "ana")
     assert store.codings(response_id="1") == []
-    assert rv.undo_last(store, "ana") == []
+    assert dec.undo_last(store, "ana") == []
     assert store.replay_events() == store.current_state() == {}
 
 
 def test_undo_is_per_actor(store, write):
     _import(store, write)
-    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted")], coder="ana")
-    rv.record_decisions(store, "2", [rv.Decision("bid_candy", "accepted")], coder="ben")
-    rv.undo_last(store, "ana")
+    dec.record_decisions(store, "1", [dec.Decision("bid_candy", "accepted")], coder="ana")
+    dec.record_decisions(store, "2", [dec.Decision("bid_candy", "accepted")], coder="ben")
+    dec.undo_last(store, "ana")
     assert [(c.response_id, c.coder) for c in store.codings()] == [("2", "ben")]
 
 
 def test_decisions_validate(store, write):
     _import(store, write)
     with pytest.raises(ValueError, match="not in the project's codebook"):
-        rv.record_decisions(store, "1", [rv.Decision("nope", "accepted")], coder="ana")
+        dec.record_decisions(store, "1", [dec.Decision("nope", "accepted")], coder="ana")
     with pytest.raises(ValueError, match="status"):
-        rv.record_decisions(store, "1", [rv.Decision("bid_candy", "maybe")], coder="ana")
+        dec.record_decisions(store, "1", [dec.Decision("bid_candy", "maybe")], coder="ana")
     with pytest.raises(ValueError, match="origin"):
-        rv.record_decisions(store, "1", [rv.Decision("bid_candy", "accepted", "x")],
+        dec.record_decisions(store, "1", [dec.Decision("bid_candy", "accepted", "x")],
                             coder="ana")
     with pytest.raises(KeyError):
-        rv.record_decisions(store, "zz", [rv.Decision("bid_candy", "accepted")], coder="ana")
+        dec.record_decisions(store, "zz", [dec.Decision("bid_candy", "accepted")], coder="ana")
     assert store.events() == []
 
 
 def test_model_codings_never_touch_researchers(store, write):
     _import(store, write)
-    rv.record_decisions(store, "1", [rv.Decision("bid_candy", "rejected", "model")],
+    dec.record_decisions(store, "1", [dec.Decision("bid_candy", "rejected", "model")],
                         coder="ana")
     n = store.write_model_codings(
         {"1": {"bid_candy": 0.9, "poor_communication": 0.1}, "2": {"bid_candy": 0.7}},

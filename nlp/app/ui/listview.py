@@ -7,6 +7,7 @@ import logging
 import streamlit as st
 
 from ...project import Project
+from ...store import decisions as dec
 from ...store import review as rv
 from ...types import MODEL_CODER, Codebook
 from . import card, state, widgets
@@ -35,7 +36,7 @@ def bulk(project: Project, coder: str, ids: list[str], status: str, flt: rv.Queu
         return
     # A list filtered on the theme is a list of its suggestions: accepting keeps their origin.
     origin = "model" if flt.theme_id == tid else "researcher"
-    n = rv.bulk_decisions(project.store, picked, [rv.Decision(tid, status, origin)],
+    n = dec.bulk_decisions(project.store, picked, [dec.Decision(tid, status, origin)],
                           coder=coder)
     _select_all(picked, False)
     state.flash(f"{status.capitalize()} {tid} on {n} answer(s) (one undo takes it back).")

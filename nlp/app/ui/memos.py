@@ -6,6 +6,7 @@ import logging
 
 import streamlit as st
 
+from ...errors import NlpError
 from ...project import Project
 from ...store import memos as mm
 from . import state, widgets
@@ -21,7 +22,7 @@ def save(project: Project, target: str, target_id: str, coder: str, key: str) ->
         return
     try:
         mm.add_memo(project.store, target, target_id, text, author=coder)
-    except ValueError as exc:
+    except NlpError as exc:
         state.flash(str(exc), "error")
         return
     state.set_widget(key, "")

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from nlp.classify.agreement import AgreementReport, project_agreement
+from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.store.review_themes import texts_of
 from nlp.types import MODEL_CODER
@@ -50,7 +51,7 @@ def agreement_frame(rep: AgreementReport, labels: dict[str, str]) -> pd.DataFram
 
 
 def _adjudicate(project, coder: str, rid: str, tid: str, status: str) -> None:
-    rv.record_decisions(project.store, rid, [rv.Decision(tid, status, "researcher")],
+    dec.record_decisions(project.store, rid, [dec.Decision(tid, status, "researcher")],
                         coder=coder)
     state.flash(f"Recorded {status} for {tid} on answer {rid}.")
 

@@ -25,7 +25,7 @@ def _run(fn, *args, done: str, **kwargs) -> None:
     """Call a codebook function; flash its outcome (errors as messages, not tracebacks)."""
     try:
         cb = fn(*args, **kwargs)
-    except (errors.NlpError, ValueError) as exc:
+    except errors.NlpError as exc:
         state.flash(str(exc), "error")
     else:
         state.flash(f"{done}: codebook {cb.name} v{cb.version} is now active.")

@@ -13,6 +13,7 @@ from nlp.app.ui import card, jobs, listview, memos, state, widgets
 from nlp.classify import coding as pipeline
 from nlp.classify.audit import estimate
 from nlp.project import Project
+from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.store.context import source_context
 from nlp.store.review_order import decided_checks, is_random_check
@@ -74,17 +75,17 @@ def _decided(project: Project, coder: str) -> None:
         start_refresh(project)
 
 
-def decide(project: Project, coder: str, response_id: str, decisions: list[rv.Decision], *,
+def decide(project: Project, coder: str, response_id: str, decisions: list[dec.Decision], *,
            advance: bool = False) -> None:
     """Record one click's decisions; with `advance`, show the next answer."""
-    rv.record_decisions(project.store, response_id, decisions, coder=coder)
+    dec.record_decisions(project.store, response_id, decisions, coder=coder)
     _decided(project, coder)
     if advance:
         go_next(project)
 
 
 def undo(project: Project, coder: str) -> None:
-    done = rv.undo_last(project.store, coder)
+    done = dec.undo_last(project.store, coder)
     if not done:
         state.flash("Nothing of yours to undo.", "info")
         return
@@ -168,7 +169,7 @@ def relabel(project: Project, coder: str, rid: str, key_from: str, key_to: str) 
     if not a or not b or a == b:
         state.flash("Pick two different themes to move between.", "warning")
         return
-    rv.relabel(project.store, rid, a, b, coder=coder)
+    dec.relabel(project.store, rid, a, b, coder=coder)
     state.flash(f"Moved answer {rid} from {a} to {b} (one undo takes it back).")
     _decided(project, coder)
 
@@ -257,12 +258,12 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
             "  \n" + widgets.escape_md(", ".join(f"{c}: {s}" for c, s in row.others.items()))
             if row.others else ""))
         cols[3].button("Accept", key=f"acc:{rid}:{tid}", disabled=mine == "accepted",
-                       on_click=decide, args=(project, coder, rid, [rv.Decision(
+                       on_click=decide, args=(project, coder, rid, [dec.Decision(
                            tid, "accepted", row.origin, conf, spans=tuple(spans))]),
                        shortcut=str(n) if keyed else None,
                        help="This theme applies (to the picked sentences, in sentence scope).")
         cols[4].button("Reject", key=f"rej:{rid}:{tid}", disabled=mine == "rejected",
-                       on_click=decide, args=(project, coder, rid, [rv.Decision(
+                       on_click=decide, args=(project, coder, rid, [dec.Decision(
                            tid, "rejected", row.origin, conf)]),
                        shortcut=f"Alt+{n}" if keyed else None,
                        help="This theme does not apply (removes it if you had accepted it).")
@@ -281,7 +282,7 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
     ev = _evidence(ctx) if state.sentence_scope() else {}
     c[0].button("Accept all suggestions and go on", key=f"accall:{rid}", type="primary",
                 disabled=not open_sug, on_click=decide, args=(project, coder, rid, [
-                    rv.Decision(r.theme_id, "accepted", "model", r.score,
+                    dec.Decision(r.theme_id, "accepted", "model", r.score,
                                 spans=(ev[r.theme_id],) if r.theme_id in ev else ())
                     for r in open_sug]),
                 kwargs={"advance": True}, shortcut=KEYS["accall"],
@@ -289,13 +290,13 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
     # Rejecting the open suggestions (or, with none, the likeliest theme) records that this
     # coder reviewed the answer and found no (other) theme.
     if open_sug:
-        none_of = [rv.Decision(r.theme_id, "rejected", "model", r.score) for r in open_sug]
+        none_of = [dec.Decision(r.theme_id, "rejected", "model", r.score) for r in open_sug]
     elif decided:
         none_of = []
     else:
         near = [r for r in rows if r.kind == "possible"]
         first = near[0].theme_id if near else codebook.theme_ids[0]
-        none_of = [rv.Decision(first, "rejected", "model" if first in ctx.scores
+        none_of = [dec.Decision(first, "rejected", "model" if first in ctx.scores
                                else "researcher", ctx.scores.get(first))]
     c[1].button("No (other) theme applies: go on", key=f"none:{rid}", on_click=decide,
                 args=(project, coder, rid, none_of), kwargs={"advance": True},
@@ -328,7 +329,7 @@ def _add_from_pills(project: Project, coder: str, rid: str, key: str,
                     spans: tuple[tuple[int, int], ...] = ()) -> None:
     tid = state.widget(key)
     if tid:
-        decide(project, coder, rid, [rv.Decision(tid, "accepted", "researcher", spans=spans)])
+        decide(project, coder, rid, [dec.Decision(tid, "accepted", "researcher", spans=spans)])
 
 
 def render() -> None:
