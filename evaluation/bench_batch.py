@@ -57,10 +57,10 @@ def make_answers(n: int, seed: int = 0) -> list[str]:
     files = sorted(glob.glob(str(REPO.parent / "shared" / "seeds" / "*.txt")))
     sentences = [s for f in files for s in split_sentences(Path(f).read_text("utf-8"))]
     if len(sentences) < 100:  # a plain clone: the bundled corpus's own sentences
-        from nlp.corpora import load
+        from nlp.corpora import DEFAULT_CORPUS, load
         from nlp.text.segment import split_segments
 
-        sentences = [s for t in load("vcs-commissioning")["text"] for s in split_segments(t)
+        sentences = [s for t in load(DEFAULT_CORPUS)["text"] for s in split_segments(t)
                      if 40 <= len(s) <= 400]
     rng = random.Random(seed)
     return [" ".join(rng.sample(sentences, rng.randint(1, 3))) + f" (ref {seed}-{i})"
@@ -87,9 +87,10 @@ def accuracy() -> dict:
     import nlp.classify.model as C
     from eval_classify import f1, full, load_sets
     from nlp.classify import encode
+    from nlp.corpora import DEFAULT_CORPUS
     from nlp.embed import EmbeddingCache, cache_root, get_embedder
 
-    s = load_sets(Path("/nonexistent"))["vcs-commissioning"]
+    s = load_sets(Path("/nonexistent"))[DEFAULT_CORPUS]
     cache = EmbeddingCache(cache_root())
     out = {}
     for name, spec, whole in (("reference", "st", "embed"), ("default", None, C.WHOLE)):

@@ -46,10 +46,10 @@ from sklearn.metrics import f1_score  # noqa: E402
 import nlp.classify.model as C  # noqa: E402
 from nlp.classify import Encoded, ThemeClassifier, encode, subset  # noqa: E402
 from nlp.codebook import load_codebook  # noqa: E402
-from nlp.corpora import codebook_path, load  # noqa: E402
+from nlp.corpora import DEFAULT_CORPUS, codebook_path, load  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, embed_texts, get_embedder  # noqa: E402
 
-CORPUS = "vcs-commissioning"
+CORPUS = DEFAULT_CORPUS
 SIZES = (5, 10, 20, 40, 80)
 SEEDS = 5
 ABLATIONS = {  # name: (module constant, value) switched off one at a time

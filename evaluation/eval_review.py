@@ -50,10 +50,10 @@ from nlp.classify.audit import estimate  # noqa: E402
 from nlp.classify.backends import CLASSIFIERS, DEFAULT_CLASSIFIER  # noqa: E402
 from nlp.classify.coding import train_classifier  # noqa: E402
 from nlp.codebook import load_codebook  # noqa: E402
-from nlp.corpora import codebook_path, load  # noqa: E402
+from nlp.corpora import DEFAULT_CORPUS, codebook_path, load  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, get_embedder  # noqa: E402
 
-CORPUS = "vcs-commissioning"
+CORPUS = DEFAULT_CORPUS
 DEVSETS = ("ltn-trial", "student-wellbeing", "proctoring/q5", "proctoring/n3",
            "proctoring/n4", "anes-terrorism")
 ANES_SAMPLE = 600

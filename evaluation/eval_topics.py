@@ -214,7 +214,7 @@ def report_sentences(seeds: Path, exclude: set[str]) -> tuple[Corpus, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default="vcs-commissioning")
+    ap.add_argument("--corpus", default=corpora.DEFAULT_CORPUS)
     ap.add_argument("--runs", type=int, default=5, help="fits behind each stability score")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds-dir", type=Path, default=SEEDS,

@@ -69,7 +69,7 @@ def _text(value: Any) -> str | None:
 
 
 def default_codebook_path() -> Path:
-    """The codebook bundled with the toolkit (the vcs-commissioning corpus's)."""
+    """The codebook bundled with the toolkit (the default bundled corpus's, nlp.corpora.DEFAULT_CORPUS)."""
     return Path(str(resources.files("nlp") / "data" / "codebook.yaml"))
 
 

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from . import errors
 
+#: The corpus bundled with the toolkit, the default of every command and function that takes a
+#: corpus name. The one place its name is written in library code (a test checks it).
+DEFAULT_CORPUS = "vcs-commissioning"
+
 
 def corpora_dir() -> Path:
     """Where bundled corpora live: `corpora/` beside the package, or $NLP_CORPORA_DIR."""
@@ -31,7 +35,7 @@ def corpus_path(name: str) -> Path:
     return p
 
 
-def load(name: str = "vcs-commissioning"):
+def load(name: str = DEFAULT_CORPUS):
     """A bundled corpus as a pandas DataFrame: one row per unit (id, text, kind, source, line,
     section, speaker, themes, coder1, coder2)."""
     import pandas as pd
@@ -41,5 +45,5 @@ def load(name: str = "vcs-commissioning"):
     return pd.DataFrame(rows)
 
 
-def codebook_path(name: str = "vcs-commissioning") -> Path:
+def codebook_path(name: str = DEFAULT_CORPUS) -> Path:
     return corpora_dir() / name / "codebook.yaml"

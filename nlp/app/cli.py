@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import errors
+from ..corpora import DEFAULT_CORPUS
 from ..text.clean import clean_text
 
 # Nothing at run time may reach a model hub: the default models ship inside packages.
@@ -398,8 +399,8 @@ def topics_accept(
 @app.command()
 @handles_errors
 def train(
-    corpus: str = typer.Option("vcs-commissioning", help="Bundled corpus to train on."),
-    out_dir: Path = typer.Option(Path("models/vcs-commissioning"), "--out",
+    corpus: str = typer.Option(DEFAULT_CORPUS, help="Bundled corpus to train on."),
+    out_dir: Path = typer.Option(Path("models") / DEFAULT_CORPUS, "--out",
                                  help="Folder to write the model to."),
     embedder: Optional[str] = typer.Option(None, help="Embedder spec (default: $NLP_EMBEDDER, "
                                                       "else onnx-int8)."),

@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+from ..corpora import DEFAULT_CORPUS
+
 
 def run_demo(directory: str | Path, *, no_app: bool = False, port: int = 8501,
-             corpus: str = "vcs-commissioning") -> Iterator[str]:
+             corpus: str = DEFAULT_CORPUS) -> Iterator[str]:
     """Create (or reuse) a project, import the bundled corpus, code it, fit its topics; then
     start the review app, or with `no_app` write the coded quotes and a report draft to DIR/out. Yields lines
     to show the user."""

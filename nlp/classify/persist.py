@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import errors, limits, __version__
 from ..codebook import dumps_codebook, loads_codebook
+from ..corpora import DEFAULT_CORPUS
 from ..embed import get_embedder
 from ..fsio import atomic_dir, check_output_dir, read_input
 from ..types import Codebook
@@ -70,12 +71,12 @@ def check_model_dir(directory: str | Path) -> Path:
 
 
 def default_model_dir() -> Path:
-    """The model the toolkit ships: models/vcs-commissioning beside the package, or
+    """The model the toolkit ships: models/<DEFAULT_CORPUS> beside the package, or
     $NLP_MODEL_DIR."""
     env = os.environ.get("NLP_MODEL_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models" / "vcs-commissioning"
+    return Path(__file__).resolve().parents[2] / "models" / DEFAULT_CORPUS
 
 
 def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: str,

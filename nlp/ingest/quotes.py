@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from importlib import resources
 from typing import Sequence
 
 MIN_WORDS = 8
@@ -16,14 +17,30 @@ _NUM_HEADING = re.compile(
 _OPEN_CLOSE = {"“": "”", '"': '"'}
 _ATTR_AFTER = re.compile(
     r"^[\s*_’'”\".,;:]*(?:\(([^()]{2,80})\)|[–—-]\s*([A-Z][^.;()]{2,60}?)(?:[.;]|$))")
+
+
+def _data_lines(name: str) -> list[str]:
+    """The entries of a word list in nlp/data (one a line, "#" starts a comment line)."""
+    text = resources.files("nlp").joinpath("data", name).read_text(encoding="utf-8")
+    return [x.strip() for x in text.splitlines() if x.strip() and not x.startswith("#")]
+
+
+def _alternation(words: list[str]) -> str:
+    """A regex alternation of literal words, longest first (so none hides a longer one)."""
+    return "|".join(re.escape(w) for w in sorted(dict.fromkeys(words), key=len, reverse=True))
+
+
+# Who a quote is from: a role word (nlp/data/speaker_roles.txt), a pseudonym, a case study.
 _ROLE = re.compile(
-    r"\b((?:survey |workshop |focus group )?(?:respondent|interviewee|participant|commissioner|"
-    r"chief executive|provider|member|manager|practitioner|service user|volunteer)s?|"
-    r"organisation [A-Z]\b|case study[^.;,]{0,40})", re.I)
+    r"\b((?:survey |workshop |focus group )?(?:" + _alternation(_data_lines("speaker_roles.txt"))
+    + r")s?|organisation [A-Z]\b|case study[^.;,]{0,40})", re.I)
+# A document, not a respondent, is being quoted: a cue just before the opening mark, such as
+# "the white paper" or "<a public body> said" (the bodies of nlp/data/public_bodies.txt).
 _DOC_CUE = re.compile(
     r"\b(white paper|green paper|the act|guidance|strategy|regulations?|the report|committee|"
     r"states?|stated|defin(?:es|ed|ition)|according to|published|entitled|called|titled|"
-    r"prospectus|specification|the government|ministry of justice said|mo[jJ] said)\b[^“\"]{0,60}$",
+    r"prospectus|specification|the government|(?:"
+    + _alternation(_data_lines("public_bodies.txt")) + r") said)\b[^“\"]{0,60}$",
     re.I)
 
 

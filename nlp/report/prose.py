@@ -58,7 +58,7 @@ def share_words(p: float) -> str:
 
 
 def _lc(label: str) -> str:
-    """A label inside a sentence: 'Bid candy' -> 'bid candy', 'EU-rules ...' unchanged."""
+    """A label inside a sentence: 'Staff morale' -> 'staff morale', 'EU-rules ...' unchanged."""
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 

@@ -9,6 +9,7 @@ finds. Nothing here loads spaCy.
 from __future__ import annotations
 
 import re
+from importlib import resources
 from typing import Callable, Iterable
 
 Find = tuple[int, int, str]
@@ -54,12 +55,15 @@ _IBAN = re.compile(r"(?<![\w])GB\d{2} ?[A-Z]{4}(?: ?\d{4}){3} ?\d{2}(?![\w])")
 # ref", "account"; a word that also has other senses ("case", "order") only with "number",
 # "no.", "ref" or "reference" after it.
 _QUAL = r"(?:number|no|num|nr|code|ref(?:erence)?|id|plate|details)"
+# The words that need a qualifier are data (nlp/data/reference_nouns.txt), longest first.
+_REF_NOUNS = "|".join(re.escape(w) for w in sorted(dict.fromkeys(
+    x.strip() for x in resources.files("nlp").joinpath("data", "reference_nouns.txt")
+    .read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")),
+    key=len, reverse=True))
 _REF_CUE = re.compile(
     r"\b(?:(?:passport|driving\s+licen[cs]e|licen[cs]e|reference|ref|nino|utr|reg(?:istration)?|"
     rf"account|acc|a/c|sort[\s-]?code|national\s+insurance|ni)(?:\s+{_QUAL})?"
-    r"|(?:crime|incident|case|claim|customer|membership|member|patient|hospital|tenancy|"
-    r"tenant|policy|payroll|employee|staff|student|pupil|candidate|benefit|booking|order|"
-    rf"prisoner|offender|application|complaint|job|unit)\s+{_QUAL})(?![A-Za-z])\.?"
+    r"|(?:" + _REF_NOUNS + rf")\s+{_QUAL})(?![A-Za-z])\.?"
     r"(?:\s*(?:is|was|:|#|=|-|of))*\s*", re.I)
 _REF = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9/\-]*[A-Za-z0-9])?(?: \d{2,}(?![\w-]))*")
 _DATELIKE = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{2}|\d{4})|"

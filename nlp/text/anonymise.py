@@ -28,13 +28,6 @@ NAMED_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "ADDRESS")
 #: {label: {entity key: number}}: a project's placeholder numbering (JSON-serialisable).
 Numbering = dict[str, dict[str, int]]
 _PLACEHOLDER = re.compile(r"\[(?:" + "|".join(ALL_LABELS) + r")(?:_\d+)?\]")
-# A researcher's pseudonym already in the text ("Organisation H", "Participant 12"): not a name.
-_PSEUDONYM = re.compile(
-    r"\b(?:Organi[sz]ations?|Orgs?|Participants?|Interviewees?|Respondents?|Providers?|Persons?|"
-    r"Clients?|Service users?|Charity|Charities|Company|Companies|Agency|Agencies|Sites?|"
-    r"Schools?|Areas?|Regions?|Towns?|Staff members?|Workers?|Officers?|Managers?|"
-    r"Commissioners?|Partners?|Groups?|Cases?|Speakers?|Informants?|Case stud(?:y|ies)|"
-    r"Local authority|Local authorities|LA|Prison|Prisons)\s+(?:[A-HJ-Z]|\d{1,3})(?![\w&'’-])")
 # Characters a name never starts or ends with (Markdown marks, quotes, list punctuation).
 _EDGE = " \t\r\n*_#~`\"“”‘'’,;:|•"
 
@@ -49,7 +42,7 @@ def _lines(name: str) -> list[str]:
 
 #: National public bodies: government departments, agencies, inspectorates, parliaments.
 PUBLIC_BODIES: tuple[str, ...] = tuple(_lines("public_bodies.txt"))
-#: National programmes, reforms and schemes ("the Dynamic Framework", "Through the Gate").
+#: National programmes, reforms and schemes ("the Troubled Families programme", "Sure Start").
 PROGRAMMES: tuple[str, ...] = tuple(_lines("programmes.txt"))
 #: Well-known national sector bodies (umbrella, infrastructure, representative, research).
 SECTOR_BODIES: tuple[str, ...] = tuple(_lines("sector_bodies.txt"))
@@ -61,6 +54,12 @@ KEEP_TERMS: tuple[str, ...] = tuple(dict.fromkeys(PUBLIC_BODIES + PROGRAMMES + S
 #: when they are the whole of a find ("Scotland's", not "Bridges Scotland"); strict mode
 #: replaces them as places.
 NATIONS: tuple[str, ...] = tuple(_lines("nations.txt"))
+# A researcher's pseudonym already in the text ("Organisation H", "Participant 12"): not a name.
+# The nouns are data (nlp/data/pseudonym_nouns.txt), longest first so none hides a longer one.
+_PSEUDONYM = re.compile(
+    r"\b(?:" + "|".join(re.escape(w) for w in sorted(dict.fromkeys(
+        x.strip() for x in _lines("pseudonym_nouns.txt")), key=len, reverse=True))
+    + r")\s+(?:[A-HJ-Z]|\d{1,3})(?![\w&'’-])")
 
 
 @dataclass(frozen=True)
@@ -421,7 +420,7 @@ class Anonymiser:
     a `numbering` is passed to `anonymise_many`: then names are numbered across every text
     (and every call given the same numbering), so one organisation is one placeholder
     throughout a project. A placeholder already in the text is left alone, and a name in
-    brackets ("Probation [NPS]") becomes one placeholder, never "[[ORG]]".
+    brackets ("Health Service [NHS]") becomes one placeholder, never "[[ORG]]".
 
     By default national public bodies, national programmes and well-known sector bodies
     (KEEP_TERMS) stay in the text: they are institutions, not people. `strict=True` replaces
@@ -742,7 +741,7 @@ def placeholders(spans: Sequence[PiiSpan], *, numbering: Numbering | None = None
 def replace_spans(text: str, spans: Sequence[PiiSpan], *,
                   numbering: Numbering | None = None) -> str:
     """`text` with each (non-overlapping, sorted) span replaced by its placeholder. A span that
-    fills a pair of square brackets takes them with it ("[NPS]" -> "[ORG]", not "[[ORG]]")."""
+    fills a pair of square brackets takes them with it ("[NHS]" -> "[ORG]", not "[[ORG]]")."""
     parts, pos = [], 0
     for span, ph in zip(spans, placeholders(spans, numbering=numbering)):
         a, b = span.start, span.end

@@ -138,7 +138,7 @@ class LemmaAnalyzer:
                     forms.setdefault(lemma, Counter())[_key(tok.text, lower=False)] += 1
                     proper[lemma] += 1 if tok.pos_ == "PROPN" else -1
         self.table = {w: c.most_common(1)[0][0] for w, c in votes.items()}
-        # Acronyms and names keep their case in labels ("NPS", "MoJ", "London").
+        # Acronyms and names keep their case in labels ("NHS", "DfE", "London").
         self.forms = {lemma: form for lemma, c in forms.items()
                       for form in [c.most_common(1)[0][0]]
                       if form != form.lower() and (form != form.capitalize() or

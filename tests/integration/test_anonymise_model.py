@@ -160,3 +160,14 @@ def test_answer_set_figures_hold(evaluation):
         assert sc["hidden"]["ALL"]["p"] >= 0.95, split
         assert over["kept_replaced"] == 0, over["replaced_examples"]
         assert over["possessives_lost"] == 0, split
+
+
+# Moved from tests/unit (6 s of real NER over a megabyte).
+def test_one_megabyte_text():
+    chunk = "Kwame rang 07700 900123 from Wrexham about the hostel. " * 10 + "\n"
+    text = chunk * (1_000_000 // len(chunk) + 1)
+    assert len(text) > 1_000_000
+    spans = Anonymiser().find(text)
+    assert len(spans) == 3 * 10 * (1_000_000 // len(chunk) + 1)
+    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))

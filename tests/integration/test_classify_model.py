@@ -48,7 +48,8 @@ def test_shipped_model_is_small_and_pickle_free():
 def test_clear_answers_get_their_theme(model):
     texts = list(CLEAR)
     themes = model.themes_of(model.predict_proba(texts))
-    for text, got in zip(texts, themes):
+    assert texts and len(themes) == len(texts)  # one verdict per answer: zip must not truncate
+    for text, got in zip(texts, themes, strict=True):
         assert CLEAR[text] in got, (text, got)
 
 
@@ -96,6 +97,6 @@ def test_file_mode_codes_offline_with_the_shipped_model(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == [f"r{i}" for i in range(len(CLEAR))]
     assert sorted(r["review_rank"] for r in rows) == list(range(1, len(CLEAR) + 1))
-    for row, theme in zip(rows, CLEAR.values()):
+    for row, theme in zip(rows, CLEAR.values(), strict=True):
         assert set(row) == {"id", "themes", "scores", "review_rank"}  # CLI.md's output
         assert len(row["scores"]) == 12 and theme in row["themes"]

@@ -1,65 +1,23 @@
 """Batch coding at scale (issue 17), with the FakeEmbedder: each distinct sentence embedded
-once, chunked cache writes, chunked scoring and storing, resume after a kill, a Dask cluster,
-the device switch and the progress lines."""
+once, chunked cache writes, chunked scoring and storing, the device switch and the progress
+lines. The tests that start processes (resume after kill -9, a Dask cluster, the CLI, a fresh
+interpreter) are in tests/integration/test_batch_processes.py."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nlp.classify import coding
 from nlp.classify.coding import batch_embedder, code_file, embed_run, score_chunks
-from nlp.embed import run as embed_run_module
 from nlp.embed.run import RunProgress
 from nlp.classify.model import encode, segment_answers
 from nlp.embed import EmbeddingCache, FakeEmbedder, SentenceTransformerEmbedder
 from nlp.types import Corpus, Response
 
-REPO = Path(__file__).resolve().parents[2]
-SENTENCES = [
-    "Funding for small charities is too short-term and stops us planning ahead.",
-    "The tender documents were far too long for a small organisation to complete.",
-    "Commissioners never told us why the bid failed or what to improve next time.",
-    "Large national providers win everything because they can afford bid writers.",
-    "Service users should help design the services they will use every day.",
-    "Grants are better than contracts for specialist work with women and girls.",
-    "Payment in arrears puts our cash flow at risk every single quarter.",
-    "Local commissioning keeps money in the community and builds trust.",
-]
-
-
-def answers(n: int, seed: int = 0) -> list[str]:
-    """n answers of 1-3 sentences; sentences repeat across answers (so dedupe shows)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        k = int(rng.integers(1, 4))
-        picked = [SENTENCES[j] for j in rng.choice(len(SENTENCES), k, replace=False)]
-        if i % 3 == 0:  # a sentence of its own, so not everything is a repeat
-            picked.append(f"Answer {i} adds a point nobody else makes about item {i * 7}.")
-        out.append(" ".join(picked))
-    return out
-
-
-def write_input(path: Path, texts: list[str]) -> Path:
-    path.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
-                            for i, t in enumerate(texts)), encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def fake_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("NLP_EMBEDDER", "fake:64")
-    monkeypatch.setenv("NLP_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path
-
+from batchdata import SENTENCES, answers, fake_env, write_input  # noqa: F401 - fake_env: a fixture
 
 # --- embedding: each distinct sentence once, chunk by chunk ---------------------------------
 
@@ -249,51 +207,7 @@ def test_score_chunks_covers_every_answer_once(fake_env):
     assert later == [3, 4]
 
 
-# --- resume after kill -9 ------------------------------------------------------------------------
-
-CHILD = """
-import sys, time
-from nlp.classify.coding import code_file
-def slow(c):
-    print("chunk", c, flush=True)
-    time.sleep(float(sys.argv[3]))
-code_file(sys.argv[1], sys.argv[2], model_dir="none", chunk=10, on_chunk=slow)
-print("done", flush=True)
-"""
-
-
-def _child(src: Path, out: Path, pause: float, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(src), str(out), str(pause)],
-                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-
-
-def test_file_mode_resumes_after_kill_9(fake_env):
-    src = write_input(fake_env / "in.jsonl", answers(95))
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    ref = fake_env / "ref.jsonl"
-    code_file(src, ref, model_dir="none", chunk=10)
-    out = fake_env / "out.jsonl"
-    proc = _child(src, out, 5.0, env)
-    seen = []
-    for line in proc.stdout:  # the child has committed chunks 0..2 when it prints "chunk 2"
-        seen.append(line.strip())
-        if line.startswith("chunk 2"):
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, (seen, proc.stderr.read())
-    assert not out.exists()
-    state = json.loads((fake_env / ".out.jsonl.partial.json").read_text())
-    assert state["chunks"] == 3
-    again = _child(src, out, 0.0, env)
-    stdout, stderr = again.communicate(timeout=120)
-    assert again.returncode == 0, stderr
-    assert stdout.splitlines()[0] == "chunk 3"  # went on after the last committed chunk
-    assert out.read_bytes() == ref.read_bytes()
-    assert not (fake_env / ".out.jsonl.partial").exists()
-    assert not (fake_env / ".out.jsonl.partial.json").exists()
-
+# --- resume: a changed input starts again (the kill -9 test is in tests/integration) ----------
 
 def test_a_changed_input_does_not_resume(fake_env):
     src = write_input(fake_env / "in.jsonl", answers(40))
@@ -344,43 +258,7 @@ def test_project_mode_stores_chunk_by_chunk(fake_env, monkeypatch):
     assert results[0] == results[1]
 
 
-# --- a Dask cluster gives the local run's bytes ---------------------------------------------
-
-def test_cluster_run_is_byte_identical(fake_env):
-    distributed = pytest.importorskip("distributed")
-    src = write_input(fake_env / "in.jsonl", answers(80))
-    local = fake_env / "local.jsonl"
-    code_file(src, local, model_dir="none", chunk=9)
-    os.environ["NLP_CACHE_DIR"] = str(fake_env / "cache2")  # nothing cached for the cluster
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        remote = fake_env / "remote.jsonl"
-        code_file(src, remote, model_dir="none", chunk=9, cluster=client)
-        ran_on = client.run(lambda: sorted(embed_run_module._WORKER_EMBEDDERS))
-    assert remote.read_bytes() == local.read_bytes()
-    assert len(ran_on) == 2 and all(v for v in ran_on.values())  # both workers embedded
-
-
-def test_unreachable_cluster_is_a_clear_error(fake_env):
-    pytest.importorskip("distributed")
-    from nlp import errors
-
-    with pytest.raises(errors.NlpError, match="Dask scheduler"):
-        embed_run_module.DaskRunner(FakeEmbedder(), "tcp://127.0.0.1:1")
-
-
 # --- device ---------------------------------------------------------------------------------
-
-def test_device_auto_is_the_cpu_here_without_importing_torch():
-    code = ("import sys; from nlp.classify.coding import _resolve_device; "
-            "print(_resolve_device('auto'), 'torch' in sys.modules)")
-    if Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists():
-        pytest.skip("a GPU driver is present")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert out.stdout.split() == ["cpu", "False"], out.stderr
-
 
 def test_device_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     from nlp import errors
@@ -427,15 +305,3 @@ def test_progress_lines_show_rate_and_eta(capsys, monkeypatch):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 4 and lines[-1].startswith("Embedding: 100/100 texts (")
     assert "/s" in lines[0] and "ETA" in lines[0]
-
-
-def test_cli_code_shows_progress(fake_env):
-    src = write_input(fake_env / "in.jsonl", answers(30))
-    out = fake_env / "out.jsonl"
-    res = subprocess.run([sys.executable, "-m", "nlp", "code", str(src), "--out", str(out),
-                          "--model", "none", "--chunk", "7", "--device", "cpu"],
-                         capture_output=True, text=True, cwd=REPO,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert res.returncode == 0, res.stderr
-    assert "Coding: 30/30 answers" in res.stderr and "ETA" in res.stderr
-    assert len(out.read_text().splitlines()) == 30
