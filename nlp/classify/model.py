@@ -39,6 +39,7 @@ from ..embed import embed_texts
 from ..embed.run import CHUNK, embed_answers
 from ..text.segment import MAX_SEGMENTS, segment_spans
 from ..types import Codebook
+from .shares import SHARE_WEIGHT, estimated_counts, share_offset
 
 log = logging.getLogger(__name__)
 # The lexical prior's fitted weights by key (a digest of the themes' words and the sample they
@@ -57,7 +58,8 @@ LEXICAL_NGRAMS = (4, 6)  # character n-grams (within words) of the lexical prior
 LEXICAL_SAMPLE = 5_000  # answers of a consultation its lexical weights (IDF) are fitted on
 EXCLUDE_WEIGHT = 0.5  # penalty per unit an exclude example is closer than the theme itself
 MIN_Z = 0.5  # a theme must stand this far (in its own standard deviations) above its mean
-MARGIN_Z = 0.5  # ... and within this of the answer's best theme
+MARGIN_Z = 0.75  # ... and within this of the answer's best theme (0.5 before the theme-share
+#                   estimate: RESULTS.md, "Theme shares")
 MAX_THEMES = 3  # at most this many suggestions an answer
 OWN_STATISTICS = 10  # answers from which a batch's own statistics are used alone
 MIN_REFERENCE = 30  # examples from which they, not the codebook's texts, are the reference
@@ -307,14 +309,18 @@ def best_threshold(y: np.ndarray, p: np.ndarray, lo: float = 0.05, hi: float = 0
 
 
 def relative_rule(proba: np.ndarray, thresholds: np.ndarray, margin: float, *,
-                  max_themes: int = MAX_THEMES) -> np.ndarray:
+                  max_themes: int = MAX_THEMES, at_least_one: bool = True) -> np.ndarray:
     """(n, k) bool: themes at or over their threshold whose log-odds are within `margin` of the
-    answer's best theme, at most `max_themes` an answer (the most probable)."""
+    answer's best theme, at most `max_themes` an answer (the most probable); with
+    `at_least_one`, an answer's most probable theme always (flagged non-answers are left out
+    before the model is asked)."""
     proba = np.asarray(proba, dtype=float)
     if proba.size == 0:
         return np.zeros(proba.shape, dtype=bool)
     L = _logit(proba)
     keep = (proba >= thresholds) & (L >= L.max(1, keepdims=True) - margin)
+    if at_least_one and proba.shape[1]:
+        keep[np.arange(len(proba)), proba.argmax(1)] = True
     if proba.shape[1] > max_themes:
         rank = np.argsort(np.argsort(-proba, axis=1, kind="stable"), axis=1, kind="stable")
         keep &= rank < max_themes
@@ -378,10 +384,12 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             definition scores weigh the same.
         cv: folds for the out-of-fold scores.
         random_state: seed for the folds.
+        share_weight: how far the prior follows the theme shares estimated from the
+            consultation itself (`nlp.classify.shares`; 0: equal shares, the old prior).
     """
     def __init__(self, codebook: Codebook | None = None, embedder=None, *, cache=None,
                  C: float = DEFAULT_C, prior_strength: float = 30.0, cv: int = 5,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, share_weight: float = SHARE_WEIGHT) -> None:
         self.codebook = codebook
         self.embedder = embedder
         self.cache = cache
@@ -389,6 +397,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.prior_strength = prior_strength
         self.cv = cv
         self.random_state = random_state
+        self.share_weight = share_weight
 
     # -- the definition prior ----------------------------------------------------------------
     def _similarity(self, enc: Encoded, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -441,6 +450,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 zl = self._lexical_z(enc)
                 zsum = (sim - self.ref_mu_) / self.ref_sd_ + LEXICAL_WEIGHT * zl
                 self.comb_mu_, self.comb_sd_ = zsum.mean(0), zsum.std(0) + 1e-6
+            self.share_offset_ = self._share_offset(enc)
             examples = getattr(self, "_examples", None)
             if examples is not None and len(examples):
                 self.offset_ = self._prevalence_offset(examples)
@@ -462,12 +472,41 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros(k)
         F, _ = self._prior(examples)
         # (a saved model keeps a sample of its examples at most: scaled to all of them)
-        expected = _sigmoid(F @ self.prior_coef_ + self.prior_intercept_).sum(0) * (
+        expected = _sigmoid(F @ self.prior_coef_ + self.prior_intercept_
+                            + self.share_offset_).sum(0) * (
             max(self.n_examples_, len(examples)) / len(examples))
         observed = self.n_pos_.astype(float)
         dispersion = float(np.mean((observed - expected) ** 2 / np.maximum(expected, 0.5)))
         shrink = max(0.0, 1.0 - 1.0 / dispersion) if dispersion > 0 else 0.0
         return shrink * np.log((observed + PREVALENCE_PSEUDO) / (expected + PREVALENCE_PSEUDO))
+
+    # -- theme shares from the consultation (nlp.classify.shares) ------------------------------
+    def _cold_prior(self) -> bool:
+        """True while the prior is the codebook's own (not refitted on examples): the refitted
+        prior weighs uncentred similarities, which already carry the themes' shares."""
+        return bool(np.array_equal(np.asarray(self.prior_coef_, float),
+                                   [PRIOR_SLOPE, 0.0, 0.0, 0.0, 0.0, 0.0]))
+
+    def _heads(self) -> np.ndarray:
+        """(k, d) unit vectors of each theme's "label: definition" (embedded on first use by a
+        loaded model, which does not store them)."""
+        if getattr(self, "head_vec_", None) is None:
+            self.head_vec_ = _unit(embed_texts(
+                [f"{t.label}: {t.definition}" for t in self.codebook.themes],
+                embedder=self.embedder, cache=self.cache)).astype(np.float32)
+        return self.head_vec_
+
+    def _share_offset(self, enc: Encoded, F: np.ndarray | None = None) -> np.ndarray:
+        """(k,) prior log-odds offsets towards the theme shares estimated from `enc` (a whole
+        consultation, or a batch of OWN_STATISTICS answers or more); 0 otherwise."""
+        k = len(self.theme_ids_)
+        if not self.share_weight or len(enc) < OWN_STATISTICS or not self._cold_prior():
+            return np.zeros(k)
+        if F is None:
+            F, _ = self._prior(enc)
+        expected = _sigmoid(F @ self.prior_coef_ + self.prior_intercept_).sum(0)
+        return share_offset(estimated_counts(enc.whole, self._heads()), expected,
+                            self.share_weight)
 
     # -- the lexical prior: character n-grams of the answer against each theme's words -------
     def _theme_documents(self) -> list[str]:
@@ -570,7 +609,10 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.theme_ids_ = list(self.codebook.theme_ids)
         heads, inc, exc = theme_texts(self.codebook)
         flat = heads + [x for xs in inc for x in xs] + [x for xs in exc for x in xs]
-        V = embed_texts(flat, embedder=self.embedder, cache=self.cache)
+        plain = [f"{t.label}: {t.definition}" for t in self.codebook.themes]
+        V = embed_texts(flat + plain, embedder=self.embedder, cache=self.cache)
+        self.head_vec_ = _unit(V[len(flat):]).astype(np.float32)
+        V = V[:len(flat)]
         k = len(heads)
         pos = k
         theme_vec = []
@@ -604,6 +646,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.stack_ = np.zeros((k, 4))  # per theme: weights of prior, LR, lexical logits; bias
         self.stacked_ = np.zeros(k, dtype=bool)  # False: probability blend by example count
         self.thresholds_ = np.full(k, self.prior_threshold_)
+        self.share_offset_ = np.zeros(k)  # towards the consultation's estimated shares
         self.offset_ = np.zeros(k)  # per-theme logit offset from the examples' theme shares,
         #                             set by `calibrate`
         self._examples: Encoded | None = None  # kept to re-estimate it on each consultation
@@ -806,7 +849,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         if len(enc) == 0:
             return np.zeros((0, k)), np.zeros((0, k), dtype=np.int64)
         F, arg = self._prior(enc)
-        prior_logit = self._prior_logit(F)
+        prior_logit = self._prior_logit(F) + (
+            self.share_offset_ if self.calibrated_ else self._share_offset(enc, F))
         if self.lr_coef_.shape[1]:
             lr_logit = enc.whole @ self.lr_coef_.T + self.lr_intercept_
         else:

@@ -159,6 +159,8 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     clf.n_examples_ = int(config.get("n_examples", 0))
     clf.embedder_id_ = config["embedder_id"]
     clf.offset_ = np.zeros(len(clf.theme_ids_))  # set by calibrate, from the examples
+    clf.share_offset_ = np.zeros(len(clf.theme_ids_))  # set by calibrate
+    clf.head_vec_ = None  # embedded on first use
     clf._examples = _load_examples(d, clf)
     return clf
 
