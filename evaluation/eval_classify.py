@@ -50,7 +50,7 @@ from nlp.corpora import codebook_path, load  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, embed_texts, get_embedder  # noqa: E402
 
 CORPUS = "vcs-commissioning"
-SIZES = (5, 10, 20, 40, 80)
+SIZES = (5, 10, 20, 30, 40, 80)
 SEEDS = 5
 ABLATIONS = {  # name: (module constant, value) switched off one at a time
     "no centring": ("CENTRE", False), "no per-theme z-scores": ("ZSCORE", False),
@@ -58,6 +58,9 @@ ABLATIONS = {  # name: (module constant, value) switched off one at a time
     "no include examples": ("INCLUDE_WEIGHT", 0.0), "no exclude examples": ("EXCLUDE_WEIGHT", 0.0),
     "no relative rule": ("MARGIN_Z", 1e9), "no question": ("question", None),
     "no lexical prior": ("LEXICAL_WEIGHT", 0.0),
+}
+PARAM_ABLATIONS = {  # name: estimator parameters (clone(model).set_params(...))
+    "equal theme shares": {"share_weight": 0.0},
 }
 
 
@@ -72,10 +75,10 @@ def load_sets(devsets: Path) -> dict:
     sets = {CORPUS: dict(cb=cb, texts=df["text"].tolist(), Y=binarize(df["themes"], cb.theme_ids),
                          group=df["source"].to_numpy(), test=(df["kind"] == "quote").to_numpy(),
                          metric="micro")}
-    for d in sorted(devsets.glob("*/answers.jsonl")) if devsets.is_dir() else []:
+    for d in sorted(devsets.glob("**/answers.jsonl")) if devsets.is_dir() else []:
         cb = load_codebook(d.parent / "codebook.yaml")
         rows = [json.loads(x) for x in d.read_text(encoding="utf-8").splitlines() if x.strip()]
-        sets[d.parent.name] = dict(cb=cb, texts=[r["text"] for r in rows],
+        sets[d.parent.relative_to(devsets).as_posix()] = dict(cb=cb, texts=[r["text"] for r in rows],
                                    Y=binarize([r["themes"] for r in rows], cb.theme_ids),
                                    group=np.zeros(len(rows), int), test=np.ones(len(rows), bool),
                                    metric="samples")
@@ -120,14 +123,15 @@ def paired(Y, P, Q, metric, n=1000, seed=0):
 
 
 # --- runs -------------------------------------------------------------------------------------
-def cold(s, enc, embedder, cache, cb=None):
+def cold(s, enc, embedder, cache, cb=None, **params):
     """Codebook alone; the test side of each group is the consultation."""
     Ys, Ps, Fs = [], [], []
     for g in np.unique(s["group"]):
         te = np.flatnonzero((s["group"] == g) & s["test"])
         if not len(te):
             continue
-        m = ThemeClassifier(codebook=cb or s["cb"], embedder=embedder, cache=cache).fit()
+        m = ThemeClassifier(codebook=cb or s["cb"], embedder=embedder, cache=cache,
+                            **params).fit()
         Ps.append(m.predict(subset(enc, te)))
         Fs.append(cosine_floor(subset(enc, te), s["cb"], embedder, cache))
         Ys.append(s["Y"][te])
@@ -191,6 +195,8 @@ def full(s, enc, embedder, cache):
 def ablation(s, enc, embedder, cache):
     base = f1(*cold(s, enc, embedder, cache)[:2], s["metric"])
     rows = {"full cold start": round(base, 4)}
+    for name, params in PARAM_ABLATIONS.items():
+        rows[name] = round(f1(*cold(s, enc, embedder, cache, **params)[:2], s["metric"]), 4)
     for name, (const, value) in ABLATIONS.items():
         if const == "question":
             cb = dataclasses.replace(s["cb"], question=None)
@@ -246,6 +252,9 @@ def main() -> None:
                     help="embedder spec (default: the toolkit's default, as nlp code uses)")
     ap.add_argument("--devsets", default=str(ROOT.parent.parent / "shared" / "devsets"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                    help="numbers of confirmed examples, comma-separated")
+    ap.add_argument("--only", default="", help="comma-separated set names (default: all)")
     ap.add_argument("--whole", choices=("context", "embed", "mean"), default=None,
                     help="how answers and sentences are embedded (nlp.classify.model.WHOLE): "
                          "context (default: each answer run once, its sentences pooled from "
@@ -258,9 +267,13 @@ def main() -> None:
     embedder = get_embedder(args.embedder)
     cache = EmbeddingCache(cache_root())
     sets = load_sets(Path(args.devsets))
+    if args.only:
+        sets = {k: v for k, v in sets.items() if k in args.only.split(",")}
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     if len(sets) == 1:
         print(f"no development consultations under {args.devsets}: bundled corpus only")
-    res = {"embedder": embedder.model_id, "whole": C.WHOLE, "seeds": SEEDS, "sets": {}}
+    res = {"embedder": embedder.model_id, "whole": C.WHOLE, "seeds": SEEDS, "sizes": sizes,
+           "sets": {}}
     for name, s in sets.items():
         enc = encode(s["texts"], embedder, cache=cache, progress=True)
         m = s["metric"]
@@ -271,7 +284,7 @@ def main() -> None:
                                 "lead_vs_cosine": paired(G, P, F, m),
                                 "per_theme_f1": dict(zip(s["cb"].theme_ids, np.round(f1_score(
                                     G, P, average=None, zero_division=0), 3).tolist()))}
-        for n in SIZES:
+        for n in sizes:
             o = with_examples(s, enc, embedder, cache, n)
             r["regimes"][str(n)] = {
                 k: round(f1(o["gold"], o[k], m), 4)

@@ -13,8 +13,11 @@ answers, so no absolute cosine cut fitted on another corpus is needed. A lexical
 them: the TF-IDF similarity of the answer's character n-grams (within words, so "bureaucratic"
 meets "bureaucracy") to the theme's label, definition and include examples, weighted (IDF) on
 this consultation's answers and z-scored over them the same way; the two z-scores are summed
-and standardised again. A relative rule decides: the themes close to the answer's best one,
-over a floor, at most three. A theme's exclude examples pull its score down where an answer
+and standardised again. Z-scores give every theme about the same share of the consultation,
+so each theme's log-odds then move towards the share estimated from the consultation itself
+(`nlp.classify.shares`: how often the theme is an answer's most similar under plain cosine).
+A relative rule decides: the themes close to the answer's best one, over a floor, at most
+three, and always the best one. A theme's exclude examples pull its score down where an answer
 is closer to them than to the theme. With enough examples a second lexical part joins: a
 TF-IDF logistic regression per theme on the examples' words, stacked with the others.
 Every constant here is theme-agnostic and was chosen on development consultations (see
