@@ -444,6 +444,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             sim = self._set_reference(enc)
             self.lex_key_, self.comb_mu_, self.comb_sd_ = "", None, None
             self.calibrated_ = True
+            z = (sim - self.ref_mu_) / self.ref_sd_
             lex = self._lexical_reference(enc.texts) if enc.texts is not None else None
             if lex is not None:
                 self.lex_key_, self.lex_mu_, self.lex_sd_ = lex
@@ -451,9 +452,10 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 if enc.lexical_key != self.lex_key_:  # keep them for every later batch of it
                     enc.lexical, enc.lexical_key = self._lexical_sim(enc.texts), self.lex_key_
                 zl = self._lexical_z(enc)
-                zsum = (sim - self.ref_mu_) / self.ref_sd_ + LEXICAL_WEIGHT * zl
+                zsum = z + LEXICAL_WEIGHT * zl
                 self.comb_mu_, self.comb_sd_ = zsum.mean(0), zsum.std(0) + 1e-6
-            self.share_offset_ = self._share_offset(enc)
+                z = (zsum - self.comb_mu_) / self.comb_sd_
+            self.share_offset_ = self._share_offset(enc, z)
             examples = getattr(self, "_examples", None)
             if examples is not None and len(examples):
                 self.offset_ = self._prevalence_offset(examples)
@@ -499,15 +501,14 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 embedder=self.embedder, cache=self.cache)).astype(np.float32)
         return self.head_vec_
 
-    def _share_offset(self, enc: Encoded, F: np.ndarray | None = None) -> np.ndarray:
+    def _share_offset(self, enc: Encoded, z: np.ndarray) -> np.ndarray:
         """(k,) prior log-odds offsets towards the theme shares estimated from `enc` (a whole
-        consultation, or a batch of OWN_STATISTICS answers or more); 0 otherwise."""
+        consultation, or a batch of OWN_STATISTICS answers or more; `z` its (n, k) combined
+        z-scores, the cold prior's only feature); 0 otherwise."""
         k = len(self.theme_ids_)
         if not self.share_weight or len(enc) < OWN_STATISTICS or not self._cold_prior():
             return np.zeros(k)
-        if F is None:
-            F, _ = self._prior(enc)
-        expected = _sigmoid(F @ self.prior_coef_ + self.prior_intercept_).sum(0)
+        expected = _sigmoid(self.prior_coef_[0] * z + self.prior_intercept_).sum(0)
         return share_offset(estimated_counts(enc.whole, self._heads()), expected,
                             self.share_weight)
 
@@ -853,7 +854,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros((0, k)), np.zeros((0, k), dtype=np.int64)
         F, arg = self._prior(enc)
         prior_logit = self._prior_logit(F) + (
-            self.share_offset_ if self.calibrated_ else self._share_offset(enc, F))
+            self.share_offset_ if self.calibrated_ else self._share_offset(enc, F[..., 0]))
         if self.lr_coef_.shape[1]:
             lr_logit = enc.whole @ self.lr_coef_.T + self.lr_intercept_
         else:

@@ -496,4 +496,4 @@ def test_a_theme_most_answers_raise_is_suggested_more_than_equal_shares_would():
     assert (counts[1.0] != counts[0.0]).any()
     # a batch under OWN_STATISTICS answers is too small to estimate shares from
     assert not ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()._share_offset(
-        encode(texts[:5], FakeEmbedder(256))).any()
+        encode(texts[:5], FakeEmbedder(256)), np.zeros((5, 3))).any()
