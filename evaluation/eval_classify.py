@@ -17,7 +17,8 @@ Floors, in the same process: `cosine` (MiniLM cosine to "label: definition", the
 vectors of the examples, C=10; themes within 0.2 of the most probable one). Figures: micro-F1
 and samples-F1, paired bootstrap 95% intervals of the model's lead, per-theme F1, an ablation
 of each part of the cold start, the model with examples against itself without the theme-share
-correction (`no_shares`), and the relabel time at 100,000 cached answers.
+correction (`no_shares`) and without the examples' residuals spread over the consultation
+(`no_propagation`), and the relabel time at 100,000 cached answers.
 
     python evaluation/eval_classify.py            # everything (~5 min on 2 cores, cached)
     python evaluation/eval_classify.py --quick    # no ablation, fewer bootstrap draws
@@ -153,6 +154,11 @@ def _score_split(s, enc, embedder, cache, train, test, consultation, out) -> Non
     finally:
         C.PREVALENCE = True
     out["no_shares"].append(m0.predict(subset(enc, test)))
+    # the same model without the examples' residuals spread over the consultation
+    mp = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache,
+                         propagate_weight=0.0).fit(subset(enc, train), Y[train]).calibrate(
+        subset(enc, consultation))
+    out["no_propagation"].append(mp.predict(subset(enc, test)))
     out["model"].append(m.predict(subset(enc, test)))
     out["cold"].append(c0.predict(subset(enc, test)))
     out["cosine"].append(cosine_floor(subset(enc, test), s["cb"], embedder, cache))
@@ -172,7 +178,8 @@ def _splits(s):
 def with_examples(s, enc, embedder, cache, n):
     """n confirmed examples drawn at random (from the training reports for the bundled
     corpus), tested on the rest; pooled over SEEDS draws."""
-    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": []}
+    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
+           "no_propagation": []}
     for seed in range(SEEDS):
         rng = np.random.default_rng(seed)
         for te, pool, one in _splits(s):
@@ -186,7 +193,8 @@ def with_examples(s, enc, embedder, cache, n):
 def full(s, enc, embedder, cache):
     """Leave-one-report-out with every unit of the training reports (the prior's statistics
     from the held-out report, as when a new report is coded)."""
-    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": []}
+    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
+           "no_propagation": []}
     for te, tr, _ in _splits(s):
         _score_split(s, enc, embedder, cache, tr, te, te, out)
     return {k: np.vstack(v) for k, v in out.items()}
@@ -288,16 +296,20 @@ def main() -> None:
             o = with_examples(s, enc, embedder, cache, n)
             r["regimes"][str(n)] = {
                 k: round(f1(o["gold"], o[k], m), 4)
-                for k in ("model", "cold", "cosine", "logreg", "no_shares")}
+                for k in ("model", "cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")}
             r["regimes"][str(n)].update({
                 f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
-                for b in ("cold", "cosine", "logreg", "no_shares")})
+                for b in ("cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")})
         if len(np.unique(s["group"])) > 1:
             o = full(s, enc, embedder, cache)
             r["regimes"]["full"] = {k: round(f1(o["gold"], o[k], m), 4)
-                                    for k in ("model", "cold", "cosine", "logreg", "no_shares")}
+                                    for k in ("model", "cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")}
             r["regimes"]["full"].update({f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
-                                         for b in ("cold", "cosine", "logreg", "no_shares")})
+                                         for b in ("cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")})
             r["regimes"]["full"]["per_theme_f1"] = dict(zip(s["cb"].theme_ids, np.round(
                 f1_score(o["gold"], o["model"], average=None, zero_division=0), 3).tolist()))
             r["relabel"] = relabel_time(enc, s["Y"], s["cb"], embedder, cache, s["texts"])

@@ -42,6 +42,8 @@ from ..embed import embed_texts
 from ..embed.run import CHUNK, embed_answers
 from ..text.segment import MAX_SEGMENTS, segment_spans
 from ..types import Codebook
+from .propagate import MAX_ANSWERS as PROPAGATE_MAX, WEIGHT as PROPAGATE_WEIGHT
+from .propagate import knn_graph, propagate
 from .shares import SHARE_WEIGHT, estimated_counts, share_offset
 
 log = logging.getLogger(__name__)
@@ -389,10 +391,13 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         random_state: seed for the folds.
         share_weight: how far the prior follows the theme shares estimated from the
             consultation itself (`nlp.classify.shares`; 0: equal shares, the old prior).
+        propagate_weight: log-odds per unit of the examples' residuals spread over the
+            calibrated consultation's answers (`nlp.classify.propagate`; 0: none).
     """
     def __init__(self, codebook: Codebook | None = None, embedder=None, *, cache=None,
                  C: float = DEFAULT_C, prior_strength: float = 30.0, cv: int = 5,
-                 random_state: int = 0, share_weight: float = SHARE_WEIGHT) -> None:
+                 random_state: int = 0, share_weight: float = SHARE_WEIGHT,
+                 propagate_weight: float = PROPAGATE_WEIGHT) -> None:
         self.codebook = codebook
         self.embedder = embedder
         self.cache = cache
@@ -401,6 +406,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
         self.share_weight = share_weight
+        self.propagate_weight = propagate_weight
 
     # -- the definition prior ----------------------------------------------------------------
     def _similarity(self, enc: Encoded, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -457,9 +463,33 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 z = (zsum - self.comb_mu_) / self.comb_sd_
             self.share_offset_ = self._share_offset(enc, z)
             examples = getattr(self, "_examples", None)
+            self._prop_keys, self._prop_E = None, None
             if examples is not None and len(examples):
                 self.offset_ = self._prevalence_offset(examples)
+                self._spread(enc, examples)
         return self
+
+    def _spread(self, enc: Encoded, examples: Encoded) -> None:
+        """Spread the examples' residuals (decision minus probability) over a
+        k-nearest-neighbour graph of the consultation's answers and the examples
+        (`nlp.classify.propagate`); `_score` adds them to the answers of `enc` it meets again."""
+        Y = getattr(self, "_examples_Y", None)
+        if (not self.propagate_weight or Y is None or len(Y) != len(examples)
+                or len(enc) + len(examples) > PROPAGATE_MAX):
+            return
+        keys = {row.tobytes(): i for i, row in enumerate(enc.whole)}
+        node, extra = [], []
+        for row in examples.whole:
+            i = keys.get(row.tobytes())
+            if i is None:
+                extra.append(row)
+                i = len(enc) + len(extra) - 1
+            node.append(i)
+        W = np.vstack([enc.whole, *extra]) if extra else enc.whole
+        E0 = np.zeros((len(W), len(self.theme_ids_)))
+        E0[node] = Y - self._score(examples)[0]
+        self._prop_E = self.propagate_weight * propagate(knn_graph(W), E0)[:len(enc)]
+        self._prop_keys = keys
 
     def _prevalence_offset(self, examples: Encoded) -> np.ndarray:
         """Per-theme logit offset from the examples' theme shares.
@@ -654,6 +684,9 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.offset_ = np.zeros(k)  # per-theme logit offset from the examples' theme shares,
         #                             set by `calibrate`
         self._examples: Encoded | None = None  # kept to re-estimate it on each consultation
+        self._examples_Y: np.ndarray | None = None  # ... and their themes, to spread them
+        self._prop_keys: dict | None = None  # calibrated answers (vector bytes: row) ...
+        self._prop_E: np.ndarray | None = None  # ... and their propagated log-odds moves
         self.embedder_id_ = getattr(self.embedder, "model_id", "unknown")
 
     def _binarize(self, Y: Any, n: int) -> np.ndarray:
@@ -750,6 +783,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         # the statistics of the consultation being coded, so only `calibrate` sets offset_
         # (estimated under the examples' own statistics it gained little: RESULTS.md).
         self._examples = enc
+        self._examples_Y = Yb
         return self
 
     def _lr(self) -> LogisticRegression:
@@ -865,6 +899,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             self._stacked(t, prior_logit[:, t], lr_logit[:, t], lex_logit[:, t])
             if self.stacked_[t]
             else self._blend(t, prior_logit[:, t], lr_logit[:, t]) for t in range(k)])
+        if getattr(self, "_prop_E", None) is not None:  # the consultation's own answers
+            rows = np.array([self._prop_keys.get(r.tobytes(), -1) for r in enc.whole])
+            hit = rows >= 0
+            if hit.any():
+                proba[hit] = _sigmoid(_logit(proba[hit]) + self._prop_E[rows[hit]])
         return proba, arg
 
     def predict_proba(self, X: Any) -> np.ndarray:

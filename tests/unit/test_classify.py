@@ -11,6 +11,7 @@ from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 from nlp.errors import ModelError
 from nlp.classify.persist import load_model, save_model
+from nlp.classify.propagate import knn_graph, propagate
 from nlp.classify.shares import estimated_counts, share_offset
 from nlp.text.segment import split_segments
 
@@ -497,3 +498,30 @@ def test_a_theme_most_answers_raise_is_suggested_more_than_equal_shares_would():
     # a batch under OWN_STATISTICS answers is too small to estimate shares from
     assert not ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()._share_offset(
         encode(texts[:5], FakeEmbedder(256)), np.zeros((5, 3))).any()
+
+
+def test_propagated_residuals_reach_the_neighbours_of_a_confirmation_not_other_answers():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    W = np.vstack([a + 0.1 * rng.normal(size=(12, 16)), b + 0.1 * rng.normal(size=(12, 16))])
+    E0 = np.zeros((24, 2))
+    E0[0] = [1.0, -0.5]  # one confirmed answer of the first group
+    E = propagate(knn_graph(W, k=4), E0)
+    assert (E[1:12, 0] > 0.01).all() and (E[1:12, 1] < 0).all()
+    np.testing.assert_allclose(E[12:], 0.0, atol=1e-9)
+    assert E[0, 0] == pytest.approx(E.max())  # the confirmation keeps the largest move
+
+
+def test_confirmations_spread_over_the_consultations_own_answers(monkeypatch):
+    consultation, _ = _bigger(n_per=5, seed=3)
+    ex, labels = consultation[:8], [["money"]] * 8  # coded money, whatever they say
+    on = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(ex, labels) \
+        .calibrate(consultation)
+    off = clone(on).set_params(propagate_weight=0.0).fit(ex, labels).calibrate(consultation)
+    moved = on.predict_proba(consultation)[:, 0] - off.predict_proba(consultation)[:, 0]
+    assert (moved[:8] > 0).all() and (moved[8:] > 1e-3).sum() >= 5
+    new = ["a completely new answer about the school"]  # not among the calibrated answers
+    np.testing.assert_allclose(on.predict_proba(new), off.predict_proba(new))
+    monkeypatch.setattr("nlp.classify.model.PROPAGATE_MAX", 20)  # too many answers: none
+    big = clone(on).fit(ex, labels).calibrate(consultation)
+    np.testing.assert_allclose(big.predict_proba(consultation), off.predict_proba(consultation))
