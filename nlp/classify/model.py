@@ -488,7 +488,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         W = np.vstack([enc.whole, *extra]) if extra else enc.whole
         E0 = np.zeros((len(W), len(self.theme_ids_)))
         E0[node] = Y - self._score(examples)[0]
-        self._prop_E = self.propagate_weight * propagate(knn_graph(W), E0)[:len(enc)]
+        self._prop_E = self.propagate_weight * propagate(knn_graph(W), E0,
+                                                         np.unique(node))[:len(enc)]
         self._prop_keys = keys
 
     def _prevalence_offset(self, examples: Encoded) -> np.ndarray:

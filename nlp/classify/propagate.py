@@ -5,10 +5,13 @@ decision minus the model's probability, per theme) is spread to the answers most
 label propagation over a k-nearest-neighbour graph of the consultation's answers (Zhou et
 al. 2004, the "correct" step of Huang et al. 2021, "Combining label propagation and simple
 models"): E <- ALPHA * A E + (1 - ALPHA) E0, with E0 the residuals at the confirmed answers
-and 0 elsewhere, A the symmetrically normalised graph. Each answer's log-odds then move by
-weight * E / (1 - ALPHA). An answer far from every confirmation does not move; a
-confirmation the model already agreed with moves little; with more confirmations more of
-the consultation moves, so the change grows with the number of examples.
+and 0 elsewhere, A the symmetrically normalised graph. The confirmations' own weight M is
+spread the same way (1 at each confirmed answer), and each answer's log-odds move by
+WEIGHT * E / (M + MASS): a weighted mean of the residuals near it, shrunk towards 0 where
+little confirmed weight reaches it. An answer far from every confirmation does not move; a
+confirmation the model already agreed with moves little; the move never exceeds WEIGHT,
+however many confirmations sit nearby (summed instead of averaged, they pushed the
+small consultations below the cold start at 30 examples).
 
 Measured against the cold start and the examples-only learner on seven development
 consultations with 10, 20 and 30 random examples (evaluation/RESULTS.md); nothing here knows
@@ -23,7 +26,8 @@ import scipy.sparse as sps
 
 ALPHA = 0.9  # how far residuals travel along the graph (0.5 / 0.8 / 0.9 tried)
 NEIGHBOURS = 10  # k of the k-nearest-neighbour graph (5 / 10 / 20 tried)
-WEIGHT = 3.0  # log-odds per unit of propagated residual (1 / 2 / 3 / 4 / 6 tried)
+WEIGHT = 4.0  # log-odds per unit of mean residual (2 / 3 / 4 / 6 tried)
+MASS = 1.0  # confirmed weight at which the move is half the mean residual (0.3 / 0.5 / 1)
 ITERATIONS = 20
 MAX_ANSWERS = 5_000  # consultations larger than this are not propagated over
 _BLOCK = 2_000
@@ -56,11 +60,15 @@ def knn_graph(W: np.ndarray, k: int = NEIGHBOURS) -> sps.csr_matrix:
     return (inv @ A @ inv).tocsr()
 
 
-def propagate(A: sps.csr_matrix, E0: np.ndarray, alpha: float = ALPHA,
-              iterations: int = ITERATIONS) -> np.ndarray:
-    """(n, k) residuals spread over the graph, scaled by 1 / (1 - alpha) so that a confirmed
-    answer keeps about its own residual."""
+def propagate(A: sps.csr_matrix, E0: np.ndarray, confirmed: np.ndarray,
+              alpha: float = ALPHA, mass: float = MASS, iterations: int = ITERATIONS
+              ) -> np.ndarray:
+    """(n, k) residuals E0 (0 except at the `confirmed` rows) spread over the graph A, each
+    row divided by the confirmed weight that reaches it plus `mass`."""
+    E0 = np.column_stack([E0, np.zeros(len(E0))])
+    E0[confirmed, -1] = 1.0
     E = E0.copy()
     for _ in range(iterations):
         E = alpha * (A @ E) + (1 - alpha) * E0
-    return E / (1 - alpha)
+    E /= 1 - alpha
+    return E[:, :-1] / (E[:, -1:] + mass)

@@ -506,10 +506,15 @@ def test_propagated_residuals_reach_the_neighbours_of_a_confirmation_not_other_a
     W = np.vstack([a + 0.1 * rng.normal(size=(12, 16)), b + 0.1 * rng.normal(size=(12, 16))])
     E0 = np.zeros((24, 2))
     E0[0] = [1.0, -0.5]  # one confirmed answer of the first group
-    E = propagate(knn_graph(W, k=4), E0)
+    E = propagate(knn_graph(W, k=4), E0, np.array([0]))
     assert (E[1:12, 0] > 0.01).all() and (E[1:12, 1] < 0).all()
     np.testing.assert_allclose(E[12:], 0.0, atol=1e-9)
     assert E[0, 0] == pytest.approx(E.max())  # the confirmation keeps the largest move
+    # many confirmations with one residual: a mean, never more than that residual
+    many = np.zeros((24, 2))
+    many[:6] = [1.0, -0.5]
+    E6 = propagate(knn_graph(W, k=4), many, np.arange(6))
+    assert E6[:12, 0].max() < 1.0 and E6[1:12, 0].min() > E[1:12, 0].min()
 
 
 def test_confirmations_spread_over_the_consultations_own_answers(monkeypatch):
