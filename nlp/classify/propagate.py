@@ -21,6 +21,8 @@ confirmations teach through the per-theme regressions alone.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import scipy.sparse as sps
 
@@ -31,13 +33,25 @@ MASS = 1.0  # confirmed weight at which the move is half the mean residual (0.3 
 ITERATIONS = 20
 MAX_ANSWERS = 5_000  # consultations larger than this are not propagated over
 _BLOCK = 2_000
+# Graphs by a digest of their vectors: a relabel re-spreads over the graph it already has.
+_GRAPHS: dict[tuple[str, int], sps.csr_matrix] = {}
 
 
 def knn_graph(W: np.ndarray, k: int = NEIGHBOURS) -> sps.csr_matrix:
     """Symmetrically normalised k-nearest-neighbour graph of the rows of W, by cosine after
     centring on their mean (what every answer shares stops counting); edge weights are the
     (positive) cosines, the graph made symmetric by the larger of the two directions."""
-    X = np.asarray(W, dtype=np.float32)
+    X = np.ascontiguousarray(W, dtype=np.float32)
+    key = (hashlib.sha256(X.tobytes()).hexdigest(), k)
+    if key in _GRAPHS:
+        return _GRAPHS[key]
+    while len(_GRAPHS) >= 2:
+        _GRAPHS.pop(next(iter(_GRAPHS)))
+    _GRAPHS[key] = _knn_graph(X, k)
+    return _GRAPHS[key]
+
+
+def _knn_graph(X: np.ndarray, k: int) -> sps.csr_matrix:
     X = X - X.mean(0)
     X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
     n = len(X)
