@@ -17,7 +17,8 @@ Floors, in the same process: `cosine` (MiniLM cosine to "label: definition", the
 vectors of the examples, C=10; themes within 0.2 of the most probable one). Figures: micro-F1
 and samples-F1, paired bootstrap 95% intervals of the model's lead, per-theme F1, an ablation
 of each part of the cold start, the model with examples against itself without the theme-share
-correction (`no_shares`), and the relabel time at 100,000 cached answers.
+correction (`no_shares`) and without the examples' residuals spread over the consultation
+(`no_propagation`), and the relabel time at 100,000 cached answers.
 
     python evaluation/eval_classify.py            # everything (~5 min on 2 cores, cached)
     python evaluation/eval_classify.py --quick    # no ablation, fewer bootstrap draws
@@ -50,7 +51,7 @@ from nlp.corpora import DEFAULT_CORPUS, codebook_path, load  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, embed_texts, get_embedder  # noqa: E402
 
 CORPUS = DEFAULT_CORPUS
-SIZES = (5, 10, 20, 40, 80)
+SIZES = (5, 10, 20, 30, 40, 80)
 SEEDS = 5
 ABLATIONS = {  # name: (module constant, value) switched off one at a time
     "no centring": ("CENTRE", False), "no per-theme z-scores": ("ZSCORE", False),
@@ -58,6 +59,9 @@ ABLATIONS = {  # name: (module constant, value) switched off one at a time
     "no include examples": ("INCLUDE_WEIGHT", 0.0), "no exclude examples": ("EXCLUDE_WEIGHT", 0.0),
     "no relative rule": ("MARGIN_Z", 1e9), "no question": ("question", None),
     "no lexical prior": ("LEXICAL_WEIGHT", 0.0),
+}
+PARAM_ABLATIONS = {  # name: estimator parameters (clone(model).set_params(...))
+    "equal theme shares": {"share_weight": 0.0},
 }
 
 
@@ -72,10 +76,10 @@ def load_sets(devsets: Path) -> dict:
     sets = {CORPUS: dict(cb=cb, texts=df["text"].tolist(), Y=binarize(df["themes"], cb.theme_ids),
                          group=df["source"].to_numpy(), test=(df["kind"] == "quote").to_numpy(),
                          metric="micro")}
-    for d in sorted(devsets.glob("*/answers.jsonl")) if devsets.is_dir() else []:
+    for d in sorted(devsets.glob("**/answers.jsonl")) if devsets.is_dir() else []:
         cb = load_codebook(d.parent / "codebook.yaml")
         rows = [json.loads(x) for x in d.read_text(encoding="utf-8").splitlines() if x.strip()]
-        sets[d.parent.name] = dict(cb=cb, texts=[r["text"] for r in rows],
+        sets[d.parent.relative_to(devsets).as_posix()] = dict(cb=cb, texts=[r["text"] for r in rows],
                                    Y=binarize([r["themes"] for r in rows], cb.theme_ids),
                                    group=np.zeros(len(rows), int), test=np.ones(len(rows), bool),
                                    metric="samples")
@@ -120,14 +124,15 @@ def paired(Y, P, Q, metric, n=1000, seed=0):
 
 
 # --- runs -------------------------------------------------------------------------------------
-def cold(s, enc, embedder, cache, cb=None):
+def cold(s, enc, embedder, cache, cb=None, **params):
     """Codebook alone; the test side of each group is the consultation."""
     Ys, Ps, Fs = [], [], []
     for g in np.unique(s["group"]):
         te = np.flatnonzero((s["group"] == g) & s["test"])
         if not len(te):
             continue
-        m = ThemeClassifier(codebook=cb or s["cb"], embedder=embedder, cache=cache).fit()
+        m = ThemeClassifier(codebook=cb or s["cb"], embedder=embedder, cache=cache,
+                            **params).fit()
         Ps.append(m.predict(subset(enc, te)))
         Fs.append(cosine_floor(subset(enc, te), s["cb"], embedder, cache))
         Ys.append(s["Y"][te])
@@ -149,6 +154,11 @@ def _score_split(s, enc, embedder, cache, train, test, consultation, out) -> Non
     finally:
         C.PREVALENCE = True
     out["no_shares"].append(m0.predict(subset(enc, test)))
+    # the same model without the examples' residuals spread over the consultation
+    mp = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache,
+                         propagate_weight=0.0).fit(subset(enc, train), Y[train]).calibrate(
+        subset(enc, consultation))
+    out["no_propagation"].append(mp.predict(subset(enc, test)))
     out["model"].append(m.predict(subset(enc, test)))
     out["cold"].append(c0.predict(subset(enc, test)))
     out["cosine"].append(cosine_floor(subset(enc, test), s["cb"], embedder, cache))
@@ -168,7 +178,8 @@ def _splits(s):
 def with_examples(s, enc, embedder, cache, n):
     """n confirmed examples drawn at random (from the training reports for the bundled
     corpus), tested on the rest; pooled over SEEDS draws."""
-    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": []}
+    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
+           "no_propagation": []}
     for seed in range(SEEDS):
         rng = np.random.default_rng(seed)
         for te, pool, one in _splits(s):
@@ -182,7 +193,8 @@ def with_examples(s, enc, embedder, cache, n):
 def full(s, enc, embedder, cache):
     """Leave-one-report-out with every unit of the training reports (the prior's statistics
     from the held-out report, as when a new report is coded)."""
-    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": []}
+    out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
+           "no_propagation": []}
     for te, tr, _ in _splits(s):
         _score_split(s, enc, embedder, cache, tr, te, te, out)
     return {k: np.vstack(v) for k, v in out.items()}
@@ -191,6 +203,8 @@ def full(s, enc, embedder, cache):
 def ablation(s, enc, embedder, cache):
     base = f1(*cold(s, enc, embedder, cache)[:2], s["metric"])
     rows = {"full cold start": round(base, 4)}
+    for name, params in PARAM_ABLATIONS.items():
+        rows[name] = round(f1(*cold(s, enc, embedder, cache, **params)[:2], s["metric"]), 4)
     for name, (const, value) in ABLATIONS.items():
         if const == "question":
             cb = dataclasses.replace(s["cb"], question=None)
@@ -246,6 +260,9 @@ def main() -> None:
                     help="embedder spec (default: the toolkit's default, as nlp code uses)")
     ap.add_argument("--devsets", default=str(ROOT.parent.parent / "shared" / "devsets"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                    help="numbers of confirmed examples, comma-separated")
+    ap.add_argument("--only", default="", help="comma-separated set names (default: all)")
     ap.add_argument("--whole", choices=("context", "embed", "mean"), default=None,
                     help="how answers and sentences are embedded (nlp.classify.model.WHOLE): "
                          "context (default: each answer run once, its sentences pooled from "
@@ -258,9 +275,13 @@ def main() -> None:
     embedder = get_embedder(args.embedder)
     cache = EmbeddingCache(cache_root())
     sets = load_sets(Path(args.devsets))
+    if args.only:
+        sets = {k: v for k, v in sets.items() if k in args.only.split(",")}
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     if len(sets) == 1:
         print(f"no development consultations under {args.devsets}: bundled corpus only")
-    res = {"embedder": embedder.model_id, "whole": C.WHOLE, "seeds": SEEDS, "sets": {}}
+    res = {"embedder": embedder.model_id, "whole": C.WHOLE, "seeds": SEEDS, "sizes": sizes,
+           "sets": {}}
     for name, s in sets.items():
         enc = encode(s["texts"], embedder, cache=cache, progress=True)
         m = s["metric"]
@@ -271,20 +292,24 @@ def main() -> None:
                                 "lead_vs_cosine": paired(G, P, F, m),
                                 "per_theme_f1": dict(zip(s["cb"].theme_ids, np.round(f1_score(
                                     G, P, average=None, zero_division=0), 3).tolist()))}
-        for n in SIZES:
+        for n in sizes:
             o = with_examples(s, enc, embedder, cache, n)
             r["regimes"][str(n)] = {
                 k: round(f1(o["gold"], o[k], m), 4)
-                for k in ("model", "cold", "cosine", "logreg", "no_shares")}
+                for k in ("model", "cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")}
             r["regimes"][str(n)].update({
                 f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
-                for b in ("cold", "cosine", "logreg", "no_shares")})
+                for b in ("cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")})
         if len(np.unique(s["group"])) > 1:
             o = full(s, enc, embedder, cache)
             r["regimes"]["full"] = {k: round(f1(o["gold"], o[k], m), 4)
-                                    for k in ("model", "cold", "cosine", "logreg", "no_shares")}
+                                    for k in ("model", "cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")}
             r["regimes"]["full"].update({f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
-                                         for b in ("cold", "cosine", "logreg", "no_shares")})
+                                         for b in ("cold", "cosine", "logreg", "no_shares",
+                          "no_propagation")})
             r["regimes"]["full"]["per_theme_f1"] = dict(zip(s["cb"].theme_ids, np.round(
                 f1_score(o["gold"], o["model"], average=None, zero_division=0), 3).tolist()))
             r["relabel"] = relabel_time(enc, s["Y"], s["cb"], embedder, cache, s["texts"])

@@ -13,8 +13,11 @@ answers, so no absolute cosine cut fitted on another corpus is needed. A lexical
 them: the TF-IDF similarity of the answer's character n-grams (within words, so "bureaucratic"
 meets "bureaucracy") to the theme's label, definition and include examples, weighted (IDF) on
 this consultation's answers and z-scored over them the same way; the two z-scores are summed
-and standardised again. A relative rule decides: the themes close to the answer's best one,
-over a floor, at most three. A theme's exclude examples pull its score down where an answer
+and standardised again. Z-scores give every theme about the same share of the consultation,
+so each theme's log-odds then move towards the share estimated from the consultation itself
+(`nlp.classify.shares`: how often the theme is an answer's most similar under plain cosine).
+A relative rule decides: the themes close to the answer's best one, over a floor, at most
+three, and always the best one. A theme's exclude examples pull its score down where an answer
 is closer to them than to the theme. With enough examples a second lexical part joins: a
 TF-IDF logistic regression per theme on the examples' words, stacked with the others.
 Every constant here is theme-agnostic and was chosen on development consultations (see
@@ -39,6 +42,9 @@ from ..embed import embed_texts
 from ..embed.run import CHUNK, embed_answers
 from ..text.segment import MAX_SEGMENTS, segment_spans
 from ..types import Codebook
+from .propagate import MAX_ANSWERS as PROPAGATE_MAX, WEIGHT as PROPAGATE_WEIGHT
+from .propagate import knn_graph, propagate
+from .shares import SHARE_WEIGHT, estimated_counts, share_offset
 
 log = logging.getLogger(__name__)
 # The lexical prior's fitted weights by key (a digest of the themes' words and the sample they
@@ -57,7 +63,8 @@ LEXICAL_NGRAMS = (4, 6)  # character n-grams (within words) of the lexical prior
 LEXICAL_SAMPLE = 5_000  # answers of a consultation its lexical weights (IDF) are fitted on
 EXCLUDE_WEIGHT = 0.5  # penalty per unit an exclude example is closer than the theme itself
 MIN_Z = 0.5  # a theme must stand this far (in its own standard deviations) above its mean
-MARGIN_Z = 0.5  # ... and within this of the answer's best theme
+MARGIN_Z = 0.75  # ... and within this of the answer's best theme (0.5 before the theme-share
+#                   estimate: RESULTS.md, "Theme shares")
 MAX_THEMES = 3  # at most this many suggestions an answer
 OWN_STATISTICS = 10  # answers from which a batch's own statistics are used alone
 MIN_REFERENCE = 30  # examples from which they, not the codebook's texts, are the reference
@@ -307,14 +314,18 @@ def best_threshold(y: np.ndarray, p: np.ndarray, lo: float = 0.05, hi: float = 0
 
 
 def relative_rule(proba: np.ndarray, thresholds: np.ndarray, margin: float, *,
-                  max_themes: int = MAX_THEMES) -> np.ndarray:
+                  max_themes: int = MAX_THEMES, at_least_one: bool = True) -> np.ndarray:
     """(n, k) bool: themes at or over their threshold whose log-odds are within `margin` of the
-    answer's best theme, at most `max_themes` an answer (the most probable)."""
+    answer's best theme, at most `max_themes` an answer (the most probable); with
+    `at_least_one`, an answer's most probable theme always (flagged non-answers are left out
+    before the model is asked)."""
     proba = np.asarray(proba, dtype=float)
     if proba.size == 0:
         return np.zeros(proba.shape, dtype=bool)
     L = _logit(proba)
     keep = (proba >= thresholds) & (L >= L.max(1, keepdims=True) - margin)
+    if at_least_one and proba.shape[1]:
+        keep[np.arange(len(proba)), proba.argmax(1)] = True
     if proba.shape[1] > max_themes:
         rank = np.argsort(np.argsort(-proba, axis=1, kind="stable"), axis=1, kind="stable")
         keep &= rank < max_themes
@@ -378,10 +389,15 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             definition scores weigh the same.
         cv: folds for the out-of-fold scores.
         random_state: seed for the folds.
+        share_weight: how far the prior follows the theme shares estimated from the
+            consultation itself (`nlp.classify.shares`; 0: equal shares, the old prior).
+        propagate_weight: log-odds per unit of the examples' residuals spread over the
+            calibrated consultation's answers (`nlp.classify.propagate`; 0: none).
     """
     def __init__(self, codebook: Codebook | None = None, embedder=None, *, cache=None,
                  C: float = DEFAULT_C, prior_strength: float = 30.0, cv: int = 5,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, share_weight: float = SHARE_WEIGHT,
+                 propagate_weight: float = PROPAGATE_WEIGHT) -> None:
         self.codebook = codebook
         self.embedder = embedder
         self.cache = cache
@@ -389,6 +405,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.prior_strength = prior_strength
         self.cv = cv
         self.random_state = random_state
+        self.share_weight = share_weight
+        self.propagate_weight = propagate_weight
 
     # -- the definition prior ----------------------------------------------------------------
     def _similarity(self, enc: Encoded, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -432,6 +450,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             sim = self._set_reference(enc)
             self.lex_key_, self.comb_mu_, self.comb_sd_ = "", None, None
             self.calibrated_ = True
+            z = (sim - self.ref_mu_) / self.ref_sd_
             lex = self._lexical_reference(enc.texts) if enc.texts is not None else None
             if lex is not None:
                 self.lex_key_, self.lex_mu_, self.lex_sd_ = lex
@@ -439,12 +458,39 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 if enc.lexical_key != self.lex_key_:  # keep them for every later batch of it
                     enc.lexical, enc.lexical_key = self._lexical_sim(enc.texts), self.lex_key_
                 zl = self._lexical_z(enc)
-                zsum = (sim - self.ref_mu_) / self.ref_sd_ + LEXICAL_WEIGHT * zl
+                zsum = z + LEXICAL_WEIGHT * zl
                 self.comb_mu_, self.comb_sd_ = zsum.mean(0), zsum.std(0) + 1e-6
+                z = (zsum - self.comb_mu_) / self.comb_sd_
+            self.share_offset_ = self._share_offset(enc, z)
             examples = getattr(self, "_examples", None)
+            self._prop_keys, self._prop_E = None, None
             if examples is not None and len(examples):
                 self.offset_ = self._prevalence_offset(examples)
+                self._spread(enc, examples)
         return self
+
+    def _spread(self, enc: Encoded, examples: Encoded) -> None:
+        """Spread the examples' residuals (decision minus probability) over a
+        k-nearest-neighbour graph of the consultation's answers and the examples
+        (`nlp.classify.propagate`); `_score` adds them to the answers of `enc` it meets again."""
+        Y = getattr(self, "_examples_Y", None)
+        if (not self.propagate_weight or Y is None or len(Y) != len(examples)
+                or len(enc) + len(examples) > PROPAGATE_MAX):
+            return
+        keys = {row.tobytes(): i for i, row in enumerate(enc.whole)}
+        node, extra = [], []
+        for row in examples.whole:
+            i = keys.get(row.tobytes())
+            if i is None:
+                extra.append(row)
+                i = len(enc) + len(extra) - 1
+            node.append(i)
+        W = np.vstack([enc.whole, *extra]) if extra else enc.whole
+        E0 = np.zeros((len(W), len(self.theme_ids_)))
+        E0[node] = Y - self._score(examples)[0]
+        self._prop_E = self.propagate_weight * propagate(knn_graph(W), E0,
+                                                         np.unique(node))[:len(enc)]
+        self._prop_keys = keys
 
     def _prevalence_offset(self, examples: Encoded) -> np.ndarray:
         """Per-theme logit offset from the examples' theme shares.
@@ -462,12 +508,40 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros(k)
         F, _ = self._prior(examples)
         # (a saved model keeps a sample of its examples at most: scaled to all of them)
-        expected = _sigmoid(F @ self.prior_coef_ + self.prior_intercept_).sum(0) * (
+        expected = _sigmoid(F @ self.prior_coef_ + self.prior_intercept_
+                            + self.share_offset_).sum(0) * (
             max(self.n_examples_, len(examples)) / len(examples))
         observed = self.n_pos_.astype(float)
         dispersion = float(np.mean((observed - expected) ** 2 / np.maximum(expected, 0.5)))
         shrink = max(0.0, 1.0 - 1.0 / dispersion) if dispersion > 0 else 0.0
         return shrink * np.log((observed + PREVALENCE_PSEUDO) / (expected + PREVALENCE_PSEUDO))
+
+    # -- theme shares from the consultation (nlp.classify.shares) ------------------------------
+    def _cold_prior(self) -> bool:
+        """True while the prior is the codebook's own (not refitted on examples): the refitted
+        prior weighs uncentred similarities, which already carry the themes' shares."""
+        return bool(np.array_equal(np.asarray(self.prior_coef_, float),
+                                   [PRIOR_SLOPE, 0.0, 0.0, 0.0, 0.0, 0.0]))
+
+    def _heads(self) -> np.ndarray:
+        """(k, d) unit vectors of each theme's "label: definition" (embedded on first use by a
+        loaded model, which does not store them)."""
+        if getattr(self, "head_vec_", None) is None:
+            self.head_vec_ = _unit(embed_texts(
+                [f"{t.label}: {t.definition}" for t in self.codebook.themes],
+                embedder=self.embedder, cache=self.cache)).astype(np.float32)
+        return self.head_vec_
+
+    def _share_offset(self, enc: Encoded, z: np.ndarray) -> np.ndarray:
+        """(k,) prior log-odds offsets towards the theme shares estimated from `enc` (a whole
+        consultation, or a batch of OWN_STATISTICS answers or more; `z` its (n, k) combined
+        z-scores, the cold prior's only feature); 0 otherwise."""
+        k = len(self.theme_ids_)
+        if not self.share_weight or len(enc) < OWN_STATISTICS or not self._cold_prior():
+            return np.zeros(k)
+        expected = _sigmoid(self.prior_coef_[0] * z + self.prior_intercept_).sum(0)
+        return share_offset(estimated_counts(enc.whole, self._heads()), expected,
+                            self.share_weight)
 
     # -- the lexical prior: character n-grams of the answer against each theme's words -------
     def _theme_documents(self) -> list[str]:
@@ -570,7 +644,10 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.theme_ids_ = list(self.codebook.theme_ids)
         heads, inc, exc = theme_texts(self.codebook)
         flat = heads + [x for xs in inc for x in xs] + [x for xs in exc for x in xs]
-        V = embed_texts(flat, embedder=self.embedder, cache=self.cache)
+        plain = [f"{t.label}: {t.definition}" for t in self.codebook.themes]
+        V = embed_texts(flat + plain, embedder=self.embedder, cache=self.cache)
+        self.head_vec_ = _unit(V[len(flat):]).astype(np.float32)
+        V = V[:len(flat)]
         k = len(heads)
         pos = k
         theme_vec = []
@@ -604,9 +681,13 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.stack_ = np.zeros((k, 4))  # per theme: weights of prior, LR, lexical logits; bias
         self.stacked_ = np.zeros(k, dtype=bool)  # False: probability blend by example count
         self.thresholds_ = np.full(k, self.prior_threshold_)
+        self.share_offset_ = np.zeros(k)  # towards the consultation's estimated shares
         self.offset_ = np.zeros(k)  # per-theme logit offset from the examples' theme shares,
         #                             set by `calibrate`
         self._examples: Encoded | None = None  # kept to re-estimate it on each consultation
+        self._examples_Y: np.ndarray | None = None  # ... and their themes, to spread them
+        self._prop_keys: dict | None = None  # calibrated answers (vector bytes: row) ...
+        self._prop_E: np.ndarray | None = None  # ... and their propagated log-odds moves
         self.embedder_id_ = getattr(self.embedder, "model_id", "unknown")
 
     def _binarize(self, Y: Any, n: int) -> np.ndarray:
@@ -693,7 +774,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 oof[:, t] = self._blend(t, prior_logit[:, t], oof_lr[:, t])
         if n >= MIN_RULE_EXAMPLES:
             # Enough examples to choose how relative the decision is (ties: the cold rule).
-            scores = {m: _f1(Yb, relative_rule(oof, self.thresholds_, PRIOR_SLOPE * m))
+            scores = {m: _f1(Yb, relative_rule(oof, self.thresholds_, PRIOR_SLOPE * m,
+                                               at_least_one=self._cold_prior()))
                       for m in _MARGIN_GRID}
             best_m = max(_MARGIN_GRID, key=lambda m: (round(scores[m], 9), m == MARGIN_Z))
             self.margin_ = float(PRIOR_SLOPE * best_m) if np.isfinite(best_m) else 1e9
@@ -702,6 +784,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         # the statistics of the consultation being coded, so only `calibrate` sets offset_
         # (estimated under the examples' own statistics it gained little: RESULTS.md).
         self._examples = enc
+        self._examples_Y = Yb
         return self
 
     def _lr(self) -> LogisticRegression:
@@ -806,7 +889,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         if len(enc) == 0:
             return np.zeros((0, k)), np.zeros((0, k), dtype=np.int64)
         F, arg = self._prior(enc)
-        prior_logit = self._prior_logit(F)
+        prior_logit = self._prior_logit(F) + (
+            self.share_offset_ if self.calibrated_ else self._share_offset(enc, F[..., 0]))
         if self.lr_coef_.shape[1]:
             lr_logit = enc.whole @ self.lr_coef_.T + self.lr_intercept_
         else:
@@ -816,6 +900,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             self._stacked(t, prior_logit[:, t], lr_logit[:, t], lex_logit[:, t])
             if self.stacked_[t]
             else self._blend(t, prior_logit[:, t], lr_logit[:, t]) for t in range(k)])
+        if getattr(self, "_prop_E", None) is not None:  # the consultation's own answers
+            rows = np.array([self._prop_keys.get(r.tobytes(), -1) for r in enc.whole])
+            hit = rows >= 0
+            if hit.any():
+                proba[hit] = _sigmoid(_logit(proba[hit]) + self._prop_E[rows[hit]])
         return proba, arg
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -826,7 +915,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """(n, k) bool: the themes the model suggests, given its probabilities."""
         check_is_fitted(self, "thresholds_")
-        return relative_rule(proba, self.thresholds_, self.margin_)
+        # Every answer gets its best theme while the prior is the codebook's; a prior refitted
+        # on examples has learned when none applies (always one cost the bundled corpus 0.02
+        # with all training reports: RESULTS.md).
+        return relative_rule(proba, self.thresholds_, self.margin_,
+                             at_least_one=self._cold_prior())
 
     def score_batch(self, X: Any) -> Scored:
         """Probabilities, decisions and evidence sentences of a batch in one pass."""

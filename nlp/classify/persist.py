@@ -110,14 +110,21 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
         (tmp / "lexical.json").write_text(json.dumps({"vocabulary": list(clf.lex_vocabulary_)}),
                                           encoding="utf-8")
         ex = getattr(clf, "_examples", None)
+        ys = getattr(clf, "_examples_Y", None)
+        if ys is not None and ex is not None and len(ys) != len(ex):
+            ys = None
         if ex is not None and len(ex) > KEEP_EXAMPLES:  # a sample keeps the shares
-            ex = subset(ex, np.sort(np.random.default_rng(0).choice(
-                len(ex), KEEP_EXAMPLES, replace=False)))
+            pick = np.sort(np.random.default_rng(0).choice(len(ex), KEEP_EXAMPLES,
+                                                           replace=False))
+            ex, ys = subset(ex, pick), ys[pick] if ys is not None else None
         if ex is not None and len(ex):
             # The training answers (vectors and texts): each new consultation re-estimates
             # from them how far its theme shares stand from the definitions' (offset_).
+            # ... and their themes, spread over each consultation's answers (_spread)
+            extra = {"themes": ys.astype(np.int8)} if ys is not None else {}
             np.savez(tmp / "examples.npz", whole=ex.whole.astype(np.float32),
-                     seg=ex.seg.astype(np.float32), seg_owner=ex.seg_owner.astype(np.int64))
+                     seg=ex.seg.astype(np.float32), seg_owner=ex.seg_owner.astype(np.int64),
+                     **extra)
             (tmp / "examples.json").write_text(json.dumps(
                 {"texts": list(ex.texts) if ex.texts is not None else None},
                 ensure_ascii=False), encoding="utf-8")
@@ -207,15 +214,20 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
     clf.n_examples_ = int(config.get("n_examples", 0))
     clf.embedder_id_ = config["embedder_id"]
     clf.offset_ = np.zeros(len(clf.theme_ids_))  # set by calibrate, from the examples
-    clf._examples = _load_examples(d, clf)
+    clf.share_offset_ = np.zeros(len(clf.theme_ids_))  # set by calibrate
+    clf.head_vec_ = None  # embedded on first use
+    clf._examples, clf._examples_Y = _load_examples(d, clf)
+    clf._prop_keys = clf._prop_E = None
     return clf
 
 
-def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
-    """The training answers a model keeps (format 5), checked against the model; None when
-    it has none (a codebook-only or format 4 model)."""
+def _load_examples(d: Path, clf: ThemeClassifier
+                   ) -> tuple[Encoded | None, np.ndarray | None]:
+    """The training answers a model keeps (format 5), checked against the model, and their
+    (n, k) themes when saved with them; None when it has none (a codebook-only or format 4
+    model)."""
     if not os.path.lexists(d / "examples.npz"):
-        return None
+        return None, None
     raw = _model_file(d / "examples.npz")
     check_weights(d / "examples.npz", raw)
     texts_file, cap = d / "examples.json", limits.current().text
@@ -225,6 +237,7 @@ def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as w:
             whole, seg, owner = w["whole"], w["seg"], w["seg_owner"]
+            themes = w["themes"] if "themes" in w.files else None
         texts = json.loads(_model_file(texts_file, limit=max(cap, 1)).decode("utf-8"))["texts"]
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
         raise errors.model_part_damaged(f"{d / 'examples.npz'} or examples.json",
@@ -236,10 +249,12 @@ def _load_examples(d: Path, clf: ThemeClassifier) -> Encoded | None:
           and np.issubdtype(owner.dtype, np.integer)
           and (not len(owner) or (owner.min() >= 0 and owner.max() < n))
           and n == min(clf.n_examples_, KEEP_EXAMPLES)
+          and (themes is None or themes.shape == (n, len(clf.theme_ids_)))
           and (texts is None or (isinstance(texts, list) and len(texts) == n
                                  and all(isinstance(t, str) for t in texts))))
     if not ok:
         raise errors.model_part_mismatch(
             d / "examples.npz", f"the model ({clf.n_examples_} examples of {dim} dimensions)")
-    return Encoded(whole=whole.astype(np.float32), seg=seg.astype(np.float32),
-                   seg_owner=owner.astype(np.int64), texts=texts)
+    return (Encoded(whole=whole.astype(np.float32), seg=seg.astype(np.float32),
+                    seg_owner=owner.astype(np.int64), texts=texts),
+            None if themes is None else (themes > 0).astype(int))

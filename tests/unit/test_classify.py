@@ -11,6 +11,8 @@ from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 from nlp.errors import ModelError
 from nlp.classify.persist import load_model, save_model
+from nlp.classify.propagate import knn_graph, propagate
+from nlp.classify.shares import estimated_counts, share_offset
 from nlp.text.segment import split_segments
 
 CB = loads_codebook("""
@@ -187,11 +189,12 @@ def _bigger(n_per=26, seed=0):
 def test_relative_rule_keeps_themes_near_the_best_and_caps_them():
     thr = np.full(5, 0.2)
     proba = np.array([[0.9, 0.85, 0.3, 0.1, 0.88],    # near the best, over the floor: 0, 4, 1
-                      [0.1, 0.15, 0.05, 0.1, 0.12],    # nothing over the floor: none
+                      [0.1, 0.15, 0.05, 0.1, 0.12],    # nothing over the floor: the best
                       [0.95, 0.94, 0.93, 0.92, 0.91]])  # all near: capped at MAX_THEMES
     got = relative_rule(proba, thr, margin=1.0)
     assert got[0].tolist() == [True, True, False, False, True]
-    assert not got[1].any()
+    assert got[1].tolist() == [False, True, False, False, False]
+    assert not relative_rule(proba, thr, margin=1.0, at_least_one=False)[1].any()
     assert got[2].sum() == MAX_THEMES and got[2, :MAX_THEMES].all()
     # no margin: every theme over its threshold, still at most MAX_THEMES (the most probable)
     assert relative_rule(proba, thr, margin=1e9, max_themes=4)[0].tolist() == [
@@ -470,3 +473,60 @@ def test_an_oversized_examples_file_is_refused_before_it_is_read(tmp_path, monke
     monkeypatch.setenv("NLP_MAX_TEXT_MCHARS", "1")  # a million characters
     with pytest.raises(ModelError, match="examples.json: .* over the 1,000,000-character"):
         load_model(d, codebook=CB, embedder=FakeEmbedder(256))
+
+
+def test_estimated_counts_follow_the_most_similar_theme():
+    heads = np.eye(3, dtype=np.float32)
+    whole = np.array([[1, 0, 0], [0.9, 0.1, 0], [1, 0.98, 0], [0, 0, 1]], dtype=np.float32)
+    whole /= np.linalg.norm(whole, axis=1, keepdims=True)
+    # best themes 0, 0, 0, 2; themes within 0.05 of the best: 1 + 1 + 2 + 1 = 5 over 4 answers
+    assert np.allclose(estimated_counts(whole, heads), np.array([3, 0, 1]) * 5 / 4)
+    assert np.allclose(share_offset([3.0, 0.0], [1.0, 1.0], weight=1.0), [np.log(2), np.log(.5)])
+
+
+def test_a_theme_most_answers_raise_is_suggested_more_than_equal_shares_would():
+    money = ["the budget and funding were cut", "the price was below cost", "money ran out",
+             "our reserves paid for it", "funding budget money", "the cost and the price"]
+    texts = money * 4 + ["nobody replied to our email", "children at school"]
+    counts = {}
+    for w in (0.0, 1.0):
+        clf = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256), share_weight=w).fit()
+        counts[w] = clf.calibrate(texts).predict(texts).sum(0)
+        assert (clf.share_offset_ != 0).any() == bool(w)
+    assert counts[1.0][0] >= counts[0.0][0] and counts[1.0][1:].sum() <= counts[0.0][1:].sum()
+    assert (counts[1.0] != counts[0.0]).any()
+    # a batch under OWN_STATISTICS answers is too small to estimate shares from
+    assert not ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit()._share_offset(
+        encode(texts[:5], FakeEmbedder(256)), np.zeros((5, 3))).any()
+
+
+def test_propagated_residuals_reach_the_neighbours_of_a_confirmation_not_other_answers():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    W = np.vstack([a + 0.1 * rng.normal(size=(12, 16)), b + 0.1 * rng.normal(size=(12, 16))])
+    E0 = np.zeros((24, 2))
+    E0[0] = [1.0, -0.5]  # one confirmed answer of the first group
+    E = propagate(knn_graph(W, k=4), E0, np.array([0]))
+    assert (E[1:12, 0] > 0.01).all() and (E[1:12, 1] < 0).all()
+    np.testing.assert_allclose(E[12:], 0.0, atol=1e-9)
+    assert E[0, 0] == pytest.approx(E.max())  # the confirmation keeps the largest move
+    # many confirmations with one residual: a mean, never more than that residual
+    many = np.zeros((24, 2))
+    many[:6] = [1.0, -0.5]
+    E6 = propagate(knn_graph(W, k=4), many, np.arange(6))
+    assert E6[:12, 0].max() < 1.0 and E6[1:12, 0].min() > E[1:12, 0].min()
+
+
+def test_confirmations_spread_over_the_consultations_own_answers(monkeypatch):
+    consultation, _ = _bigger(n_per=5, seed=3)
+    ex, labels = consultation[:8], [["money"]] * 8  # coded money, whatever they say
+    on = ThemeClassifier(codebook=CB, embedder=FakeEmbedder(256)).fit(ex, labels) \
+        .calibrate(consultation)
+    off = clone(on).set_params(propagate_weight=0.0).fit(ex, labels).calibrate(consultation)
+    moved = on.predict_proba(consultation)[:, 0] - off.predict_proba(consultation)[:, 0]
+    assert (moved[:8] > 0).all() and (moved[8:] > 1e-3).sum() >= 5
+    new = ["a completely new answer about the school"]  # not among the calibrated answers
+    np.testing.assert_allclose(on.predict_proba(new), off.predict_proba(new))
+    monkeypatch.setattr("nlp.classify.model.PROPAGATE_MAX", 20)  # too many answers: none
+    big = clone(on).fit(ex, labels).calibrate(consultation)
+    np.testing.assert_allclose(big.predict_proba(consultation), off.predict_proba(consultation))
