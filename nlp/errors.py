@@ -767,3 +767,10 @@ def codebook_version_taken(name: str, version: object) -> CodebookError:
 
 def project_has_no_codebook() -> ProjectError:
     return ProjectError("the project has no codebook; add one with 'nlp codebook set FILE'.")
+
+
+def out_of_memory() -> NlpError:
+    return NlpError("the command ran out of memory; nothing was stored. Close other programs "
+                    "or run it on a machine with more memory; for a large input, import or "
+                    "code it in parts, and for a large --examples file lower NLP_MAX_EXAMPLES.")
+

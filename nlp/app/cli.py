@@ -85,6 +85,8 @@ def handles_errors(fn: Callable) -> Callable:
 def _named(exc: BaseException) -> errors.NlpError | None:
     """A full disk, a read-only folder, a damaged or locked database met outside the store's
     own checks: the toolkit's message for it."""
+    if isinstance(exc, MemoryError):
+        return errors.out_of_memory()
     if isinstance(exc, OSError):
         return errors.from_os_error(exc)
     orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError: the driver's own error

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import errors
-from ..ingest import ImportOptions, read_file
+from ..ingest import ImportOptions, iter_table_file
 from ..limits import examples_cap
 from ..types import Codebook
 
@@ -67,11 +67,14 @@ def read_coded_examples(path: str | Path, codebook: Codebook | None = None) -> E
             limits is refused naming the file and the limit.
     """
     p = Path(path)
-    res = read_file(p, ImportOptions(text_col="text", kind="table"))
+    # Rows are streamed (never a list of them all): a sample of any size costs its distinct
+    # texts' tallies, not every row's record.
+    file_ids: dict[str, str] = {}
     known = set(codebook.theme_ids) if codebook is not None else None
-    out = Examples(rows=len(res.responses))
+    out = Examples()
     votes: dict[str, tuple[int, dict[str, int], int]] = {}  # text: (rows, theme votes, first)
-    for r in res.responses:
+    for r in iter_table_file(p, ImportOptions(text_col="text", kind="table"), file_ids):
+        out.rows += 1
         try:
             vals = list(dict.fromkeys(_theme_list(r.metadata.get("themes"))))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -81,14 +84,13 @@ def read_coded_examples(path: str | Path, codebook: Codebook | None = None) -> E
             if bad:
                 raise errors.example_theme_not_in_codebook(p, r.location, bad[0], codebook.name,
                                                    list(known))
-        own_id = res.file_ids.get(r.response_id)
+        own_id = file_ids.pop(r.response_id, None)
         if own_id is not None:
             out.by_id[str(own_id)] = vals
         n, tally, first = votes.get(r.text, (0, {}, len(votes)))
         for t in vals:
             tally[t] = tally.get(t, 0) + 1
         votes[r.text] = (n + 1, tally, first)
-    del res
     texts = list(votes)
     cap = examples_cap()
     if len(texts) > cap:

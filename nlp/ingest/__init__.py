@@ -158,6 +158,16 @@ def _meta_value(v: Any) -> Any:
 def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
                      notes: list[str], file_ids: dict[str, str]
                      ) -> tuple[list[Response], int, dict[str, str | None]]:
+    chosen: dict[str, str | None] = {}
+    out = list(_iter_table_responses(path, table, opts, prefix, notes, file_ids, chosen))
+    return out, len(out), chosen
+
+
+def _iter_table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
+                          notes: list[str], file_ids: dict[str, str],
+                          chosen: dict[str, str | None]) -> Iterator[Response]:
+    """The rows of `table` as validated responses, one at a time (`chosen` gets the columns
+    read, `file_ids` each response's id in the file)."""
     rows = table.rows
     sample: list[tuple[int, dict[str, Any]]] = []
     for item in rows:
@@ -166,16 +176,14 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
             break
     if not sample:
         raise errors.nothing_found(path, "data rows below the header")
-    chosen = _resolve_columns(path, table, opts, [r for _, r in sample])
+    chosen.update(_resolve_columns(path, table, opts, [r for _, r in sample]))
     if opts.text_col is None:
         notes.append(f"text column: {chosen['text']!r} (detected; set --text-col to change)")
     for key in ("id", "respondent", "question"):
         if chosen[key] and getattr(opts, f"{key}_col") is None:
             notes.append(f"{key} column: {chosen[key]!r} (detected)")
     used = {v for v in chosen.values() if v}
-    out: list[Response] = []
     seen: dict[str, int] = {}
-    n_read = 0
     budget = Budget(path)
 
     def all_rows() -> Iterator[tuple[int, dict[str, Any]]]:
@@ -186,7 +194,6 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
         return clean_text(as_text(row.get(chosen[key]) or "")).strip() if chosen[key] else ""
 
     for rownum, row in all_rows():
-        n_read += 1
         budget.row(rownum, table.unit)
         text = as_text(row.get(chosen["text"]) or "")
         if len(text) > MAX_CELL:
@@ -222,10 +229,9 @@ def _table_responses(path: Path, table: Table, opts: ImportOptions, prefix: str,
             if len(value) > MAX_ID:
                 raise errors.value_too_long(path, rownum, what, len(value), MAX_ID,
                                             unit=table.unit)
-        out.append(Response(response_id=rid, text=text, source=path.name, location=rownum,
-                            respondent_id=resp or None, question=q or None, metadata=meta,
-                            flag=flag_for(text)))
-    return out, n_read, chosen
+        yield Response(response_id=rid, text=text, source=path.name, location=rownum,
+                       respondent_id=resp or None, question=q or None, metadata=meta,
+                       flag=flag_for(text))
 
 
 def _text_responses(path: Path, lines: list[str], opts: ImportOptions, prefix: str,
@@ -310,6 +316,27 @@ def read_file(path: str | Path, options: ImportOptions | None = None) -> ReadRes
     return ReadResult(path=str(p), format=fmt, responses=responses, rows_read=n_read,
                       content_hash=digest, encoding=encoding, columns=columns, notes=notes,
                       file_ids=file_ids)
+
+
+def iter_table_file(path: str | Path, options: ImportOptions | None = None,
+                    file_ids: dict[str, str] | None = None) -> Iterator[Response]:
+    """The rows of a table file (CSV, Excel, JSON Lines...) as validated responses, one at a
+    time, under the same checks and limits as `read_file`: for inputs read once and never
+    stored (a sample of examples), so their size costs no list of every row.
+
+    Args:
+        file_ids: filled with {response id: the row's own id in the file}, as rows are read.
+
+    Raises:
+        InputError: naming the file, row and problem; a document that is not a table.
+    """
+    p = Path(path)
+    opts = options or ImportOptions(kind="table")
+    got = _reader(p).read(p, read_bytes(p), opts, [])
+    if not isinstance(got, Table):
+        raise errors.wrong_kind(p, "is a text document, not a table")
+    yield from _iter_table_responses(p, got, opts, opts.id_prefix or p.stem, [],
+                                     file_ids if file_ids is not None else {}, {})
 
 
 def read_corpus(path: str | Path, options: ImportOptions | None = None) -> Corpus:
