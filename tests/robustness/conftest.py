@@ -128,3 +128,14 @@ def new_project(root: Path, codebook: Path | None = None):
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return new_project(tmp_path / "proj")
+
+
+@pytest.fixture
+def filled(project: Path, tmp_path: Path) -> Path:
+    """A project holding five imported answers."""
+    from hostile_files import answers_csv
+
+    f = tmp_path / "answers.csv"
+    f.write_bytes(answers_csv(5))
+    assert run_nlp("import", f, project=project).returncode == 0
+    return project

@@ -17,14 +17,6 @@ from hostile_files import answers_csv, jsonl_bytes
 FORMATS = ["csv", "xlsx", "jsonl", "qdpx", "qdc"]
 
 
-@pytest.fixture
-def filled(project: Path, tmp_path: Path) -> Path:
-    f = tmp_path / "answers.csv"
-    f.write_bytes(answers_csv(5))
-    assert run_nlp("import", f, project=project).returncode == 0
-    return project
-
-
 def _refused(res, *patterns: str) -> str:
     msg = " ".join(res.stderr.split())
     assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)

@@ -47,14 +47,6 @@ def _refused(res, *patterns: str) -> str:
     return msg
 
 
-@pytest.fixture
-def filled(project: Path, tmp_path: Path) -> Path:
-    f = tmp_path / "answers.csv"
-    f.write_bytes(answers_csv(5))
-    assert run_nlp("import", f, project=project).returncode == 0
-    return project
-
-
 # --- nlp train --out ----------------------------------------------------------------------------
 def _variants(tmp_path: Path, project: Path) -> dict[str, tuple[Path, str]]:
     user = tmp_path / "mine"
