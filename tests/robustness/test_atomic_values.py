@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import project_state, run_nlp
+from harness import project_state, run_nlp
 from hostile_files import ANSWER, CODEBOOK_OK, answers_csv, jsonl_bytes, qdpx_bytes
 
 

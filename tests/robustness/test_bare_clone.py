@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_ENV, REPO
+from harness import BASE_ENV, REPO
 
 NEEDLE = "../" + "shared"  # spelled in two so this file does not match itself
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import new_project, project_state, run_nlp
+from harness import new_project, project_state, run_nlp
 from hostile_files import CODEBOOK_OK, YAML_BOMB, csv_bytes, junk
 
 THEMES = """themes:

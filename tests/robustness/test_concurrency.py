@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_ENV, REPO
+from harness import BASE_ENV, REPO
 from hostile_files import answers_csv
 
 pytestmark = pytest.mark.slow

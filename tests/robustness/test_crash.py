@@ -16,7 +16,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import BASE_ENV, NLP, REPO, new_project, run_nlp
+from harness import BASE_ENV, NLP, REPO, new_project, run_nlp
 from hostile_files import answers_csv
 
 pytestmark = pytest.mark.slow

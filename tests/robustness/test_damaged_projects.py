@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_ENV, NLP, REPO, dump_db, run_nlp
+from harness import BASE_ENV, NLP, REPO, dump_db, run_nlp
 from hostile_files import csv_bytes
 
 CPU_SECONDS = 60

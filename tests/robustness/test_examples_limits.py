@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_ENV, NLP, REPO
+from harness import BASE_ENV, NLP, REPO
 
 CPU_S = 60
 MEMORY = 1536 * 1024 * 1024

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import dump_db, project_state, run_nlp
+from harness import dump_db, project_state, run_nlp
 from hostile_files import (ANSWER, BILLION_LAUGHS_XML, answers_csv, csv_bytes, docx_bytes,
                            jsonl_bytes, junk, pdf_bytes, truncated, xlsx_bytes, zip_bytes)
 

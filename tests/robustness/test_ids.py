@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import project_state, run_nlp
+from harness import project_state, run_nlp
 from hostile_files import ANSWER, csv_bytes, jsonl_bytes, xlsx_bytes
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 import pytest
 
 import bombs
-from conftest import project_state, run_limited
+from harness import project_state, run_limited
 from hostile_files import ANSWER, CODEBOOK_OK, csv_bytes, jsonl_bytes
 
 MB = bombs.MB

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import project_state, run_nlp
+from harness import project_state, run_nlp
 from hostile_files import CODEBOOK_OK, csv_bytes, qdpx_bytes, xlsx_bytes
 
 TAG = "[/x][bold]:smile:"  # in a path: folder "…[" holding "x][bold]:smile:…"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bombs import ONE_PIXEL_PNG
-from conftest import project_state, run_nlp
+from harness import project_state, run_nlp
 from hostile_files import ANSWER, csv_bytes, jsonl_bytes, pdf_bytes, xlsx_bytes
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import project_state, run_nlp
+from harness import project_state, run_nlp
 from hostile_files import answers_csv, jsonl_bytes
 
 FORMATS = ["csv", "xlsx", "jsonl", "qdpx", "qdc"]

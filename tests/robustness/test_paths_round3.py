@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import project_state, run_limited, run_nlp
+from harness import project_state, run_limited, run_nlp
 from hostile_files import ANSWER, CODEBOOK_OK, answers_csv, jsonl_bytes
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dump_db, new_project, project_state, run_limited, run_nlp
+from harness import dump_db, new_project, project_state, run_limited, run_nlp
 from hostile_files import csv_bytes
 
 # What clean_text removes or rewrites (tab and line feed are text).

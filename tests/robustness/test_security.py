@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BASE_ENV, NLP, REPO, new_project, run_nlp
+from harness import BASE_ENV, NLP, REPO, new_project, run_nlp
 from hostile_files import csv_bytes
 
 SOURCES = [REPO / "app.py", *sorted((REPO / "nlp").rglob("*.py"))]

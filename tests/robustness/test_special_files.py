@@ -21,7 +21,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import project_state, run_limited
+from harness import project_state, run_limited
 from hostile_files import ANSWER, CODEBOOK_OK, answers_csv, jsonl_bytes
 
 GB = 1024 ** 3
