@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, overload
 
 import sqlalchemy as sa
 
@@ -21,6 +21,9 @@ from .schema import codings, events
 
 Span = tuple[int, int]
 Key = tuple[str, str, str]  # (response_id, theme_id, coder)
+# A stored row as the store passes it around: a dict, or SQLAlchemy's RowMapping (whose keys
+# may be a column as well as its name, so it is no Mapping[str, Any]).
+Row = Mapping[Any, Any]
 CHUNK = 900  # ids per IN (...): under SQLite's bound-parameter limit
 
 
@@ -64,7 +67,7 @@ def span_columns(spans: Sequence[Sequence[int]] | None) -> dict[str, Any]:
             "span_end": sp[0][1] if sp else None}
 
 
-def row_spans(row: Mapping[str, Any]) -> tuple[Span, ...]:
+def row_spans(row: Row) -> tuple[Span, ...]:
     """A coding row's spans (the model's single evidence span included)."""
     if row.get("spans"):
         return tuple((int(a), int(b)) for a, b in row["spans"])
@@ -73,7 +76,13 @@ def row_spans(row: Mapping[str, Any]) -> tuple[Span, ...]:
     return ()
 
 
-def coding_state(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+@overload
+def coding_state(row: Row) -> dict[str, Any]: ...
+@overload
+def coding_state(row: None) -> None: ...
+@overload
+def coding_state(row: Row | None) -> dict[str, Any] | None: ...
+def coding_state(row: Row | None) -> dict[str, Any] | None:
     """The part of a coding row the event log records as before/after."""
     if row is None:
         return None
@@ -116,13 +125,14 @@ def _clean_state(after: Mapping[str, Any] | None) -> dict[str, Any] | None:
             **({"spans": [list(s) for s in after["spans"]]} if after.get("spans") else {})}
 
 
-def _as_stored(key: Key) -> Key:
+def _as_stored(key: Key, dialect: sa.Dialect) -> Key:
     """A coding's key as the table holds it (a coder's name is cleaned on every write and
     comparison, `schema.CleanText`), so a change meets the row it names."""
     cols = (codings.c.response_id, codings.c.theme_id, codings.c.coder)
-    return tuple(c.type.process_bind_param(v, None)  # type: ignore[return-value]
-                 if isinstance(c.type, sa.types.TypeDecorator) else v
-                 for c, v in zip(cols, key))
+    response_id, theme_id, coder = (c.type.process_bind_param(v, dialect)
+                                    if isinstance(c.type, sa.types.TypeDecorator) else v
+                                    for c, v in zip(cols, key))
+    return response_id, theme_id, coder
 
 
 def _current_rows(conn: sa.Connection, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
@@ -168,12 +178,12 @@ def write_codings(conn: sa.Connection, changes: Sequence[Change], *, actor: str,
     if not changes:
         return 0
     stored = dict(current) if current is not None else _current_rows(
-        conn, [_as_stored(c.key) for c in changes])
+        conn, [_as_stored(c.key, conn.dialect) for c in changes])
     state: dict[Key, dict[str, Any] | None] = {}
     final: dict[Key, Change] = {}
     evs: list[dict[str, Any]] = []
     for ch in changes:
-        key = _as_stored(ch.key)
+        key = _as_stored(ch.key, conn.dialect)
         before = state[key] if key in state else coding_state(stored.get(key))
         after = _clean_state(ch.after)
         state[key] = after

@@ -82,6 +82,7 @@ def source_context(store: Store, response_id: str, *, around: int = 2) -> Source
         loc = me["location"] if me["location"] is not None else -1
         same_src = (r.c.source_id == me["source_id"]) if me["source_id"] is not None \
             else r.c.source_id.is_(None)
+        key: sa.ColumnElement[Any]
         if kind == "table":
             if me["respondent_id"]:
                 scope = [r.c.respondent_id == me["respondent_id"]]

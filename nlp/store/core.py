@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 __all__ = ["Store", "StoredAnswer", "metadata"]
 
 
+def inserted_id(res: sa.CursorResult[Any]) -> int:
+    """The id of the row a one-row INSERT added (SQLAlchemy types the key Optional: a bulk
+    insert has none)."""
+    key = res.inserted_primary_key
+    if key is None:
+        raise TypeError("no primary key: not a one-row INSERT")
+    return int(key[0])
+
+
 @dataclass(frozen=True)
 class StoredAnswer:
     """What the project stores under a response id: its text's hash and where it came from."""
@@ -249,10 +258,9 @@ class Store:
     def add_source(self, conn: sa.Connection, *, name: str, path: str, format: str,
                    content_hash: str, encoding: str | None, options: Mapping[str, Any],
                    rows_read: int) -> int:
-        res = conn.execute(sa.insert(sources).values(
+        return inserted_id(conn.execute(sa.insert(sources).values(
             name=name, path=path, format=format, content_hash=content_hash, encoding=encoding,
-            options=dict(options), rows_read=rows_read, imported_at=now()))
-        return int(res.inserted_primary_key[0])
+            options=dict(options), rows_read=rows_read, imported_at=now())))
 
     def add_responses(self, conn: sa.Connection, rows: Iterable[Response],
                       source_id: int | None) -> int:
@@ -336,10 +344,10 @@ class Store:
                 raise errors.codebook_version_taken(codebook.name, codebook.version)
             cb_id = int(row["id"])
         else:
-            cb_id = int(conn.execute(sa.insert(codebooks).values(
+            cb_id = inserted_id(conn.execute(sa.insert(codebooks).values(
                 name=codebook.name, version=str(codebook.version),
                 content_hash=codebook.content_hash, yaml=dumps_codebook(codebook),
-                active=False, created_at=now())).inserted_primary_key[0])
+                active=False, created_at=now())))
             conn.execute(sa.insert(themes), [{
                 "codebook_id": cb_id, "position": i, "theme_id": t.theme_id,
                 "label": t.label, "definition": t.definition, "include": list(t.include),
@@ -434,7 +442,7 @@ class Store:
 
     def current_state(self) -> dict[tuple[str, str, str], dict[str, Any]]:
         with self.read() as conn:
-            return {(r["response_id"], r["theme_id"], r["coder"]): _state(r)  # type: ignore[misc]
+            return {(r["response_id"], r["theme_id"], r["coder"]): _state(r)
                     for r in conn.execute(sa.select(codings)).mappings()}
 
     def predictions(self, ids: Sequence[str] | None = None) -> dict[str, dict[str, float]]:

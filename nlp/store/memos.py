@@ -12,7 +12,7 @@ from .. import errors
 from ..limits import ANSWER_CHARS
 from ..types import MODEL_CODER
 from .changes import now
-from .core import Store
+from .core import Store, inserted_id
 from .schema import memos, responses
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,9 @@ def add_memo(store: Store, target: Target, target_id: str | None, text: str, *,
                 responses.c.response_id == tid)).first() is None:
             raise errors.memo_unknown_answer(tid)
         at = now()
-        mid = conn.execute(sa.insert(memos).values(
+        mid = inserted_id(conn.execute(sa.insert(memos).values(
             target=target, target_id=tid, author=author.strip(), created_at=at,
-            text=body)).inserted_primary_key[0]
+            text=body)))
     log.info("memo %s on %s %r by %s", mid, target, tid, author)
     return Memo(int(mid), target, tid, author.strip(), at, body)
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from .. import errors
 from ..types import MODEL_CODER, Coding
-from .changes import researcher, row_spans
+from .changes import Row, researcher, row_spans
 from .core import Store
 from .schema import codebooks, codings, events, predictions, responses, sources, theme_scores
 
@@ -194,6 +194,7 @@ def _base(flt: QueueFilter, columns: Sequence[Any], conn: sa.Connection | None =
           filtered: bool = True) -> sa.Select:
     cols = [responses.c.response_id, responses.c.text, sources.c.name.label("source"),
             responses.c.location, responses.c.respondent_id, responses.c.question, *columns]
+    frm: sa.FromClause
     if flt.order == "informative":
         frm = predictions.join(responses, responses.c.response_id == predictions.c.response_id)
         cols += [predictions.c.uncertainty, predictions.c.priority]
@@ -205,7 +206,7 @@ def _base(flt: QueueFilter, columns: Sequence[Any], conn: sa.Connection | None =
     return q.where(*_conditions(flt, conn)) if filtered else q
 
 
-def _item(row: Mapping[str, Any], order: Order) -> QueueItem:
+def _item(row: Row, order: Order) -> QueueItem:
     key = ((row["priority"], row["response_id"]) if order == "informative"
            else (row["rowid"],))
     return QueueItem(response_id=row["response_id"], text=row["text"], source=row["source"] or "",
@@ -231,7 +232,7 @@ PROBE_ROWS = 2000
 
 
 def _probe(conn: sa.Connection, flt: QueueFilter, want: int, *, reverse: bool = False,
-           after: Sequence[Any] | None = None) -> list[Mapping[str, Any]] | None:
+           after: Sequence[Any] | None = None) -> list[Row] | None:
     """For the filters that may match most answers (text search; a confidence band over any
     theme): the first `want` matches among the next PROBE_ROWS rows of the queue's walk
     without those filters, or None when there are fewer (then the full query decides). A
@@ -242,8 +243,9 @@ def _probe(conn: sa.Connection, flt: QueueFilter, want: int, *, reverse: bool = 
                                      or flt.max_confidence is not None)
     if not text and not band:
         return None
-    rest = replace(flt, text=None, **({"min_confidence": None, "max_confidence": None}
-                                      if band else {}))
+    rest = replace(flt, text=None)
+    if band:
+        rest = replace(rest, min_confidence=None, max_confidence=None)
     head = _ordered(conn, rest, reverse=reverse, after=after).limit(PROBE_ROWS).subquery("h")
     conds = []
     if text:
@@ -291,8 +293,8 @@ def queue_page(store: Store, flt: QueueFilter, *, offset: int = 0, limit: int = 
                ) -> list[QueueItem]:
     """One page of the queue (for lists: quotes under a theme, search results)."""
     with store.read() as conn:
-        rows = _probe(conn, flt, offset + limit)
-        rows = rows[offset:] if rows is not None else conn.execute(
+        probed = _probe(conn, flt, offset + limit)
+        rows: Sequence[Row] = probed[offset:] if probed is not None else conn.execute(
             _ordered(conn, flt).limit(limit).offset(offset)).mappings().all()
     return [_item(r, flt.order) for r in rows]
 

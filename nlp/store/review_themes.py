@@ -109,14 +109,17 @@ def theme_counts(store: Store) -> tuple[int, dict[str, ThemeCount]]:
     with store.read() as conn:
         n = int(conn.execute(sa.select(sa.func.count()).select_from(responses)
                              .where(responses.c.flag.is_(None))).scalar_one())
-        model = dict(conn.execute(sa.select(codings.c.theme_id, sa.func.count())
-                                  .where(codings.c.coder == MODEL_CODER)
-                                  .group_by(codings.c.theme_id)).all())
-        acc, rej, decided = Counter(), Counter(), Counter()
+        model: dict[str, int] = {
+            tid: int(k) for tid, k in conn.execute(
+                sa.select(codings.c.theme_id, sa.func.count())
+                .where(codings.c.coder == MODEL_CODER).group_by(codings.c.theme_id))}
+        acc: Counter[str] = Counter()
+        rej: Counter[str] = Counter()
+        decided: Counter[str] = Counter()
         for tid, a, r, d in conn.execute(_latest_counts()):
             acc[tid], rej[tid], decided[tid] = int(a or 0), int(r or 0), int(d or 0)
-    out = {tid: ThemeCount(tid, acc[tid], rej[tid], int(model.get(tid, 0)) - decided[tid],
-                           int(model.get(tid, 0)))
+    out = {tid: ThemeCount(tid, acc[tid], rej[tid], model.get(tid, 0) - decided[tid],
+                           model.get(tid, 0))
            for tid in set(model) | set(acc) | set(rej)}
     return n, out
 

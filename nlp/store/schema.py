@@ -14,7 +14,7 @@ class CleanText(sa.types.TypeDecorator):
     on every write and every comparison, so no path stores a control character, and on every
     read, so one an older version stored never reaches a terminal or a spreadsheet."""
 
-    impl = sa.Text
+    impl: type[sa.String] = sa.Text  # String, so CleanString may narrow it to VARCHAR(n)
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
