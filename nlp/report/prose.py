@@ -160,14 +160,15 @@ def _group_prose(f: ThemeFinding, data: ReportData) -> Iterator[str]:
                    + ("." if apart else "; the intervals overlap, so the difference may be "
                       "chance."))
         return
-    groups = [(g, a, n) for g, (a, n) in f.by_group.items() if n]
-    if f.accepted and len(groups) >= 2:
-        hi = max(groups, key=lambda x: (x[1] / x[2], x[2]))
-        lo = min(groups, key=lambda x: (x[1] / x[2], -x[2]))
-        if hi[1] / hi[2] > lo[1] / lo[2]:
+    counted = [(g, a, n) for g, (a, n) in f.by_group.items() if n]
+    if f.accepted and len(counted) >= 2:
+        most = max(counted, key=lambda x: (x[1] / x[2], x[2]))
+        least = min(counted, key=lambda x: (x[1] / x[2], -x[2]))
+        if most[1] / most[2] > least[1] / least[2]:
             yield (f"By {by}, it was raised most often by "
-                   f"{hi[0]} ({pct(hi[1] / hi[2])}, {hi[1]} of {hi[2]}) and least often by "
-                   f"{lo[0]} ({pct(lo[1] / lo[2])}, {lo[1]} of {lo[2]}).")
+                   f"{most[0]} ({pct(most[1] / most[2])}, {most[1]} of {most[2]}) and least "
+                   f"often by {least[0]} ({pct(least[1] / least[2])}, {least[1]} of "
+                   f"{least[2]}).")
 
 
 METHOD_SENTENCE = (
@@ -223,6 +224,12 @@ def _method(data: ReportData) -> list[str]:
     return out
 
 
+def _share_text(f: ThemeFinding) -> str:
+    """A theme's share: the estimate with its interval, or the researchers' count alone for a
+    theme the model never scored (added to the codebook since it ran)."""
+    return est_text(f.estimate) if f.estimate is not None else pct(f.share)
+
+
 def _overview(data: ReportData) -> str:
     if data.estimated:
         top = [f for f in data.findings if f.total >= 0.5][:3]
@@ -230,8 +237,8 @@ def _overview(data: ReportData) -> str:
             return "The model estimates that no theme was raised by more than a few answers."
         first = top[0]
         s = (f"The theme raised most often was {_lc(first.theme.label)}: "
-             f"{est_text(first.estimate)} of answers")
-        rest = [f"{_lc(f.theme.label)} at {est_text(f.estimate)}" for f in top[1:]]
+             f"{_share_text(first)} of answers")
+        rest = [f"{_lc(f.theme.label)} at {_share_text(f)}" for f in top[1:]]
         s += (", followed by " + " and ".join(rest) if rest else "") + "."
         if not data.reviewed:
             s += (" These are the model's estimates: no researcher has reviewed any answer "
@@ -275,7 +282,7 @@ def _summary(data: ReportData) -> tuple[list[str], list[list[str]]]:
     if data.estimated:
         head = ["Theme", "Share of answers, model estimate (95% interval)",
                 "Confirmed by a researcher", "Suggested, not reviewed"]
-        return head, [[f.theme.label, est_text(f.estimate) if f.estimate else pct(f.share),
+        return head, [[f.theme.label, _share_text(f),
                        str(f.accepted), str(f.suggested)] for f in data.findings]
     head = ["Theme", "Answers", "Share", "Suggested, not reviewed"]
     return head, [[f.theme.label, str(f.accepted), pct(f.share), str(f.suggested)]

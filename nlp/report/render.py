@@ -293,9 +293,9 @@ def render_docx(data: ReportData, path: Path, chart: Path | None) -> Path:
         doc.add_heading("3 / Emergent topics", level=1)
         para(_TOPICS_INTRO)
         for t in data.topics:
-            p = doc.add_paragraph(style="List Bullet")
-            p.add_run(_x(t.label)).bold = True
-            p.add_run(_x((f" ({t.size} answers)" if t.size else "")
+            bullet = doc.add_paragraph(style="List Bullet")
+            bullet.add_run(_x(t.label)).bold = True
+            bullet.add_run(_x((f" ({t.size} answers)" if t.size else "")
                          + (f": {', '.join(t.keywords)}" if t.keywords else "")))
             for x in t.examples:
                 para(f"“{x}”", italic=True, style="Quote")

@@ -4,6 +4,7 @@ labels."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from nlp.report import build_report_data, write_report
 from nlp.report.estimate import estimate
 from nlp.report.render import count_sentence, est_text, pct
 from nlp.store.decisions import Decision, record_decisions
+from nlp.store.review_themes import save_codebook_version
+from nlp.types import Theme
 
 INTERVAL = re.compile(r"(?:\d+%|<1%) \((\d+)–(\d+)%\)")
 
@@ -174,6 +177,23 @@ def test_partly_reviewed_project_counts_the_reviewed_and_estimates_the_rest(code
     assert "Researchers confirmed common theme in 5 of the 10 answers they reviewed" in md
     assert "With the model's estimate for the 50 answers not yet reviewed" in md
     assert "10 of the 60 answers have been reviewed" in md
+
+
+def test_a_theme_added_after_the_model_ran_is_counted_in_the_overview(coded, tmp_path):
+    """The model scored no answer on a theme added since: its figure is the researchers' count
+    (no estimate), also where the overview names it among the top themes."""
+    p, _ = coded
+    cb = p.store.active_codebook()
+    save_codebook_version(p.store, replace(cb, themes=(*cb.themes, Theme(
+        "added", "Added theme", "Added after the model ran."))))
+    record_decisions(p.store, "a0", [Decision("added", "accepted")], coder="ann")
+    data = build_report_data(p, anonymiser=_no_anon)
+    added = next(f for f in data.findings if f.theme.theme_id == "added")
+    assert data.estimated and added.estimate is None and added.accepted == 1
+    md = write_report(p, tmp_path / "r", formats=("md",), anonymiser=_no_anon)[0] \
+        .read_text(encoding="utf-8")
+    overview = md[md.index("## 2 / Findings"):md.index("**Table 1")]
+    assert "added theme at 2%" in overview
 
 
 def test_every_format_labels_estimates(coded, tmp_path):
