@@ -21,7 +21,7 @@ class _SafeNoAliasLoader(yaml.SafeLoader):
     """SafeLoader that refuses YAML aliases: a codebook never needs them, and
     alias expansion is how a 'billion laughs' YAML bomb eats memory."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -85,12 +85,16 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
     for key in ("name", "version", "themes"):
         if key not in data or data[key] in (None, ""):
             raise errors.codebook_problem(source, f"missing field {key!r}.")
+    head: dict[str, str] = {}
     for key in ("name", "version"):
-        if _text(data[key]) is None or not _text(data[key]).strip():
+        text = _text(data[key])
+        if text is None or not text.strip():
             raise errors.codebook_problem(source, f"{key!r} must be a text or a number, "
                                           f"not {_kind(data[key])}.")
+        head[key] = text
     question = data.get("question")
-    if question is not None and _text(question) is None:
+    question_text = _text(question)
+    if question is not None and question_text is None:
         raise errors.codebook_problem(source, f"'question' must be a text, not {_kind(question)}.")
     if not isinstance(data["themes"], list) or not data["themes"]:
         raise errors.codebook_problem(source, "'themes' must be a non-empty list.")
@@ -105,17 +109,20 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
             raise errors.codebook_problem(source, f"{where} has an empty id ('~', 'null' or "
                                           "nothing); write the id, in quotes if it is the "
                                           "word null.")
+        fields: dict[str, str] = {}
         for key in ("id", "label", "definition"):
             value = t.get(key)
-            if value is not None and _text(value) is None:
+            text = _text(value)
+            if value is not None and text is None:
                 raise errors.codebook_problem(source, f"{where} ({_name(t)}): {key!r} must be "
                                               f"a text, not {_kind(value)}.")
-            if _text(value) is None or not _text(value).strip():
+            if text is None or not text.strip():
                 also = f" (or {' or '.join(repr(x) for x in _SYNONYMS[key])})" \
                     if key in _SYNONYMS else ""
                 raise errors.codebook_problem(source, f"{where} ({_name(t)}) is "
                                               f"missing field {key!r}{also}.")
-        tid = _text(t["id"]).strip()
+            fields[key] = text
+        tid = fields["id"].strip()
         if not _ID_RE.match(tid):
             raise errors.codebook_problem(source, f"{where}: id {tid!r} must be letters, digits, "
                                           "'_', '-' or '.', at most 64 characters.")
@@ -130,19 +137,20 @@ def parse_codebook(data: Any, *, source: str = "<codebook>") -> Codebook:
             if not isinstance(v, list):
                 raise errors.codebook_problem(source, f"{where} ({tid}): {key!r} must be a list.")
             items = [_text(x) for x in v if x is not None]
-            if any(x is None for x in items):
+            examples = [x for x in items if x is not None]
+            if len(examples) < len(items):
                 raise errors.codebook_problem(source, f"{where} ({tid}): every {key!r} example "
                                               "must be a text (a list or mapping was found).")
-            lists[key] = tuple(x.strip() for x in items if x.strip())
-        themes.append(Theme(theme_id=tid, label=_text(t["label"]).strip(),
-                            definition=" ".join(_text(t["definition"]).split()),
+            lists[key] = tuple(x.strip() for x in examples if x.strip())
+        themes.append(Theme(theme_id=tid, label=fields["label"].strip(),
+                            definition=" ".join(fields["definition"].split()),
                             include=lists["include"], exclude=lists["exclude"]))
     version = data["version"]
-    return Codebook(name=_text(data["name"]).strip(),
+    return Codebook(name=head["name"].strip(),
                     version=version.strip() if isinstance(version, str) else version,
                     themes=tuple(themes),
-                    question=_text(question).strip() if question is not None
-                    and _text(question).strip() else None)
+                    question=question_text.strip() if question_text and question_text.strip()
+                    else None)
 
 
 def _kind(value: Any) -> str:

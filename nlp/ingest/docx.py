@@ -40,7 +40,7 @@ def _styles(archive: Archive, part: str | None) -> tuple[dict[str, str], str]:
     default = ""
     if part is None:
         return names, default
-    cur = {"id": None}
+    cur: dict[str, str | None] = {"id": None}
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         nonlocal default

@@ -181,11 +181,11 @@ def pdf_lines(path: Path, data: bytes) -> list[str]:
         if reader.is_encrypted:
             # Many PDFs are encrypted with an empty user password (copy protection only).
             try:
-                opened = reader.decrypt("")
+                opened = bool(reader.decrypt(""))  # PasswordType.NOT_DECRYPTED is 0
             except DependencyError:  # AES without the optional 'cryptography' package
                 raise errors.encrypted(path, "PDF", needs="cryptography") from None
             except (NotImplementedError, PdfReadError, ValueError):
-                opened = 0
+                opened = False
             if not opened:
                 raise errors.encrypted(path, "PDF")
         pages = []

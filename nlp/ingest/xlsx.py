@@ -87,10 +87,10 @@ class Workbook:
     # -- shared strings and styles ------------------------------------------------------------
     def strings(self) -> list[str]:
         if self._strings is None:
-            self._strings = self._read_strings() if self._strings_part else []
+            self._strings = self._read_strings(self._strings_part) if self._strings_part else []
         return self._strings
 
-    def _read_strings(self) -> list[str]:
+    def _read_strings(self, part: str) -> list[str]:
         out: list[str] = []
         parts: list[str] = []
         state = {"t": False, "ph": 0}
@@ -117,16 +117,17 @@ class Workbook:
             if state["t"] and not state["ph"]:
                 parts.append(data)
 
-        parse_all(self.archive, self._strings_part, _parser(start, end, text))
+        parse_all(self.archive, part, _parser(start, end, text))
         return out
 
     def date_styles(self) -> tuple[set[int], set[int]]:
         """(style ids formatted as dates, those formatted as durations)."""
         if self._dates is None:
-            self._dates = self._read_styles() if self._styles_part else (set(), set())
+            self._dates = self._read_styles(self._styles_part) if self._styles_part \
+                else (set(), set())
         return self._dates
 
-    def _read_styles(self) -> tuple[set[int], set[int]]:
+    def _read_styles(self, part: str) -> tuple[set[int], set[int]]:
         from openpyxl.styles.numbers import (BUILTIN_FORMATS, is_date_format,
                                              is_timedelta_format)
 
@@ -153,7 +154,7 @@ class Workbook:
             if _local(tag) == "cellXfs":
                 state["cellXfs"] = False
 
-        parse_all(self.archive, self._styles_part, _parser(start, end))
+        parse_all(self.archive, part, _parser(start, end))
         dates, durations = set(), set()
         for i, fid in enumerate(xfs):
             fmt = custom.get(fid, BUILTIN_FORMATS.get(fid))

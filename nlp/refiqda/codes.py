@@ -80,7 +80,9 @@ def _theme_from_code(code: ET.Element, taken: set[str], counters: dict[str, int]
     tid = m.group(1) if m and _ID_OK.match(m.group(1)) and m.group(1) not in taken \
         else _slug(name, taken, counters)
     blocks = re.split(r"\n\s*\n", desc.strip()) if desc.strip() else []
-    definition, include, exclude = [], [], []
+    definition: list[str] = []
+    include: list[str] = []
+    exclude: list[str] = []
     for b in blocks:
         if b.startswith("Theme id:"):
             continue

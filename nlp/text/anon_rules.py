@@ -105,9 +105,9 @@ def identifiers(text: str) -> list[Find]:
             out.append((m.start(1), m.end(1), "ID"))
             out.append((m.start(2), m.end(2), "ID"))
     for cue in _REF_CUE.finditer(text):
-        m = _REF.match(text, cue.end())
-        if m and cue.end() > cue.start() and _ref_like(m.group()):
-            out.append((m.start(), m.end(), "ID"))
+        ref = _REF.match(text, cue.end())
+        if ref and cue.end() > cue.start() and _ref_like(ref.group()):
+            out.append((ref.start(), ref.end(), "ID"))
     return out
 
 

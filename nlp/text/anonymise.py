@@ -312,14 +312,14 @@ def _token_cands(doc, lex: _Lexicon, matchers: Sequence[PhraseMatcher]) -> list[
         elif (kind == "PLACE" and doc[a].ent_type_ not in ("DATE", "TIME", "EVENT", "LAW")
               and text.lower() not in lex.sets["date_words"]  # the town of March: collateral
               and not (text.isupper() and len(text) > 1 and lex.is_common(text))):  # SEND
-            flag = lex.places.get(text.lower(), "S")
+            place_kind = lex.places.get(text.lower(), "S")
             prev = doc[a - 1].lower_ if a else ""
             gaz.setdefault((a, b), "PLACE")
-            ok = {"L": cap or (text.islower() and len(text) >= 4), "S": cap,
-                  "M": cap and not initial,
-                  "C": cap and (prev in lex.sets["place_preps"]
-                                or (prev == "the" and text.endswith("s")))}
-            if ok[flag]:
+            kept = {"L": cap or (text.islower() and len(text) >= 4), "S": cap,
+                    "M": cap and not initial,
+                    "C": cap and (prev in lex.sets["place_preps"]
+                                  or (prev == "the" and text.endswith("s")))}
+            if kept[place_kind]:
                 out.append(span_c(a, b, "PLACE", 1.2))
     for ent in doc.ents:
         label = _NER.get(ent.label_)

@@ -236,13 +236,14 @@ def cluster(X: np.ndarray, params: ClusterParams, *, seeds: np.ndarray | None = 
         `outlier_threshold`; share of answers HDBSCAN called outliers before reassignment).
     """
     X = normalise_rows(X)
-    has_seeds = seeds is not None and len(seeds) > 0
+    if seeds is not None and len(seeds) == 0:
+        seeds = None
     if params.method == "consensus-kmeans":
-        raw = consensus_kmeans(X, params.k or rule_of_thumb_k(len(X)),
-                               seeds=seeds if has_seeds else None,
+        raw = consensus_kmeans(X, params.k or rule_of_thumb_k(len(X)), seeds=seeds,
                                runs=params.consensus_runs or CONSENSUS_RUNS, seed=seed)
         return merge_small(X, raw, params.min_topic_size), 0.0
-    raw = umap_hdbscan(nudge_towards_themes(X, seeds) if has_seeds else X, params, seed=seed)
+    raw = umap_hdbscan(nudge_towards_themes(X, seeds) if seeds is not None else X, params,
+                       seed=seed)
     outliers = float(np.mean(raw < 0))
     if np.all(raw < 0):  # HDBSCAN found nothing: one topic rather than none
         raw = np.zeros(len(X), dtype=int)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from rich.progress import track
@@ -74,9 +74,8 @@ def stability(X: np.ndarray, fit: Callable[[np.ndarray, int], np.ndarray], *,
     """
     runs = max(2, runs)
     labels = [np.asarray(reference) if reference is not None else fit(X, seed)]
-    steps: Sequence[int] = range(1, runs)
+    steps: Iterable[int] = range(1, runs)
     if progress:
-
         steps = track(steps, description="Stability reruns", transient=True)
     for i in steps:
         perm = np.random.default_rng(seed + i).permutation(len(X))
@@ -85,7 +84,8 @@ def stability(X: np.ndarray, fit: Callable[[np.ndarray, int], np.ndarray], *,
         labels.append(lab)
     aris = [adjusted_rand_score(labels[i], labels[j])
             for i, j in itertools.combinations(range(runs), 2)]
-    survival, sims = [], []
+    survival: list[float] = []
+    sims: list[float] = []
     n_ref = len(np.unique(labels[0][labels[0] >= 0]))
     for other in labels[1:]:
         matched = [m for m in match_topics(X, labels[0], other) if m[3] >= SURVIVAL_JACCARD]
