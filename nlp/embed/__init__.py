@@ -54,8 +54,15 @@ class Embedder(Protocol):
     reading `dim` loads the model.
     """
 
-    model_id: str  # backend + model: stable, the cache key
-    dim: int
+    @property
+    def model_id(self) -> str:
+        """Backend + model: stable, the cache key."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Length of a vector."""
+        ...
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None,
                progress: bool = False) -> np.ndarray:
@@ -180,15 +187,14 @@ def get_embedder(spec: str | None = None) -> Embedder:
         EmbedderError: a spec "X:..." where X is no backend and no existing path.
     """
     spec = (spec or os.environ.get(ENV_VAR) or default_spec()).strip()
-    backend, _, model = spec.partition(":")
+    backend, _, name = spec.partition(":")
     if backend not in BACKENDS:
         if ":" in spec and not Path(spec).expanduser().exists() and "/" not in backend:
             raise errors.unknown_embedder(spec, list(BACKENDS))
-        backend, model = "st", spec
-    model = model or None
-    if backend == "fake" and model and not model.isdigit():
+        backend, name = "st", spec
+    if backend == "fake" and name and not name.isdigit():
         raise errors.unknown_embedder(spec, list(BACKENDS))
-    return BACKENDS[backend](model)
+    return BACKENDS[backend](name or None)
 
 
 def default_spec() -> str:
@@ -350,8 +356,11 @@ class EmbeddingCache:
             self._write_merged(model_id, st, drop=True)
             st = self._state(model_id)
         seen: set[str] = set()
-        new = [i for i, h in enumerate(hashes)
-               if h not in st["index"] and not (h in seen or seen.add(h))]
+        new: list[int] = []
+        for i, h in enumerate(hashes):
+            if h not in st["index"] and h not in seen:
+                seen.add(h)
+                new.append(i)
         if not new:
             return
         main = self.path_for(model_id)

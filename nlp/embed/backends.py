@@ -20,7 +20,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 import numpy as np
 from rich.markup import escape
@@ -28,6 +28,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeRemainingColumn)
 
 from .. import errors
+
+if TYPE_CHECKING:
+    from model2vec import StaticModel
 
 log = logging.getLogger("nlp.embed")
 
@@ -213,12 +216,17 @@ def _export_onnx(load_path: str, out: Path, model_name: str) -> dict:
         raise errors.unsupported_model("onnx", model_name,
                                        f"it is {' + '.join(kinds)} (pooling {pooling!r}); the ONNX "
                                        "backend runs Transformer + mean Pooling (+ Normalize)")
-    hf = st[0].auto_model.eval()
+    # torch types a submodule found by attribute (nn.Module.__getattr__) as Tensor | Module;
+    # this one is the Hugging Face model (transformers has no type stubs)
+    hf: Any = cast("torch.nn.Module", st[0].auto_model).eval()
     if hasattr(hf, "set_attn_implementation"):
         try:  # eager attention traces into plain ONNX ops
             hf.set_attn_implementation("eager")
         except Exception:  # noqa: BLE001 - keep the model's own attention
             pass
+    max_len = st.max_seq_length
+    if max_len is None:  # nothing to truncate texts at: ONNX Runtime would run out of memory
+        raise errors.unsupported_model("onnx", model_name, "it sets no maximum sequence length")
     tok = st.tokenizer
     tok.save_pretrained(str(out))
     dummy = tok(["a short text", "a somewhat longer text, to have padding in the batch"],
@@ -239,7 +247,7 @@ def _export_onnx(load_path: str, out: Path, model_name: str) -> dict:
         torch.onnx.export(_Body(hf), tuple(dummy[n] for n in names), str(out / "model.onnx"),
                           input_names=names, output_names=["token_embeddings"],
                           dynamic_axes=axes, opset_version=17, dynamo=False)
-    config = {"source": model_name, "inputs": names, "max_seq_length": int(st.max_seq_length),
+    config = {"source": model_name, "inputs": names, "max_seq_length": max_len,
               "dim": int(hf.config.hidden_size), "pad_id": int(tok.pad_token_id or 0),
               "pad_token": str(tok.pad_token), "pooling": "mean", "normalize": True,
               "opset": 17, "precision": "fp32"}
@@ -303,8 +311,9 @@ class OnnxEmbedder:
         self.threads = threads
         self.cache_dir = cache_dir
         self.device = device
-        self._session = None
-        self._pool = None
+        # onnxruntime.InferenceSession (it has no type stubs), once `_load` ran
+        self._session: Any | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def backend(self) -> str:
@@ -339,9 +348,10 @@ class OnnxEmbedder:
     def _parallel(self) -> bool:
         return (self.batch_size or 1) == 1
 
-    def _load(self) -> None:
+    def _load(self) -> Any:
+        """The ONNX Runtime session (loaded, with the tokenizer and config, on first call)."""
         if self._session is not None:
-            return
+            return self._session
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -363,11 +373,13 @@ class OnnxEmbedder:
             else:
                 log.warning("ONNX Runtime has no CUDA provider here (onnxruntime-gpu is not "
                             "installed): %s runs on the CPU", self.backend)
-        self._session = ort.InferenceSession(str(d / "model.onnx"), opts, providers=providers)
+        session = ort.InferenceSession(str(d / "model.onnx"), opts, providers=providers)
+        self._session = session
         if self._parallel() and threads > 1:
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="nlp-onnx")
         log.info("Loaded %s from %s (%s)", self.model_id, d,
                  f"{threads} texts at once" if self._parallel() else f"{threads} threads")
+        return session
 
     def _run(self, encodings: list) -> np.ndarray:
         """Mean-pooled (unnormalised) vectors of tokenised texts run as one padded batch."""
@@ -380,7 +392,7 @@ class OnnxEmbedder:
             mask[i, :len(e.ids)] = 1
             types[i, :len(e.ids)] = e.type_ids
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        hidden = self._session.run(None, {n: feeds[n] for n in self._config["inputs"]})[0]
+        hidden = self._load().run(None, {n: feeds[n] for n in self._config["inputs"]})[0]
         m = mask[..., None].astype(np.float32)
         return (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
 
@@ -395,7 +407,7 @@ class OnnxEmbedder:
         its `spans`: that span's tokens mean-pooled from the same run, in the context of the
         whole text). Rows: (len(texts), dim) and (total spans, dim), unit length. A span the
         model's length limit cut off is embedded on its own."""
-        self._load()
+        session = self._load()
         texts = list(texts)
         counts = [len(sp) for sp in spans]
         first = np.r_[0, np.cumsum(counts)[:-1]].astype(int) if texts else np.zeros(0, int)
@@ -412,7 +424,7 @@ class OnnxEmbedder:
                 feeds = {"input_ids": np.array([e.ids], dtype=np.int64),
                          "attention_mask": np.ones((1, len(e.ids)), dtype=np.int64),
                          "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
-                hidden = self._session.run(None, {n: feeds[n] for n in self._config["inputs"]})[0]
+                hidden = session.run(None, {n: feeds[n] for n in self._config["inputs"]})[0]
                 m = feeds["attention_mask"][..., None].astype(np.float32)
                 W[i] = normalise((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))[0]
                 off = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
@@ -503,7 +515,7 @@ class Model2VecEmbedder:
         self.pca_dims = pca_dims
         self.batch_size = batch_size
         self.cache_dir = cache_dir
-        self._model = None
+        self._model: StaticModel | None = None
 
     @property
     def model_id(self) -> str:
@@ -514,8 +526,7 @@ class Model2VecEmbedder:
 
     @property
     def dim(self) -> int:
-        self._load()
-        return int(self._model.dim)
+        return int(self._load().dim)
 
     def model_dir(self) -> Path:
         """Where the distilled model lives (built on first call)."""
@@ -529,19 +540,20 @@ class Model2VecEmbedder:
                           lambda d: _distil(load_path, d, name, self.pca_dims),
                           f"model2vec distillation of {name} (pca {self.pca_dims})")
 
-    def _load(self) -> None:
+    def _load(self) -> StaticModel:
         if self._model is None:
             from model2vec import StaticModel
 
             d = self.model_dir()
             self._model = StaticModel.from_pretrained(str(d), force_download=False)
             log.info("Loaded %s from %s", self.model_id, d)
+        return self._model
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None,
                progress: bool = False) -> np.ndarray:
         """Embed texts: float32 (len(texts), dim), unit rows (zero for texts of no known word)."""
-        self._load()
-        run = lambda b: self._model.encode(b, batch_size=len(b), use_multiprocessing=False)  # noqa: E731
+        model = self._load()
+        run = lambda b: model.encode(b, batch_size=len(b), use_multiprocessing=False)  # noqa: E731
         return encode_batches(list(texts), run, dim=self.dim,
                               batch_size=batch_size or self.batch_size, progress=progress,
                               label="model2vec")

@@ -184,6 +184,7 @@ def embed_answers(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]
     model_id = embedder.model_id
     seg_id = f"{model_id}#in-context"
     ahash = [text_hash(t) for t in texts]
+    args: list[tuple[Any, ...]]  # each chunk's arguments to `method`
     if ctx:
         skey = [[text_hash(f"{h}:{s}:{e}") for s, e in sp] for h, sp in zip(ahash, spans)]
         first: dict[str, int] = {}

@@ -109,6 +109,23 @@ def test_onnx_int8_is_close(st_vectors, model_cache):
     assert again.model_dir() == int8.model_dir()
 
 
+@needs_onnx
+def test_onnx_refuses_a_model_with_no_length_limit(monkeypatch, tmp_path):
+    """A sentence-transformers model that sets no max_seq_length cannot be exported (nothing
+    to truncate texts at): a clear error, before the export runs."""
+    import sentence_transformers
+
+    from nlp import errors
+
+    class NoLimit(sentence_transformers.SentenceTransformer):
+        max_seq_length = None  # over the property: as a model with no limit reads
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", NoLimit)
+    with pytest.raises(errors.EmbedderError, match="no maximum sequence length"):
+        OnnxEmbedder(cache_dir=tmp_path).model_dir()
+    assert not any((tmp_path / "models").glob("*/model.onnx"))
+
+
 @pytest.mark.skipif(importlib.util.find_spec("model2vec") is None
                     or importlib.util.find_spec("skeletoken") is None,
                     reason="model2vec not installed (pip install 'consultation-nlp[fast]')")
