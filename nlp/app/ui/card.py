@@ -53,9 +53,14 @@ def theme_rows(ctx: ReviewContext, codebook: Codebook, coder: str, *, blind: boo
             and (score[t] or 0.0) >= SHOWN_SCORE][:near_misses]
     in_play = suggested | decided | set(near)
     order = {t: i for i, t in enumerate(codebook.theme_ids)}
+
+    def rank(t: str) -> tuple[float, int]:
+        """Highest score first (unscored last), then codebook order."""
+        s = score[t]
+        return -(s if s is not None else -1.0), order[t]
+
     rows = []
-    for t in sorted(in_play, key=lambda t: (-(score[t] if score[t] is not None else -1.0),
-                                            order[t])):
+    for t in sorted(in_play, key=rank):
         theme = codebook.theme(t)
         who = people(t)
         rows.append(ThemeRow(

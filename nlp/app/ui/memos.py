@@ -14,7 +14,7 @@ from . import state, widgets
 log = logging.getLogger(__name__)
 
 
-def save(project: Project, target: str, target_id: str, coder: str, key: str) -> None:
+def save(project: Project, target: mm.Target, target_id: str, coder: str, key: str) -> None:
     """on_click of "Save memo": store the box's text and empty it."""
     text = state.widget(key, "") or ""
     if not text.strip():
@@ -48,7 +48,7 @@ def show(memo: mm.Memo, project: Project | None = None, coder: str | None = None
                     args=(project, memo.memo_id, coder))
 
 
-def memo_box(project: Project, target: str, target_id: str, coder: str | None, *,
+def memo_box(project: Project, target: mm.Target, target_id: str, coder: str | None, *,
              blind: bool = False, expanded: bool = False) -> None:
     """The memos on one target and a box to add one (in blind mode, only the coder's own)."""
     memos = mm.list_memos(project.store, target, target_id,

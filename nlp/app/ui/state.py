@@ -189,7 +189,7 @@ def url_params() -> dict[str, str]:
 
 def filter_changed(field: str, key: str) -> None:
     """on_change of a filter widget: copy its value into the queue filter."""
-    value = st.session_state.get(key)
+    value: Any = st.session_state.get(key)  # the widget's: a QueueFilter field's value
     if isinstance(value, str) and field not in ("text",):
         value = value or None
     if field == "band":

@@ -71,7 +71,7 @@ def _restructure(project, cb: Codebook, coder: str) -> None:
     labels = {t.theme_id: t.label for t in cb.themes}
     tab_r, tab_m, tab_s = st.tabs(["Rename", "Merge", "Split"])
     with tab_r, st.form("rename"):
-        old = st.selectbox("Theme", cb.theme_ids, format_func=labels.get)
+        old = st.selectbox("Theme", cb.theme_ids, format_func=labels.__getitem__)
         new_id = st.text_input("New id (blank: keep)")
         new_label = st.text_input("New label (blank: keep)")
         if st.form_submit_button("Rename"):
@@ -79,7 +79,7 @@ def _restructure(project, cb: Codebook, coder: str) -> None:
                  label=new_label.strip() or None, done=f"Renamed {old}")
             st.rerun()
     with tab_m, st.form("merge"):
-        ids = st.multiselect("Themes to merge", cb.theme_ids, format_func=labels.get)
+        ids = st.multiselect("Themes to merge", cb.theme_ids, format_func=labels.__getitem__)
         into_id = st.text_input("Merged theme id (may be one of them)")
         into_label = st.text_input("Merged theme label")
         into_def = st.text_area("Merged theme definition")
@@ -92,7 +92,7 @@ def _restructure(project, cb: Codebook, coder: str) -> None:
                  done=f"Merged {len(ids)} themes into {into.theme_id}")
             st.rerun()
     with tab_s, st.form("split"):
-        src = st.selectbox("Theme to split", cb.theme_ids, format_func=labels.get)
+        src = st.selectbox("Theme to split", cb.theme_ids, format_func=labels.__getitem__)
         parts_text = st.text_area("Parts, one a line: id | label | definition",
                                   placeholder="late_payment | Late payment | Paid late ...")
         st.caption("Each coding of the theme is copied onto every part: review them with "
@@ -115,9 +115,9 @@ def _versions(project, cb: Codebook) -> None:
                    "saved": v["created_at"]} for v in versions], hide_index=True)
     ids = [v["id"] for v in versions]
     names = {v["id"]: f"{v['name']} v{v['version']}" for v in versions}
-    pick = st.selectbox("Version", ids, format_func=names.get, index=len(ids) - 1,
+    pick = st.selectbox("Version", ids, format_func=names.__getitem__, index=len(ids) - 1,
                         key="cb_version")
-    if st.button("Make this version active", key="cb_activate"):
+    if st.button("Make this version active", key="cb_activate") and pick is not None:
         project.store.add_codebook(codebook_by_id(project.store, pick), activate=True)
         state.flash(f"{names[pick]} is now active.")
         st.rerun()

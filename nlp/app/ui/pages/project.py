@@ -100,10 +100,11 @@ def _codebook(project: Project) -> None:
     versions = store.codebook_versions()
     active = next((v for v in versions if v["active"]), None)
     labels = {v["id"]: f"{v['name']} v{v['version']}" for v in versions}
-    choice = st.selectbox("Active codebook", list(labels), format_func=labels.get,
+    choice = st.selectbox("Active codebook", list(labels), format_func=labels.__getitem__,
                           index=list(labels).index(active["id"]) if active else 0,
                           key="codebook_choice")
-    if active and choice != active["id"] and st.button("Use this codebook", key="use_codebook"):
+    if (active and choice is not None and choice != active["id"]
+            and st.button("Use this codebook", key="use_codebook")):
         store.add_codebook(codebook_by_id(store, choice), activate=True)
         state.flash(f"Now coding with {labels[choice]}.")
         st.rerun()

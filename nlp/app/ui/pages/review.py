@@ -106,6 +106,11 @@ def start_refresh(project: Project) -> bool:
     return ok
 
 
+def _refresh_clicked(project: Project) -> None:
+    """on_click of "Refresh suggestions" (Streamlit's callbacks return nothing)."""
+    start_refresh(project)
+
+
 # -- the filter ------------------------------------------------------------------------------------
 def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
     flt = state.queue_filter()
@@ -113,10 +118,11 @@ def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
     labels = widgets.theme_labels(codebook)
     with st.expander("Queue and filters", expanded=flt != rv.QueueFilter()):
         c = st.columns(3)
-        c[0].radio("Order", list(ORDER_LABELS), format_func=ORDER_LABELS.get, key="f_order",
+        c[0].radio("Order", list(ORDER_LABELS), format_func=ORDER_LABELS.__getitem__,
+                   key="f_order",
                    index=list(ORDER_LABELS).index(flt.order),
                    on_change=state.filter_changed, args=("order", "f_order"))
-        c[1].selectbox("Status", list(STATUS_LABELS), format_func=STATUS_LABELS.get,
+        c[1].selectbox("Status", list(STATUS_LABELS), format_func=STATUS_LABELS.__getitem__,
                        index=list(STATUS_LABELS).index(flt.status), key="f_status",
                        on_change=state.filter_changed, args=("status", "f_status"))
         themes = ["", *codebook.theme_ids]
@@ -140,10 +146,10 @@ def _filters(project: Project, codebook: Codebook) -> rv.QueueFilter:
                        key="f_coder", on_change=state.filter_changed, args=("coder", "f_coder"),
                        disabled=state.blind(),
                        help="In blind mode the queue is yours: reviewed means by you.")
-        c = st.columns([3, 1])
-        c[0].text_input("Search the answers", value=flt.text or "", key="f_text",
-                        on_change=state.filter_changed, args=("text", "f_text"))
-        c[1].number_input("Refresh suggestions every N decisions (0: on demand)", 0, 1000,
+        wide = st.columns([3, 1])
+        wide[0].text_input("Search the answers", value=flt.text or "", key="f_text",
+                           on_change=state.filter_changed, args=("text", "f_text"))
+        wide[1].number_input("Refresh suggestions every N decisions (0: on demand)", 0, 1000,
                           state.refresh_every(), key="f_refresh",
                           on_change=state.refresh_every_changed)
     return _effective(store, state.queue_filter())
@@ -225,7 +231,7 @@ def _sentence_picker(ctx: rv.ReviewContext, rows: list[card.ThemeRow],
                None)
     picked = st.pills("Sentences to code", list(range(len(sentences))),
                       selection_mode="multi", key=f"sents:{rid}",
-                      default=card.sentences_in(evidence.get(top), sentences),
+                      default=card.sentences_in(evidence[top] if top else None, sentences),
                       format_func=lambda i: widgets.escape_md(
                           f"{i + 1} · {_short(text[sentences[i][0]:sentences[i][1]], 60)}"))
     spans = card.spans_of(picked or [], sentences)
@@ -361,7 +367,7 @@ def render() -> None:
     state.init_view_box()
     st.segmented_control("View", ["card", "list"], key="view_box",
                          on_change=state.view_box_changed, label_visibility="collapsed",
-                         format_func={"card": "One answer", "list": "List"}.get)
+                         format_func={"card": "One answer", "list": "List"}.__getitem__)
     if state.view() == "list":
         listview.render_list(project, coder, codebook, flt, left)
         nav = st.columns([1.6, 5])
@@ -374,7 +380,7 @@ def render() -> None:
     bar.button("Next", key="next", on_click=go_next, args=(project,), shortcut=KEYS["next"])
     bar.button("Undo my last action", key="undo", on_click=undo, args=(project, coder),
                shortcut=KEYS["undo"])
-    bar.button("Refresh suggestions", key="refresh", on_click=start_refresh, args=(project,),
+    bar.button("Refresh suggestions", key="refresh", on_click=_refresh_clicked, args=(project,),
                disabled=busy, help="Recode every answer with your decisions so far "
                                    f"(also automatic every {state.refresh_every()} "
                                    "decisions).")
@@ -390,16 +396,16 @@ def render() -> None:
     sentences = card.sentence_spans(item.text)
     place = st.container()
     spans = _sentence_picker(ctx, rows, sentences)
-    mine = [sp for t, by in ctx.spans.items() if ctx.decisions.get(t, {}).get(coder)
-            == "accepted" for sp in by.get(coder, ())]
+    coded = [sp for t, by in ctx.spans.items() if ctx.decisions.get(t, {}).get(coder)
+             == "accepted" for sp in by.get(coder, ())]
     with place:
         _context(store, ctx, marks=spans or ([] if state.sentence_scope() or not top
                                       else [evidence[top]]),
-                 hits=card.search_hits(item.text, flt.text), coded=mine)
+                 hits=card.search_hits(item.text, flt.text), coded=coded)
         if top and not state.sentence_scope():
             widgets.text("Orange: the sentence the model read as "
                          f"{widgets.label_of(codebook, top)}.", caption=True)
-        if mine:
+        if coded:
             st.caption("Green: sentences you coded.")
     if blind:
         st.caption("Blind mode: other coders' decisions are hidden.")

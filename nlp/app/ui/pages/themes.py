@@ -100,8 +100,11 @@ def _quotes_section(project, labels: dict[str, str]) -> None:
     st.subheader("Quotes under a theme")
     ids = list(labels)
     c = st.columns([3, 2, 1])
-    tid = c[0].selectbox("Theme", ids, format_func=labels.get, key="q_theme")
-    status = c[1].radio("Status", ["accepted", "suggested", "any"], horizontal=True,
+    tid = c[0].selectbox("Theme", ids, format_func=labels.__getitem__, key="q_theme")
+    if tid is None:  # a codebook has themes; the widget's type allows none
+        return
+    statuses: list[rv.StatusFilter] = ["accepted", "suggested", "any"]
+    status = c[1].radio("Status", statuses, horizontal=True,
                         key="q_status", format_func=lambda s: {
                             "accepted": "accepted", "suggested": "open suggestion",
                             "any": "all"}[s])
@@ -132,8 +135,9 @@ def render() -> None:
     store = project.store
     labels = widgets.theme_labels(store.active_codebook())
     if widgets.blind_notice("counts"):
-        tid = st.selectbox("Theme", list(labels), format_func=labels.get, key="q_theme")
-        memos.memo_box(project, "theme", tid, state.coder(), blind=True)
+        tid = st.selectbox("Theme", list(labels), format_func=labels.__getitem__, key="q_theme")
+        if tid is not None:
+            memos.memo_box(project, "theme", tid, state.coder(), blind=True)
         return
     version = rv.data_version(store)
     n, counts = _counts(str(project.root), version, store)
