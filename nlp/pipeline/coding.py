@@ -3,7 +3,7 @@ decision its researchers have made; the review order and the coders' agreement."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -53,14 +53,21 @@ def project_embedder(project: Project, *, device: str | None = "cpu"
 
 def code_project(project: Project, *, recode_all: bool = False, model_dir: str | Path | None = None,
                  progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
-                 cluster=None) -> CodeRun:
+                 cluster: Any = None) -> CodeRun:
     """Code the project's answers not yet coded (all with `recode_all`), learning first from
     every decision researchers have made.
 
     Every answer of the project is embedded first (each distinct sentence once, chunk by
     chunk into the cache, here or on `cluster`) and sets the prior's statistics; then the
     answers to code are scored and stored `chunk` at a time, one transaction each. A killed
-    run keeps its embeddings and the chunks it stored: run it again to go on from there."""
+    run keeps its embeddings and the chunks it stored: run it again to go on from there.
+
+    Args:
+        model_dir: a model folder, "none" (definitions alone) or None (the project's setting,
+            else the shipped model); see nlp.classify.coding.resolve_model.
+        device: "cpu", "cuda" or "auto" (see nlp.classify.coding.batch_embedder).
+        cluster: a Dask scheduler address (tcp://HOST:8786) or a `distributed.Client`.
+    """
     store = project.store
     codebook = store.active_codebook()
     embedder, cache = project_embedder(project, device=device)
