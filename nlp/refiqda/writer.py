@@ -1,5 +1,5 @@
-"""Export stage: REFI-QDA project (.qdpx) and codebook (.qdc) files for NVivo, ATLAS.ti, MAXQDA
-and QualCoder, from data (a codebook, answers, codings and memos; nlp.pipeline reads them from
+"""REFI-QDA stage (writer): project (.qdpx) and codebook (.qdc) files for NVivo, ATLAS.ti,
+MAXQDA and QualCoder, from data (a codebook, answers, codings and memos; nlp.pipeline reads them from
 a project)."""
 from __future__ import annotations
 
