@@ -1,6 +1,6 @@
 """REFI-QDA stage (writer): project (.qdpx) and codebook (.qdc) files for NVivo, ATLAS.ti,
-MAXQDA and QualCoder, from data (a codebook, answers, codings and memos; nlp.pipeline reads them from
-a project)."""
+MAXQDA and QualCoder, from data (a codebook, answers, codings and memos; nlp.pipeline reads
+them from a project)."""
 from __future__ import annotations
 
 import logging

@@ -11,9 +11,9 @@ from pathlib import Path
 NLP = Path(__file__).resolve().parents[2] / "nlp"
 
 # Lower rank first; a module may import only from its own unit or a lower rank.
-RANKS = [("types", "errors"), ("fsio", "limits"), ("codebook", "corpora", "resolve"), ("text",), ("embed",),
-         ("store",), ("project",), ("refiqda",), ("ingest",), ("classify",), ("topics",),
-         ("report",), ("export",), ("pipeline",), ("app", "__main__")]
+RANKS = [("types", "errors"), ("fsio", "limits"), ("codebook", "corpora", "resolve"), ("text",),
+         ("embed",), ("store",), ("project",), ("refiqda",), ("ingest",), ("classify",),
+         ("topics",), ("report",), ("export",), ("pipeline",), ("app", "__main__")]
 RANK = {unit: i for i, units in enumerate(RANKS) for unit in units}
 
 # Third-party packages that may be imported inside a function (heavy or optional).
