@@ -23,12 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nlp import corpora  # noqa: E402
-from nlp.ingest import ImportOptions, import_file  # noqa: E402
-from nlp.classify.coding import code_project  # noqa: E402
+from nlp.ingest import ImportOptions  # noqa: E402
+from nlp.pipeline import code_project, import_file, topics_command, write_report  # noqa: E402
 from nlp.project import init_project  # noqa: E402
-from nlp.report import write_report  # noqa: E402
 from nlp.store import review as rv  # noqa: E402
-from nlp.topics import topics_command  # noqa: E402
 
 CODER = "corpus coders (adjudicated)"
 

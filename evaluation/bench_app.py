@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nlp.project import init_project, open_project  # noqa: E402
 from nlp.store import review as rv  # noqa: E402
-from nlp.classify.agreement import project_agreement  # noqa: E402
+from nlp.pipeline import project_agreement  # noqa: E402
 from nlp.store.context import source_context  # noqa: E402
 from nlp.store.memos import add_memo, list_memos, search_memos  # noqa: E402
 from nlp.store.review_themes import theme_counts  # noqa: E402

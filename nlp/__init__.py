@@ -5,7 +5,8 @@ __version__ = "0.1.0"  # first: nlp.store records it in the databases it migrate
 
 from .codebook import load_codebook, loads_codebook, save_codebook
 from .errors import CodebookError, InputError, ModelError, NlpError, ProjectError
-from .ingest import ImportOptions, import_file, import_files, read_corpus, read_file
+from .ingest import ImportOptions, read_corpus, read_file
+from .pipeline.imports import import_file, import_files
 from .project import Project, init_project, open_project
 from .ingest.quotes import extract_quotes
 from .store import Store

@@ -183,3 +183,16 @@ class ImportSummary:
     columns: Mapping[str, str | None] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     source_already_present: bool = False
+
+
+@dataclass(frozen=True)
+class Memo:
+    """One note: on an answer (target_id: its response id), a theme (its theme id) or the
+    project (target_id "")."""
+
+    memo_id: int
+    target: str
+    target_id: str
+    author: str
+    created_at: datetime
+    text: str

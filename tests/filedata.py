@@ -27,7 +27,7 @@ def csv_project(tmp_path, codebook: str, header: list[str], rows: list[list[str]
     """A project with `codebook` (YAML text) and `rows` imported from a CSV with `header`."""
     import csv
 
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project
 
     cb = tmp_path / "cb.yaml"

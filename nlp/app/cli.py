@@ -166,7 +166,8 @@ def import_(
                                             "file; this keeps them apart from another file's."),
 ) -> None:
     """Import files into the project: all of them, or (on any error) none."""
-    from ..ingest import ImportOptions, import_files
+    from ..ingest import ImportOptions
+    from ..pipeline import import_files
 
     opts = ImportOptions(text_col=text_col, id_col=id_col, respondent_col=respondent_col,
                          question_col=question_col, sheet=sheet, kind=kind, id_prefix=id_prefix)
@@ -245,7 +246,7 @@ def export(
     strict: bool = STRICT_ANONYMISE,
 ) -> None:
     """Export coded quotes, anonymised unless --no-anonymise."""
-    from ..export import export as export_to
+    from ..pipeline import export as export_to
 
     # Only the options given: each format takes its own, and one it does not take is an error.
     given = {"anonymise": False if no_anonymise else None, "layout": layout,
@@ -274,7 +275,7 @@ def report(
 ) -> None:
     """Write the findings draft: theme shares, crosstab, chart and the best quotes."""
     from ..project import open_project
-    from ..report import write_project_report
+    from ..pipeline import write_project_report
 
     project = open_project(directory or _state["project"])
     formats = tuple(f.strip() for spec in format for f in spec.split(",") if f.strip())
@@ -309,7 +310,8 @@ def code(
 
     Long runs show progress (rate, ETA) and resume: run the same command again after an
     interruption and it goes on from the last chunk it committed."""
-    from ..classify.coding import code_file, code_project
+    from ..classify.coding import code_file
+    from ..pipeline import code_project
 
     if input_file is not None:
         if out_file is None:
@@ -353,7 +355,7 @@ def topics(
     """Fit (or reuse) the topic model of the project and print the topic table."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..topics import topics_command
+    from ..pipeline import topics_command
 
     project = _project()
     view = topics_command(project, refit=refit, seed=seed, progress=True)
@@ -364,7 +366,7 @@ def topics(
         out.print("Add one to the codebook with: nlp topics accept TOPIC --theme-id ID "
                   "--label TEXT --definition TEXT")
     if figures is not None:
-        from ..topics.figures import export_project_figures
+        from ..pipeline import export_project_figures
 
         for p in export_project_figures(project, figures, group_by=group_by or None,
                                         png=not no_png):
@@ -391,7 +393,7 @@ def topics_accept(
     definition: str = typer.Option(..., help="What belongs under the theme."),
 ) -> None:
     """Add an emergent topic to the codebook as a new theme (a new codebook version)."""
-    from ..topics import accept_emergent
+    from ..pipeline import accept_emergent
 
     cb = accept_emergent(_project(), topic_id, theme_id=theme_id, label=label,
                          definition=definition)

@@ -6,14 +6,10 @@ import itertools
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import krippendorff
-from ..store.review_themes import coder_units
-
-if TYPE_CHECKING:
-    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +220,3 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str], *, bootstrap: int = 1
     return AgreementReport(coders=coders, units=len(shared), themes=tuple(out),
                            disagreements=tuple(dis), unused=tuple(unused),
                            bootstrap=bootstrap if counts is not None else 0, level=level)
-
-
-def project_agreement(store: Store, *, include_model: bool = True, bootstrap: int = 1000,
-                      seed: int = 0) -> AgreementReport:
-    """Agreement between the project's coders (the model counting as one) on the active
-    codebook's themes; see `agreement`."""
-    return agreement(coder_units(store, include_model=include_model),
-                     store.active_codebook().theme_ids, bootstrap=bootstrap, seed=seed)

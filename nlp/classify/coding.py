@@ -1,4 +1,5 @@
-"""Pipeline: code responses with a theme model; what the CLI and the app call."""
+"""Classify stage: code responses with a theme model (long runs in chunks; file mode with its
+review order). nlp.pipeline codes a project's answers (`code_project`)."""
 from __future__ import annotations
 
 import hashlib
@@ -19,20 +20,16 @@ from ..embed import (BACKENDS, EmbeddingCache, OnnxEmbedder, SentenceTransformer
 from ..fsio import (atomic_path, check_output_file, ensure_output_dir, open_input,
                     open_own_file, read_input)
 from ..ingest import ImportOptions, read_file
-from ..store.resolve import resolve_codings
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
-from .active import uncertainty
 from .backends import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeModel
 from ..embed.run import RunProgress, make_runner
 from .model import OWN_STATISTICS, Encoded, Scored, ThemeClassifier, encode, subset
 from .persist import default_model_dir, load_model, read_model_config
 from .examples import Examples, read_coded_examples, read_examples  # noqa: F401 (API)
-from .review_queue import file_review_order, store_review_order
+from .review_queue import file_review_order
 
 if TYPE_CHECKING:
     from ..embed import Embedder
-    from ..project import Project
-    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +55,6 @@ def bundled_examples(codebook: Codebook) -> tuple[list[str], list[list[str]]]:
         df = load(name)
         return df["text"].tolist(), [list(t) for t in df["themes"]]
     return [], []
-
-
-def project_examples(store: Store, codebook: Codebook
-                     ) -> tuple[list[str], list[list[str]], list[str]]:
-    """Answers a researcher has decided on, with the themes they accepted (the others count
-    as absent): (texts, theme lists, response ids)."""
-    decided = resolve_codings(c for c in store.codings()
-                              if c.coder != MODEL_CODER and c.theme_id in codebook.theme_ids)
-    by_resp: dict[str, list[str]] = {}
-    for (rid, tid), res in decided.items():
-        status = res.status
-        by_resp.setdefault(rid, [])
-        if status == "accepted":
-            by_resp[rid].append(tid)
-    if not by_resp:
-        return [], [], []
-    corpus = store.corpus(ids=list(by_resp))
-    return corpus.texts, [by_resp[r] for r in corpus.ids], corpus.ids
 
 
 def train_classifier(codebook: Codebook, texts: Sequence[str], themes: Sequence[Sequence[str]],
@@ -242,75 +221,7 @@ def batch_embedder(spec: str | None = None, *, device: str | None = "auto"):
     return emb
 
 
-def project_embedder(project: Project, *, device: str | None = "cpu"):
-    return (batch_embedder(project.settings.embedder, device=device),
-            EmbeddingCache(project.cache_dir))
-
-
-def code_project(project: Project, *, recode_all: bool = False, model_dir: str | Path | None = None,
-                 progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
-                 cluster=None) -> CodeRun:
-    """Code the project's answers not yet coded (all with `recode_all`), learning first from
-    every decision researchers have made.
-
-    Every answer of the project is embedded first (each distinct sentence once, chunk by
-    chunk into the cache, here or on `cluster`) and sets the prior's statistics; then the
-    answers to code are scored and stored `chunk` at a time, one transaction each. A killed
-    run keeps its embeddings and the chunks it stored: run it again to go on from there."""
-    store = project.store
-    codebook = store.active_codebook()
-    embedder, cache = project_embedder(project, device=device)
-    ex_t, ex_y, ex_ids = project_examples(store, codebook)
-    model = resolve_model(codebook, model_dir=model_dir or project.settings.model,
-                          embedder=embedder, cache=cache, extra_texts=ex_t, extra_themes=ex_y)
-    everything = store.corpus()
-    every_answer = everything.answers()
-    # The whole consultation sets the prior's statistics, so answers coded now and answers
-    # coded in a later run are judged on one scale; each answer is embedded once.
-    runner = make_runner(embedder, cluster)
-    try:
-        enc_all = embed_run(every_answer.texts, embedder, cache=cache, chunk=chunk,
-                            progress=progress, runner=runner)
-    finally:
-        runner.close()
-    model.calibrate(enc_all)
-    done = set() if recode_all else set(store.predictions())
-    corpus = Corpus(tuple(r for r in everything if r.response_id not in done))
-    answers = corpus.answers()
-    run = CodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
-                  model=str(model_dir or project.settings.model or "default"))
-    todo = [i for i, r in enumerate(every_answer) if r.response_id not in done]
-    enc = subset(enc_all, todo)
-    per_theme = np.zeros(len(model.theme_ids_), dtype=int)
-    bar = RunProgress("Coding", len(answers), enabled=progress, unit="answers")
-    try:
-        for _, part, codings, scored in score_chunks(answers, model, enc, chunk=chunk):
-            _store_chunk(store, model, run.model, part, codings, scored)
-            per_theme += scored.chosen.sum(0)
-            bar.advance(len(part))
-    finally:
-        bar.close()
-    run.coded = len(answers)
-    run.per_theme = {t: int(per_theme[i]) for i, t in enumerate(model.theme_ids_)}
-    store_review_order(store, model, every_answer, enc_all, ex_ids, ex_y, model_id=run.model)
-    return run
-
-
-def _store_chunk(store, model, model_name: str, part: Corpus, codings: list[Coding],
-                 scored: Scored) -> None:
-    """One chunk's scores and suggestions, in one transaction."""
-    scores = {rid: _scores(model, row) for rid, row in zip(part.ids, scored.proba)}
-    unc = dict(zip(part.ids, uncertainty(scored.proba, model.thresholds_).tolist()))
-    suggested: dict[str, list[str]] = {}
-    for c in codings:
-        suggested.setdefault(c.response_id, []).append(c.theme_id)
-    store.write_model_codings(scores, dict(zip(model.theme_ids_, model.thresholds_.tolist())),
-                              model_id=model_name, uncertainty=unc, suggested=suggested,
-                              evidence={(c.response_id, c.theme_id): c.span for c in codings
-                                        if c.span is not None})
-
-
-def _scores(model, row: np.ndarray) -> dict[str, float]:
+def rounded_scores(model, row: np.ndarray) -> dict[str, float]:
     """One answer's probabilities by theme id, as stored and written (4 decimals)."""
     return {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
 
@@ -352,7 +263,7 @@ def _lines(model, part: Corpus, codings: list[Coding], scored: Scored,
     for rid, row in zip(part.ids, scored.proba):
         mine = sorted(by_id.get(rid, []), key=lambda c: -(c.confidence or 0))
         line: dict[str, Any] = {"id": rid, "themes": [c.theme_id for c in mine],
-                                "scores": _scores(model, row)}
+                                "scores": rounded_scores(model, row)}
         if decided is not None and rid in decided:
             line["themes"] = list(decided[rid])
         elif ranks is not None:

@@ -2,18 +2,14 @@
 and for file mode's `review_rank` (the ranking itself is `nlp.classify.active`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from ..store.review_order import write_review_order
 from ..types import Corpus
 from .active import review_order
 from .examples import Examples
 from .model import Encoded
-
-if TYPE_CHECKING:
-    from ..store import Store
 
 
 def confirmed_counts(theme_ids: Sequence[str], themes: Sequence[Sequence[str]]) -> np.ndarray:
@@ -41,13 +37,17 @@ def file_review_order(corpus: Corpus, model, enc: Encoded, proba: np.ndarray,
     return {rid: int(ranks[i]) for i, rid in enumerate(corpus.ids) if ranks[i] > 0}
 
 
-def store_review_order(store: Store, model, answers: Corpus, enc: Encoded,
-                       reviewed_ids: Sequence[str],
-                       reviewed_themes: Sequence[Sequence[str]], *, model_id: str) -> None:
+def answers_review_order(model, answers: Corpus, enc: Encoded, reviewed_ids: Sequence[str],
+                         reviewed_themes: Sequence[Sequence[str]]
+                         ) -> tuple[dict[str, int], list[str]]:
     """Rank every answer no researcher has decided on for review (`review_order`, with its
-    random checks) by the model's current scores, and store the order."""
+    random checks) by the model's current scores.
+
+    Returns:
+        ({answer id: rank, 1 = review first}, the ids of the random checks).
+    """
     if not len(answers):
-        return
+        return {}, []
     proba = model.predict_proba(enc)
     reviewed_set = set(reviewed_ids)
     reviewed = np.array([rid in reviewed_set for rid in answers.ids], dtype=bool)
@@ -55,5 +55,5 @@ def store_review_order(store: Store, model, answers: Corpus, enc: Encoded,
     order = review_order(proba, np.asarray(model.thresholds_), enc.whole, reviewed=reviewed,
                          confirmed=confirmed, seed=len(reviewed_set))
     ids = answers.ids
-    write_review_order(store, {ids[j]: r for r, j in enumerate(order.order.tolist(), 1)},
-                       [ids[j] for j in order.order[order.audit].tolist()], model_id=model_id)
+    return ({ids[j]: r for r, j in enumerate(order.order.tolist(), 1)},
+            [ids[j] for j in order.order[order.audit].tolist()])

@@ -5,50 +5,46 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .. import errors
-from ..fsio import atomic_path, check_output_file
-from ..store import Store
-from ..store.memos import list_memos
-from ..store.resolve import RESOLUTION_RULE, resolve_codings
-from ..text.anon_project import project_anonymiser
+from ..fsio import atomic_path
+from ..resolve import RESOLUTION_RULE, resolve_codings
 from ..text.offsets import rewrite_with_spans
+from ..types import Codebook, Coding, Corpus, Memo
 from .cells import EXCEL_CELL_LIMIT, FORMULA_START, cell, fit_excel, neutralise
-
-if TYPE_CHECKING:
-    from ..project import Project
 
 log = logging.getLogger(__name__)
 
 EXPORT_FORMATS = ("csv", "xlsx", "jsonl")
-__all__ = ["EXPORT_FORMATS", "FORMULA_START", "atomic_path", "cell", "coded_rows", "coding_rows",
-           "export_project", "metadata_columns", "neutralise"]
+__all__ = ["EXPORT_FORMATS", "FORMULA_START", "Anonymiser", "atomic_path", "cell", "long_rows",
+           "metadata_columns", "neutralise", "wide_rows", "write_rows"]
+
+Anonymiser = Callable[[Sequence[str]], list[str]]  # texts -> anonymised texts
 
 
-def coded_rows(store: Store | Project, *, anonymise: bool = True,
-               anonymiser: Callable[[Sequence[str]], list[str]] | None = None
-               ) -> tuple[list[dict[str, Any]], list[str]]:
+def wide_rows(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding], *,
+              anonymiser: Anonymiser | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """One dict per response with its provenance and, per theme, the coded status.
 
-    A theme's status on a response follows nlp.store.resolve.RESOLUTION_RULE (the latest
+    A theme's status on a response follows nlp.resolve.RESOLUTION_RULE (the latest
     researcher decision, else the model's suggestion); `coders:THEME` keeps each researcher's
     own call ("ana=accepted; ben=rejected"), `disagreement` lists the themes researchers
     differ on, and `resolution` states the rule. Every metadata column the import kept
-    follows (see `metadata_columns`). `store` may be the Project (its anonymisation settings
-    then apply). Returns (rows, theme ids in codebook order).
+    follows (see `metadata_columns`).
+
+    Args:
+        anonymiser: texts -> texts for the answers and free-text metadata (None: as stored).
+
+    Returns:
+        (rows, theme ids in codebook order).
     """
-    owner, store = store, (store if isinstance(store, Store) else store.store)
-    codebook = store.active_codebook()
     theme_ids = codebook.theme_ids
-    corpus = store.corpus()
-    resolved = resolve_codings(store.codings())
+    resolved = resolve_codings(codings)
     texts = corpus.texts
-    if anonymise:
-        if anonymiser is None:
-            anonymiser = project_anonymiser(owner)
+    if anonymiser is not None:
         texts = anonymiser(texts)
-    meta = metadata_columns(corpus, anonymiser if anonymise else None)
+    meta = metadata_columns(corpus, anonymiser)
     rows: list[dict[str, Any]] = []
     for r, text in zip(corpus, texts):
         row: dict[str, Any] = {
@@ -78,18 +74,17 @@ def coded_rows(store: Store | Project, *, anonymise: bool = True,
     return rows, theme_ids
 
 
-def coding_rows(store: Store | Project, *, anonymise: bool = True,
-                anonymiser: Callable[[Sequence[str]], list[str]] | None = None
-                ) -> list[dict[str, Any]]:
+def long_rows(corpus: Corpus, codings: Sequence[Coding], *,
+              anonymiser: Anonymiser | None = None) -> list[dict[str, Any]]:
     """One dict per coding (response x theme x coder), with the response text, the spans the
     coding rests on (`span`: their text joined by " … "; `span_start`/`span_end`: the first
     span; `spans`: every one as "start-end;..."; all blank for the whole answer; offsets count
     characters of the exported `text`), `disagreement` (researchers differ on this answer and
     theme), `stands` (this coding is the one RESOLUTION_RULE keeps) and the response's
-    metadata columns (see `metadata_columns`)."""
-    owner, store = store, (store if isinstance(store, Store) else store.store)
-    corpus = store.corpus()
-    all_codings = store.codings()
+    metadata columns (see `metadata_columns`). `anonymiser`: texts -> texts (None: as
+    stored)."""
+    all_codings = list(codings)
+    anonymise = anonymiser is not None
     resolved = resolve_codings(all_codings)
     ids = list(corpus.ids)
     texts = list(corpus.texts)
@@ -97,14 +92,13 @@ def coding_rows(store: Store | Project, *, anonymise: bool = True,
     for c in all_codings:
         spans.setdefault(c.response_id, set()).update(c.spans or ((c.span,) if c.span else ()))
     moved: dict[tuple[str, tuple[int, int]], tuple[int, int]] = {}
-    if anonymise:
-        anonymiser = anonymiser or project_anonymiser(owner)
+    if anonymiser is not None:
         # Each answer is cut at its spans' edges, so a span's new offsets are known.
         old = [tuple(sorted(spans.get(i, ()))) for i in ids]
         texts, new = rewrite_with_spans(texts, old, anonymiser)
         for rid, a, b in zip(ids, old, new):
             moved.update({(rid, x): y for x, y in zip(a, b)})
-    meta = metadata_columns(corpus, anonymiser if anonymise else None)
+    meta = metadata_columns(corpus, anonymiser)
     by_id = dict(zip(ids, texts))
     rows = []
     for c in all_codings:
@@ -162,7 +156,7 @@ def _pii_column(key: str) -> str | None:
     return None
 
 
-def metadata_columns(corpus, anonymiser: Callable[[Sequence[str]], list[str]] | None = None
+def metadata_columns(corpus: Corpus, anonymiser: Anonymiser | None = None
                      ) -> dict[str, dict[str, Any]]:
     """{response_id: {column: value}} for every metadata column the import kept (extra
     columns of a CSV, Excel or JSONL file, such as age_group), in first-seen order.
@@ -233,23 +227,22 @@ def _frame(df):
     return df
 
 
-def _write_xlsx(store, tmp: Path, df, *, layout: str,
-                anonymiser: Callable[[Sequence[str]], list[str]] | None) -> None:
+def _write_xlsx(tmp: Path, df, *, layout: str, codebook: Codebook | None,
+                memos: Sequence[Memo], anonymiser: Anonymiser | None) -> None:
     """The Excel file: the coded quotes, the codebook, the README sheet (the resolution rule,
     the columns, any value continued past Excel's cell limit) and the notes sheet (memos,
     anonymised like the answers: a memo may quote one)."""
     import pandas as pd
 
-    memos = list_memos(store)
     bodies = [m.text for m in memos]
     if anonymiser is not None and bodies:
         bodies = list(anonymiser(bodies))
-    cb = store.active_codebook()
+    themes = codebook.themes if codebook is not None else ()
     sheets = {
         "coded quotes": df,
         "codebook": pd.DataFrame([{"theme_id": t.theme_id, "label": t.label,
                                    "definition": t.definition, "include": "; ".join(t.include),
-                                   "exclude": "; ".join(t.exclude)} for t in cb.themes]),
+                                   "exclude": "; ".join(t.exclude)} for t in themes]),
         "README": None,
         "notes": pd.DataFrame([{"on": m.target, "target": m.target_id, "author": m.author,
                                 "written": m.created_at.isoformat() if m.created_at else "",
@@ -282,29 +275,21 @@ def _write_xlsx(store, tmp: Path, df, *, layout: str,
             frame.to_excel(xw, sheet_name=name, index=False)
 
 
-def export_project(store: Store | Project, out: str | Path, *, format: str, anonymise: bool = True,
-                   layout: str = "wide",
-                   anonymiser: Callable[[Sequence[str]], list[str]] | None = None) -> Path:
-    """Write the project's coded quotes to `out` (atomically).
+def write_rows(rows: Sequence[dict[str, Any]], out: str | Path, *, format: str,
+               layout: str = "wide", codebook: Codebook | None = None,
+               memos: Sequence[Memo] = (), anonymiser: Anonymiser | None = None) -> Path:
+    """Write export rows (`wide_rows` or `long_rows`) to `out` (atomically).
 
     Args:
         format: csv, xlsx or jsonl.
-        anonymise: replace names, places, contacts with placeholders (default).
-        anonymiser: texts -> texts instead of the project's (nlp.text.anon_project).
-        layout: "wide" (one row per quote, a column per theme) or "long" (one row per coding).
+        layout: the rows' layout, "wide" or "long" (the Excel README sheet explains it).
+        codebook: the Excel file's codebook sheet.
+        memos: the Excel file's notes sheet, anonymised by `anonymiser` when one is given.
 
     Raises:
         NlpError: unknown format or layout.
     """
-    if format not in EXPORT_FORMATS:
-        raise errors.unknown_export_format(format, list(EXPORT_FORMATS))
-    if layout not in ("wide", "long"):
-        raise errors.unknown_layout(layout)
-    check_output_file(out)  # before the slow part: anonymising every answer
-    rows = (coded_rows(store, anonymise=anonymise, anonymiser=anonymiser)[0]
-            if layout == "wide" else coding_rows(store, anonymise=anonymise,
-                                                 anonymiser=anonymiser))
-    owner, store = store, (store if isinstance(store, Store) else store.store)
+    check_format(format, layout)
     out = Path(out)
     with atomic_path(out) as tmp:
         if format == "jsonl":
@@ -314,11 +299,23 @@ def export_project(store: Store | Project, out: str | Path, *, format: str, anon
         else:
             import pandas as pd
 
-            df = pd.DataFrame(rows)
+            df = pd.DataFrame(list(rows))
             if format == "csv":  # every cell and header clean and inert (`cell`)
                 _frame(df).to_csv(tmp, index=False, encoding="utf-8-sig")
             else:
-                _write_xlsx(store, tmp, df, layout=layout, anonymiser=(
-                    anonymiser or project_anonymiser(owner)) if anonymise else None)
+                _write_xlsx(tmp, df, layout=layout, codebook=codebook, memos=memos,
+                            anonymiser=anonymiser)
     log.info("exported %d rows to %s", len(rows), out)
     return out
+
+
+def check_format(format: str, layout: str = "wide") -> None:
+    """Refuse an export format or layout there is no writer for.
+
+    Raises:
+        NlpError: unknown format or layout.
+    """
+    if format not in EXPORT_FORMATS:
+        raise errors.unknown_export_format(format, list(EXPORT_FORMATS))
+    if layout not in ("wide", "long"):
+        raise errors.unknown_layout(layout)

@@ -1,4 +1,5 @@
-"""Ingest stage: read CSV, Excel, JSON Lines, transcripts and report quotes into a project."""
+"""Ingest stage: read CSV, Excel, JSON Lines, transcripts and report quotes into validated
+responses (`read_file`); nlp.pipeline stores them in a project (`import_files`)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,24 +8,21 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 from .. import errors
 from ..limits import Budget
-from ..refiqda import read_qdpx, store_qdpx
+from ..refiqda import read_qdpx
 from ..text.clean import NON_ANSWERS, flag_for
-from ..types import Codebook, Corpus, ImportSummary, Response
+from ..types import Corpus, Response
 from .base import Document, ImportOptions, Reader
-from .idkeys import ID_IN_FILE, key_answers
+from .idkeys import ID_IN_FILE
 from .quotes import extract_quotes
 from .readers import (MAX_CELL, MAX_ID, check_not_binary, clean_text, decode, docx_lines,
                       pdf_lines, read_bytes)
 from .tables import (ID_NAMES, QUESTION_NAMES, RESPONDENT_NAMES, TEXT_NAMES, Table, as_text,
                      csv_table, jsonl_table, norm_name, xlsx_table)
 from .transcripts import looks_like_transcript, respondent_turns
-
-if TYPE_CHECKING:
-    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +51,16 @@ READERS: dict[str, Reader] = {
 @dataclass(frozen=True)
 class ProjectReader:
     """A file that carries codings as well as answers (a REFI-QDA project). `read(path)` reads
-    and checks all of it before anything is stored; `store(store, conn, read, codebook)` stores
-    it inside the import's one transaction and returns its summary and the codebook now active
-    (the file may add themes: a new codebook version, which the next file builds on)."""
+    and checks all of it before anything is stored; nlp.pipeline stores what it read (its
+    PROJECT_WRITERS, by `format`) inside the import's one transaction."""
 
     format: str
     read: Callable[[Path], Any]
-    store: Callable[[Any, Any, Any, Codebook], "tuple[ImportSummary, Codebook]"]
 
 
 # Files that go straight into a project, answers and codings, in the import's one transaction.
 PROJECT_READERS: dict[str, ProjectReader] = {
-    ".qdpx": ProjectReader("qdpx", read_qdpx, store_qdpx),
+    ".qdpx": ProjectReader("qdpx", read_qdpx),
 }
 FORMATS = {s: r.format for s, r in (*READERS.items(), *PROJECT_READERS.items())}  # every suffix
 
@@ -342,80 +338,3 @@ def iter_table_file(path: str | Path, options: ImportOptions | None = None,
 def read_corpus(path: str | Path, options: ImportOptions | None = None) -> Corpus:
     """Read a file into a Corpus without a project (file mode)."""
     return Corpus(tuple(read_file(path, options).responses))
-
-
-def _store_read(store, conn, p: Path, result: ReadResult, opts: ImportOptions) -> ImportSummary:
-    """Store one file's responses inside the caller's write transaction."""
-    base = dict(path=str(p), format=result.format, rows_read=result.rows_read,
-                encoding=result.encoding, columns=result.columns, notes=tuple(result.notes))
-    # Checked inside the write transaction: two imports of one file at once add it once.
-    if store.source_by_hash(result.content_hash, conn) is not None:
-        return ImportSummary(**base, skipped_present=len(result.responses),
-                             source_already_present=True)
-    unit = "row" if result.format in ("csv", "xlsx") else "line"
-    answers, existing, id_notes = key_answers(lambda ids: store.stored_answers(ids, conn), p,
-                                              result.responses, result.file_ids,
-                                              unit=unit, max_len=MAX_ID)
-    base["notes"] = (*base["notes"], *id_notes)
-    new: list[Response] = []
-    skipped = 0
-    for r in answers:
-        if r.response_id in existing:
-            s = existing[r.response_id]
-            if s.text_hash != r.text_hash:
-                raise errors.conflicting_id(p, r.location or 0, r.response_id, s.source,
-                                            unit=unit)
-            skipped += 1
-        else:
-            new.append(r)
-    sid = store.add_source(conn, name=p.name, path=str(p.resolve()), format=result.format,
-                           content_hash=result.content_hash, encoding=result.encoding,
-                           options={k: v for k, v in vars(opts).items() if v is not None},
-                           rows_read=result.rows_read)
-    n = store.add_responses(conn, new, sid)
-    log.info("imported %s: %d new, %d already present", p.name, n, skipped)
-    return ImportSummary(**base, imported=n, flagged=sum(1 for r in new if r.flag),
-                         skipped_present=skipped)
-
-
-def import_file(store: Store, path: str | Path,
-                options: ImportOptions | None = None) -> ImportSummary:
-    """Import one file into the project in one transaction: all of it or nothing.
-
-    A file whose bytes were imported before adds nothing; a row whose id and text are already
-    stored is skipped as already present; ids that another file already uses for other texts
-    are stored as FILE-STEM:ID (see nlp.ingest.idkeys); an id stored from the same file with a
-    different text is an error.
-
-    Raises:
-        InputError: bad file (nothing is stored).
-    """
-    return import_files(store, [path], options)[0]
-
-
-def import_files(store: Store, paths: Sequence[str | Path],
-                 options: ImportOptions | None = None) -> list[ImportSummary]:
-    """Import several files as one unit: every file is read and checked first (REFI-QDA
-    projects included), then all are stored in one transaction, so a bad file (or a
-    conflicting id in any of them) stores nothing at all.
-
-    Raises:
-        InputError: naming the bad file and row; the project is unchanged.
-    """
-    opts = options or ImportOptions()
-    items = [Path(p) for p in paths]
-    reads = [PROJECT_READERS[p.suffix.lower()].read(p) if p.suffix.lower() in PROJECT_READERS
-             else read_file(p, opts) for p in items]
-    out: list[ImportSummary] = []
-    with store.write() as conn:
-        codebook = None
-        for p, result in zip(items, reads):
-            if isinstance(result, ReadResult):
-                out.append(_store_read(store, conn, p, result, opts))
-            else:
-                # A .qdpx may add themes (a new codebook version): the next one builds on it.
-                codebook = codebook or store.active_codebook(conn)
-                summary, codebook = PROJECT_READERS[p.suffix.lower()].store(store, conn, result,
-                                                                           codebook)
-                out.append(summary)
-    return out

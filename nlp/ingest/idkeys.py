@@ -1,5 +1,5 @@
-"""Ingest stage: the project-wide key of each answer read from a file. Private: used by
-nlp.ingest (the package).
+"""Ingest stage: the project-wide key of each answer read from a file, given a lookup of
+what the project stores (nlp.pipeline passes the store's).
 
 An id only has to be unique within its file. A second survey wave, or a second question
 exported to its own file, numbers its answers from 1 again: when a file's own ids are already
@@ -13,13 +13,25 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 from .. import errors
-from ..store.core import StoredAnswer as Stored
 from ..types import Response
 
 ID_IN_FILE = "id_in_file"
+
+
+class Stored(Protocol):
+    """What the project stores under a response id (nlp.store.StoredAnswer)."""
+
+    @property
+    def text_hash(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...  # file name ("" when entered directly)
+
+    @property
+    def path(self) -> str | None: ...  # resolved path the file was imported from
 
 
 Lookup = Callable[[Sequence[str]], Mapping[str, Stored]]

@@ -1,5 +1,6 @@
 """REFI-QDA stage: read a REFI-QDA .qdpx (ours or NVivo's, ATLAS.ti's, MAXQDA's, QualCoder's)
-into a project. Private: use nlp.refiqda.import_qdpx.
+into data (`read_qdpx`), and what storing it in a project means (`plan_qdpx`); nlp.pipeline
+stores it (`import_qdpx`).
 
 The archive is read under the limits (`nlp.limits.Archive`); project.qde streams through
 expat and only the elements the import uses are kept (anything else, however much of it,
@@ -17,23 +18,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from .. import errors
 from ..fsio import read_input
 from ..limits import ANSWER_CHARS, XML_DEPTH, Archive, Budget, Limits, current
-from ..store.changes import Change, normalise_spans, now, write_codings
-from ..store.memos import add_memos_in
 from ..text.clean import clean_text, flag_for
-from ..types import MODEL_CODER, Codebook, ImportSummary, Response, Theme
+from ..types import MODEL_CODER, Codebook, Response, Theme
 from .codes import (_MAX_NAME, _bad, _kid, _kids, _local, _norm_guid, _target_codebook,
                     codes_to_themes, parse_xml)
 from .schema import _FIELDS, _LINE, MODEL_USER_NAME
-
-if TYPE_CHECKING:
-    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +41,7 @@ _KEEP = {"Users", "User", "CodeBook", "Codes", "Code", "Description", "Variables
          "Sources", "PlainTextContent", "PlainTextSelection", "Coding", "CodeRef",
          "VariableValue", "VariableRef", "Notes", "Note", "NoteRef", *_VALUES}
 _TEXT = {"Description", "PlainTextContent", *_VALUES}
-__all__ = ["QdpxRead", "codes_to_themes", "import_qdpx", "parse_xml", "read_qdpx", "store_qdpx"]
+__all__ = ["QdpxPlan", "QdpxRead", "codes_to_themes", "parse_xml", "plan_qdpx", "read_qdpx"]
 
 
 @dataclass
@@ -447,89 +443,35 @@ def read_qdpx(path: Path, limits: Limits | None = None) -> QdpxRead:
                     spans=reader.spans, memos=reader.memos)
 
 
-def store_qdpx(store: Store, conn, read: QdpxRead, current: Codebook
-               ) -> tuple[ImportSummary, Codebook]:
-    """Store what `read_qdpx` read inside the caller's write transaction: texts ->
-    responses, codes -> themes (missing ones added to a new codebook version), codings ->
-    decisions. Returns the summary and the codebook now active.
+@dataclass(frozen=True)
+class QdpxPlan:
+    """What a read .qdpx means for a project whose active codebook is known: the codebook
+    version to add (the file's codes that are not yet themes; None when there are none) and
+    the project's theme id for each theme id or code guid the file's codings name."""
+
+    codebook: Codebook | None
+    theme_ids: dict[str, str]
+    known: frozenset[str]  # the project's theme ids once the file's codes are added
+
+    def theme(self, tid: str) -> str:
+        """The project's theme id for a file's theme id or code guid."""
+        return self.theme_ids.get(tid, tid)
+
+
+def plan_qdpx(read: QdpxRead, current: Codebook) -> QdpxPlan:
+    """Match a read .qdpx's codes to the themes of `current` (missing ones go to a new
+    codebook version).
 
     Raises:
         InputError: a coding names a theme that is neither a code of the file nor a theme of
-            the project (the caller's transaction rolls back).
+            the project.
     """
-    path = read.path
-    base = dict(path=str(path), format="qdpx")
-    if store.source_by_hash(read.digest, conn) is not None:
-        return ImportSummary(**base, source_already_present=True), current
     codes = dict(read.codes)
     new_cb = _target_codebook(current, read.themes, codes)
     to_project = {read.codes[g]: codes[g] for g in codes}
-    known = set((new_cb or current).theme_ids)
+    known = frozenset((new_cb or current).theme_ids)
     for (rid, tid, _coder) in read.codings:
         if to_project.get(tid, tid) not in known:
-            raise _bad(path, f"a coding of {rid[:60]!r} names theme {tid[:60]!r}, which is "
-                       "neither a code of the file nor a theme of the project")
-    notes = list(read.notes)
-    if new_cb is not None:
-        store.add_codebook_in(conn, new_cb, activate=True)
-        notes.append(f"added {len(new_cb.themes) - len(current.themes)} new themes: codebook "
-                     f"{new_cb.name} is now version {new_cb.version}")
-    existing = store.stored_answers([r.response_id for r in read.responses], conn)
-    new = [r for r in read.responses if r.response_id not in existing]
-    sid = store.add_source(conn, name=path.name, path=str(path.resolve()), format="qdpx",
-                           content_hash=read.digest, encoding="utf-8", options={},
-                           rows_read=len(read.responses))
-    n = store.add_responses(conn, new, sid)
-    at = now()
-    lengths = {r.response_id: len(r.text) for r in read.responses}
-    changes = []
-    for (rid, tid, coder), (status, origin, conf) in read.codings.items():
-        try:
-            spans = normalise_spans(read.spans.get((rid, tid, coder)), lengths.get(rid))
-        except ValueError:
-            spans = ()
-            notes.append(f"a span of {rid[:60]!r} ({tid[:60]}, {coder[:60]}) lies outside "
-                         "the answer: coded on the whole answer")
-        changes.append(Change(rid, to_project.get(tid, tid), coder, {
-            "origin": origin, "status": status, "confidence": conf, "spans": spans}))
-    # Each coding logged under its own coder, as that coder's decision.
-    for coder in dict.fromkeys(ch.coder for ch in changes):
-        write_codings(conn, [ch for ch in changes if ch.coder == coder], actor=coder,
-                      action="set", at=at)
-    ids = {r.response_id for r in read.responses}
-    memo_rows = []
-    for target, tid, author, when, body in read.memos:
-        tid = to_project.get(tid, tid) if target == "theme" else tid
-        if (target == "theme" and tid not in known) or (target == "answer" and tid not in ids):
-            target, tid = "project", ""
-        memo_rows.append({"target": target, "target_id": tid, "author": author[:200],
-                          "created_at": when or at, "text": body})
-    if memo_rows:
-        add_memos_in(conn, memo_rows)
-        notes.append(f"{len(memo_rows)} notes became memos")
-    if len(new) < len(read.responses):
-        notes.append(f"{len(read.responses) - len(new)} responses were already in the "
-                     "project: their text was kept, their codings added")
-    log.info("imported %s: %d responses, %d codings", path.name, n, len(read.codings))
-    summary = ImportSummary(**base, rows_read=len(read.responses), imported=n,
-                            flagged=sum(1 for r in new if r.flag),
-                            skipped_present=len(read.responses) - len(new),
-                            columns={"codings": str(len(read.codings))}, notes=tuple(notes))
-    return summary, new_cb or current
-
-
-def import_qdpx(store: Store, path: Path) -> ImportSummary:
-    """Import a .qdpx in one transaction: texts -> responses (a selection over part of a
-    text becomes a response of its own), codes -> themes (missing ones added to a new
-    codebook version), codings -> decisions (the model's user -> suggestions; any other user
-    -> that researcher's).
-
-    Responses already in the project (same id) keep their text; only codings are added.
-
-    Raises:
-        InputError: unreadable or empty file; nothing is stored.
-    """
-    read = read_qdpx(Path(path))
-    with store.write() as conn:
-        return store_qdpx(store, conn, read, store.active_codebook(conn))[0]
-
+            raise _bad(read.path, f"a coding of {rid[:60]!r} names theme {tid[:60]!r}, which "
+                       "is neither a code of the file nor a theme of the project")
+    return QdpxPlan(codebook=new_cb, theme_ids=to_project, known=known)

@@ -1,5 +1,6 @@
-"""Export stage: REFI-QDA project (.qdpx) and codebook (.qdc) files for NVivo, ATLAS.ti, MAXQDA
-and QualCoder, and .qdpx files read back into a project."""
+"""REFI-QDA stage (writer): project (.qdpx) and codebook (.qdc) files for NVivo, ATLAS.ti,
+MAXQDA and QualCoder, from data (a codebook, answers, codings and memos; nlp.pipeline reads
+them from a project)."""
 from __future__ import annotations
 
 import logging
@@ -9,20 +10,15 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from .. import errors
-from ..fsio import atomic_path, check_output_file, read_input
-from ..store.memos import list_memos
+from ..fsio import atomic_path, read_input
 from ..text.offsets import normalise_line_breaks, rewrite_with_spans
-from ..types import MODEL_CODER, Codebook, Coding, Response, Theme
+from ..types import MODEL_CODER, Codebook, Coding, Corpus, Memo, Response, Theme
 from .codes import codes_to_themes, parse_xml
-from .reader import import_qdpx as _import
 from .schema import CODEBOOK_NS, MODEL_USER_NAME, ORIGIN, PROJECT_NS, SUGGESTIONS, code_guid, guid
-
-if TYPE_CHECKING:
-    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +107,11 @@ def codebook_xml(codebook: Codebook) -> bytes:
     return _to_bytes(root, CODEBOOK_NS)
 
 
-def export_qdc(store: Store, out: str | Path) -> Path:
-    """Write the project's active codebook as a REFI-QDA .qdc file (atomically)."""
+def write_qdc(codebook: Codebook, out: str | Path) -> Path:
+    """Write `codebook` as a REFI-QDA .qdc file (atomically)."""
     out = Path(out)
     with atomic_path(out) as tmp:
-        tmp.write_bytes(codebook_xml(store.active_codebook()))
+        tmp.write_bytes(codebook_xml(codebook))
     return out
 
 
@@ -169,12 +165,12 @@ def _spans(c: Coding) -> tuple[tuple[int, int], ...]:
     return tuple(c.spans) or ((c.span,) if c.span else ())
 
 
-def _exported_codings(store, suggestions: str) -> dict[str, dict[str, list[Coding]]]:
+def _exported_codings(all_codings: Sequence[Coding], suggestions: str
+                      ) -> dict[str, dict[str, list[Coding]]]:
     """{response_id: {coder: [codings]}}: every researcher decision, and the model's
     suggestions as asked ("open": those no researcher has decided on yet)."""
     if suggestions not in SUGGESTIONS:
         raise errors.unknown_suggestions(suggestions, list(SUGGESTIONS))
-    all_codings = store.codings()
     decided = {(c.response_id, c.theme_id) for c in all_codings if c.coder != MODEL_CODER}
     out: dict[str, dict[str, list[Coding]]] = defaultdict(lambda: defaultdict(list))
     for c in all_codings:
@@ -193,19 +189,31 @@ def _pseudonyms(ids: Sequence[str], anonymiser: Callable[[list[str]], list[str]]
     return {i: f"respondent {n}" for n, i in enumerate(sorted(changed), start=1)}
 
 
-def project_xml(store: Store, *, anonymise: bool = True,
-                anonymiser: Callable[[list[str]], list[str]] | None = None,
-                suggestions: str = "open", name: str | None = None,
-                line_breaks: str = "keep") -> tuple[bytes, dict[str, bytes]]:
-    """The project as REFI-QDA XML plus the plain-text source files it points at.
+def qdpx_xml(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
+             memos: Sequence[Memo] = (), *, source_hashes: Sequence[str] = (),
+             anonymiser: Callable[[list[str]], list[str]] | None = None,
+             suggestions: str = "open", name: str | None = None,
+             line_breaks: str = "keep") -> tuple[bytes, dict[str, bytes]]:
+    """A project's data as REFI-QDA XML plus the plain-text source files it points at.
 
     One TextSource per response (UTF-8 text, LF line ends, no BOM); each coder's codings of
     a response sit on one PlainTextSelection over the whole text, with offsets counted in
-    Unicode code points. Returns (project.qde bytes, {zip path: bytes}).
+    Unicode code points.
+
+    Args:
+        source_hashes: the content hashes of the project's source files (they salt the
+            GUIDs, so two projects' exports do not collide).
+        anonymiser: texts -> texts for answers, respondent ids and memos (None: as stored).
+        suggestions, name, line_breaks: see nlp.pipeline.export_qdpx.
+
+    Returns:
+        (project.qde bytes, {zip path: bytes}).
+
+    Raises:
+        NlpError: unknown suggestions or line_breaks option.
     """
-    codebook = store.active_codebook()
-    corpus = store.corpus()
-    by_response = _exported_codings(store, suggestions)
+    anonymise = anonymiser is not None
+    by_response = _exported_codings(codings, suggestions)
     if line_breaks not in ("keep", "space"):
         raise errors.unknown_line_breaks(line_breaks)
     # Every span coded on an answer, carried through line ends, spaces and anonymisation.
@@ -219,18 +227,15 @@ def project_xml(store: Store, *, anonymise: bool = True,
         new_spans.append(sp2)
     respondents = sorted({r.respondent_id for r in corpus if r.respondent_id})
     pseudo: dict[str, str] = {}
-    memos = list_memos(store)
+    memos = list(memos)
     memo_texts = [m.text for m in memos]
-    if anonymise:
-        if anonymiser is None:
-            from ..text.anonymise import anonymise_texts
-            anonymiser = anonymise_texts
+    if anonymiser is not None:
         texts, new_spans = rewrite_with_spans(texts, new_spans, anonymiser)
         pseudo = _pseudonyms(respondents, anonymiser) if respondents else {}
         memo_texts = list(anonymiser(memo_texts)) if memo_texts else []
     span_map = {(r.response_id, a): b for r, olds, news in zip(corpus, old_spans, new_spans)
                 for a, b in zip(olds, news)}
-    salt = ",".join(sorted(s["content_hash"] for s in store.list_sources()))
+    salt = ",".join(sorted(source_hashes))
     coders = sorted({coder for per in by_response.values() for coder in per}
                     | {m.author for m in memos})
     user_guid = {c: guid("user", c) for c in coders}
@@ -348,27 +353,8 @@ def project_xml(store: Store, *, anonymise: bool = True,
     return _to_bytes(root, PROJECT_NS), files
 
 
-def export_qdpx(store: Store, out: str | Path, *, anonymise: bool = True,
-                anonymiser: Callable[[list[str]], list[str]] | None = None,
-                suggestions: str = "open", name: str | None = None,
-                line_breaks: str = "keep") -> Path:
-    """Write the project as a REFI-QDA .qdpx (a ZIP: project.qde and sources/), atomically.
-
-    Args:
-        anonymise: replace names, places and contacts in the texts (default).
-        anonymiser: texts -> texts, instead of nlp.anonymise (tests, custom rules).
-        suggestions: model suggestions to include: "open" (not yet decided by a researcher,
-            the default), "all" or "none".
-        name: the project name the QDA program shows (default: the codebook's name).
-        line_breaks: "keep" (LF) or "space": line breaks inside an answer become spaces,
-            for programs that count line ends differently (ATLAS.ti, some MAXQDA versions).
-
-    Raises:
-        NlpError: unknown suggestions option.
-    """
-    check_output_file(out)  # before the slow part: anonymising every answer
-    xml, files = project_xml(store, anonymise=anonymise, anonymiser=anonymiser,
-                             suggestions=suggestions, name=name, line_breaks=line_breaks)
+def write_qdpx(out: str | Path, xml: bytes, files: Mapping[str, bytes]) -> Path:
+    """Write a .qdpx (a ZIP: project.qde and sources/, from `qdpx_xml`), atomically."""
     out = Path(out)
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -388,16 +374,3 @@ def read_qdc(path: str | Path) -> Codebook:
     root = parse_xml(Path(path), read_input(path, what="codebook"))
     themes = codes_to_themes(root, Path(path))
     return Codebook(name=Path(path).stem, version=1, themes=tuple(themes))
-
-
-def import_qdpx(store: Store, path: str | Path):
-    """Import a .qdpx (ours or another program's) into the project: its texts as responses,
-    its codes as themes, its codings as decisions of its users. See _refiqda_read.
-
-    Returns:
-        ImportSummary.
-
-    Raises:
-        InputError: not a readable .qdpx; nothing is stored.
-    """
-    return _import(store, Path(path))

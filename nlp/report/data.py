@@ -1,5 +1,6 @@
 """Report stage: the findings' data (theme shares, group crosstabs, the best quotes per theme),
-built from the project and anonymised unless asked; renderers turn it into documents."""
+built from a project's data (codebook, answers, codings, the model's scores) and anonymised
+by the anonymiser passed in; renderers turn it into documents."""
 from __future__ import annotations
 
 import logging
@@ -7,22 +8,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import errors
 from ..classify.audit import estimate as audit_estimate
-from ..store import Store
-from ..store.resolve import resolve_codings
-from ..store.review_order import decided_checks
-from ..text.anon_project import project_anonymiser
+from ..resolve import resolve_codings
 from ..topics.model import Topic as ModelTopic
-from ..types import MODEL_CODER, Codebook, Corpus, Theme
+from ..types import MODEL_CODER, Codebook, Coding, Corpus, Theme
 from .estimate import Estimate, estimate
 from .select import QuoteCandidate, SelectedQuote, select_quotes
 import numpy as np
-
-if TYPE_CHECKING:
-    from ..project import Project
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +148,11 @@ def find_group(corpus: Corpus, group_by: str | None = None) -> tuple[str | None,
     return None, {}
 
 
-def _statuses(store) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], float]]:
-    """{(response, theme): accepted|rejected|suggested} (nlp.store.resolve.RESOLUTION_RULE: a
+def _statuses(codings: Sequence[Coding]
+              ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], float]]:
+    """{(response, theme): accepted|rejected|suggested} (nlp.resolve.RESOLUTION_RULE: a
     researcher's latest decision wins over the model) and the model's confidence per pair."""
-    res = resolve_codings(store.codings())
+    res = resolve_codings(codings)
     return ({k: r.status for k, r in res.items()},
             {k: r.confidence for k, r in res.items() if r.confidence is not None})
 
@@ -216,27 +212,35 @@ def _estimates(answers: Corpus, theme_ids: Sequence[str],
     return per, per_group, len(reviewed & set(ids)), unscored
 
 
-def build_report_data(project: Project | Store, *, anonymise: bool = True,
-                      anonymiser: Callable[[list[str]], list[str]] | None = None,
-                      topics: Sequence[ModelTopic] | None = None,
-                      embeddings: Mapping[str, Any] | None = None,
-                      group_by: str | None = None, quotes_per_theme: int = 5,
-                      title: str | None = None) -> ReportData:
-    """Count, crosstab and choose quotes for every theme of the project's codebook.
+Checks = Sequence[tuple[str, Sequence[str], Sequence[str]]]
 
-    Args: see write_report.
+
+def report_data(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
+                predictions: Mapping[str, Mapping[str, float]], *, checks: Checks = (),
+                anonymiser: Callable[[list[str]], list[str]] | None = None,
+                topics: Sequence[ModelTopic] | None = None,
+                embeddings: Mapping[str, Any] | None = None,
+                group_by: str | None = None, quotes_per_theme: int = 5,
+                title: str | None = None) -> ReportData:
+    """Count, crosstab and choose quotes for every theme of `codebook`.
+
+    Args:
+        corpus: every response (non-answers are counted apart).
+        codings: every coding, the model's and researchers' (nlp.resolve decides).
+        predictions: the model's scores, {response_id: {theme_id: probability}}.
+        checks: (response id, the model's themes, the researchers' themes) for each random
+            check decided on, for the audit sentence.
+        anonymiser: texts -> texts for the quotes and topic words (None: as stored, and the
+            report says it is not anonymised).
+        topics, embeddings, group_by, quotes_per_theme, title: see nlp.pipeline.write_report.
     """
-
-    store = project if isinstance(project, Store) else project.store
-    codebook = store.active_codebook()
-    corpus = store.corpus()
+    codings = list(codings)
     answers = corpus.answers()
     by_id = {r.response_id: r for r in answers}
-    status, conf = _statuses(store)
+    status, conf = _statuses(codings)
     group_name, groups = find_group(answers, group_by)
     group_sizes = Counter(groups.get(r.response_id, "not stated") for r in answers) \
         if group_name else Counter()
-    predictions = store.predictions()
     if predictions:
         est, group_est, n_reviewed, unscored = _estimates(
             answers, codebook.theme_ids, status, predictions, groups if group_name else None)
@@ -267,9 +271,7 @@ def build_report_data(project: Project | Store, *, anonymise: bool = True,
                                      group_estimates=group_est.get(t.theme_id, {})))
     texts = {r.response_id: r.text for r in answers}
     topic_list = [TopicSummary.of(t) for t in (topics or [])]
-    if anonymise:
-        if anonymiser is None:
-            anonymiser = project_anonymiser(project)
+    if anonymiser is not None:
         # Quotes only: a quote's reference (id, respondent, file and row) is provenance and
         # stays exactly as stored, so every quote can be traced back.
         flat = [q.text for f in findings for q in f.quotes]
@@ -282,8 +284,8 @@ def build_report_data(project: Project | Store, *, anonymise: bool = True,
                             tuple(next(clean) for _ in tp.examples)) for tp in topic_list]
     findings.sort(key=lambda f: (-round(f.total, 6), -f.accepted, -f.suggested,
                                  f.theme.label.lower()))
-    coders = sorted({c.coder for c in store.codings() if c.coder != MODEL_CODER})
-    decisions = sum(1 for c in store.codings() if c.coder != MODEL_CODER)
+    coders = sorted({c.coder for c in codings if c.coder != MODEL_CODER})
+    decisions = sum(1 for c in codings if c.coder != MODEL_CODER)
     question = codebook.question
     return ReportData(
         title=title or (f"Findings: {question}" if question else
@@ -292,14 +294,13 @@ def build_report_data(project: Project | Store, *, anonymise: bool = True,
         n_answers=len(answers), coders=tuple(coders), decisions=decisions,
         open_suggestions=sum(1 for v in status.values() if v == "suggested"),
         group_name=group_name, group_sizes=dict(group_sizes), findings=tuple(findings),
-        topics=tuple(topic_list), anonymised=anonymise, reviewed=n_reviewed,
+        topics=tuple(topic_list), anonymised=anonymiser is not None, reviewed=n_reviewed,
         estimated=any(f.estimated for f in findings), unscored=unscored,
-        audit=_audit(store, codebook))
+        audit=_audit(checks))
 
 
-def _audit(store, codebook: Codebook) -> str:
+def _audit(checks: Checks) -> str:
     """The audit estimate's sentence once a researcher has decided on a random check."""
-    checks = decided_checks(store, codebook.theme_ids)
     if not checks:
         return ""
     return audit_estimate([m for _, m, _ in checks], [r for _, _, r in checks]).sentence()

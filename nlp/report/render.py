@@ -1,5 +1,5 @@
 """Report stage: render the findings draft as Word, Markdown and HTML, and draw its chart.
-Private: use nlp.report.write_report."""
+Private: use nlp.report.render_report."""
 from __future__ import annotations
 
 import base64

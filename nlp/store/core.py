@@ -19,13 +19,15 @@ from .changes import coding_state as _state
 from .schema import (codebooks, codings, events, metadata, predictions, responses, settings,
                      sources, themes)
 from ..codebook import dumps_codebook, loads_codebook
-from ..text.anon_project import NUMBERING_KEY as PLACEHOLDER_NUMBERING_KEY
 from ..text.clean import clean_codebook
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Response
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Store", "StoredAnswer", "metadata"]
+
+# The setting that keeps the anonymiser's shared placeholder numbering (placeholder_numbering).
+PLACEHOLDER_NUMBERING_KEY = "anonymise.placeholders"
 
 
 def inserted_id(res: sa.CursorResult[Any]) -> int:

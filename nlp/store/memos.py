@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal, Mapping, Sequence
 
 import sqlalchemy as sa
 
 from .. import errors
 from ..limits import ANSWER_CHARS
-from ..types import MODEL_CODER
+from ..types import MODEL_CODER, Memo
 from .changes import now
 from .core import Store, inserted_id
 from .schema import memos, responses
@@ -19,19 +17,6 @@ log = logging.getLogger(__name__)
 
 Target = Literal["answer", "theme", "project"]
 TARGETS: tuple[str, ...] = ("answer", "theme", "project")
-
-
-@dataclass(frozen=True)
-class Memo:
-    """One note: on an answer (target_id: its response id), a theme (its theme id) or the
-    project (target_id "")."""
-
-    memo_id: int
-    target: str
-    target_id: str
-    author: str
-    created_at: datetime
-    text: str
 
 
 def _memo(row) -> Memo:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from ..types import MODEL_CODER, Coding
 from .changes import now, researcher
 from .core import Store
-from .resolve import resolve_codings
+from ..resolve import resolve_codings
 from .schema import codings, predictions, review_checks
 
 

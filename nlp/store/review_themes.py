@@ -53,7 +53,7 @@ def _group_expr(by: str) -> sa.ColumnElement[Any]:
 def _latest_decisions(conn: sa.Connection, group: sa.ColumnElement[Any] | None = None
                       ) -> dict[tuple[str, str], tuple[str, bool, Any]]:
     """{(response, theme): (latest researcher status, model suggested it?, group value)}:
-    nlp.store.resolve.RESOLUTION_RULE in SQL, for the counts (no Coding objects built)."""
+    nlp.resolve.RESOLUTION_RULE in SQL, for the counts (no Coding objects built)."""
     m = codings.alias("m")
     # A join, not a correlated EXISTS: with EXISTS SQLite scans every coding (the model's
     # too) instead of the researchers' rows by index.

@@ -1,11 +1,9 @@
-"""Topics stage: what people write about, guided by the codebook (the only package importing bertopic)."""
+"""Topics stage: what people write about, guided by the codebook (the only package importing
+bertopic). A project's topics are fitted, saved and accepted by nlp.pipeline."""
 from .metrics import Stability
 from .model import LemmaAnalyzer, Topic, TopicResult, fit_topics, topic_label
-from .project import (TopicsView, accept_emergent, fit_project_topics, load_project_topics,
-                      load_topics, project_fingerprint, save_topics, topics_command, topics_dir,
-                      view_topics)
+from .persist import load_topics, save_topics
+from .view import TopicsView, view_topics
 
 __all__ = ["Topic", "TopicResult", "Stability", "fit_topics", "LemmaAnalyzer", "topic_label",
-           "TopicsView", "accept_emergent", "fit_project_topics", "load_project_topics",
-           "load_topics", "project_fingerprint", "save_topics", "topics_command", "topics_dir",
-           "view_topics"]
+           "TopicsView", "load_topics", "save_topics", "view_topics"]

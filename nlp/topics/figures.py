@@ -18,10 +18,9 @@ from sklearn.manifold import smacof
 
 from .. import errors
 from ..fsio import atomic_path, atomic_write, ensure_output_dir
-from .project import load_project_topics, topics_dir
+from ..types import Corpus
 
 if TYPE_CHECKING:
-    from ..project import Project
     import plotly.graph_objects as go
 
     from .model import TopicResult
@@ -241,12 +240,12 @@ def write_figures(result: "TopicResult", directory: str | Path, *,
     return paths
 
 
-def project_groups(project: Project, by: str = "source") -> dict[str, str]:
-    """Group of each project response: "source", "question", "respondent_id", or a metadata
-    field (its name, or "meta.NAME")."""
+def response_groups(corpus: Corpus, by: str = "source") -> dict[str, str]:
+    """Group of each response: "source", "question", "respondent_id", or a metadata field
+    (its name, or "meta.NAME")."""
     out = {}
     key = by[5:] if by.startswith("meta.") else by
-    for r in project.store.corpus():
+    for r in corpus:
         if by in ("source", "question", "respondent_id"):
             value = getattr(r, by)
         else:
@@ -254,20 +253,3 @@ def project_groups(project: Project, by: str = "source") -> dict[str, str]:
         if value not in (None, ""):
             out[r.response_id] = str(value)
     return out
-
-
-def export_project_figures(project: Project, directory: str | Path | None = None, *,
-                           group_by: str | None = "source", png: bool = True) -> list[Path]:
-    """Write the figures of the project's saved topics (default: cache/topics/figures/).
-
-    Raises:
-        ProjectError: no saved topics.
-    """
-    result = load_project_topics(project)
-    if result is None:
-        raise errors.no_topics()
-    groups = project_groups(project, group_by) if group_by else None
-    return write_figures(result, directory or topics_dir(project) / "figures", groups=groups,
-                         group_name=(group_by or "group").removeprefix("meta."),
-                         formats=("html", "png") if png else ("html",),
-                         own=directory is None)

@@ -20,7 +20,7 @@ ANSWERS = [
 
 def make_project(root: Path, *, suggestions: bool = True):
     """A project with six answers (one a non-answer) and the model's suggestions."""
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project
 
     project = init_project(root)
@@ -93,7 +93,7 @@ def make_demo_project(root: Path):
     suggestions with scores for all, and two researchers' decisions on a few."""
     import random
 
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project
     from nlp.store.decisions import Decision, record_decisions
 

@@ -42,7 +42,7 @@ def test_review_shows_most_informative_first_with_context(app_at, project):
 def test_source_context_section_and_turns(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project
 
     p = init_project(tmp_path / "p")
@@ -202,7 +202,7 @@ def test_two_researchers_at_once_lose_nothing(app_at, project):
 
 
 def test_refresh_runs_in_the_background_once(app_at, project, monkeypatch):
-    from nlp.classify import coding as pipeline
+    from nlp import pipeline
 
     calls = []
 
@@ -262,7 +262,7 @@ def test_project_import_from_path_and_upload_with_errors(app_at, project, tmp_pa
 
 
 def test_project_codebook_and_coding_run(app_at, project, monkeypatch):
-    from nlp.classify import coding as pipeline
+    from nlp import pipeline
     from nlp.codebook import dumps_codebook, loads_codebook
 
     at = app_at("project")
@@ -303,7 +303,7 @@ def test_themes_counts_crosstab_and_quotes(app_at, project):
 
 def test_group_by_names_a_source_field_apart_from_the_imported_file(tmp_path):
     from nlp.app.ui.pages.themes import group_label
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project
 
     p = init_project(tmp_path / "p")
@@ -327,7 +327,8 @@ def _saved_topics(project):
     """A topic result as `nlp topics` saves it: one topic matches a theme, one is emergent."""
     import numpy as np
 
-    from nlp.topics import Stability, Topic, TopicResult, save_topics, topics_dir
+    from nlp.pipeline import topics_dir
+    from nlp.topics import Stability, Topic, TopicResult, save_topics
 
     t0 = themes(project)[0]
     topics = (

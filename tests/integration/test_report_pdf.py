@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from nlp.ingest import ImportOptions, import_file
+from nlp.ingest import ImportOptions
+from nlp.pipeline import import_file
 from nlp.project import init_project
-from nlp.report import write_report
+from nlp.pipeline import write_report
 from nlp.store.decisions import Decision, record_decisions
 
 # The bundled corpus: quotes and passages of published reports that the repository holds (the

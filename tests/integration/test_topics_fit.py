@@ -113,8 +113,8 @@ def project(tmp_path):
 
 
 def test_project_fit_reuse_refit_and_accept(project):
-    from nlp.topics import (accept_emergent, fit_project_topics, load_project_topics,
-                            topics_command)
+    from nlp.pipeline import (accept_emergent, fit_project_topics, load_project_topics,
+                              topics_command)
 
     assert load_project_topics(project) is None
     with pytest.raises(ProjectError):

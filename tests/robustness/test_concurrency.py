@@ -29,7 +29,7 @@ WORKER = Path(__file__).with_name("relabel_worker.py")
 
 
 def make_project(root: Path, db_url: str | None = None) -> str:
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project
 
     p = init_project(root, db_url=db_url)

@@ -66,7 +66,7 @@ def db_counts(root: Path) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def big_project(tmp_path_factory) -> Path:
     """A project with N_PROJECT answers (made once, copied per test)."""
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import open_project
 
     root = new_project(tmp_path_factory.mktemp("big") / "proj")

@@ -357,7 +357,8 @@ def test_sqlite_database_or_disk_is_full_is_named_without_sql(copy: Path):
     from sqlalchemy import event
 
     from nlp import errors
-    from nlp.ingest import ImportOptions, import_files
+    from nlp.ingest import ImportOptions
+    from nlp.pipeline import import_files
     from nlp.project import open_project
 
     dump = dump_db(copy / "project.db")

@@ -241,7 +241,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_input(case: Case, project: Path, tmp_path: Path):
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import open_project
 
     files = tmp_path / "in"
@@ -287,7 +287,7 @@ def test_case_count():
 def test_several_files_one_bad_stores_nothing(project: Path, tmp_path: Path):
     """`import_files`: every file is read first, then all land in one transaction."""
     from nlp import errors
-    from nlp.ingest import import_files
+    from nlp.pipeline import import_files
     from nlp.project import open_project
 
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"

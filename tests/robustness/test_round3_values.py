@@ -280,7 +280,7 @@ def test_exports_headers_and_values_are_inert(hostile_project: Path, tmp_path: P
 
 
 def test_other_layouts_are_inert_too(hostile_project: Path, tmp_path: Path):
-    from nlp.export import export_project
+    from nlp.pipeline import export_project
     from nlp.project import open_project
 
     p = open_project(hostile_project)

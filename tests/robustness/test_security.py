@@ -93,7 +93,7 @@ def test_no_page_can_render_html():
 @pytest.fixture
 def hostile_project(tmp_path: Path) -> Path:
     """A project whose answers, respondent, question and file name are HTML and Markdown."""
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import open_project
 
     root = new_project(tmp_path / "proj")
@@ -263,8 +263,8 @@ def test_exports_neutralise_formulas(tmp_path: Path, layout: str):
 
     import openpyxl
 
-    from nlp.export import export_project
-    from nlp.ingest import import_file
+    from nlp.pipeline import export_project
+    from nlp.pipeline import import_file
     from nlp.project import open_project
 
     root = new_project(tmp_path / "proj")

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from nlp.classify.agreement import agreement, cohen_kappa, krippendorff_alpha, project_agreement
+from nlp.classify.agreement import agreement, cohen_kappa, krippendorff_alpha
+from nlp.pipeline import project_agreement
 
 
 def test_cohen_kappa_matches_the_textbook_value():
@@ -110,7 +111,7 @@ def test_bootstrap_intervals_hold_the_estimate_and_repeat_by_seed():
 
 
 def test_project_agreement_reads_the_store(store, write):
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.store.decisions import Decision, record_decisions
 
     import_file(store, write("a.csv", "id,text\n1,one answer\n2,another answer\n"))

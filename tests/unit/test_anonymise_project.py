@@ -12,12 +12,12 @@ import spacy
 from filedata import csv_project
 
 from nlp import errors
-from nlp.export import export
+from nlp.pipeline import export
 from nlp.project import open_project
-from nlp.report import write_project_report
+from nlp.pipeline import write_project_report
 from nlp.store.decisions import Decision, record_decisions
 from nlp.text import anonymise
-from nlp.text.anon_project import NUMBERING_KEY, anonymise_settings, project_anonymiser
+from nlp.pipeline import NUMBERING_KEY, anonymise_settings, project_anonymiser
 from nlp.text.anonymise import KEEP_TERMS, PROGRAMMES, PUBLIC_BODIES, SECTOR_BODIES, Anonymiser
 
 BLANK = spacy.blank("en")
@@ -233,7 +233,7 @@ def test_strict_mode_from_the_command_line(project, tmp_path):
 def test_a_deferred_anonymiser_stores_its_numbering_only_when_saved(project):
     """Exports store new placeholder numbers once their file is written: a failed export
     leaves the project unchanged, and calls within one export share one numbering."""
-    from nlp.text.anon_project import project_anonymiser
+    from nlp.pipeline import project_anonymiser
 
     assert project.store.get_setting(NUMBERING_KEY, None) is None
     anon = project_anonymiser(project, defer=True)

@@ -12,6 +12,7 @@ import pytest
 
 from nlp.classify import coding
 from nlp.classify.coding import batch_embedder, code_file, embed_run, score_chunks
+from nlp.pipeline import code_project
 from nlp.embed.run import RunProgress
 from nlp.classify.model import encode, segment_answers
 from nlp.embed import EmbeddingCache, FakeEmbedder, SentenceTransformerEmbedder
@@ -225,7 +226,7 @@ def test_a_changed_input_does_not_resume(fake_env):
 # --- project mode: the same path, one transaction per chunk ---------------------------------
 
 def test_project_mode_stores_chunk_by_chunk(fake_env, monkeypatch):
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project, open_project
     from nlp.store import Store
 
@@ -247,7 +248,7 @@ def test_project_mode_stores_chunk_by_chunk(fake_env, monkeypatch):
             return real(self, scores, *a, **kw)
 
         monkeypatch.setattr(Store, "write_model_codings", counting)
-        run = coding.code_project(p, model_dir="none", chunk=chunk)
+        run = code_project(p, model_dir="none", chunk=chunk)
         monkeypatch.setattr(Store, "write_model_codings", real)
         assert run.coded == 45
         assert calls == ([10, 10, 10, 10, 5] if chunk == 10 else [45])

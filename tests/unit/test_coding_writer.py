@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import nlp
-from nlp.ingest import import_file
-from nlp.refiqda import export_qdpx, import_qdpx
+from nlp.pipeline import import_file
+from nlp.pipeline import export_qdpx, import_qdpx
 from nlp.store import changes
 from nlp.store import decisions as dec
 from nlp.store import review_themes as rt

@@ -1,7 +1,8 @@
 """An answer's place in its source: transcript turns, report sections, a respondent's rows."""
 import pytest
 
-from nlp.ingest import ImportOptions, import_file
+from nlp.ingest import ImportOptions
+from nlp.pipeline import import_file
 from nlp.store.context import source_context
 
 

@@ -8,8 +8,9 @@ import types
 
 import pytest
 
-from nlp.export import FORMULA_START, export_project, neutralise
-from nlp.ingest import import_file
+from nlp.export import FORMULA_START, neutralise
+from nlp.pipeline import export_project
+from nlp.pipeline import import_file
 from nlp.project import init_project
 from nlp.store.decisions import Decision, record_decisions
 
@@ -122,8 +123,8 @@ def two_coders(tmp_path):
 
 
 def test_wide_rows_keep_coders_apart_and_state_the_rule(two_coders):
-    from nlp.export import coded_rows
-    from nlp.store.resolve import RESOLUTION_RULE
+    from nlp.pipeline import coded_rows
+    from nlp.resolve import RESOLUTION_RULE
 
     p, t = two_coders
     rows, _ = coded_rows(p.store, anonymise=False)
@@ -136,7 +137,7 @@ def test_wide_rows_keep_coders_apart_and_state_the_rule(two_coders):
 
 
 def test_long_rows_carry_spans_through_anonymisation(two_coders):
-    from nlp.export import coding_rows
+    from nlp.pipeline import coding_rows
 
     p, t = two_coders
     plain = {(r["response_id"], r["coder"]): r for r in coding_rows(p.store, anonymise=False)}
@@ -155,7 +156,7 @@ def test_long_rows_carry_spans_through_anonymisation(two_coders):
 def test_long_csv_writes_offsets_as_whole_numbers(two_coders, tmp_path):
     import csv
 
-    from nlp.export import export_project
+    from nlp.pipeline import export_project
 
     p, _ = two_coders
     out = export_project(p.store, tmp_path / "long.csv", format="csv", anonymise=False,
@@ -170,7 +171,7 @@ def test_xlsx_has_readme_and_notes_sheets(two_coders, tmp_path):
     from openpyxl import load_workbook
 
     from nlp.store.memos import add_memo
-    from nlp.store.resolve import RESOLUTION_RULE
+    from nlp.resolve import RESOLUTION_RULE
 
     p, t = two_coders
     add_memo(p.store, "answer", "r1", "=ask Ben why", author="ana")

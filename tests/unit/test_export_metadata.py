@@ -10,9 +10,9 @@ import pytest
 import spacy
 from filedata import csv_project
 
-from nlp.export import export, export_project
+from nlp.pipeline import export, export_project
 from nlp.export.tables import metadata_columns
-from nlp.ingest import import_file
+from nlp.pipeline import import_file
 from nlp.store.decisions import Decision, record_decisions
 from nlp.text import anonymise
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from nlp.errors import InputError
-from nlp.ingest import ImportOptions, flag_for, import_file, read_file
+from nlp.ingest import ImportOptions, flag_for, read_file
+from nlp.pipeline import import_file
 
 from filedata import pdf_bytes
 

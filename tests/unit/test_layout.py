@@ -11,9 +11,9 @@ from pathlib import Path
 NLP = Path(__file__).resolve().parents[2] / "nlp"
 
 # Lower rank first; a module may import only from its own unit or a lower rank.
-RANKS = [("types", "errors"), ("fsio", "limits"), ("codebook", "corpora"), ("text",), ("embed",),
-         ("store",), ("project",), ("refiqda",), ("ingest",), ("classify",), ("topics",),
-         ("report",), ("export",), ("app", "__main__")]
+RANKS = [("types", "errors"), ("fsio", "limits"), ("codebook", "corpora", "resolve"), ("text",),
+         ("embed",), ("store",), ("project",), ("refiqda",), ("ingest",), ("classify",),
+         ("topics",), ("report",), ("export",), ("pipeline",), ("app", "__main__")]
 RANK = {unit: i for i, units in enumerate(RANKS) for unit in units}
 
 # Third-party packages that may be imported inside a function (heavy or optional).
@@ -127,6 +127,74 @@ def test_every_unit_has_a_rank():
     assert {_unit(m) for m in MODULES if m != "nlp"} <= set(RANK)
 
 
+# -- stages take data and give data; the pipeline alone takes a project (issue 26) -----------
+STAGES = ("ingest", "text", "embed", "classify", "topics", "report", "export", "refiqda")
+PROJECT_UNITS = ("store", "project", "pipeline", "app")  # a stage imports none of these
+
+
+def _project_level(path: Path) -> list[str]:
+    """Functions of a module whose first parameter is a project or a store (by name or
+    annotation): project-level code, which belongs in nlp/pipeline/."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        args = [*node.args.posonlyargs, *node.args.args]
+        if args and args[0].arg in ("self", "cls"):
+            args = args[1:]
+        if not args:
+            continue
+        ann = ast.unparse(args[0].annotation) if args[0].annotation else ""
+        if args[0].arg in ("project", "store") or re.search(r"\b(Project|Store)\b", ann):
+            out.append(f"{node.name}({args[0].arg}: {ann or '?'})")
+    return out
+
+
+def test_stages_import_no_project_store_pipeline_or_app():
+    """A stage package takes data and gives data: it imports neither the store, the project,
+    the pipeline nor the app (not even for types)."""
+    wrong = [f"{name} imports {m}" for name, path in MODULES.items() if _unit(name) in STAGES
+             for m, _ in _imports(name, path) if m.startswith("nlp.") and _unit(m) in PROJECT_UNITS]
+    assert not wrong, wrong
+
+
+def test_stages_hold_no_project_level_functions():
+    wrong = [f"{name}: {f}" for name, path in MODULES.items() if _unit(name) in STAGES
+             for f in _project_level(path)]
+    assert not wrong, wrong
+
+
+def test_store_imports_no_pipeline_app_or_project_level_code():
+    """The store is below the pipeline: it imports neither the pipeline, the app, the project
+    nor a stage module holding project-level code."""
+    wrong = []
+    for name, path in MODULES.items():
+        if _unit(name) != "store":
+            continue
+        for m, _ in _imports(name, path):
+            if not m.startswith("nlp.") or m not in MODULES:
+                continue
+            if _unit(m) in ("pipeline", "app", "project"):
+                wrong.append(f"{name} imports {m}")
+            elif _unit(m) in STAGES and _project_level(MODULES[m]):
+                wrong.append(f"{name} imports {m}, which holds project-level code")
+    assert not wrong, wrong
+
+
+def test_pipeline_imports_no_app():
+    wrong = [f"{name} imports {m}" for name, path in MODULES.items() if _unit(name) == "pipeline"
+             for m, _ in _imports(name, path) if m.startswith("nlp.") and _unit(m) == "app"]
+    assert not wrong, wrong
+
+
+def test_the_project_level_check_finds_project_code(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def a(project): ...\ndef b(s: 'Store', x): ...\n"
+                     "def c(corpus, store=None): ...\nclass K:\n    def d(self, project): ...\n",
+                     encoding="utf-8")
+    assert _project_level(probe) == ["a(project: ?)", "b(s: 'Store')", "d(project: ?)"]
+
+
 # -- the store owns every SQL statement (issue 26) ---------------------------------------------
 STORE = NLP / "store"
 # SQLAlchemy in code: the package, statement builders, a table's columns or statements, a
@@ -199,3 +267,16 @@ def test_the_sql_check_finds_sql(tmp_path):
         assert _sql_outside_store(bad, tmp_path) == []
     finally:
         bad.unlink()
+
+
+def test_the_pipeline_api_names_what_it_holds():
+    """Every name nlp.pipeline documents is found in the module its table names (they load
+    when first used, so `import nlp` stays light)."""
+    import importlib
+
+    import nlp.pipeline as pipeline
+
+    assert set(pipeline.__all__) == set(pipeline._WHERE)
+    for name, where in pipeline._WHERE.items():
+        module = importlib.import_module(f"nlp.pipeline.{where}")
+        assert getattr(pipeline, name) is getattr(module, name), name

@@ -2,7 +2,7 @@
 import pytest
 
 from nlp.errors import CodebookError
-from nlp.ingest import import_file
+from nlp.pipeline import import_file
 from nlp.store import memos as mm
 
 

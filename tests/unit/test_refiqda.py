@@ -9,10 +9,12 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from nlp import errors
-from nlp.ingest import ImportOptions, import_file
+from nlp.ingest import ImportOptions
+from nlp.pipeline import import_file
 from nlp.project import init_project
-from nlp.refiqda import (CODEBOOK_NS, MODEL_USER_NAME, PROJECT_NS, codebook_xml, export_qdc,
-                         export_qdpx, import_qdpx, project_xml, read_qdc, validate_xml)
+from nlp.pipeline import export_qdc, export_qdpx, import_qdpx, project_xml
+from nlp.refiqda import (CODEBOOK_NS, MODEL_USER_NAME, PROJECT_NS, codebook_xml, read_qdc,
+                         validate_xml)
 from nlp.store.decisions import Decision, record_decisions
 
 NS = {"q": PROJECT_NS}

@@ -1,7 +1,7 @@
 """Registries: readers, exporters, embedder backends and classifier backends have their entries."""
 from nlp.classify import CLASSIFIERS, DEFAULT_CLASSIFIER, ThemeClassifier
 from nlp.embed import BACKENDS, FakeEmbedder, get_embedder
-from nlp.export import EXPORTERS
+from nlp.pipeline import EXPORTERS
 from nlp.ingest import FORMATS, PROJECT_READERS, READERS
 
 

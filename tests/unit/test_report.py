@@ -7,9 +7,10 @@ import types
 import pytest
 
 from nlp import errors
-from nlp.ingest import import_file
+from nlp.pipeline import import_file
 from nlp.project import init_project
-from nlp.report import build_report_data, find_group, write_report
+from nlp.pipeline import build_report_data, write_report
+from nlp.report import find_group
 from nlp.report.render import md_escape, share_words
 from nlp.store.decisions import Decision, record_decisions
 

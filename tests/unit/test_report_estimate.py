@@ -9,9 +9,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nlp.ingest import import_file
+from nlp.pipeline import import_file
 from nlp.project import init_project
-from nlp.report import build_report_data, write_report
+from nlp.pipeline import build_report_data, write_report
 from nlp.report.estimate import estimate
 from nlp.report.render import count_sentence, est_text, pct
 from nlp.store.decisions import Decision, record_decisions

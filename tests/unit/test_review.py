@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from nlp.errors import CodebookError
-from nlp.ingest import import_file
+from nlp.pipeline import import_file
 from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.store import review_themes as rt
@@ -373,7 +373,7 @@ def test_code_spans_keeps_the_model_origin(store, coded):
 
 
 def test_a_bulk_decision_over_many_chunks_is_still_one_undo(store, write):
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
 
     body = "".join(f"b{i},answer {i}\n" for i in range(1000))
     import_file(store, write("many.csv", "id,text\n" + body))

@@ -126,7 +126,7 @@ def test_the_audit_estimate_in_words():
 # -- the store: the queue follows the order; checks kept once decided ---------------------------
 @pytest.fixture
 def scored(store, write):
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
 
     import_file(store, write("a.csv", "id,text\n" + "".join(f"{i},answer number {i}\n"
                                                              for i in range(1, 9))))
@@ -169,9 +169,9 @@ def test_the_queue_follows_the_stored_review_order(store, scored):
 
 
 def test_the_report_states_the_audit_estimate(tmp_path):
-    from nlp.ingest import import_file
+    from nlp.pipeline import import_file
     from nlp.project import init_project
-    from nlp.report import build_report_data
+    from nlp.pipeline import build_report_data
     from nlp.report.prose import _method
 
     p = init_project(tmp_path / "p")
@@ -195,8 +195,8 @@ def test_the_report_states_the_audit_estimate(tmp_path):
 
 def test_coding_a_project_stores_a_review_order(tmp_path, monkeypatch):
     monkeypatch.setenv("NLP_EMBEDDER", "fake:64")
-    from nlp.classify.coding import code_project
-    from nlp.ingest import import_file
+    from nlp.pipeline import code_project
+    from nlp.pipeline import import_file
     from nlp.project import init_project
 
     p = init_project(tmp_path / "p")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nlp import errors
-from nlp.export import EXPORTERS, export, exporter_options
+from nlp.pipeline import EXPORTERS, export, exporter_options
 from nlp.project import init_project
 
 NLP = Path(__file__).resolve().parents[2] / "nlp"

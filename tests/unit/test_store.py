@@ -3,7 +3,7 @@ import pytest
 import sqlalchemy as sa
 
 from nlp.errors import CodebookError, InputError
-from nlp.ingest import import_file
+from nlp.pipeline import import_file
 from nlp.project import init_project, open_project
 from nlp.codebook import loads_codebook
 from nlp.store import decisions as dec

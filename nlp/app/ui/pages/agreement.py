@@ -9,7 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from nlp.classify.agreement import AgreementReport, project_agreement
+from nlp.classify.agreement import AgreementReport
+from nlp.pipeline import project_agreement
 from nlp.store import decisions as dec
 from nlp.store import review as rv
 from nlp.store.review_themes import texts_of

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from nlp import errors, export
+from nlp import errors, pipeline
+from nlp.export import EXPORT_FORMATS
 from nlp.app.ui import state, widgets
-from nlp.store.resolve import RESOLUTION_RULE
+from nlp.resolve import RESOLUTION_RULE
 
 if TYPE_CHECKING:
     from nlp.project import Project
@@ -28,7 +29,7 @@ LABELS = {"csv": "CSV", "xlsx": "Excel", "jsonl": "JSON Lines",
                                                        "HTML)"}
 
 
-FORMATS = tuple(export.EXPORTERS)
+FORMATS = tuple(pipeline.EXPORTERS)
 NAMES = {"qdpx": "project_{stamp}.qdpx", "qdc": "codebook_{stamp}.qdc", "report": "report_{stamp}"}
 
 
@@ -36,9 +37,9 @@ def write(project: Project, fmt: str, *, anonymise: bool, layout: str) -> list[P
     """Write one export into the project's exports/ folder; returns the files."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     name = NAMES.get(fmt, f"coded_quotes_{layout}_{stamp}.{fmt}").format(stamp=stamp)
-    takes = export.exporter_options(fmt)  # the page offers both; each format takes its own
+    takes = pipeline.exporter_options(fmt)  # the page offers both; each format takes its own
     options = {k: v for k, v in {"anonymise": anonymise, "layout": layout}.items() if k in takes}
-    return export.export(project, project.root / "exports" / name, format=fmt, **options)
+    return pipeline.export(project, project.root / "exports" / name, format=fmt, **options)
 
 
 def render() -> None:
@@ -49,11 +50,11 @@ def render() -> None:
     fmt = st.radio("Format", FORMATS, format_func=lambda f: LABELS.get(f, f),
                    key="ex_format")
     layout = "wide"
-    if fmt in export.EXPORT_FORMATS:
+    if fmt in EXPORT_FORMATS:
         layout = st.radio("Rows", ["wide", "long"], key="ex_layout", horizontal=True,
                           format_func=lambda x: {"wide": "one row per quote, a column per theme",
                                                  "long": "one row per coding"}[x])
-    if fmt in export.EXPORT_FORMATS:
+    if fmt in EXPORT_FORMATS:
         widgets.text(("One row per quote: per theme the status that stands, each coder's own "
                       "call (coders:THEME) and a disagreement flag. " if layout == "wide" else
                       "One row per coding: the coder, the status and the sentences it rests on "

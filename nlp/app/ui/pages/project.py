@@ -9,10 +9,10 @@ import streamlit as st
 
 from nlp import errors
 from nlp.app.ui import jobs, memos, state, widgets
-from nlp.classify import coding as pipeline
+from nlp import pipeline
 from nlp.codebook import loads_codebook
 from nlp.fsio import atomic_path
-from nlp.ingest import READERS, ImportOptions, import_file
+from nlp.ingest import READERS, ImportOptions
 from nlp.project import CONFIG_NAME, Project, init_project
 from nlp.store.review import has_predictions, reviewed_count
 from nlp.store.review_themes import codebook_by_id
@@ -85,7 +85,7 @@ def _import(project: Project) -> None:
         done: list[ImportSummary] = []
         for f in files:
             try:
-                done.append(import_file(project.store, f, opts))
+                done.append(pipeline.import_file(project.store, f, opts))
             except errors.NlpError as exc:
                 st.error(widgets.escape_md(str(exc)) + "  \nNothing from this file was stored.")
         state.remember("import_summaries", done)

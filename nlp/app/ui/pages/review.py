@@ -10,7 +10,7 @@ from dataclasses import replace
 import streamlit as st
 
 from nlp.app.ui import card, jobs, listview, memos, state, widgets
-from nlp.classify import coding as pipeline
+from nlp import pipeline
 from nlp.classify.audit import estimate
 from nlp.project import Project
 from nlp.store import decisions as dec

@@ -9,9 +9,7 @@ import streamlit as st
 
 from nlp import errors
 from nlp.app.ui import jobs, state, widgets
-from nlp.topics import fit_project_topics
-from nlp.topics import accept_emergent
-from nlp.topics import load_project_topics
+from nlp.pipeline import accept_emergent, fit_project_topics, load_project_topics
 from nlp.topics.figures import intertopic_map
 
 log = logging.getLogger(__name__)

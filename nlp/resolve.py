@@ -1,4 +1,4 @@
-"""Store: the one rule that turns every coder's codings into one status per answer and theme
+"""Resolve: the one rule that turns every coder's codings into one status per answer and theme
 (used by the exports, the report and training examples), keeping each coder's call and
 whether researchers disagree."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping
 
-from ..types import MODEL_CODER, Coding
+from .types import MODEL_CODER, Coding
 
 RESOLUTION_RULE = ("A researcher's decision beats the model's suggestion; where researchers "
                    "differ, the latest decision wins (the disagreement flag marks those "

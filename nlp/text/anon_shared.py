@@ -1,11 +1,12 @@
-"""Anonymise stage, for a whole project: its settings and one placeholder numbering.
+"""Anonymise stage, shared across outputs: one placeholder numbering and a project's options.
 
-Every export and report of a project anonymises through `project_anonymiser`, so:
+A `SharedAnonymiser` turns texts into anonymised texts with given options and a numbering kept
+by a `NumberingStore` (the project's store, passed in by nlp.pipeline), so:
 
 - the same name gets the same placeholder in every quote and every file: the numbering
-  ({label: {entity: number}}) is kept in the project's database (setting
-  "anonymise.placeholders") and grows as new names are met;
-- the project's own settings apply, from the "anonymise" section of project.json:
+  ({label: {entity: number}}) is kept by the store and grows as new names are met;
+- a project's own options apply, parsed by `anonymise_options` from the "anonymise" section
+  of its project.json:
 
       "anonymise": {"strict": false,
                     "keep": ["Bridges Project"],
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence
 
 from .. import errors
 from ..fsio import read_input
@@ -31,20 +32,22 @@ from ..fsio import read_input
 log = logging.getLogger(__name__)
 
 SECTION = "anonymise"
-NUMBERING_KEY = "anonymise.placeholders"  # the store's setting (Store.placeholder_numbering)
 KNOWN = ("strict", "keep", "keep_file", "replace")
 KEEP_FILE_BYTES = 16 * 1024 * 1024  # a keep-list is names, one a line
 
 
-def anonymise_settings(project: Any) -> dict[str, Any]:
-    """The project's anonymisation options (keyword arguments of `anonymise_texts`), read from
-    the "anonymise" section of its project.json; the defaults for a bare Store.
+def anonymise_options(section: Any, *, root: str | Path | None = None) -> dict[str, Any]:
+    """Anonymisation options (keyword arguments of `anonymise_texts`) from the "anonymise"
+    section of a project.json (None or {}: the defaults).
+
+    Args:
+        section: the section as read.
+        root: the folder a relative `keep_file` is read from (the project's).
 
     Raises:
         SettingsError: an unknown key or a value of the wrong kind.
     """
-    settings = getattr(project, "settings", None)  # a Project's typed project.json
-    section = (settings.sections.get(SECTION) if settings is not None else None) or {}
+    section = section or {}
     if not isinstance(section, Mapping):
         raise errors.bad_setting("project.json 'anonymise'", "an object of settings")
     unknown = sorted(set(section) - set(KNOWN))
@@ -58,7 +61,6 @@ def anonymise_settings(project: Any) -> dict[str, Any]:
         raise errors.bad_setting("anonymise.keep", "a list of names")
     keep = list(keep)
     if section.get("keep_file"):
-        root = getattr(project, "root", None)
         path = Path(section["keep_file"])
         path = path if path.is_absolute() or root is None else Path(root) / path
         try:  # the one checked reader: never a pipe or a device, never without end
@@ -84,9 +86,8 @@ def anonymise_settings(project: Any) -> dict[str, Any]:
     return out
 
 
-@runtime_checkable
 class NumberingStore(Protocol):
-    """Where the shared placeholder numbering lives (`nlp.store.Store`)."""
+    """Where the shared placeholder numbering lives (the project's store)."""
 
     def placeholder_numbering(self) -> dict[str, dict[str, int]]: ...
 
@@ -94,23 +95,23 @@ class NumberingStore(Protocol):
                                    ) -> dict[str, dict[str, int]]: ...
 
 
-class ProjectAnonymiser:
-    """texts -> anonymised texts with the project's settings and its shared numbering.
+class SharedAnonymiser:
+    """texts -> anonymised texts with given options and one shared numbering.
 
     Args:
-        project: a Project (its settings apply) or a bare Store (the defaults).
-        strict: overrides the project's `strict` setting when not None.
+        options: keyword arguments of `anonymise_texts` (see `anonymise_options`).
+        numbering: where the numbering is kept (None: numbered afresh, kept nowhere).
+        strict: overrides the options' `strict` when not None.
         defer: keep new placeholder numbers in memory until `save()` (an export calls it once
             its file is written, so a failed export leaves the project unchanged); by default
             each call saves them.
     """
 
-    def __init__(self, project: Any, *, strict: bool | None = None,
+    def __init__(self, options: Mapping[str, Any] | None = None, *,
+                 numbering: NumberingStore | None = None, strict: bool | None = None,
                  defer: bool = False) -> None:
-        self.store = getattr(project, "store", project)
-        # The store keeps the numbering (typed: NumberingStore); anything else numbers afresh.
-        self._store = self.store if isinstance(self.store, NumberingStore) else None
-        self.options = anonymise_settings(project)
+        self._store = numbering
+        self.options = dict(options or {})
         self.defer = defer
         self._pending: dict[str, dict[str, int]] | None = None
         if strict is not None:
@@ -147,9 +148,3 @@ class ProjectAnonymiser:
         except Exception as exc:  # a read-only database: this output is still consistent
             log.warning("could not save the placeholder numbering (%s); placeholders of "
                         "later exports may be numbered differently", exc)
-
-
-def project_anonymiser(project: Any, *, strict: bool | None = None,
-                       defer: bool = False) -> ProjectAnonymiser:
-    """The anonymiser every export of `project` uses (see the module docstring)."""
-    return ProjectAnonymiser(project, strict=strict, defer=defer)
