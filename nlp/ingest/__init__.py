@@ -62,7 +62,9 @@ class ProjectReader:
 PROJECT_READERS: dict[str, ProjectReader] = {
     ".qdpx": ProjectReader("qdpx", read_qdpx),
 }
-FORMATS = {s: r.format for s, r in (*READERS.items(), *PROJECT_READERS.items())}  # every suffix
+FORMATS: dict[str, str] = {  # every suffix
+    **{s: r.format for s, r in READERS.items()},
+    **{s: p.format for s, p in PROJECT_READERS.items()}}
 
 
 @dataclass
@@ -187,11 +189,13 @@ def _iter_table_responses(path: Path, table: Table, opts: ImportOptions, prefix:
         yield from rows
 
     def cell(row: dict[str, Any], key: str) -> str:
-        return clean_text(as_text(row.get(chosen[key]) or "")).strip() if chosen[key] else ""
+        col = chosen[key]
+        return clean_text(as_text(row.get(col) or "")).strip() if col else ""
 
+    text_col = chosen["text"] or ""  # always set: _resolve_columns raises when none is found
     for rownum, row in all_rows():
         budget.row(rownum, table.unit)
-        text = as_text(row.get(chosen["text"]) or "")
+        text = as_text(row.get(text_col) or "")
         if len(text) > MAX_CELL:
             raise errors.cell_too_long(path, rownum, len(text), MAX_CELL, unit=table.unit)
         text = clean_text(text).strip()

@@ -137,8 +137,8 @@ class _Reader:
     # -- once the code book and users are known --------------------------------------------------
     def _prepare(self) -> None:
         root = self.root
-        if _kid(root, "CodeBook") is None:  # out of the schema's order: read sources at the end
-            return
+        if root is None or _kid(root, "CodeBook") is None:
+            return  # out of the schema's order: read sources at the end
         self.themes = codes_to_themes(root, self.path, self.codes)
         for u in _kids(_kid(root, "Users"), "User"):
             uid = (u.get("id") or u.get("name") or "imported").strip() or "imported"
@@ -163,6 +163,8 @@ class _Reader:
         """The file's notes as memos, on what refers to them (a source's answer, a code's
         theme, the project)."""
         root = self.root
+        if root is None:
+            return
         refs = list(self.note_refs)
         refs += [(_norm_guid(r.get("targetGUID")), "project", "") for r in _kids(root, "NoteRef")]
         for code in root.iter():
@@ -174,8 +176,8 @@ class _Reader:
         for g, target, tid in refs:
             by_note.setdefault(g, []).append((target, tid))
         for note in _kids(_kid(root, "Notes"), "Note"):
-            body = (_kid(note, "PlainTextContent").text or "").strip() if _kid(
-                note, "PlainTextContent") is not None else ""
+            content = _kid(note, "PlainTextContent")
+            body = (content.text or "").strip() if content is not None else ""
             if not body:
                 self.notes.append(f"skipped note {note.get('name') or note.get('guid')!r}: "
                                   "no text inside the project file")
@@ -206,11 +208,13 @@ class _Reader:
             raw = self.archive.read(member, xml=False)
         if isinstance(raw, bytes):
             try:
-                raw = raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                raw = raw.decode("cp1252", errors="replace")
+                text = raw.decode("cp1252", errors="replace")
+        else:
+            text = raw
         # A BOM is not text: offsets count from the first real character.
-        return raw[1:] if raw.startswith("\ufeff") else raw
+        return text[1:] if text.startswith("\ufeff") else text
 
     def _value(self, vv: ET.Element, source: str, variable: str) -> Any:
         for child in vv:
@@ -332,8 +336,8 @@ class _Reader:
         self.note_refs += [(_norm_guid(r.get("targetGUID")), "answer", rid)
                            for r in _kids(src, "NoteRef")]
         spans.append((rid, None, _kids(src, "Coding"), None))
-        for r_id, sel, codings, span in spans:
-            self._codings(r_id, sel, codings, name, span)
+        for r_id, selection, codings, span in spans:
+            self._codings(r_id, selection, codings, name, span)
 
     def _codings(self, r_id: str, sel: ET.Element | None, codings: list[ET.Element],
                  source: str, span: tuple[int, int] | None = None) -> None:

@@ -299,36 +299,38 @@ def qdpx_xml(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
             # One selection over the whole text for the coder's whole-answer codings, and one
             # per span for those resting on spans (all of the coder's themes on that span).
             groups: dict[tuple[int, int] | None, list[Coding]] = defaultdict(list)
-            for c in cs:
-                for sp in _spans(c) or (None,):
-                    groups[sp].append(c)
-            for sp, group in sorted(groups.items(), key=lambda kv: (kv[0] is not None,
+            for cod in cs:
+                for span in _spans(cod) or (None,):
+                    groups[span].append(cod)
+            for span, group in sorted(groups.items(), key=lambda kv: (kv[0] is not None,
                                                                     kv[0] or (0, 0))):
-                if sp is None:
+                if span is None:
                     a, b, sel_id, extra = 0, len(text), guid("selection", salt, r.response_id,
                                                              coder), []
                 else:
-                    a, b = span_map.get((r.response_id, sp), (0, 0))
+                    a, b = span_map.get((r.response_id, span), (0, 0))
                     if b <= a:
                         continue  # the span's words were rewritten to nothing
-                    sel_id = guid("selection", salt, r.response_id, coder, f"{sp[0]}-{sp[1]}")
+                    sel_id = guid("selection", salt, r.response_id, coder,
+                                  f"{span[0]}-{span[1]}")
                     extra = [f"span: {a}-{b}"]
                 sel = _el(src, "PlainTextSelection", guid=sel_id,
                           name=f"{r.response_id} / {coder}" + (f" / {a}-{b}" if extra else ""),
                           startPosition=str(a), endPosition=str(b),
                           creatingUser=user_guid[coder],
-                          creationDateTime=_when(max(c.created_at for c in group)))
+                          creationDateTime=_when(max(cod.created_at for cod in group)))
                 lines = [f"response: {r.response_id}", f"coder: {coder}", *extra,
                          *_selection_lines(group)]
                 _el(sel, "Description", text="\n".join(lines))
-                for c in group:
-                    if c.status in ("accepted", "suggested"):
+                for cod in group:
+                    if cod.status in ("accepted", "suggested"):
                         cd = _el(sel, "Coding", guid=guid("coding", salt, r.response_id,
-                                                          c.theme_id, coder,
-                                                          *([f"{sp[0]}-{sp[1]}"] if sp else [])),
+                                                          cod.theme_id, coder,
+                                                          *([f"{span[0]}-{span[1]}"]
+                                                            if span else [])),
                                  creatingUser=user_guid[coder],
-                                 creationDateTime=_when(c.created_at))
-                        _el(cd, "CodeRef", targetGUID=code_guid(codebook, c.theme_id))
+                                 creationDateTime=_when(cod.created_at))
+                        _el(cd, "CodeRef", targetGUID=code_guid(codebook, cod.theme_id))
         for g in notes_on.get(("answer", r.response_id), ()):
             _el(src, "NoteRef", targetGUID=g)
         for k, v in vars_.items():

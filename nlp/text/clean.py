@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..types import Codebook
+    from ..types import Codebook, Flag
 
 # Line separators other than \n (vertical tab, form feed, NEL, U+2028/9) become \n; other control
 # characters (NUL, ESC, BEL...) are invisible junk that PostgreSQL and XML exports refuse: they go.
@@ -55,7 +55,7 @@ def clean_codebook(codebook: "Codebook") -> "Codebook":
     return codebook if cleaned == codebook else cleaned
 
 
-def flag_for(text: str) -> str | None:
+def flag_for(text: str) -> Flag | None:
     """'empty' for blank answers, 'non_answer' for "N/A", "no comment", "don't know"...; else None."""
     t = text.strip()
     if not t:
