@@ -77,16 +77,16 @@ def assemble(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
         W = (W / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-12)).astype(np.float32)
     else:
         W = np.asarray(whole_vecs, dtype=np.float32)
-    scored = np.asarray(scored, dtype=np.int64)
-    if np.array_equal(scored, counts):
+    n_scored = np.asarray(scored, dtype=np.int64)
+    if np.array_equal(n_scored, counts):
         seg = V  # every span is a segment: no copy
     else:
-        keep = np.concatenate([np.arange(o, o + k) for o, k in zip(starts, scored)]) \
+        keep = np.concatenate([np.arange(o, o + k) for o, k in zip(starts, n_scored)]) \
             if n else np.zeros(0, np.int64)
         seg = V[keep.astype(np.int64)] if len(keep) else np.zeros((0, dim), np.float32)
-    seg_span = np.array([se for sp, k in zip(spans, scored) for se in sp[:k]],
+    seg_span = np.array([se for sp, k in zip(spans, n_scored) for se in sp[:k]],
                         dtype=np.int64).reshape(-1, 2)
-    owner = np.repeat(np.arange(n), scored)
+    owner = np.repeat(np.arange(n), n_scored)
     return Encoded(whole=W, seg=seg, seg_owner=owner, seg_span=seg_span, texts=list(texts))
 
 
@@ -139,12 +139,14 @@ class Scored:
     evidence: np.ndarray
 
 
-def subset(enc: Encoded, idx: Sequence[int]) -> Encoded:
+def subset(enc: Encoded, idx: Sequence[int] | np.ndarray) -> Encoded:
     """Rows `idx` of an Encoded, in that order (segments follow their answers)."""
     idx = np.asarray(idx, dtype=int)
+    span = enc.seg_span
+    assert span is not None  # set by __post_init__
     if len(idx) == 0:
         return Encoded(whole=enc.whole[:0], seg=enc.seg[:0], seg_owner=enc.seg_owner[:0],
-                       seg_span=enc.seg_span[:0], texts=[] if enc.texts is not None else None)
+                       seg_span=span[:0], texts=[] if enc.texts is not None else None)
     starts = np.flatnonzero(np.r_[True, enc.seg_owner[1:] != enc.seg_owner[:-1]])
     ends = np.r_[starts[1:], len(enc.seg_owner)]
     where = np.full(len(enc), -1)
@@ -153,7 +155,7 @@ def subset(enc: Encoded, idx: Sequence[int]) -> Encoded:
     rows = np.concatenate([np.arange(starts[b], ends[b]) for b in blocks])
     owner = np.repeat(np.arange(len(idx)), ends[blocks] - starts[blocks])
     return Encoded(whole=enc.whole[idx], seg=enc.seg[rows], seg_owner=owner,
-                   seg_span=enc.seg_span[rows],
+                   seg_span=span[rows],
                    texts=[enc.texts[i] for i in idx] if enc.texts is not None else None,
                    lexical=enc.lexical[idx] if enc.lexical is not None else None,
                    lexical_key=enc.lexical_key)

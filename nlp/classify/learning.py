@@ -206,7 +206,7 @@ class Learning(BaseEstimator):
         dispersion = float(np.mean((observed - expected) ** 2 / np.maximum(expected, 0.5)))
         shrink = max(0.0, 1.0 - 1.0 / dispersion) if dispersion > 0 else 0.0
         pseudo = self.prevalence_pseudo
-        return shrink * np.log((observed + pseudo) / (expected + pseudo))  # type: ignore[no-any-return]
+        return shrink * np.log((observed + pseudo) / (expected + pseudo))
 
     # -- the examples' residuals over the consultation -----------------------------------------
     def can_spread(self, n_answers: int, n_examples: int) -> bool:

@@ -98,4 +98,4 @@ class LexicalPrior(BaseEstimator):
             for old in fits[:max(0, len(fits) - _KEEP + 1)]:
                 del enc.memo[old]
             fit = enc.memo[slot] = LexicalFit(key, vec, T, S.mean(0), S.std(0) + 1e-6)
-        return fit  # type: ignore[no-any-return]
+        return fit

@@ -32,7 +32,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import f1_score
 from sklearn.model_selection import KFold
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
 from ..embed import embed_texts
 from ..types import Codebook
@@ -123,6 +124,19 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         learning: learning from examples (`Learning`; None: its defaults).
         rule: the decision rule (`DecisionRule`; None: its defaults).
     """
+    # State kept beside the fitted attributes (typed here, set by fit and calibrate): the
+    # examples and their themes (to re-estimate the share correction and spread them on each
+    # consultation), the calibrated answers' rows (vector bytes: row) and propagated log-odds
+    # moves, the TF-IDF part's scorer and the consultation's lexical fit.
+    _examples: Encoded | None
+    _examples_Y: np.ndarray | None
+    _prop_keys: dict[bytes, int] | None
+    _prop_E: np.ndarray | None
+    _words: WordScorer | None
+    _lex_fit: LexicalFit | None
+    comb_mu_: Any
+    comb_sd_: Any
+
     def __init__(self, codebook: Codebook | None = None, embedder: Any = None, *,
                  cache: Any = None, C: float = DEFAULT_C, prior_strength: float = 30.0,
                  cv: int = 5, random_state: int = 0, share_weight: float = SHARE_WEIGHT,
@@ -143,6 +157,12 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.learning = learning
         self.rule = rule
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True  # an answer raises any number of themes
+        tags.target_tags.multi_output = True
+        return tags
+
     # -- the parts (their defaults when not given) ----------------------------------------------
     @property
     def _protos(self) -> Prototypes:
@@ -162,12 +182,21 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return self.rule if self.rule is not None else DecisionRule()
 
     def _encoded(self, X: Any) -> Encoded:
-        if getattr(self, "n_features_in_", None) is not None:
-            V = _vectors_of(X)
-            if V is not None and V.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {V.shape[1]} features, but {type(self).__name__} "
-                                 f"is expecting {self.n_features_in_} features as input")
+        if self.codebook is None and not isinstance(X, Encoded):  # embeddings, checked
+            X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
         return as_encoded(X, self.embedder, self.cache)
+
+    def _check_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        """Without a codebook: X must be embeddings and Y their themes (a 0/1 matrix or one
+        class label each), checked as any scikit-learn estimator checks them."""
+        if isinstance(X, Encoded):
+            return X, Y
+        if Y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None (without a codebook the themes come from y)")
+        X, Y = validate_data(self, X, Y, multi_output=True, dtype=FLOAT_DTYPES)
+        check_classification_targets(Y)
+        return X, Y
 
     # -- the definition prior ----------------------------------------------------------------
     def _similarity(self, enc: Encoded, centre: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -196,12 +225,13 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             self.calibrated_ = True
             z = (sim - self.ref_mu_) / self.ref_sd_
             fit = self._lexical_reference(enc)
-            if fit is not None:
+            if fit is not None and enc.texts is not None:  # (no texts: no fit)
                 self.lex_key_, self.lex_mu_, self.lex_sd_ = fit.key, fit.mu, fit.sd
                 self._lex_fit = fit  # the model keeps its own
                 if enc.lexical_key != self.lex_key_:  # keep them for every later batch of it
                     enc.lexical, enc.lexical_key = fit.similarity(enc.texts), self.lex_key_
                 zl = self._lexical_z(enc)
+                assert zl is not None  # the fit just made gives them
                 zsum = z + self._lex.weight * zl
                 self.comb_mu_, self.comb_sd_ = zsum.mean(0), zsum.std(0) + 1e-6
                 z = (zsum - self.comb_mu_) / self.comb_sd_
@@ -245,6 +275,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         """(k, d) unit vectors of each theme's "label: definition" (embedded on first use by a
         loaded model, which does not store them)."""
         if getattr(self, "head_vec_", None) is None:
+            assert self.codebook is not None  # (without one, fit sets them)
             self.head_vec_ = _unit(embed_texts(
                 [f"{t.label}: {t.definition}" for t in self.codebook.themes],
                 embedder=self.embedder, cache=self.cache)).astype(np.float32)
@@ -278,11 +309,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 return None
             S = enc.lexical if enc.lexical_key == self.lex_key_ and enc.lexical is not None \
                 else fit.similarity(enc.texts)
-            return (S - self.lex_mu_) / self.lex_sd_  # type: ignore[no-any-return]
+            return (S - self.lex_mu_) / self.lex_sd_
         ref = self._lexical_reference(enc)
         if ref is None:
             return None
-        return (ref.similarity(enc.texts) - ref.mu) / ref.sd  # type: ignore[no-any-return]
+        return (ref.similarity(enc.texts) - ref.mu) / ref.sd
 
     def _prior(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
         """(n, k, 6) prior features (combined z-score over the consultation, centred
@@ -314,7 +345,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return (sim - mu) / sd, self._lexical_z(enc), sim, arg, raw
 
     def _prior_logit(self, F: np.ndarray) -> np.ndarray:
-        return F @ self.prior_coef_ + self.prior_intercept_ + self.offset_  # type: ignore[no-any-return]
+        return F @ self.prior_coef_ + self.prior_intercept_ + self.offset_
 
     # -- fitting ---------------------------------------------------------------------------
     def _theme_vectors(self, X: Any, Y: Any) -> ThemeVectors:
@@ -375,12 +406,12 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.share_offset_ = np.zeros(k)  # towards the consultation's estimated shares
         self.offset_ = np.zeros(k)  # per-theme logit offset from the examples' theme shares,
         #                             set by `calibrate`
-        self._examples: Encoded | None = None  # kept to re-estimate it on each consultation
-        self._examples_Y: np.ndarray | None = None  # ... and their themes, to spread them
-        self._prop_keys: dict | None = None  # calibrated answers (vector bytes: row) ...
-        self._prop_E: np.ndarray | None = None  # ... and their propagated log-odds moves
-        self._words: WordScorer | None = None  # the TF-IDF part's scorer, made on first use
-        self._lex_fit: LexicalFit | None = None
+        self._examples = None  # kept to re-estimate it on each consultation
+        self._examples_Y = None  # ... and their themes, to spread them
+        self._prop_keys = None  # calibrated answers (vector bytes: row) ...
+        self._prop_E = None  # ... and their propagated log-odds moves
+        self._words = None  # the TF-IDF part's scorer, made on first use
+        self._lex_fit = None
         self.embedder_id_ = getattr(self.embedder, "model_id", "unknown")
 
     def _binarize(self, Y: Any, n: int) -> np.ndarray:
@@ -413,15 +444,12 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         Returns:
             self
         """
+        if self.codebook is None:  # the themes come from Y: check both as scikit-learn does
+            X, Y = self._check_examples(X, Y)
         V = _vectors_of(X)
-        if V is not None and self.codebook is None:
-            if not np.isfinite(V).all():
-                raise ValueError("Input X contains NaN or infinity.")
         self._init_from_codebook(X, Y)
-        if V is not None:  # bare embeddings: later ones must have as many dimensions
-            self.n_features_in_ = V.shape[1]
-        elif hasattr(self, "n_features_in_"):
-            del self.n_features_in_
+        if V is None and self.codebook is not None and hasattr(self, "n_features_in_"):
+            del self.n_features_in_  # set by `_check_examples` only
         if X is None or (hasattr(X, "__len__") and len(X) == 0):
             return self
         enc = as_encoded(X, self.embedder, self.cache)

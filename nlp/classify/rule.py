@@ -81,7 +81,7 @@ class DecisionRule(BaseEstimator):
 
     def threshold(self, slope: float, mid: float) -> float:
         """The probability floor under a prior sigmoid(slope * (z - mid))."""
-        return float(sigmoid(slope * (self.min_z - mid)))
+        return float(sigmoid(np.asarray(slope * (self.min_z - mid))))
 
     def margin(self, slope: float) -> float:
         """The cold margin in log-odds."""
