@@ -1,4 +1,4 @@
-"""Classify stage: answers as the classifier sees them: their vectors and their sentences'.
+"""Classify stage: answers as the classifier sees them, the vectors of each and of its sentences.
 
 `encode` embeds answers and their sentence segments; `Encoded` holds the vectors (and the
 texts, for the lexical parts); `subset` takes rows of it; `Scored` is what the classifier says

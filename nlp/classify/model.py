@@ -2,8 +2,9 @@
 
 Two parts, stacked: a *definition prior* that works from the codebook alone and decides
 relative to the consultation at hand, and per-theme logistic regressions trained on
-researcher-confirmed examples, whose say grows with the number of examples. Each part lives
-in its own module and is a parameter of `ThemeClassifier` (an ablation is
+researcher-confirmed examples, whose say grows with the number of examples. The prior is
+computed by `nlp.classify.prior.DefinitionPrior` from two parts; each part lives in its own
+module and is a parameter of `ThemeClassifier` (an ablation is
 `clone(model).set_params(part=Part(...))`):
 
 - `prototypes` (`nlp.classify.prototypes.Prototypes`): each answer (whole, and its best
@@ -35,9 +36,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
-from ..embed import embed_texts
 from ..types import Codebook
-from ._maths import f1 as _f1
 from ._maths import logit as _logit
 from ._maths import logreg as _logreg
 from ._maths import sigmoid as _sigmoid
@@ -48,13 +47,13 @@ from .learning import (C_GRID, DEFAULT_C, LEXICAL_C, MIN_CALIBRATION, MIN_LEARNE
                        Learning, WordScorer, stacked)
 from .learning import fit_stack as _fit_stack
 from .lexical import LEXICAL_NGRAMS, LEXICAL_SAMPLE, LEXICAL_WEIGHT, LexicalFit, LexicalPrior
-from .lexical import theme_documents
+from .prior import OWN_STATISTICS, PRIOR_MID, PRIOR_SLOPE, DefinitionPrior
 from .propagate import WEIGHT as PROPAGATE_WEIGHT
 from .prototypes import (EXCLUDE_WEIGHT, INCLUDE_WEIGHT, SENTENCE_WEIGHT, Prototypes,
-                         ThemeVectors, raw_similarities, theme_prototypes, theme_texts)
+                         ThemeVectors, theme_prototypes, theme_texts)
 from .rule import (MARGIN_GRID, MARGIN_Z, MAX_THEMES, MIN_RULE_EXAMPLES, MIN_Z, DecisionRule,
                    best_threshold, relative_rule, stacked_threshold)
-from .shares import SHARE_WEIGHT, estimated_counts, share_offset
+from .shares import SHARE_WEIGHT
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +67,6 @@ __all__ = [
     "best_threshold", "encode", "relative_rule", "segment_answers", "select_C", "subset",
     "theme_prototypes", "theme_texts"]
 
-# The cold prior: probability = sigmoid(SLOPE * (z - MID)), a pooled logistic fit of gold
-# codes on z over the development consultations.
-PRIOR_SLOPE = 1.45
-PRIOR_MID = 1.69
-OWN_STATISTICS = 10  # answers from which a batch's own statistics are used alone
-
-
 def _vectors_of(X: Any) -> np.ndarray | None:
     """X's rows when X is bare embeddings (a 2-d float array), else None."""
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f":
@@ -82,7 +74,7 @@ def _vectors_of(X: Any) -> np.ndarray | None:
     return None
 
 
-class ThemeClassifier(ClassifierMixin, BaseEstimator):
+class ThemeClassifier(DefinitionPrior, ClassifierMixin, BaseEstimator):
     """Multi-label codebook classifier (scikit-learn estimator).
 
     From the codebook alone it scores by the definition prior (module docstring) and decides
@@ -134,8 +126,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     _prop_E: np.ndarray | None
     _words: WordScorer | None
     _lex_fit: LexicalFit | None
-    comb_mu_: Any
-    comb_sd_: Any
 
     def __init__(self, codebook: Codebook | None = None, embedder: Any = None, *,
                  cache: Any = None, C: float = DEFAULT_C, prior_strength: float = 30.0,
@@ -163,16 +153,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    # -- the parts (their defaults when not given) ----------------------------------------------
-    @property
-    def _protos(self) -> Prototypes:
-        return self.prototypes if self.prototypes is not None else Prototypes()
-
-    @property
-    def _lex(self) -> LexicalPrior:
-        return self.lexical if self.lexical is not None else LexicalPrior(
-            min_answers=OWN_STATISTICS)
-
+    # -- its parts (their defaults when not given; the prior's: `DefinitionPrior`) -------------
     @property
     def _learn(self) -> Learning:
         return self.learning if self.learning is not None else Learning()
@@ -197,22 +178,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         X, Y = validate_data(self, X, Y, multi_output=True, dtype=FLOAT_DTYPES)
         check_classification_targets(Y)
         return X, Y
-
-    # -- the definition prior ----------------------------------------------------------------
-    def _similarity(self, enc: Encoded, centre: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(n, k) blended similarity of answers to themes after centring, and (n, k) the
-        segment row that carries each theme best."""
-        return self._protos.similarity(self.theme_vec_, self.excl_vec_, self.excl_theme_, enc,
-                                       centre)
-
-    def _set_reference(self, enc: Encoded) -> np.ndarray:
-        """Take the prior's statistics from `enc`; returns its similarities."""
-        self.ref_center_ = enc.whole.mean(0).astype(np.float32)
-        sim, _ = self._similarity(enc, self.ref_center_)
-        self.ref_mu_ = sim.mean(0)
-        self.ref_sd_ = sim.std(0) + 1e-6
-        self.ref_n_ = int(len(enc))
-        return sim
 
     def calibrate(self, X: Any) -> "ThemeClassifier":
         """Take the prior's statistics from a whole consultation (say, every answer of a
@@ -263,89 +228,6 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         F, _ = self._prior(examples)
         expected = F @ self.prior_coef_ + self.prior_intercept_ + self.share_offset_
         return self._learn.prevalence_offset(expected, self.n_pos_, self.n_examples_)
-
-    # -- theme shares from the consultation (nlp.classify.shares) ------------------------------
-    def _cold_prior(self) -> bool:
-        """True while the prior is the codebook's own (not refitted on examples): the refitted
-        prior weighs uncentred similarities, which already carry the themes' shares."""
-        return bool(np.array_equal(np.asarray(self.prior_coef_, float),
-                                   [PRIOR_SLOPE, 0.0, 0.0, 0.0, 0.0, 0.0]))
-
-    def _heads(self) -> np.ndarray:
-        """(k, d) unit vectors of each theme's "label: definition" (embedded on first use by a
-        loaded model, which does not store them)."""
-        if getattr(self, "head_vec_", None) is None:
-            assert self.codebook is not None  # (without one, fit sets them)
-            self.head_vec_ = _unit(embed_texts(
-                [f"{t.label}: {t.definition}" for t in self.codebook.themes],
-                embedder=self.embedder, cache=self.cache)).astype(np.float32)
-        return self.head_vec_
-
-    def _share_offset(self, enc: Encoded, z: np.ndarray) -> np.ndarray:
-        """(k,) prior log-odds offsets towards the theme shares estimated from `enc` (a whole
-        consultation, or a batch of OWN_STATISTICS answers or more; `z` its (n, k) combined
-        z-scores, the cold prior's only feature); 0 otherwise."""
-        k = len(self.theme_ids_)
-        if not self.share_weight or len(enc) < OWN_STATISTICS or not self._cold_prior():
-            return np.zeros(k)
-        expected = _sigmoid(self.prior_coef_[0] * z + self.prior_intercept_).sum(0)
-        return share_offset(estimated_counts(enc.whole, self._heads()), expected,
-                            self.share_weight)
-
-    # -- the lexical prior (nlp.classify.lexical) -----------------------------------------------
-    def _lexical_reference(self, enc: Encoded) -> LexicalFit | None:
-        if self.codebook is None:
-            return None
-        return self._lex.reference(theme_documents(self.codebook), enc)
-
-    def _lexical_z(self, enc: Encoded) -> np.ndarray | None:
-        """(n, k) z-scores of the answers' lexical similarity to each theme over the
-        consultation (the calibrated one, else this batch when it is big enough)."""
-        if not self._lex.weight or enc.texts is None or not len(enc):
-            return None
-        if self.calibrated_:
-            fit = getattr(self, "_lex_fit", None)
-            if not self.lex_key_ or fit is None:
-                return None
-            S = enc.lexical if enc.lexical_key == self.lex_key_ and enc.lexical is not None \
-                else fit.similarity(enc.texts)
-            return (S - self.lex_mu_) / self.lex_sd_
-        ref = self._lexical_reference(enc)
-        if ref is None:
-            return None
-        return (ref.similarity(enc.texts) - ref.mu) / ref.sd
-
-    def _prior(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        """(n, k, 6) prior features (combined z-score over the consultation, centred
-        similarity, three uncentred similarities, lexical z-score) and (n, k) evidence
-        segment rows."""
-        z, zl, sim, arg, raw = self._z_parts(enc)
-        if zl is None:
-            zc, zl = z, np.zeros_like(z)
-        else:
-            zsum = z + self._lex.weight * zl
-            if self.calibrated_ and self.comb_sd_ is not None:
-                zc = (zsum - self.comb_mu_) / self.comb_sd_
-            else:
-                zc = (zsum - zsum.mean(0)) / (zsum.std(0) + 1e-6)
-        return np.stack([zc, sim, *raw, zl], axis=2), arg
-
-    def _z_parts(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray | None, np.ndarray,
-                                              np.ndarray, tuple[np.ndarray, ...]]:
-        """The embedding z-scores, the lexical ones (None when unavailable), the centred
-        similarity, the evidence rows and the uncentred similarities."""
-        n = len(enc)
-        w = 0.0 if self.calibrated_ else min(1.0, n / OWN_STATISTICS)
-        centre = self.ref_center_ if w == 0 else \
-            w * enc.whole.mean(0) + (1 - w) * self.ref_center_
-        sim, arg = self._similarity(enc, centre)
-        mu, sd = self._protos.statistics(sim, weight=w, n=n, ref_mu=self.ref_mu_,
-                                         ref_sd=self.ref_sd_)
-        raw = raw_similarities(self.theme_vec_, enc)
-        return (sim - mu) / sd, self._lexical_z(enc), sim, arg, raw
-
-    def _prior_logit(self, F: np.ndarray) -> np.ndarray:
-        return F @ self.prior_coef_ + self.prior_intercept_ + self.offset_
 
     # -- fitting ---------------------------------------------------------------------------
     def _theme_vectors(self, X: Any, Y: Any) -> ThemeVectors:

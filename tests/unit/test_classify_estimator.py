@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from nlp.classify import _maths, encoded, learning, lexical, model, prototypes, rule
+from nlp.classify import _maths, encoded, learning, lexical, model, prior, prototypes, rule
 from nlp.classify.model import (DecisionRule, Learning, LexicalPrior, Prototypes,
                                 ThemeClassifier)
 from nlp.codebook import loads_codebook
@@ -136,7 +136,7 @@ def test_codebook_free_configuration_learns_themes_from_vectors():
 def test_no_module_level_state_changes_behaviour():
     """The classifier's modules hold constants only: no dict, list or set a run fills (a
     cache or a switch belongs to an instance, or to the answers' `Encoded`)."""
-    for mod in (model, prototypes, lexical, learning, rule, encoded, _maths):
+    for mod in (model, prior, prototypes, lexical, learning, rule, encoded, _maths):
         mutable = [name for name, value in vars(mod).items()
                    if not name.startswith("__") and not isinstance(value, types.ModuleType)
                    and isinstance(value, (dict, list, set, bytearray))]
