@@ -67,6 +67,7 @@ __all__ = [
     "best_threshold", "encode", "relative_rule", "segment_answers", "select_C", "subset",
     "theme_prototypes", "theme_texts"]
 
+
 def _vectors_of(X: Any) -> np.ndarray | None:
     """X's rows when X is bare embeddings (a 2-d float array), else None."""
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f":
