@@ -84,19 +84,19 @@ def timed(cmd: list[str], env: dict) -> dict:
 
 def accuracy() -> dict:
     """Held-out micro-F1 on the bundled corpus: the default path against the reference."""
-    import nlp.classify.model as C
-    from eval_classify import f1, full, load_sets
+    from eval_classify import base_model, f1, full, load_sets
     from nlp.classify import encode
+    from nlp.classify.encoded import WHOLE
     from nlp.corpora import DEFAULT_CORPUS
     from nlp.embed import EmbeddingCache, cache_root, get_embedder
 
     s = load_sets(Path("/nonexistent"))[DEFAULT_CORPUS]
     cache = EmbeddingCache(cache_root())
     out = {}
-    for name, spec, whole in (("reference", "st", "embed"), ("default", None, C.WHOLE)):
+    for name, spec, whole in (("reference", "st", "embed"), ("default", None, WHOLE)):
         emb = get_embedder(spec)
         enc = encode(s["texts"], emb, cache=cache, whole=whole)
-        o = full(s, enc, emb, cache)
+        o = full(s, enc, base_model(s, emb, cache))
         out[name] = {"embedder": emb.model_id, "whole": whole,
                      "micro_f1": round(f1(o["gold"], o["model"], "micro"), 4),
                      "answers_tested": int(len(o["gold"]))}

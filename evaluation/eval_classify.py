@@ -43,9 +43,11 @@ sys.path.insert(0, str(ROOT.parent))
 
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 
-import nlp.classify.model as C  # noqa: E402
 from nlp.classify import Encoded, ThemeClassifier, encode, subset  # noqa: E402
+from nlp.classify.encoded import WHOLE  # noqa: E402
+from nlp.classify.model import DecisionRule, Learning, LexicalPrior, Prototypes  # noqa: E402
 from nlp.codebook import load_codebook  # noqa: E402
 from nlp.corpora import DEFAULT_CORPUS, codebook_path, load  # noqa: E402
 from nlp.embed import EmbeddingCache, cache_root, embed_texts, get_embedder  # noqa: E402
@@ -53,15 +55,19 @@ from nlp.embed import EmbeddingCache, cache_root, embed_texts, get_embedder  # n
 CORPUS = DEFAULT_CORPUS
 SIZES = (5, 10, 20, 30, 40, 80)
 SEEDS = 5
-ABLATIONS = {  # name: (module constant, value) switched off one at a time
-    "no centring": ("CENTRE", False), "no per-theme z-scores": ("ZSCORE", False),
-    "whole answer only": ("SENTENCE_WEIGHT", 0.0), "best sentence only": ("SENTENCE_WEIGHT", 1.0),
-    "no include examples": ("INCLUDE_WEIGHT", 0.0), "no exclude examples": ("EXCLUDE_WEIGHT", 0.0),
-    "no relative rule": ("MARGIN_Z", 1e9), "no question": ("question", None),
-    "no lexical prior": ("LEXICAL_WEIGHT", 0.0),
-}
-PARAM_ABLATIONS = {  # name: estimator parameters (clone(model).set_params(...))
+# Each part of the cold start switched off, one at a time: parameters of a clone of the model
+# (`clone(model).set_params(...)`); "no question" drops the codebook's question.
+ABLATIONS = {
     "equal theme shares": {"share_weight": 0.0},
+    "no centring": {"prototypes": Prototypes(centre=False)},
+    "no per-theme z-scores": {"prototypes": Prototypes(zscore=False)},
+    "whole answer only": {"prototypes": Prototypes(sentence_weight=0.0)},
+    "best sentence only": {"prototypes": Prototypes(sentence_weight=1.0)},
+    "no include examples": {"prototypes": Prototypes(include_weight=0.0)},
+    "no exclude examples": {"prototypes": Prototypes(exclude_weight=0.0)},
+    "no relative rule": {"rule": DecisionRule(margin_z=1e9)},
+    "no question": {"codebook": "without question"},
+    "no lexical prior": {"lexical": LexicalPrior(weight=0.0)},
 }
 
 
@@ -124,44 +130,46 @@ def paired(Y, P, Q, metric, n=1000, seed=0):
 
 
 # --- runs -------------------------------------------------------------------------------------
-def cold(s, enc, embedder, cache, cb=None, **params):
-    """Codebook alone; the test side of each group is the consultation."""
+def base_model(s, embedder, cache) -> ThemeClassifier:
+    """The model as `nlp code` makes it, for a set's codebook; every variant is a clone."""
+    return ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache)
+
+
+def cold(s, enc, model):
+    """Codebook alone (a clone of `model`); the test side of each group is the consultation."""
     Ys, Ps, Fs = [], [], []
     for g in np.unique(s["group"]):
         te = np.flatnonzero((s["group"] == g) & s["test"])
         if not len(te):
             continue
-        m = ThemeClassifier(codebook=cb or s["cb"], embedder=embedder, cache=cache,
-                            **params).fit()
+        m = clone(model).fit()
         Ps.append(m.predict(subset(enc, te)))
-        Fs.append(cosine_floor(subset(enc, te), s["cb"], embedder, cache))
+        Fs.append(cosine_floor(subset(enc, te), s["cb"], model.embedder, model.cache))
         Ys.append(s["Y"][te])
     return np.vstack(Ys), np.vstack(Ps), np.vstack(Fs)
 
 
-def _score_split(s, enc, embedder, cache, train, test, consultation, out) -> None:
-    """Fit on `train`, code `test` (the prior's statistics from `consultation`), and append
-    the model's, the cold start's and both floors' decisions and the gold to `out`."""
+def _score_split(s, enc, model, train, test, consultation, out) -> None:
+    """Fit clones of `model` on `train`, code `test` (the prior's statistics from
+    `consultation`), and append the model's, its variants', the cold start's and both floors'
+    decisions and the gold to `out`."""
     Y = s["Y"]
-    m = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit(
-        subset(enc, train), Y[train]).calibrate(subset(enc, consultation))
-    c0 = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit() \
-        .calibrate(subset(enc, consultation))
-    C.PREVALENCE = False  # ablation: the same model without the theme-share correction
-    try:
-        m0 = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache).fit(
-            subset(enc, train), Y[train]).calibrate(subset(enc, consultation))
-    finally:
-        C.PREVALENCE = True
-    out["no_shares"].append(m0.predict(subset(enc, test)))
+    ex, cons, tested = subset(enc, train), subset(enc, consultation), subset(enc, test)
+
+    def fitted(m, examples=True):
+        return (m.fit(ex, Y[train]) if examples else m.fit()).calibrate(cons)
+
+    m = fitted(clone(model))
+    c0 = fitted(clone(model), examples=False)
+    # the same model without the theme-share correction
+    m0 = fitted(clone(model).set_params(learning=Learning(prevalence=False)))
+    out["no_shares"].append(m0.predict(tested))
     # the same model without the examples' residuals spread over the consultation
-    mp = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache,
-                         propagate_weight=0.0).fit(subset(enc, train), Y[train]).calibrate(
-        subset(enc, consultation))
-    out["no_propagation"].append(mp.predict(subset(enc, test)))
-    out["model"].append(m.predict(subset(enc, test)))
-    out["cold"].append(c0.predict(subset(enc, test)))
-    out["cosine"].append(cosine_floor(subset(enc, test), s["cb"], embedder, cache))
+    mp = fitted(clone(model).set_params(propagate_weight=0.0))
+    out["no_propagation"].append(mp.predict(tested))
+    out["model"].append(m.predict(tested))
+    out["cold"].append(c0.predict(tested))
+    out["cosine"].append(cosine_floor(tested, s["cb"], model.embedder, model.cache))
     out["logreg"].append(logreg_floor(enc.whole[train], Y[train], enc.whole[test]))
     out["gold"].append(Y[test])
 
@@ -175,7 +183,7 @@ def _splits(s):
             yield te, (np.arange(len(s["Y"])) if one else np.flatnonzero(s["group"] != g)), one
 
 
-def with_examples(s, enc, embedder, cache, n):
+def with_examples(s, enc, model, n):
     """n confirmed examples drawn at random (from the training reports for the bundled
     corpus), tested on the rest; pooled over SEEDS draws."""
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
@@ -185,41 +193,32 @@ def with_examples(s, enc, embedder, cache, n):
         for te, pool, one in _splits(s):
             ex = np.sort(rng.choice(pool, n, replace=False))
             te = np.setdiff1d(te, ex)
-            _score_split(s, enc, embedder, cache, ex, te, np.union1d(ex, te) if one else te,
-                         out)
+            _score_split(s, enc, model, ex, te, np.union1d(ex, te) if one else te, out)
     return {k: np.vstack(v) for k, v in out.items()}
 
 
-def full(s, enc, embedder, cache):
+def full(s, enc, model):
     """Leave-one-report-out with every unit of the training reports (the prior's statistics
     from the held-out report, as when a new report is coded)."""
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
            "no_propagation": []}
     for te, tr, _ in _splits(s):
-        _score_split(s, enc, embedder, cache, tr, te, te, out)
+        _score_split(s, enc, model, tr, te, te, out)
     return {k: np.vstack(v) for k, v in out.items()}
 
 
-def ablation(s, enc, embedder, cache):
-    base = f1(*cold(s, enc, embedder, cache)[:2], s["metric"])
-    rows = {"full cold start": round(base, 4)}
-    for name, params in PARAM_ABLATIONS.items():
-        rows[name] = round(f1(*cold(s, enc, embedder, cache, **params)[:2], s["metric"]), 4)
-    for name, (const, value) in ABLATIONS.items():
-        if const == "question":
-            cb = dataclasses.replace(s["cb"], question=None)
-            rows[name] = round(f1(*cold(s, enc, embedder, cache, cb=cb)[:2], s["metric"]), 4)
-            continue
-        old = getattr(C, const)
-        setattr(C, const, value)
-        try:
-            rows[name] = round(f1(*cold(s, enc, embedder, cache)[:2], s["metric"]), 4)
-        finally:
-            setattr(C, const, old)
+def ablation(s, enc, model):
+    """The cold start with each part switched off (ABLATIONS), beside the whole of it."""
+    rows = {"full cold start": round(f1(*cold(s, enc, model)[:2], s["metric"]), 4)}
+    for name, params in ABLATIONS.items():
+        if params.get("codebook") == "without question":
+            params = {"codebook": dataclasses.replace(s["cb"], question=None)}
+        variant = clone(model).set_params(**params)
+        rows[name] = round(f1(*cold(s, enc, variant)[:2], s["metric"]), 4)
     return rows
 
 
-def relabel_time(enc, Y, cb, embedder, cache, texts, n_corpus=100_000, segs=2, repeats=5):
+def relabel_time(enc, Y, model, texts, n_corpus=100_000, segs=2, repeats=5):
     """Seconds to refit on every example, recalibrate on n_corpus cached answers and re-score
     them (median of `repeats`), and the bare similarity products of those vectors as the
     baseline. The answers are the corpus's texts made unique; their lexical similarities are
@@ -235,12 +234,12 @@ def relabel_time(enc, Y, cb, embedder, cache, texts, n_corpus=100_000, segs=2, r
                   seg_owner=np.repeat(np.arange(n_corpus), segs),
                   texts=[f"{texts[i % len(texts)]} ({i})" for i in range(n_corpus)])
     t = time.perf_counter()
-    ThemeClassifier(codebook=cb, embedder=embedder, cache=cache).fit(enc, Y).calibrate(big)
+    clone(model).fit(enc, Y).calibrate(big)
     first = time.perf_counter() - t
     tot, base = [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        m = ThemeClassifier(codebook=cb, embedder=embedder, cache=cache).fit(enc, Y)
+        m = clone(model).fit(enc, Y)
         m.calibrate(big)
         m.decide(m.predict_proba(big))
         tot.append(time.perf_counter() - t)
@@ -264,14 +263,13 @@ def main() -> None:
                     help="numbers of confirmed examples, comma-separated")
     ap.add_argument("--only", default="", help="comma-separated set names (default: all)")
     ap.add_argument("--whole", choices=("context", "embed", "mean"), default=None,
-                    help="how answers and sentences are embedded (nlp.classify.model.WHOLE): "
+                    help="how answers and sentences are embedded (nlp.classify.encoded.WHOLE): "
                          "context (default: each answer run once, its sentences pooled from "
                          "that run), embed (the reference: answer and sentences apart) or mean "
                          "(sentences apart, the answer their mean)")
     ap.add_argument("--out", default=str(ROOT / "results" / "classify.json"))
     args = ap.parse_args()
-    if args.whole:
-        C.WHOLE = args.whole
+    whole = args.whole or WHOLE
     embedder = get_embedder(args.embedder)
     cache = EmbeddingCache(cache_root())
     sets = load_sets(Path(args.devsets))
@@ -280,20 +278,21 @@ def main() -> None:
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     if len(sets) == 1:
         print(f"no development consultations under {args.devsets}: bundled corpus only")
-    res = {"embedder": embedder.model_id, "whole": C.WHOLE, "seeds": SEEDS, "sizes": sizes,
+    res = {"embedder": embedder.model_id, "whole": whole, "seeds": SEEDS, "sizes": sizes,
            "sets": {}}
     for name, s in sets.items():
-        enc = encode(s["texts"], embedder, cache=cache, progress=True)
+        enc = encode(s["texts"], embedder, cache=cache, progress=True, whole=whole)
+        model = base_model(s, embedder, cache)
         m = s["metric"]
         r = {"metric": f"{m}-F1", "answers": len(s["texts"]), "regimes": {}}
-        G, P, F = cold(s, enc, embedder, cache)
+        G, P, F = cold(s, enc, model)
         r["regimes"]["cold"] = {"model": round(f1(G, P, m), 4), "cosine": round(f1(G, F, m), 4),
                                 "micro_f1": round(f1(G, P, "micro"), 4),
                                 "lead_vs_cosine": paired(G, P, F, m),
                                 "per_theme_f1": dict(zip(s["cb"].theme_ids, np.round(f1_score(
                                     G, P, average=None, zero_division=0), 3).tolist()))}
         for n in sizes:
-            o = with_examples(s, enc, embedder, cache, n)
+            o = with_examples(s, enc, model, n)
             r["regimes"][str(n)] = {
                 k: round(f1(o["gold"], o[k], m), 4)
                 for k in ("model", "cold", "cosine", "logreg", "no_shares",
@@ -303,7 +302,7 @@ def main() -> None:
                 for b in ("cold", "cosine", "logreg", "no_shares",
                           "no_propagation")})
         if len(np.unique(s["group"])) > 1:
-            o = full(s, enc, embedder, cache)
+            o = full(s, enc, model)
             r["regimes"]["full"] = {k: round(f1(o["gold"], o[k], m), 4)
                                     for k in ("model", "cold", "cosine", "logreg", "no_shares",
                           "no_propagation")}
@@ -312,9 +311,9 @@ def main() -> None:
                           "no_propagation")})
             r["regimes"]["full"]["per_theme_f1"] = dict(zip(s["cb"].theme_ids, np.round(
                 f1_score(o["gold"], o["model"], average=None, zero_division=0), 3).tolist()))
-            r["relabel"] = relabel_time(enc, s["Y"], s["cb"], embedder, cache, s["texts"])
+            r["relabel"] = relabel_time(enc, s["Y"], model, s["texts"])
         if not args.quick:
-            r["ablation_cold"] = ablation(s, enc, embedder, cache)
+            r["ablation_cold"] = ablation(s, enc, model)
         res["sets"][name] = r
         print_set(name, r)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

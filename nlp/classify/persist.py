@@ -206,7 +206,7 @@ def load_model(directory: str | Path | None = None, *, codebook: Codebook | None
             len(vocab) != clf.lex_coef_.shape[1] or len(vocab) != len(clf.lex_idf_):
         raise errors.model_part_mismatch(d / "lexical.json", "weights.npz")
     clf.lex_vocabulary_ = vocab
-    clf._lex_vec = clf._lex_digest = None
+    clf._words = clf._lex_fit = None
     clf.ref_n_ = int(config.get("reference_answers", 0))
     clf.calibrated_ = False
     clf.lex_key_, clf.comb_mu_, clf.comb_sd_ = "", None, None
