@@ -38,8 +38,8 @@ def anonymise_settings(project: Project | Store) -> dict[str, Any]:
 
 class StoredSpans:
     """The project's stored anonymisation as the anonymiser's `SpanStore`: read once per
-    fingerprint, written through nlp.store.anonymised (texts that are no answer's, such as
-    memos and metadata, are kept for this anonymiser's life only)."""
+    fingerprint, written through nlp.store.anonymised (answers by response id; other texts,
+    such as memos and metadata values, by their hash)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

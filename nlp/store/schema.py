@@ -211,3 +211,14 @@ anonymised = sa.Table(
     sa.Column("computed_at", TS, nullable=False),
     sa.Index("ix_anonymised_fingerprint", "fingerprint", "text_hash"),
 )
+
+# Migration 0006: the same for texts that are no answer's but go through the anonymiser in
+# every export (free-text metadata values, respondent ids, memos, pieces of answers cut at
+# coded spans), keyed by the text's hash.
+anonymised_texts = sa.Table(
+    "anonymised_texts", metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("text_hash", sa.String(64), primary_key=True),
+    sa.Column("spans", sa.JSON, nullable=False),
+    sa.Column("computed_at", TS, nullable=False),
+)

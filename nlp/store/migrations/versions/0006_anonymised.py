@@ -1,6 +1,7 @@
 """Stored anonymisation: each answer's anonymised text and spans (with their placeholders),
 computed once per anonymisation fingerprint and reused by every export and report
-(`anonymised`, issue 28).
+(`anonymised`), and of other texts every export anonymises (`anonymised_texts`),
+keyed by their hash (issue 28).
 
 Revision ID: 0006
 Revises: 0005
@@ -30,8 +31,16 @@ def upgrade() -> None:
         sa.Column("computed_at", TS, nullable=False),
     )
     op.create_index("ix_anonymised_fingerprint", "anonymised", ["fingerprint", "text_hash"])
+    op.create_table(
+        "anonymised_texts",
+        sa.Column("fingerprint", sa.String(64), primary_key=True),
+        sa.Column("text_hash", sa.String(64), primary_key=True),
+        sa.Column("spans", sa.JSON, nullable=False),
+        sa.Column("computed_at", TS, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("anonymised_texts")
     op.drop_index("ix_anonymised_fingerprint", "anonymised")
     op.drop_table("anonymised")
