@@ -20,6 +20,7 @@ from ..store import Store
 from ..store.anonymised import save_anonymised, stored_anonymised
 from ..store.core import PLACEHOLDER_NUMBERING_KEY as NUMBERING_KEY
 from ..text.anon_shared import SECTION, SharedAnonymiser, anonymise_options
+from ..types import text_hash
 
 __all__ = ["NUMBERING_KEY", "StoredSpans", "anonymise_settings", "project_anonymiser"]
 
@@ -54,8 +55,6 @@ class StoredSpans:
 
     def keep_spans(self, fingerprint: str,
                    found: Sequence[tuple[str, str, list[list[Any]]]]) -> None:
-        from ..types import text_hash
-
         known = self._known.setdefault(fingerprint, {})
         known.update((text_hash(text), spans) for text, _, spans in found)
         save_anonymised(self.store, fingerprint, found)

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
+from ..types import text_hash
 from .changes import now
 from .core import Store
 from .schema import anonymised, anonymised_texts, responses
@@ -68,8 +69,6 @@ def save_anonymised(store: Store, fingerprint: str,
     every answer whose text is one of those given, and for each other text by its hash. One
     transaction per BATCH_ROWS rows; the first also drops the rows of any other fingerprint.
     Returns how many answers were stored."""
-    from ..types import text_hash
-
     by_hash = {text_hash(text): (anon, spans) for text, anon, spans in found}
     hashes = list(by_hash)
     ids: list[tuple[str, str]] = []  # (response id, text hash)

@@ -30,6 +30,7 @@ This module does not load spaCy: `nlp.text.anonymise` is imported when texts are
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
@@ -152,12 +153,14 @@ class SharedAnonymiser:
         return self._store.placeholder_numbering() if self._store is not None else {}
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
-        from .anonymise import anonymise_texts
+        # The recogniser as imported now (a stand-in without the span API, such as a test's,
+        # is called whole, never with stored results).
+        engine = importlib.import_module(".anonymise", __package__)
 
         numbering = self._pending if self._pending is not None else self._numbering()
         before = {label: dict(table) for label, table in numbering.items()}
-        if self._spans is None:
-            out = anonymise_texts(list(texts), numbering=numbering, **self.options)
+        if self._spans is None or not hasattr(engine, "settings_fingerprint"):
+            out = engine.anonymise_texts(list(texts), numbering=numbering, **self.options)
         else:
             out = self._with_stored(list(texts), numbering, self._spans)
         if self.defer:

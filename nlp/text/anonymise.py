@@ -9,9 +9,10 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any, Mapping, Sequence
 
+import spacy
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import PhraseMatcher
 
@@ -836,8 +837,6 @@ def process_count() -> int:
 def _pipeline_version(name: str | None) -> str:
     """The spaCy pipeline package the recogniser would load and its version, read from the
     installed packages (the model itself is not loaded)."""
-    from importlib import metadata
-
     for candidate in dict.fromkeys([name or os.environ.get(ENV_MODEL) or None, *DEFAULT_MODELS]):
         if candidate is None:
             continue
@@ -864,8 +863,6 @@ def settings_fingerprint(**options: Any) -> str:
     this module's and anon_rules' source, their data files), the spaCy version and the
     pipeline package's version. Stored results are valid for one fingerprint only.
     """
-    import spacy
-
     options = {k: v for k, v in options.items() if k not in ("batch_size", "numbering")}
     config = Anonymiser(**options).to_config()
     config["allow_terms"] = sorted(config["allow_terms"])
