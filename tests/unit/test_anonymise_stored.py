@@ -257,3 +257,12 @@ def test_answers_are_stored_by_id_and_other_texts_by_hash(pair):
     before = dict(PIPE_STATS)
     assert project_anonymiser(a)([other, ROWS[0][1]])[0] == first[0]
     assert PIPE_STATS == before
+
+
+@pytest.mark.parametrize("raw,expected", [(None, 1), ("", 1), ("2", 2), ("0", 1), ("many", 1)])
+def test_spacy_processes_come_from_the_environment(monkeypatch, raw, expected):
+    if raw is None:
+        monkeypatch.delenv(anonymise.ENV_PROCESSES, raising=False)
+    else:
+        monkeypatch.setenv(anonymise.ENV_PROCESSES, raw)
+    assert anonymise.process_count() == expected
