@@ -128,9 +128,9 @@ class SharedAnonymiser:
         options: keyword arguments of `anonymise_texts` (see `anonymise_options`).
         numbering: where the numbering is kept (None: numbered afresh, kept nowhere).
         strict: overrides the options' `strict` when not None.
-        defer: keep new placeholder numbers in memory until `save()` (an export calls it once
-            its file is written, so a failed export leaves the project unchanged); by default
-            each call saves them.
+        defer: keep new placeholder numbers (and found spans) in memory until `save()` (an
+            export calls it once its file is written, so a failed export leaves the project
+            unchanged); by default each call saves them.
         spans: where found spans are kept between runs (None: every text goes through spaCy
             at every call).
     """
@@ -141,6 +141,7 @@ class SharedAnonymiser:
         self._store = numbering
         self._spans = spans
         self._fingerprint: str | None = None
+        self._pending_spans: dict[str, tuple[str, str, list[list[Any]]]] = {}  # by text hash
         self.options = dict(options or {})
         self.defer = defer
         self._pending: dict[str, dict[str, int]] | None = None
@@ -186,7 +187,8 @@ class SharedAnonymiser:
 
         fingerprint = self.fingerprint
         hashes = [text_hash(t) for t in texts]
-        known = store.stored_spans(fingerprint, list(dict.fromkeys(hashes)))
+        known = dict(store.stored_spans(fingerprint, list(dict.fromkeys(hashes))))
+        known.update((h, self._pending_spans[h][2]) for h in hashes if h in self._pending_spans)
         missing = list(dict.fromkeys(t for t, h in zip(texts, hashes) if h not in known))
         found: dict[str, Any] = {}
         if missing:
@@ -203,16 +205,27 @@ class SharedAnonymiser:
             out.append(put_placeholders(text, spans, marks))
             if text in found and h not in fresh:
                 fresh[h] = (text, out[-1], spans_to_json(spans, marks))
-        if fresh:
-            try:
-                store.keep_spans(fingerprint, list(fresh.values()))
-            except Exception as exc:  # a read-only database: this output is still right
-                log.warning("could not store the anonymised answers (%s); the next export "
-                            "will anonymise them again", exc)
+        if self.defer:  # kept with the numbering, once the output is written
+            self._pending_spans.update(fresh)
+        elif fresh:
+            self._keep_spans(list(fresh.values()))
         return out
 
+    def _keep_spans(self, found: list[tuple[str, str, list[list[Any]]]]) -> None:
+        if self._spans is None or not found:
+            return
+        try:
+            self._spans.keep_spans(self.fingerprint, found)
+        except Exception as exc:  # a read-only database: this output is still right
+            log.warning("could not store the anonymised answers (%s); the next export "
+                        "will anonymise them again", exc)
+
     def save(self) -> None:
-        """Store the numbering a deferred anonymiser has met (nothing when it met no new name)."""
+        """Store the numbering a deferred anonymiser has met (nothing when it met no new name)
+        and the spans it found (with a `SpanStore`)."""
+        if self._pending_spans:
+            found, self._pending_spans = list(self._pending_spans.values()), {}
+            self._keep_spans(found)
         if self._pending is not None:
             self._save(self._pending)
             self._pending = None

@@ -627,7 +627,8 @@ class Anonymiser:
         return replace_spans(text, self.find(text), numbering=numbering)
 
     def anonymise_many(self, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                       n_process: int | None = None, numbering: Numbering | None = None) -> list[str]:
+                       n_process: int | None = None,
+                       numbering: Numbering | None = None) -> list[str]:
         """Anonymise many texts through `nlp.pipe` (batched; ~300-450 short texts/s on 2 cores).
 
         Args:
@@ -850,7 +851,7 @@ def _pipeline_version(name: str | None) -> str:
 @functools.lru_cache(maxsize=1)
 def _rules_digest() -> str:
     h = hashlib.sha256(f"rules {RULES_VERSION}\n".encode())
-    for module in ("anonymise.py", "anon_rules.py"):
+    for module in ("anonymise.py", "anon_rules.py", "process.py"):
         h.update(resources.files("nlp.text").joinpath(module).read_bytes())
     for name in _RULE_DATA:
         h.update(resources.files("nlp").joinpath("data", name).read_bytes())
@@ -860,12 +861,11 @@ def _rules_digest() -> str:
 def settings_fingerprint(**options: Any) -> str:
     """A fingerprint of what decides the spans an Anonymiser built from `options` finds: its
     settings (keep list, strict mode, extra terms, labels, pipeline), the rules (RULES_VERSION,
-    this module's and anon_rules' source, their data files), the spaCy version and the
-    pipeline package's version. Stored results are valid for one fingerprint only.
+    the source of this module, anon_rules and process, their data files), the spaCy version
+    and the pipeline package's version. Stored results are valid for one fingerprint only.
     """
     options = {k: v for k, v in options.items() if k not in ("batch_size", "numbering")}
     config = Anonymiser(**options).to_config()
-    config["allow_terms"] = sorted(config["allow_terms"])
     blob = json.dumps({"config": config, "rules": _rules_digest(), "spacy": spacy.__version__,
                        "pipeline": _pipeline_version(config["pipeline_name"])},
                       sort_keys=True, ensure_ascii=False)

@@ -266,3 +266,16 @@ def test_spacy_processes_come_from_the_environment(monkeypatch, raw, expected):
     else:
         monkeypatch.setenv(anonymise.ENV_PROCESSES, raw)
     assert anonymise.process_count() == expected
+
+
+def test_a_deferred_anonymiser_stores_its_spans_only_when_saved(pair):
+    """As with the numbering: an export stores what it found once its file is written, so a
+    failed export leaves the project unchanged; within the export, nothing is run twice."""
+    a, _ = pair
+    anon = project_anonymiser(a, defer=True)
+    first = anon([r[1] for r in ROWS])
+    before = dict(PIPE_STATS)
+    assert anon([ROWS[0][1]]) == first[:1] and PIPE_STATS == before
+    assert count_anonymised(a.store) == 0
+    anon.save()
+    assert count_anonymised(a.store) == len(ROWS)
