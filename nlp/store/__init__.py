@@ -22,6 +22,8 @@ must land whole.
 - `review_themes`: theme counts and crosstabs; codebook edits that carry codings along
   (save a version, rename, merge, split).
 - `memos`: researchers' notes (`add_memo`, `add_memos_in`, `list_memos`, ...).
+- `anonymised`: each answer's anonymisation (and other texts'), stored once per anonymisation
+  fingerprint (`stored_anonymised`, `save_anonymised`, `anonymised_answers`, `count_anonymised`).
 The one rule from every coder's codings to one status per answer and theme is not SQL and
 lives beside the types, in `nlp.resolve` (the exports, the report and training use it too).
 """

@@ -195,3 +195,30 @@ settings = sa.Table(
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.JSON),
 )
+
+# Migration 0006: each answer's anonymised text and the spans found in it (with the placeholder
+# each got), computed once per anonymisation fingerprint (settings, rules, spaCy pipeline:
+# nlp.text.anonymise.settings_fingerprint) and reused by every export and report; `text_hash`
+# is the answer's text it was computed on (an answer whose text changed is computed again).
+anonymised = sa.Table(
+    "anonymised", metadata,
+    sa.Column("response_id", sa.String(200), sa.ForeignKey("responses.response_id"),
+              primary_key=True),
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("text_hash", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("spans", sa.JSON, nullable=False),
+    sa.Column("computed_at", TS, nullable=False),
+    sa.Index("ix_anonymised_fingerprint", "fingerprint", "text_hash"),
+)
+
+# Migration 0006: the same for texts that are no answer's but go through the anonymiser in
+# every export (free-text metadata values, respondent ids, memos, pieces of answers cut at
+# coded spans), keyed by the text's hash.
+anonymised_texts = sa.Table(
+    "anonymised_texts", metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("text_hash", sa.String(64), primary_key=True),
+    sa.Column("spans", sa.JSON, nullable=False),
+    sa.Column("computed_at", TS, nullable=False),
+)

@@ -18,16 +18,26 @@ by a `NumberingStore` (the project's store, passed in by nlp.pipeline), so:
   (nlp.text.anonymise.KEEP_TERMS); `strict`: replace the shipped list's names too (a
   project's own `keep` still stays); `replace`: names always replaced, with their type.
 
+With a `SpanStore` (the project's stored results, passed in by nlp.pipeline), the spans found
+in a text are kept, keyed by the text and a fingerprint of the settings and rules
+(`nlp.text.anonymise.settings_fingerprint`): spaCy runs only over texts it has not seen with
+these settings. Placeholders are always given afresh from the spans, text after text in the
+order asked, with the shared numbering: so the output is exactly that of a run without stored
+results (the spans of a text do not depend on other texts; its placeholders do, on the
+numbering and on which texts came first).
+
 This module does not load spaCy: `nlp.text.anonymise` is imported when texts are anonymised.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
 from .. import errors
 from ..fsio import read_input
+from ..types import text_hash
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +105,22 @@ class NumberingStore(Protocol):
                                    ) -> dict[str, dict[str, int]]: ...
 
 
+class SpanStore(Protocol):
+    """Where the spans found in texts are kept between runs (the project's stored results)."""
+
+    def stored_spans(self, fingerprint: str, hashes: Sequence[str]
+                     ) -> Mapping[str, Sequence[Sequence[Any]]]:
+        """{text hash: span rows (`spans_to_json`)} for those of `hashes` stored under
+        `fingerprint`."""
+        ...
+
+    def keep_spans(self, fingerprint: str,
+                   found: Sequence[tuple[str, str, list[list[Any]]]]) -> None:
+        """Keep (text, anonymised text, span rows with their placeholders) of texts just run
+        through the recogniser under `fingerprint` (those it does not keep, it drops)."""
+        ...
+
+
 class SharedAnonymiser:
     """texts -> anonymised texts with given options and one shared numbering.
 
@@ -102,15 +128,20 @@ class SharedAnonymiser:
         options: keyword arguments of `anonymise_texts` (see `anonymise_options`).
         numbering: where the numbering is kept (None: numbered afresh, kept nowhere).
         strict: overrides the options' `strict` when not None.
-        defer: keep new placeholder numbers in memory until `save()` (an export calls it once
-            its file is written, so a failed export leaves the project unchanged); by default
-            each call saves them.
+        defer: keep new placeholder numbers (and found spans) in memory until `save()` (an
+            export calls it once its file is written, so a failed export leaves the project
+            unchanged); by default each call saves them.
+        spans: where found spans are kept between runs (None: every text goes through spaCy
+            at every call).
     """
 
     def __init__(self, options: Mapping[str, Any] | None = None, *,
                  numbering: NumberingStore | None = None, strict: bool | None = None,
-                 defer: bool = False) -> None:
+                 defer: bool = False, spans: SpanStore | None = None) -> None:
         self._store = numbering
+        self._spans = spans
+        self._fingerprint: str | None = None
+        self._pending_spans: dict[str, tuple[str, str, list[list[Any]]]] = {}  # by text hash
         self.options = dict(options or {})
         self.defer = defer
         self._pending: dict[str, dict[str, int]] | None = None
@@ -123,19 +154,78 @@ class SharedAnonymiser:
         return self._store.placeholder_numbering() if self._store is not None else {}
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
-        from .anonymise import anonymise_texts
+        # The recogniser as imported now (a stand-in without the span API, such as a test's,
+        # is called whole, never with stored results).
+        engine = importlib.import_module(".anonymise", __package__)
 
         numbering = self._pending if self._pending is not None else self._numbering()
         before = {label: dict(table) for label, table in numbering.items()}
-        out = anonymise_texts(list(texts), numbering=numbering, **self.options)
+        if self._spans is None or not hasattr(engine, "settings_fingerprint"):
+            out = engine.anonymise_texts(list(texts), numbering=numbering, **self.options)
+        else:
+            out = self._with_stored(list(texts), numbering, self._spans)
         if self.defer:
             self._pending = numbering
         elif numbering != before:
             self._save(numbering)
         return out
 
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of these settings and the rules (what stored spans are kept under)."""
+        if self._fingerprint is None:
+            from .anonymise import settings_fingerprint
+            self._fingerprint = settings_fingerprint(**self.options)
+        return self._fingerprint
+
+    def _with_stored(self, texts: list[str], numbering: dict[str, dict[str, int]],
+                     store: SpanStore) -> list[str]:
+        """`anonymise_texts` over `texts` with the spans `store` keeps; spaCy runs once over
+        the texts it lacks, which it then keeps."""
+        from .anonymise import (anonymiser_for, placeholders, put_placeholders, spans_from_json,
+                                spans_to_json)
+
+        fingerprint = self.fingerprint
+        hashes = [text_hash(t) for t in texts]
+        known = dict(store.stored_spans(fingerprint, list(dict.fromkeys(hashes))))
+        known.update((h, self._pending_spans[h][2]) for h in hashes if h in self._pending_spans)
+        missing = list(dict.fromkeys(t for t, h in zip(texts, hashes) if h not in known))
+        found: dict[str, Any] = {}
+        if missing:
+            options = {k: v for k, v in self.options.items() if k != "batch_size"}
+            kw = {"batch_size": self.options["batch_size"]} if "batch_size" in self.options else {}
+            log.info("anonymising %d of %d texts (the others are stored)", len(missing),
+                     len(texts))
+            found = dict(zip(missing, anonymiser_for(**options).find_many(missing, **kw)))
+        out: list[str] = []
+        fresh: dict[str, tuple[str, str, list[list[Any]]]] = {}
+        for text, h in zip(texts, hashes):  # in order: placeholders numbered as asked
+            spans = found[text] if text in found else spans_from_json(text, known[h])
+            marks = placeholders(spans, numbering=numbering)
+            out.append(put_placeholders(text, spans, marks))
+            if text in found and h not in fresh:
+                fresh[h] = (text, out[-1], spans_to_json(spans, marks))
+        if self.defer:  # kept with the numbering, once the output is written
+            self._pending_spans.update(fresh)
+        elif fresh:
+            self._keep_spans(list(fresh.values()))
+        return out
+
+    def _keep_spans(self, found: list[tuple[str, str, list[list[Any]]]]) -> None:
+        if self._spans is None or not found:
+            return
+        try:
+            self._spans.keep_spans(self.fingerprint, found)
+        except Exception as exc:  # a read-only database: this output is still right
+            log.warning("could not store the anonymised answers (%s); the next export "
+                        "will anonymise them again", exc)
+
     def save(self) -> None:
-        """Store the numbering a deferred anonymiser has met (nothing when it met no new name)."""
+        """Store the numbering a deferred anonymiser has met (nothing when it met no new name)
+        and the spans it found (with a `SpanStore`)."""
+        if self._pending_spans:
+            found, self._pending_spans = list(self._pending_spans.values()), {}
+            self._keep_spans(found)
         if self._pending is not None:
             self._save(self._pending)
             self._pending = None

@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any, Mapping, Sequence
 
+import spacy
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import PhraseMatcher
 
 from .. import errors
 from . import anon_rules
-from .process import DEFAULT_BATCH_SIZE, load_pipeline, pipe_chunks
+from .process import DEFAULT_BATCH_SIZE, DEFAULT_MODELS, ENV_MODEL, load_pipeline, pipe_chunks
 
 logger = logging.getLogger("nlp.anonymise")
 
@@ -27,6 +30,23 @@ NAMED_LABELS: tuple[str, ...] = ("PERSON", "ORG", "PLACE", "ADDRESS")
 
 #: {label: {entity key: number}}: a project's placeholder numbering (JSON-serialisable).
 Numbering = dict[str, dict[str, int]]
+#: spaCy worker processes for the recogniser: environment variable NLP_SPACY_PROCESSES (default
+#: 1: on a shared 2-core machine two processes were slower than one, see nlp.text.process; on a
+#: machine with idle cores set it to their number).
+ENV_PROCESSES = "NLP_SPACY_PROCESSES"
+#: A progress bar is shown when at least this many texts go through spaCy at once.
+PROGRESS_MIN_TEXTS = 1000
+#: The recogniser's passes over texts since the process started: {"passes": calls of
+#: `find_many` that ran spaCy, "texts": texts they took}. Read it to see whether an export
+#: re-ran spaCy (the stored results of nlp.pipeline's anonymiser should make it not).
+PIPE_STATS: dict[str, int] = {"passes": 0, "texts": 0}
+#: Bump when a change of code changes what the recogniser finds (the rules' source files and
+#: data are fingerprinted too, see `settings_fingerprint`), so stored results are recomputed.
+RULES_VERSION = 1
+# The data files the recogniser reads (nlp/data): a change to one invalidates stored results.
+_RULE_DATA = ("common_words.txt", "nations.txt", "pii_first_names.txt", "pii_organisations.txt",
+              "pii_places.txt", "pii_words.json", "programmes.txt", "pseudonym_nouns.txt",
+              "public_bodies.txt", "sector_bodies.txt", "reference_nouns.txt")
 _PLACEHOLDER = re.compile(r"\[(?:" + "|".join(ALL_LABELS) + r")(?:_\d+)?\]")
 # Characters a name never starts or ends with (Markdown marks, quotes, list punctuation).
 _EDGE = " \t\r\n*_#~`\"“”‘'’,;:|•"
@@ -503,12 +523,25 @@ class Anonymiser:
         return self.find_many([text])[0]
 
     def find_many(self, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                  n_process: int = 1) -> list[list[PiiSpan]]:
-        """`find` over many texts with spaCy's batching (one list of spans per text)."""
+                  n_process: int | None = None, progress: bool | None = None
+                  ) -> list[list[PiiSpan]]:
+        """`find` over many texts with spaCy's batching (one list of spans per text).
+
+        Args:
+            batch_size: texts per spaCy batch.
+            n_process: spaCy worker processes (None: `process_count()`).
+            progress: show a progress bar (None: when PROGRESS_MIN_TEXTS or more texts).
+        """
         self._setup()
         cands: list[list[_Cand]] = [[] for _ in texts]
+        if not texts:
+            return []
+        PIPE_STATS["passes"] += 1
+        PIPE_STATS["texts"] += len(texts)
+        n_process = process_count() if n_process is None else n_process
+        progress = len(texts) >= PROGRESS_MIN_TEXTS if progress is None else progress
         for i, offset, doc in pipe_chunks(texts, pipeline=self.nlp_, batch_size=batch_size,
-                                          n_process=n_process):
+                                          n_process=n_process, progress=progress):
             found = _token_cands(doc, _lexicon(), self.matchers_) + _pattern_cands(doc.text)
             found += _context_cands(doc.text, found)
             cands[i].extend(_Cand(c.start + offset, c.end + offset, c.label, c.priority)
@@ -594,13 +627,14 @@ class Anonymiser:
         return replace_spans(text, self.find(text), numbering=numbering)
 
     def anonymise_many(self, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                       n_process: int = 1, numbering: Numbering | None = None) -> list[str]:
+                       n_process: int | None = None,
+                       numbering: Numbering | None = None) -> list[str]:
         """Anonymise many texts through `nlp.pipe` (batched; ~300-450 short texts/s on 2 cores).
 
         Args:
             texts: the texts.
             batch_size: texts per spaCy batch.
-            n_process: spaCy worker processes.
+            n_process: spaCy worker processes (None: `process_count()`).
             numbering: {label: {entity key: number}}, updated in place: names are numbered
                 across all texts with it ([ORG_1] is the same organisation everywhere); keep
                 it (a project does, in its database) to number later texts the same way.
@@ -742,8 +776,14 @@ def replace_spans(text: str, spans: Sequence[PiiSpan], *,
                   numbering: Numbering | None = None) -> str:
     """`text` with each (non-overlapping, sorted) span replaced by its placeholder. A span that
     fills a pair of square brackets takes them with it ("[NHS]" -> "[ORG]", not "[[ORG]]")."""
+    return put_placeholders(text, spans, placeholders(spans, numbering=numbering))
+
+
+def put_placeholders(text: str, spans: Sequence[PiiSpan], marks: Sequence[str]) -> str:
+    """`text` with each (non-overlapping, sorted) span replaced by its mark (`placeholders`
+    gives them; see `replace_spans`)."""
     parts, pos = [], 0
-    for span, ph in zip(spans, placeholders(spans, numbering=numbering)):
+    for span, ph in zip(spans, marks):
         a, b = span.start, span.end
         if a > pos and text[a - 1:a] == "[" and text[b:b + 1] == "]":
             a, b = a - 1, b + 1
@@ -775,3 +815,71 @@ def anonymise_texts(texts: Sequence[str], **options: Any) -> list[str]:
     config = Anonymiser(**options).to_config()
     return _cached(json.dumps(config, sort_keys=True)).anonymise_many(
         texts, batch_size=batch_size, numbering=numbering)
+
+
+def anonymiser_for(**options: Any) -> Anonymiser:
+    """The (shared, cached) Anonymiser built from `options` (its keyword arguments), as
+    `anonymise_texts` uses it."""
+    config = Anonymiser(**options).to_config()
+    return _cached(json.dumps(config, sort_keys=True))
+
+
+def process_count() -> int:
+    """spaCy worker processes for the recogniser: ENV_PROCESSES when set to a whole number of
+    at least 1, else 1."""
+    raw = os.environ.get(ENV_PROCESSES, "").strip()
+    try:
+        return max(1, int(raw)) if raw else 1
+    except ValueError:
+        logger.warning("%s=%r is not a whole number; using 1 process", ENV_PROCESSES, raw)
+        return 1
+
+
+def _pipeline_version(name: str | None) -> str:
+    """The spaCy pipeline package the recogniser would load and its version, read from the
+    installed packages (the model itself is not loaded)."""
+    for candidate in dict.fromkeys([name or os.environ.get(ENV_MODEL) or None, *DEFAULT_MODELS]):
+        if candidate is None:
+            continue
+        try:
+            return f"{candidate}=={metadata.version(candidate)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return "blank"
+
+
+@functools.lru_cache(maxsize=1)
+def _rules_digest() -> str:
+    h = hashlib.sha256(f"rules {RULES_VERSION}\n".encode())
+    for module in ("anonymise.py", "anon_rules.py", "process.py"):
+        h.update(resources.files("nlp.text").joinpath(module).read_bytes())
+    for name in _RULE_DATA:
+        h.update(resources.files("nlp").joinpath("data", name).read_bytes())
+    return h.hexdigest()
+
+
+def settings_fingerprint(**options: Any) -> str:
+    """A fingerprint of what decides the spans an Anonymiser built from `options` finds: its
+    settings (keep list, strict mode, extra terms, labels, pipeline), the rules (RULES_VERSION,
+    the source of this module, anon_rules and process, their data files), the spaCy version
+    and the pipeline package's version. Stored results are valid for one fingerprint only.
+    """
+    options = {k: v for k, v in options.items() if k not in ("batch_size", "numbering")}
+    config = Anonymiser(**options).to_config()
+    blob = json.dumps({"config": config, "rules": _rules_digest(), "spacy": spacy.__version__,
+                       "pipeline": _pipeline_version(config["pipeline_name"])},
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+def spans_to_json(spans: Sequence[PiiSpan], marks: Sequence[str] = ()) -> list[list[Any]]:
+    """Spans as JSON-serialisable rows [start, end, label] (plus the placeholder each got, when
+    `marks` is given): what a store keeps; `spans_from_json` reads them back."""
+    if marks:
+        return [[s.start, s.end, s.label, m] for s, m in zip(spans, marks)]
+    return [[s.start, s.end, s.label] for s in spans]
+
+
+def spans_from_json(text: str, rows: Sequence[Sequence[Any]]) -> list[PiiSpan]:
+    """The spans of `text` from the rows `spans_to_json` made."""
+    return [PiiSpan(int(r[0]), int(r[1]), str(r[2]), text[int(r[0]):int(r[1])]) for r in rows]

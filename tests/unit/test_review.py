@@ -258,7 +258,7 @@ def test_an_existing_0001_database_upgrades_to_the_review_indexes(tmp_path):
         command.upgrade(cfg, "0001")
     assert s.schema_revision() == "0001"
     s.migrate()
-    assert s.schema_revision() == "0005"
+    assert s.schema_revision() == "0006"
     with s.read() as conn:
         assert "ix_codings_coder_response" in {
             i["name"] for i in sa.inspect(conn).get_indexes("codings")}

@@ -150,7 +150,7 @@ def test_project_init_open_and_wal(tmp_path):
     assert (tmp_path / "proj" / "project.db").exists()
     with p.store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert p.store.schema_revision() == "0005"
+    assert p.store.schema_revision() == "0006"
     p.close()
     sub = tmp_path / "proj" / "a" / "b"
     sub.mkdir(parents=True)
@@ -182,7 +182,7 @@ def test_migration_0004_backfills_spans_and_theme_scores(tmp_path):
                              " confidence, updated_at, span_start, span_end) VALUES ('r1', 'b',"
                              " 'model', 'model', 'suggested', 0.75, '2026-01-01 00:00:00', 0, 4)")
     s.migrate()
-    assert s.schema_revision() == "0005"
+    assert s.schema_revision() == "0006"
     with s.read() as conn:
         assert sorted(conn.exec_driver_sql("SELECT theme_id, score FROM theme_scores")) == [
             ("a", 0.25), ("b", 0.75)]
