@@ -210,10 +210,10 @@ def agreement(units: CoderUnits, theme_ids: Sequence[str], *, bootstrap: int = 1
                                   alpha=None if math.isnan(alpha) else alpha,
                                   kappa=kappa, applied=applied_on, alpha_ci=alpha_ci,
                                   kappa_ci=kappa_ci))
-        for u in np.flatnonzero(~agree):
-            yes = tuple(c for i, c in enumerate(coders) if m[i, u] == 1.0)
-            no = tuple(c for i, c in enumerate(coders) if m[i, u] == 0.0)
-            dis.append(Disagreement(shared[u], tid, yes, no))
+        for unit in np.flatnonzero(~agree):
+            yes = tuple(c for i, c in enumerate(coders) if m[i, unit] == 1.0)
+            no = tuple(c for i, c in enumerate(coders) if m[i, unit] == 0.0)
+            dis.append(Disagreement(shared[int(unit)], tid, yes, no))
     dis.sort(key=lambda d: (d.response_id, theme_ids.index(d.theme_id)))
     log.info("agreement: %d coders, %d shared responses, %d disagreements",
              len(coders), len(shared), len(dis))

@@ -15,7 +15,7 @@ import numpy as np
 from .. import errors
 from ..codebook import load_codebook
 from ..corpora import available, codebook_path, load
-from ..embed import (BACKENDS, EmbeddingCache, OnnxEmbedder, SentenceTransformerEmbedder,
+from ..embed import (EmbeddingCache, OnnxEmbedder, SentenceTransformerEmbedder,
                      cache_root, get_embedder)
 from ..fsio import (atomic_path, check_output_file, ensure_output_dir, open_input,
                     open_own_file, read_input)
@@ -68,6 +68,13 @@ def train_classifier(codebook: Codebook, texts: Sequence[str], themes: Sequence[
     return clf.fit(list(texts) or None, [list(t) for t in themes] or None)
 
 
+def _train_theme(codebook: Codebook, texts: Sequence[str], themes: Sequence[Sequence[str]],
+                 *, embedder: Embedder, cache: EmbeddingCache | None = None) -> ThemeClassifier:
+    """The default classifier fitted on examples: what `resolve_model` gives when it trains."""
+    clf = ThemeClassifier(codebook=codebook, embedder=embedder, cache=cache)
+    return clf.fit(list(texts) or None, [list(t) for t in themes] or None)
+
+
 def resolve_model(codebook: Codebook, *, model_dir: str | Path | None,
                   embedder: Embedder | None = None,
                   cache: EmbeddingCache | None = None, extra_texts: Sequence[str] = (),
@@ -82,11 +89,11 @@ def resolve_model(codebook: Codebook, *, model_dir: str | Path | None,
     if extra_texts:
         base_t, base_y = bundled_examples(codebook) if model_dir != "none" else ([], [])
         emb = embedder or get_embedder(None)
-        return train_classifier(codebook, [*base_t, *extra_texts], [*base_y, *extra_themes],
-                                embedder=emb, cache=cache)
+        return _train_theme(codebook, [*base_t, *extra_texts], [*base_y, *extra_themes],
+                            embedder=emb, cache=cache)
     if model_dir == "none":
-        return train_classifier(codebook, [], [], embedder=embedder or get_embedder(None),
-                                cache=cache)
+        return _train_theme(codebook, [], [], embedder=embedder or get_embedder(None),
+                        cache=cache)
     if model_dir is not None:
         return load_model(model_dir, codebook=codebook, embedder=embedder, cache=cache)
     d = default_model_dir()
@@ -100,11 +107,11 @@ def resolve_model(codebook: Codebook, *, model_dir: str | Path | None,
         log.info("shipped model is for %s, not %s: training on the bundled corpus instead",
                  config["embedder_id"], embedder.model_id)
         base_t, base_y = bundled_examples(codebook)
-        return train_classifier(codebook, base_t, base_y, embedder=embedder, cache=cache)
+        return _train_theme(codebook, base_t, base_y, embedder=embedder, cache=cache)
     log.info("no trained model for codebook %s v%s: coding from definitions alone",
              codebook.name, codebook.version)
-    return train_classifier(codebook, [], [], embedder=embedder or get_embedder(None),
-                            cache=cache)
+    return _train_theme(codebook, [], [], embedder=embedder or get_embedder(None),
+                        cache=cache)
 
 
 def code_responses(corpus: Corpus, model: ThemeClassifier, *, progress: bool = False,
@@ -213,7 +220,7 @@ def batch_embedder(spec: str | None = None, *, device: str | None = "auto"):
         if given in ("onnx", "onnx-int8"):
             emb.device = dev
             return emb
-        st = BACKENDS["st"](emb.model)
+        st = SentenceTransformerEmbedder(emb.model)
         st.device, st.batch_size = dev, 64
         log.info("device %s: embedding with %s instead of %s", dev, st.model_id, emb.model_id)
         return st

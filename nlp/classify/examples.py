@@ -79,11 +79,11 @@ def read_coded_examples(path: str | Path, codebook: Codebook | None = None) -> E
             vals = list(dict.fromkeys(_theme_list(r.metadata.get("themes"))))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise errors.bad_themes_cell(p, r.location) from None
-        if known is not None:
+        if known is not None and codebook is not None:
             bad = [t for t in vals if t not in known]
             if bad:
                 raise errors.example_theme_not_in_codebook(p, r.location, bad[0], codebook.name,
-                                                   list(known))
+                                                           list(known))
         own_id = file_ids.pop(r.response_id, None)
         if own_id is not None:
             out.by_id[str(own_id)] = vals

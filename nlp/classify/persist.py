@@ -105,8 +105,8 @@ def save_model(clf: ThemeClassifier, directory: str | Path, *, embedder_spec: st
     with atomic_dir(target, own_names=MODEL_FILES, is_own=is_model_folder,
                     what="theme model folder") as tmp:
         (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-        np.savez(tmp / "weights.npz",
-                 **{k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS})
+        arrays: dict[str, Any] = {k.rstrip("_"): np.asarray(getattr(clf, k)) for k in _ARRAYS}
+        np.savez(tmp / "weights.npz", **arrays)
         (tmp / "lexical.json").write_text(json.dumps({"vocabulary": list(clf.lex_vocabulary_)}),
                                           encoding="utf-8")
         ex = getattr(clf, "_examples", None)
