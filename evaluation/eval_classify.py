@@ -8,9 +8,10 @@ Data:
   checkout: one folder each with `codebook.yaml` and `answers.jsonl` of `id`, `text`,
   `themes`); they are read from there and never shipped.
 
-Regimes: the codebook alone (cold start); 5, 10, 20, 40 and 80 confirmed examples (answers drawn at
-random from the consultation, tested on the rest, median of 5 draws; the bundled corpus draws
-them from the training reports); the full training side (bundled corpus only).
+Regimes: the codebook alone (cold start); 5, 10, 20, 30, 40 and 80 confirmed examples (answers
+drawn at random from the consultation, tested on the rest, 5 draws pooled; the bundled corpus
+draws them from the training reports; nested: a draw's 20 examples hold its 10); the full
+training side (bundled corpus only).
 
 Floors, in the same process: `cosine` (MiniLM cosine to "label: definition", themes within
 0.05 of the best one) and `logreg` (per-theme class-balanced logistic regression on the raw
@@ -177,13 +178,15 @@ def _splits(s):
 
 def with_examples(s, enc, embedder, cache, n):
     """n confirmed examples drawn at random (from the training reports for the bundled
-    corpus), tested on the rest; pooled over SEEDS draws."""
+    corpus), tested on the rest; pooled over SEEDS draws. The draws are nested: each seed
+    orders the pool once and the n examples are the first n of that order, so the 20
+    examples of a seed hold its 10 and 30 hold its 20, as a researcher's review grows."""
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
            "no_propagation": []}
     for seed in range(SEEDS):
         rng = np.random.default_rng(seed)
         for te, pool, one in _splits(s):
-            ex = np.sort(rng.choice(pool, n, replace=False))
+            ex = np.sort(rng.permutation(pool)[:n])
             te = np.setdiff1d(te, ex)
             _score_split(s, enc, embedder, cache, ex, te, np.union1d(ex, te) if one else te,
                          out)
