@@ -18,8 +18,9 @@ Floors, in the same process: `cosine` (MiniLM cosine to "label: definition", the
 vectors of the examples, C=10; themes within 0.2 of the most probable one). Figures: micro-F1
 and samples-F1, paired bootstrap 95% intervals of the model's lead, per-theme F1, an ablation
 of each part of the cold start, the model with examples against itself without the theme-share
-correction (`no_shares`) and without the examples' residuals spread over the consultation
-(`no_propagation`), and the relabel time at 100,000 cached answers.
+correction (`no_shares`), without the examples' residuals spread over the consultation
+(`no_propagation`) and without the examples' per-theme log-odds shifts (`no_intercepts`),
+and the relabel time at 100,000 cached answers.
 
     python evaluation/eval_classify.py            # everything (~5 min on 2 cores, cached)
     python evaluation/eval_classify.py --quick    # no ablation, fewer bootstrap draws
@@ -160,6 +161,11 @@ def _score_split(s, enc, embedder, cache, train, test, consultation, out) -> Non
                          propagate_weight=0.0).fit(subset(enc, train), Y[train]).calibrate(
         subset(enc, consultation))
     out["no_propagation"].append(mp.predict(subset(enc, test)))
+    # ... and without the examples' per-theme log-odds shifts (nlp.classify.intercepts)
+    mi = ThemeClassifier(codebook=s["cb"], embedder=embedder, cache=cache,
+                         intercepts=False).fit(subset(enc, train), Y[train]).calibrate(
+        subset(enc, consultation))
+    out["no_intercepts"].append(mi.predict(subset(enc, test)))
     out["model"].append(m.predict(subset(enc, test)))
     out["cold"].append(c0.predict(subset(enc, test)))
     out["cosine"].append(cosine_floor(subset(enc, test), s["cb"], embedder, cache))
@@ -182,7 +188,7 @@ def with_examples(s, enc, embedder, cache, n):
     orders the pool once and the n examples are the first n of that order, so the 20
     examples of a seed hold its 10 and 30 hold its 20, as a researcher's review grows."""
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
-           "no_propagation": []}
+           "no_propagation": [], "no_intercepts": []}
     for seed in range(SEEDS):
         rng = np.random.default_rng(seed)
         for te, pool, one in _splits(s):
@@ -197,7 +203,7 @@ def full(s, enc, embedder, cache):
     """Leave-one-report-out with every unit of the training reports (the prior's statistics
     from the held-out report, as when a new report is coded)."""
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
-           "no_propagation": []}
+           "no_propagation": [], "no_intercepts": []}
     for te, tr, _ in _splits(s):
         _score_split(s, enc, embedder, cache, tr, te, te, out)
     return {k: np.vstack(v) for k, v in out.items()}
@@ -300,19 +306,19 @@ def main() -> None:
             r["regimes"][str(n)] = {
                 k: round(f1(o["gold"], o[k], m), 4)
                 for k in ("model", "cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")}
+                          "no_propagation", "no_intercepts")}
             r["regimes"][str(n)].update({
                 f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
                 for b in ("cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")})
+                          "no_propagation", "no_intercepts")})
         if len(np.unique(s["group"])) > 1:
             o = full(s, enc, embedder, cache)
             r["regimes"]["full"] = {k: round(f1(o["gold"], o[k], m), 4)
                                     for k in ("model", "cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")}
+                          "no_propagation", "no_intercepts")}
             r["regimes"]["full"].update({f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
                                          for b in ("cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")})
+                          "no_propagation", "no_intercepts")})
             r["regimes"]["full"]["per_theme_f1"] = dict(zip(s["cb"].theme_ids, np.round(
                 f1_score(o["gold"], o["model"], average=None, zero_division=0), 3).tolist()))
             r["relabel"] = relabel_time(enc, s["Y"], s["cb"], embedder, cache, s["texts"])

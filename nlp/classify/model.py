@@ -42,6 +42,7 @@ from ..embed import embed_texts
 from ..embed.run import CHUNK, embed_answers
 from ..text.segment import MAX_SEGMENTS, segment_spans
 from ..types import Codebook
+from .intercepts import theme_intercepts
 from .propagate import MAX_ANSWERS as PROPAGATE_MAX, WEIGHT as PROPAGATE_WEIGHT
 from .propagate import knn_graph, propagate
 from .shares import SHARE_WEIGHT, estimated_counts, share_offset
@@ -393,11 +394,13 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             consultation itself (`nlp.classify.shares`; 0: equal shares, the old prior).
         propagate_weight: log-odds per unit of the examples' residuals spread over the
             calibrated consultation's answers (`nlp.classify.propagate`; 0: none).
+        intercepts: each theme's log-odds shifted by the examples, shrunk by how far the
+            shifts stand out from chance (`nlp.classify.intercepts`; False: none).
     """
     def __init__(self, codebook: Codebook | None = None, embedder=None, *, cache=None,
                  C: float = DEFAULT_C, prior_strength: float = 30.0, cv: int = 5,
                  random_state: int = 0, share_weight: float = SHARE_WEIGHT,
-                 propagate_weight: float = PROPAGATE_WEIGHT) -> None:
+                 propagate_weight: float = PROPAGATE_WEIGHT, intercepts: bool = True) -> None:
         self.codebook = codebook
         self.embedder = embedder
         self.cache = cache
@@ -407,6 +410,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.share_weight = share_weight
         self.propagate_weight = propagate_weight
+        self.intercepts = intercepts
 
     # -- the definition prior ----------------------------------------------------------------
     def _similarity(self, enc: Encoded, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -466,6 +470,12 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             self._prop_keys, self._prop_E = None, None
             if examples is not None and len(examples):
                 self.offset_ = self._prevalence_offset(examples)
+                Y = getattr(self, "_examples_Y", None)
+                # Below MIN_STACK examples (from 100 they cost the bundled corpus 0.02: RESULTS.md)
+                if (self.intercepts and self.n_examples_ < MIN_STACK and Y is not None
+                        and len(Y) == len(examples)):
+                    self.offset_ = self.offset_ + theme_intercepts(  # nlp.classify.intercepts
+                        _logit(self._score(examples)[0]), Y)[0]
                 self._spread(enc, examples)
         return self
 
