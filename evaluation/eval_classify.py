@@ -8,17 +8,19 @@ Data:
   checkout: one folder each with `codebook.yaml` and `answers.jsonl` of `id`, `text`,
   `themes`); they are read from there and never shipped.
 
-Regimes: the codebook alone (cold start); 5, 10, 20, 40 and 80 confirmed examples (answers drawn at
-random from the consultation, tested on the rest, median of 5 draws; the bundled corpus draws
-them from the training reports); the full training side (bundled corpus only).
+Regimes: the codebook alone (cold start); 5, 10, 20, 30, 40 and 80 confirmed examples (answers
+drawn at random from the consultation, tested on the rest, 5 draws pooled; the bundled corpus
+draws them from the training reports; nested: a draw's 20 examples hold its 10); the full
+training side (bundled corpus only).
 
 Floors, in the same process: `cosine` (MiniLM cosine to "label: definition", themes within
 0.05 of the best one) and `logreg` (per-theme class-balanced logistic regression on the raw
 vectors of the examples, C=10; themes within 0.2 of the most probable one). Figures: micro-F1
 and samples-F1, paired bootstrap 95% intervals of the model's lead, per-theme F1, an ablation
 of each part of the cold start, the model with examples against itself without the theme-share
-correction (`no_shares`) and without the examples' residuals spread over the consultation
-(`no_propagation`), and the relabel time at 100,000 cached answers.
+correction (`no_shares`), without the examples' residuals spread over the consultation
+(`no_propagation`) and without the examples' per-theme log-odds shifts (`no_intercepts`),
+and the relabel time at 100,000 cached answers.
 
     python evaluation/eval_classify.py            # everything (~5 min on 2 cores, cached)
     python evaluation/eval_classify.py --quick    # no ablation, fewer bootstrap draws
@@ -167,6 +169,9 @@ def _score_split(s, enc, model, train, test, consultation, out) -> None:
     # the same model without the examples' residuals spread over the consultation
     mp = fitted(clone(model).set_params(propagate_weight=0.0))
     out["no_propagation"].append(mp.predict(tested))
+    # ... and without the examples' per-theme log-odds shifts (nlp.classify.intercepts)
+    mi = fitted(clone(model).set_params(intercepts=False))
+    out["no_intercepts"].append(mi.predict(tested))
     out["model"].append(m.predict(tested))
     out["cold"].append(c0.predict(tested))
     out["cosine"].append(cosine_floor(tested, s["cb"], model.embedder, model.cache))
@@ -185,13 +190,15 @@ def _splits(s):
 
 def with_examples(s, enc, model, n):
     """n confirmed examples drawn at random (from the training reports for the bundled
-    corpus), tested on the rest; pooled over SEEDS draws."""
+    corpus), tested on the rest; pooled over SEEDS draws. The draws are nested: each seed
+    orders the pool once and the n examples are the first n of that order, so the 20
+    examples of a seed hold its 10 and 30 hold its 20, as a researcher's review grows."""
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
-           "no_propagation": []}
+           "no_propagation": [], "no_intercepts": []}
     for seed in range(SEEDS):
         rng = np.random.default_rng(seed)
         for te, pool, one in _splits(s):
-            ex = np.sort(rng.choice(pool, n, replace=False))
+            ex = np.sort(rng.permutation(pool)[:n])
             te = np.setdiff1d(te, ex)
             _score_split(s, enc, model, ex, te, np.union1d(ex, te) if one else te, out)
     return {k: np.vstack(v) for k, v in out.items()}
@@ -201,7 +208,7 @@ def full(s, enc, model):
     """Leave-one-report-out with every unit of the training reports (the prior's statistics
     from the held-out report, as when a new report is coded)."""
     out = {"gold": [], "model": [], "cold": [], "cosine": [], "logreg": [], "no_shares": [],
-           "no_propagation": []}
+           "no_propagation": [], "no_intercepts": []}
     for te, tr, _ in _splits(s):
         _score_split(s, enc, model, tr, te, te, out)
     return {k: np.vstack(v) for k, v in out.items()}
@@ -296,19 +303,19 @@ def main() -> None:
             r["regimes"][str(n)] = {
                 k: round(f1(o["gold"], o[k], m), 4)
                 for k in ("model", "cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")}
+                          "no_propagation", "no_intercepts")}
             r["regimes"][str(n)].update({
                 f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
                 for b in ("cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")})
+                          "no_propagation", "no_intercepts")})
         if len(np.unique(s["group"])) > 1:
             o = full(s, enc, model)
             r["regimes"]["full"] = {k: round(f1(o["gold"], o[k], m), 4)
                                     for k in ("model", "cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")}
+                          "no_propagation", "no_intercepts")}
             r["regimes"]["full"].update({f"lead_vs_{b}": paired(o["gold"], o["model"], o[b], m)
                                          for b in ("cold", "cosine", "logreg", "no_shares",
-                          "no_propagation")})
+                          "no_propagation", "no_intercepts")})
             r["regimes"]["full"]["per_theme_f1"] = dict(zip(s["cb"].theme_ids, np.round(
                 f1_score(o["gold"], o["model"], average=None, zero_division=0), 3).tolist()))
             r["relabel"] = relabel_time(enc, s["Y"], model, s["texts"])

@@ -48,6 +48,7 @@ from .learning import (C_GRID, DEFAULT_C, LEXICAL_C, MIN_CALIBRATION, MIN_LEARNE
 from .learning import fit_stack as _fit_stack
 from .lexical import LEXICAL_NGRAMS, LEXICAL_SAMPLE, LEXICAL_WEIGHT, LexicalFit, LexicalPrior
 from .prior import OWN_STATISTICS, PRIOR_MID, PRIOR_SLOPE, DefinitionPrior
+from .intercepts import theme_intercepts
 from .propagate import WEIGHT as PROPAGATE_WEIGHT
 from .prototypes import (EXCLUDE_WEIGHT, INCLUDE_WEIGHT, SENTENCE_WEIGHT, Prototypes,
                          ThemeVectors, theme_prototypes, theme_texts)
@@ -112,6 +113,9 @@ class ThemeClassifier(DefinitionPrior, ClassifierMixin, BaseEstimator):
             consultation itself (`nlp.classify.shares`; 0: equal shares, the old prior).
         propagate_weight: log-odds per unit of the examples' residuals spread over the
             calibrated consultation's answers (`nlp.classify.propagate`; 0: none).
+        intercepts: each theme's log-odds shifted by the examples, shrunk by how far the
+            shifts stand out from chance (`nlp.classify.intercepts`; False: none). Below
+            `Learning.min_stack` examples only.
         prototypes: the embedding prior (`Prototypes`; None: its defaults).
         lexical: the lexical prior (`LexicalPrior`; None: its defaults).
         learning: learning from examples (`Learning`; None: its defaults).
@@ -131,7 +135,7 @@ class ThemeClassifier(DefinitionPrior, ClassifierMixin, BaseEstimator):
     def __init__(self, codebook: Codebook | None = None, embedder: Any = None, *,
                  cache: Any = None, C: float = DEFAULT_C, prior_strength: float = 30.0,
                  cv: int = 5, random_state: int = 0, share_weight: float = SHARE_WEIGHT,
-                 propagate_weight: float = PROPAGATE_WEIGHT,
+                 propagate_weight: float = PROPAGATE_WEIGHT, intercepts: bool = True,
                  prototypes: Prototypes | None = None, lexical: LexicalPrior | None = None,
                  learning: Learning | None = None, rule: DecisionRule | None = None) -> None:
         self.codebook = codebook
@@ -143,6 +147,7 @@ class ThemeClassifier(DefinitionPrior, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.share_weight = share_weight
         self.propagate_weight = propagate_weight
+        self.intercepts = intercepts
         self.prototypes = prototypes
         self.lexical = lexical
         self.learning = learning
@@ -206,6 +211,7 @@ class ThemeClassifier(DefinitionPrior, ClassifierMixin, BaseEstimator):
             self._prop_keys, self._prop_E = None, None
             if examples is not None and len(examples):
                 self.offset_ = self._prevalence_offset(examples)
+                self.offset_ = self.offset_ + self._theme_shifts(examples)
                 self._spread(enc, examples)
         return self
 
@@ -220,6 +226,16 @@ class ThemeClassifier(DefinitionPrior, ClassifierMixin, BaseEstimator):
         residuals = Y - self._score(examples)[0]
         self._prop_keys, self._prop_E = self._learn.spread(enc.whole, examples.whole,
                                                            residuals, self.propagate_weight)
+
+    def _theme_shifts(self, examples: Encoded) -> np.ndarray | float:
+        """Per-theme log-odds shifts fitted on the examples and shrunk by empirical Bayes
+        (`nlp.classify.intercepts`); below `min_stack` examples only (from 100 they cost the
+        bundled corpus 0.02: evaluation/RESULTS.md)."""
+        Y = getattr(self, "_examples_Y", None)
+        if (not self.intercepts or self.n_examples_ >= self._learn.min_stack or Y is None
+                or len(Y) != len(examples)):
+            return 0.0
+        return theme_intercepts(_logit(self._score(examples)[0]), Y)[0]
 
     def _prevalence_offset(self, examples: Encoded) -> np.ndarray:
         """Per-theme logit offset from the examples' theme shares (`Learning`)."""
