@@ -121,3 +121,40 @@ def test_topics_on_too_few_answers_is_a_clear_error(tmp_path, monkeypatch):
     run("--project", proj, "import", data)
     res = run("--project", proj, "topics")
     assert res.exit_code == 1 and "20" in res.output
+
+
+def test_code_after_decisions_rescores_the_unreviewed_answers(tmp_path, monkeypatch):
+    """After a researcher's decisions, `nlp code` scores again the answers nobody reviewed
+    (the reviewed keep their decisions) and says so; with nothing new it says what --all does."""
+    monkeypatch.setenv("NLP_EMBEDDER", "fake:64")
+    from nlp.project import open_project
+    from nlp.store import decisions as dec
+
+    proj = tmp_path / "p"
+    assert run("init", proj).exit_code == 0
+    texts = ["late payment hurts", "nobody called us back", "the tender was huge",
+             "we subsidise the contract", "no reply to emails", "grants not contracts"]
+    data = tmp_path / "a.csv"
+    data.write_text("id,text\n" + "".join(f"r{i},{x}\n" for i, x in enumerate(texts)))
+    assert run("--project", proj, "import", data).exit_code == 0
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert "coded 6 answers" in res.output and "first time" in res.output
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert "coded 0 answers" in res.output and "No new decisions" in res.output
+    assert "--all scores every answer again" in res.output
+    p = open_project(proj)
+    tid = p.store.active_codebook().theme_ids[0]
+    dec.record_decisions(p.store, "r0", [dec.Decision(tid, "accepted")], coder="ana")
+    p.close()
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert "coded 5 answers" in res.output and "learned from 1 researcher" in res.output
+    assert "the 5 answers no researcher has reviewed were scored again" in " ".join(
+        res.output.split())
+    p = open_project(proj)
+    assert {(c.theme_id, c.status) for c in p.store.codings(coder="ana")} == {
+        (tid, "accepted")}
+    p.close()
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert "coded 0 answers" in res.output and "No new decisions" in res.output
