@@ -143,8 +143,13 @@ def test_code_after_decisions_rescores_the_unreviewed_answers(tmp_path, monkeypa
     res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
     assert "coded 0 answers" in res.output and "No new decisions" in res.output
     assert "--all scores every answer again" in res.output
+    from nlp.pipeline import model_cuts
+
     p = open_project(proj)
     tid = p.store.active_codebook().theme_ids[0]
+    cuts = model_cuts(p.store)  # each theme's cut, for the review card
+    assert set(cuts) == set(p.store.active_codebook().theme_ids)
+    assert all(0 < c < 1 for c in cuts.values())
     dec.record_decisions(p.store, "r0", [dec.Decision(tid, "accepted")], coder="ana")
     p.close()
     res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
