@@ -21,7 +21,8 @@ from ..embed import embed_texts
 from ..types import Codebook, Corpus
 from .cluster import (MIN_ANSWERS, choose_params, cluster, min_topic_size, normalise_rows,
                       seed_themes)
-from .metrics import Stability, diversity, match_themes, npmi_coherence, stability
+from .metrics import (Stability, diversity, match_themes, npmi_coherence, random_coherence,
+                      stability, theme_match_cut)
 
 if TYPE_CHECKING:
     from ..embed import Embedder, EmbeddingCache
@@ -94,6 +95,9 @@ class TopicResult:
     codebook: str | None = None
     codebook_version: str | None = None
     fingerprint: str = ""
+    # The mean NPMI of random word sets of the consultation (see metrics.random_coherence):
+    # what `coherence` is to be read against. None in results saved before it was kept.
+    coherence_baseline: float | None = None
     centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32),
                                   compare=False, repr=False)
 
@@ -180,6 +184,26 @@ def _content_lemma(token) -> str | None:
     if not lemma or not lemma[0].isalpha() or lemma in STOP_WORDS or len(lemma) < 2:
         return None
     return lemma
+
+
+def distinct_first(keywords: Mapping[int, Sequence[str]], *, share: float = 0.5
+                   ) -> dict[int, list[str]]:
+    """Each topic's keywords with the words shared by most topics moved last, so that labels
+    (the first keywords) tell topics apart: a consultation's subject word, in every topic's
+    keywords, does not lead every label. A word is shared when more than `share` of the
+    topics (and at least two) have a keyword holding it; the keywords themselves are kept.
+    """
+    if len(keywords) < 2:
+        return {t: list(ws) for t, ws in keywords.items()}
+    holders = Counter(w for ws in keywords.values() for w in {p for k in ws for p in k.split()})
+    need = max(2, int(share * len(keywords)) + 1)
+    shared = {w for w, c in holders.items() if c >= need}
+
+    def is_shared(k: str) -> bool:
+        return any(p in shared for p in k.split())
+
+    return {t: [k for k in ws if not is_shared(k)] + [k for k in ws if is_shared(k)]
+            for t, ws in keywords.items()}
 
 
 def topic_label(keywords: Sequence[str], *, n: int = 3, display=None) -> str:
@@ -335,9 +359,12 @@ def fit_topics(corpus: Corpus, *, embedder: Embedder, cache: EmbeddingCache | No
     analyzer = LemmaAnalyzer(texts, spacy_model=spacy_model)
     keywords = _bertopic_keywords(texts, X, labels, analyzer, embedder=embedder, cache=cache,
                                   seed=seed)
-    matches = match_themes(X, labels, T, seed=seed) if len(T) else {}
+    cut = theme_match_cut(X, labels, T, seed=seed) if len(T) else None
+    matches = match_themes(X, labels, T, seed=seed, cut=cut) if len(T) else {}
     topic_ids = sorted(keywords)
+    keywords = distinct_first(keywords)
     coh, per_topic = npmi_coherence([keywords[t] for t in topic_ids], analyzer.doc_lemmas)
+    baseline = random_coherence(analyzer.doc_lemmas, size=TOP_WORDS, seed=seed)
     cents = normalise_rows(np.stack([X[labels == t].mean(axis=0) for t in topic_ids]))
     topics = []
     for t, cent, c in zip(topic_ids, cents, per_topic):
@@ -352,12 +379,15 @@ def fit_topics(corpus: Corpus, *, embedder: Embedder, cache: EmbeddingCache | No
             coherence=None if np.isnan(c) else round(c, 4)))
     params_d = {**params.to_dict(), "seed": seed, "stability_runs": stability_runs,
                 "top_words": TOP_WORDS, "mmr_diversity": MMR_DIVERSITY,
-                "representation": "c-TF-IDF (spaCy lemmas) > KeyBERTInspired > MMR"}
+                "representation": "c-TF-IDF (spaCy lemmas) > KeyBERTInspired > MMR, words "
+                                  "in most topics' keywords last",
+                "match_cut": None if cut is None or not np.isfinite(cut) else round(cut, 4)}
     return TopicResult(
         topics=tuple(topics), response_ids=tuple(ids), assignments=tuple(int(x) for x in labels),
         excluded=excluded, outlier_share=round(outliers, 4),
         unassigned_share=round(float(np.mean(labels < 0)), 4), stability=stab,
-        coherence=round(coh, 4), diversity=round(diversity([keywords[t] for t in topic_ids]), 4),
+        coherence=round(coh, 4),
+        coherence_baseline=None if np.isnan(baseline) else round(baseline, 4), diversity=round(diversity([keywords[t] for t in topic_ids]), 4),
         params=params_d, embedder=embedder.model_id,
         codebook=codebook.name if codebook is not None else None,
         codebook_version=str(codebook.version) if codebook is not None else None,

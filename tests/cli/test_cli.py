@@ -1,5 +1,6 @@
 """The `nlp` command line: help for every command, exit codes, import/list/show/export."""
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -96,6 +97,11 @@ def test_topics_fits_prints_table_reuses_saved_model_and_accepts(tmp_path, monke
     res = run("--project", proj, "topics", "--figures", tmp_path / "fig", "--no-png")
     assert res.exit_code == 0, res.output
     assert "36 answers modelled" in res.output and "fitted now" in res.output
+    said = " ".join(res.output.split())
+    # coherence read against chance; no Python names, the user's own commands instead
+    assert re.search(r"Coherence \(NPMI, -1 to 1\) -?\d\.\d{3} against -?\d\.\d{3} for "
+                     r"random sets of 10 of this consultation's words", said)
+    assert "accept_topic" not in said and not re.search(r"`[a-z]+_\w+`|\w+_\w+\(", said)
     assert (tmp_path / "fig" / "intertopic_map.html").exists()
     res = run("--project", proj, "topics")
     assert res.exit_code == 0 and "saved model" in res.output
