@@ -77,3 +77,14 @@ def test_scores_shown_beside_each_theme_cut(project):
                                    "the answer's likeliest theme")
     bare = card.theme_rows(_ctx(project, "a1"), cb, "ana")
     assert bare[0].strength == "suggested · 0.91" and bare[0].cut is None
+
+
+def test_list_view_shows_each_suggestion_beside_its_cut(project):
+    from nlp.app.ui.listview import _row_info
+
+    cb = project.store.active_codebook()
+    t = cb.theme_ids
+    line, _ = _row_info(project.store, "a1", "ana", cb, False, {t[0]: 0.95, t[2]: 0.5})
+    labels = {x.theme_id: x.label for x in cb.themes}
+    assert line == f"suggested: {labels[t[0]]} 0.91 (cut 0.95), {labels[t[2]]} 0.55 (cut 0.50)"
+    assert _row_info(project.store, "a1", "ana", cb, False)[0].endswith(f"{labels[t[2]]} 0.55")
