@@ -186,24 +186,30 @@ def _content_lemma(token) -> str | None:
     return lemma
 
 
-def distinct_first(keywords: Mapping[int, Sequence[str]], *, share: float = 0.5
-                   ) -> dict[int, list[str]]:
-    """Each topic's keywords with the words shared by most topics moved last, so that labels
-    (the first keywords) tell topics apart: a consultation's subject word, in every topic's
-    keywords, does not lead every label. A word is shared when more than `share` of the
-    topics (and at least two) have a keyword holding it; the keywords themselves are kept.
-    """
+def shared_words(keywords: Mapping[int, Sequence[str]], *, share: float = 0.5) -> set[str]:
+    """Words held by a keyword of more than `share` of the topics (and at least two): a
+    consultation's subject word, in every topic's keywords, tells no topic apart."""
     if len(keywords) < 2:
-        return {t: list(ws) for t, ws in keywords.items()}
+        return set()
     holders = Counter(w for ws in keywords.values() for w in {p for k in ws for p in k.split()})
     need = max(2, int(share * len(keywords)) + 1)
-    shared = {w for w, c in holders.items() if c >= need}
+    return {w for w, c in holders.items() if c >= need}
 
-    def is_shared(k: str) -> bool:
-        return any(p in shared for p in k.split())
 
-    return {t: [k for k in ws if not is_shared(k)] + [k for k in ws if is_shared(k)]
+def distinct_first(keywords: Mapping[int, Sequence[str]], *, share: float = 0.5
+                   ) -> dict[int, list[str]]:
+    """Each topic's keywords with those holding a word shared by most topics (`shared_words`)
+    moved last, so that labels (from the first keywords) tell topics apart; the keywords
+    themselves are all kept."""
+    shared = shared_words(keywords, share=share)
+    return {t: sorted(ws, key=lambda k: any(p in shared for p in k.split()))
             for t, ws in keywords.items()}
+
+
+def distinct_label(keywords: Sequence[str], shared: set[str], *, display=None) -> str:
+    """`topic_label` of the keywords holding no shared word (all of them when none is left)."""
+    own = [k for k in keywords if not any(p in shared for p in k.split())]
+    return topic_label(own or keywords, display=display)
 
 
 def topic_label(keywords: Sequence[str], *, n: int = 3, display=None) -> str:
@@ -362,6 +368,7 @@ def fit_topics(corpus: Corpus, *, embedder: Embedder, cache: EmbeddingCache | No
     cut = theme_match_cut(X, labels, T, seed=seed) if len(T) else None
     matches = match_themes(X, labels, T, seed=seed, cut=cut) if len(T) else {}
     topic_ids = sorted(keywords)
+    shared = shared_words(keywords)
     keywords = distinct_first(keywords)
     coh, per_topic = npmi_coherence([keywords[t] for t in topic_ids], analyzer.doc_lemmas)
     baseline = random_coherence(analyzer.doc_lemmas, size=TOP_WORDS, seed=seed)
@@ -371,7 +378,7 @@ def fit_topics(corpus: Corpus, *, embedder: Embedder, cache: EmbeddingCache | No
         j, sim, ok = matches.get(t, (None, None, False))
         size = int((labels == t).sum())
         topics.append(Topic(
-            topic_id=t, label=topic_label(keywords[t], display=analyzer.display),
+            topic_id=t, label=distinct_label(keywords[t], shared, display=analyzer.display),
             keywords=tuple(keywords[t]), size=size, share=round(size / n, 4),
             theme_id=theme_ids[j] if j is not None else None,
             theme_similarity=round(sim, 4) if sim is not None else None, emergent=not ok,

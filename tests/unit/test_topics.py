@@ -138,7 +138,7 @@ def test_coherence_baseline_is_random_word_sets_of_the_consultation():
 
 
 def test_words_shared_by_most_topics_do_not_lead_labels():
-    from nlp.topics.model import distinct_first, topic_label
+    from nlp.topics.model import distinct_first, distinct_label, shared_words, topic_label
 
     kw = {0: ["commissioning", "price", "cost"], 1: ["commissioning process", "tender", "bid"],
           2: ["grant", "commissioning", "charity"], 3: ["email", "reply", "phone"]}
@@ -148,4 +148,8 @@ def test_words_shared_by_most_topics_do_not_lead_labels():
     assert out[2] == ["grant", "charity", "commissioning"] and out[3] == kw[3]
     labels = [topic_label(ws) for ws in out.values()]
     assert not any(lab.lower().startswith("commissioning") for lab in labels)
+    shared = shared_words(kw)
+    assert shared == {"commissioning"}
+    assert distinct_label(out[0], shared) == "Price, cost"  # the shared word left out
+    assert distinct_label(["commissioning"], shared) == "Commissioning"  # unless alone
     assert distinct_first({0: ["a", "b"]}) == {0: ["a", "b"]}
