@@ -346,8 +346,9 @@ def _saved_topics(project):
                          unassigned_share=0.0,
                          stability=Stability(runs=5, survival=1.0, mean_ari=0.9, min_ari=0.8,
                                              centroid_similarity=0.99),
-                         coherence=0.1, diversity=0.9, params={"method": "consensus-kmeans"},
-                         embedder="fake", centroids=cents)
+                         coherence=0.1, diversity=0.9,
+                         params={"method": "consensus-kmeans", "match_cut": 0.5},
+                         embedder="fake", coherence_baseline=-0.4, centroids=cents)
     save_topics(result, topics_dir(project))
 
 
@@ -358,6 +359,8 @@ def test_topics_page_shows_saved_model_and_adds_emergent_theme(app_at, project):
     table = at.dataframe[0].value
     assert list(table["topic"]) == ["Bid, prime, partner", "Tender page, document"]
     assert list(table["theme"])[1] == "NEW"
+    said = markdown(at)
+    assert "similarity reaches 0.50" in said and "against -0.400 for random sets" in said
     assert "Tender documents ran to 200 pages".lower() in markdown(at).lower().replace("\\", "")
     form = at.get("form")[0]
     assert form.text_input[0].value == "tender_page_document"
