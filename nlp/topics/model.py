@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -117,6 +117,38 @@ class TopicResult:
     @property
     def emergent(self) -> list[Topic]:
         return [t for t in self.topics if t.emergent]
+
+
+def match_by_codes(result: TopicResult, codes: Mapping[str, Sequence[str]], *,
+                   share: float = 0.5) -> TopicResult:
+    """`result` with each NEW topic whose answers are mostly coded with one theme (more than
+    `share` of them) matched to that theme: a topic that sits on a theme is that theme's,
+    however far its centroid lies from the theme's wording. The topics so matched are listed
+    in `params["matched_by_codes"]` ({topic id: share of its answers coded so}).
+
+    Args:
+        codes: {response id: the themes it is coded with} (a researcher's decisions, else the
+            model's suggestions); answers absent count as coded with no theme.
+    """
+    members: dict[int, list[str]] = {}
+    for rid, t in zip(result.response_ids, result.assignments):
+        members.setdefault(t, []).append(rid)
+    topics, matched = [], {}
+    for topic in result.topics:
+        ids = members.get(topic.topic_id, [])
+        counts = Counter(th for rid in ids for th in set(codes.get(rid, ())))
+        if topic.emergent and ids and counts:
+            theme, n = max(counts.items(), key=lambda kv: (kv[1], kv[0] == topic.theme_id))
+            if n / len(ids) > share:
+                matched[str(topic.topic_id)] = round(n / len(ids), 4)
+                topic = replace(topic, theme_id=theme, emergent=False,
+                                theme_similarity=topic.theme_similarity
+                                if theme == topic.theme_id else None)
+        topics.append(topic)
+    if not matched:
+        return result
+    return replace(result, topics=tuple(topics),
+                   params={**result.params, "matched_by_codes": matched})
 
 
 class LemmaAnalyzer:

@@ -25,10 +25,13 @@ def _short(text: str, n: int = 90) -> str:
 def view_topics(result: TopicResult, *, refitted: bool = False) -> TopicsView:
     """Table rows and notes for a result."""
     rows = []
+    by_codes = result.params.get("matched_by_codes") or {}
     for t in result.topics:
         sim = f", {t.theme_similarity:.2f}" if t.theme_similarity is not None else ""
         theme = (f"NEW (nearest {t.theme_id}{sim})" if t.emergent and t.theme_id else
                  "NEW" if t.emergent else
+                 f"{t.theme_id} ({by_codes[str(t.topic_id)]:.0%} of its answers coded so"
+                 f"{sim})" if str(t.topic_id) in by_codes else
                  f"{t.theme_id} ({t.theme_similarity:.2f})" if sim else f"{t.theme_id} (accepted)")
         rows.append((str(t.topic_id), t.label, ", ".join(t.keywords[:6]), str(t.size),
                      f"{t.share:.1%}", theme, _short(t.quotes[0][1]) if t.quotes else ""))
@@ -60,7 +63,8 @@ def view_topics(result: TopicResult, *, refitted: bool = False) -> TopicsView:
     if cut is not None:
         notes.append(f"A topic is its nearest theme's when their similarity reaches {cut:.2f} "
                      "(only 5% of random sets of as many answers as the median topic holds "
-                     "come that close); below it the topic is NEW.")
+                     "come that close), or when most of its answers are coded with the "
+                     "theme; else the topic is NEW.")
     if result.emergent:
         notes.append(f"{len(result.emergent)} emergent topic(s) (NEW) match no codebook "
                      "theme; one can become a theme of the codebook (`nlp topics accept`, "

@@ -153,3 +153,29 @@ def test_words_shared_by_most_topics_do_not_lead_labels():
     assert distinct_label(out[0], shared) == "Price, cost"  # the shared word left out
     assert distinct_label(["commissioning"], shared) == "Commissioning"  # unless alone
     assert distinct_first({0: ["a", "b"]}) == {0: ["a", "b"]}
+
+
+def test_a_topic_whose_answers_are_mostly_coded_with_a_theme_is_that_themes():
+    from nlp.topics import Topic, TopicResult
+    from nlp.topics.model import match_by_codes
+    from nlp.topics.view import view_topics
+
+    def topic(i, theme, sim, new):
+        return Topic(topic_id=i, label=f"T{i}", keywords=("w",), size=4, share=0.5,
+                     theme_id=theme, theme_similarity=sim, emergent=new, quotes=())
+
+    res = TopicResult(topics=(topic(0, "money", 0.5, True), topic(1, "talk", 0.4, True),
+                              topic(2, "talk", 0.9, False)),
+                      response_ids=tuple(f"r{i}" for i in range(12)),
+                      assignments=(0,) * 4 + (1,) * 4 + (2,) * 4, excluded=(),
+                      outlier_share=0.0, unassigned_share=0.0, stability=None, coherence=0.0,
+                      diversity=1.0, params={"match_cut": 0.6}, embedder="fake")
+    codes = {"r0": ["kids"], "r1": ["kids", "money"], "r2": ["kids"], "r3": [],  # 3 of 4
+             "r4": ["talk"], "r5": ["talk"], "r6": ["money"]}                   # 2 of 4: no
+    out = match_by_codes(res, codes)
+    t0, t1, t2 = out.topics
+    assert (t0.theme_id, t0.emergent, t0.theme_similarity) == ("kids", False, None)
+    assert t1 == res.topics[1] and t2 == res.topics[2]
+    assert out.params["matched_by_codes"] == {"0": 0.75} and out.params["match_cut"] == 0.6
+    assert "kids (75% of its answers coded so)" in view_topics(out).rows[0]
+    assert match_by_codes(res, {}) is res

@@ -89,8 +89,9 @@ def render() -> None:
                    "similarity": t.theme_similarity} for t in result.topics], hide_index=True)
     cut = result.params.get("match_cut")
     if cut is not None:
-        st.caption(f"A topic is its nearest theme's when their similarity reaches {cut:.2f}; "
-                   "below it the topic is NEW (emergent).")
+        st.caption(f"A topic is its nearest theme's when their similarity reaches {cut:.2f}, "
+                   "or a theme's when most of its answers are coded with it; else it is NEW "
+                   "(emergent).")
     if result.coherence_baseline is not None:
         st.caption(f"Coherence (NPMI) {result.coherence:.3f}, against "
                    f"{result.coherence_baseline:.3f} for random sets of this consultation's "
