@@ -25,8 +25,9 @@ from ..store.review_order import write_review_order
 from ..store.review_themes import coder_units
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
 
-__all__ = ["CodeRun", "ProjectCodeRun", "code_project", "model_cuts", "project_agreement", "project_embedder",
-           "project_examples", "store_review_order"]
+__all__ = ["CodeRun", "ProjectCodeRun", "code_project", "model_cuts", "project_agreement",
+           "project_embedder", "project_examples", "store_review_order"]
+
 
 @dataclass
 class ProjectCodeRun(CodeRun):

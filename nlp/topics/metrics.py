@@ -102,9 +102,9 @@ def theme_match_cut(X: np.ndarray, labels: np.ndarray, theme_vectors: np.ndarray
                     ) -> float:
     """The one similarity a topic needs to its nearest theme to be that theme's: how close
     the centroid of a random set of answers (as many as the median topic holds, each topic
-    equally likely) comes to its nearest theme, at `quantile` of `draws` such sets. One cut for every topic of the fit, so
-    a topic closer to a theme than a matched topic is matched too; needs no fixed threshold,
-    so it works for any embedder.
+    equally likely) comes to its nearest theme, at `quantile` of `draws` such sets. One cut
+    for every topic of the fit, so a topic closer to a theme than a matched topic is matched
+    too; it needs no fixed threshold, so it works for any embedder.
     """
     sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, int)
     sizes = sizes[sizes > 0]

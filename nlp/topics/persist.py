@@ -36,7 +36,8 @@ def save_topics(result: TopicResult, directory: str | Path) -> Path:
         "unassigned_share": result.unassigned_share,
         "stability": result.stability.to_dict() if result.stability else None,
         "coherence": result.coherence, "coherence_baseline": result.coherence_baseline,
-        "diversity": result.diversity, "excluded": list(result.excluded), "topics": [t.to_dict() for t in result.topics],
+        "diversity": result.diversity, "excluded": list(result.excluded),
+        "topics": [t.to_dict() for t in result.topics],
         "response_ids": list(result.response_ids), "assignments": list(result.assignments)}
     _atomic_write(d / CENTROIDS_FILE,
                   lambda fh: np.save(fh, np.asarray(result.centroids, np.float32),
