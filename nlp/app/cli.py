@@ -325,12 +325,29 @@ def code(
         raise typer.BadParameter(errors.CODE_FILE_MODE_OPTIONS)
     run = code_project(_project(), recode_all=all_, model_dir=model, progress=True,
                        chunk=chunk, device=device, cluster=cluster)
-    t = Table("theme", "suggested")
+    t = Table("theme", "suggested (answers coded now)")
     for theme, n in run.per_theme.items():
         t.add_row(theme, str(n))
     out.print(t)
     out.print(f"coded {run.coded} answers ({run.skipped_flagged} flagged non-answers skipped; "
-              f"learned from {run.examples} researcher-coded answers)")
+              f"learned from {run.examples} researcher-coded answers)", soft_wrap=True)
+    out.print(_code_run_says(run, all_), soft_wrap=True)
+
+
+def _code_run_says(run, all_: bool) -> str:
+    """What a project coding run did to the answers coded before, and what --all would do."""
+    if all_:
+        return (f"--all: every answer scored again ({run.rescored} had earlier scores); "
+                "researchers' decisions are kept.")
+    if run.new_decisions:
+        return (f"New decisions since the last run: the {run.rescored} answers no researcher "
+                f"has reviewed were scored again with what was learned; the {run.kept} "
+                "reviewed answers keep their decisions and earlier scores (--all scores "
+                "them again too).")
+    if run.kept:
+        return (f"No new decisions since the last run: the {run.kept} answers coded before "
+                "keep their suggestions (--all scores every answer again).")
+    return "Every answer was coded for the first time."
 
 
 topics_app = typer.Typer(help="Fit (or refresh) the project's topic model and print the topic "

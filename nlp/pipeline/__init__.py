@@ -7,7 +7,8 @@ Jobs (a `Project` from nlp.project, or its `Store` where the store alone is what
 
 - import: `import_file(store, path, options)`, `import_files(store, paths, options)` (all
   files read and checked, then stored in one transaction), `import_qdpx(store, path)`.
-- coding: `code_project(project, ...) -> CodeRun`, `project_examples(store, codebook)`,
+- coding: `code_project(project, ...) -> ProjectCodeRun`, `model_cuts(store)`,
+  `project_examples(store, codebook)`,
   `project_embedder(project)`, `store_review_order(...)`, `project_agreement(store)`.
 - topics: `fit_project_topics(project)`, `load_project_topics(project)`,
   `topics_command(project)`, `accept_emergent(project, topic_id, ...)`,
@@ -43,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 _WHERE = {
     "NUMBERING_KEY": "anonymise", "anonymise_settings": "anonymise",
     "project_anonymiser": "anonymise",
-    "CodeRun": "coding", "code_project": "coding", "project_agreement": "coding",
+    "CodeRun": "coding", "ProjectCodeRun": "coding", "code_project": "coding",
+    "model_cuts": "coding", "project_agreement": "coding",
     "project_embedder": "coding", "project_examples": "coding", "store_review_order": "coding",
     "run_demo": "demo",
     "EXPORTERS": "exports", "coded_rows": "exports", "coding_rows": "exports",
@@ -61,8 +63,9 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from .anonymise import NUMBERING_KEY, anonymise_settings, project_anonymiser
-    from .coding import (CodeRun, code_project, project_agreement, project_embedder,
-                         project_examples, store_review_order)
+    from .coding import (CodeRun, ProjectCodeRun, code_project, model_cuts,
+                         project_agreement, project_embedder, project_examples,
+                         store_review_order)
     from .demo import run_demo
     from .exports import (EXPORTERS, coded_rows, coding_rows, export, export_project,
                          export_qdc, export_qdpx, exporter_options, project_xml)
@@ -73,11 +76,13 @@ if TYPE_CHECKING:
                          topics_command, topics_dir)
 
 __all__ = [
-    "CodeRun", "EXPORTERS", "NUMBERING_KEY", "PROJECT_WRITERS", "accept_emergent",
+    "CodeRun", "EXPORTERS", "NUMBERING_KEY", "PROJECT_WRITERS", "ProjectCodeRun",
+    "accept_emergent",
     "anonymise_settings", "build_report_data", "code_project", "coded_rows", "coding_rows",
     "export", "export_project", "export_project_figures", "export_qdc", "export_qdpx",
     "exporter_options", "fit_project_topics", "import_file", "import_files", "import_qdpx",
-    "load_project_topics", "project_agreement", "project_anonymiser", "project_embedder",
+    "load_project_topics", "model_cuts", "project_agreement", "project_anonymiser",
+    "project_embedder",
     "project_examples", "project_fingerprint", "project_groups", "project_xml", "run_demo",
     "store_qdpx", "store_review_order", "topics_command", "topics_dir", "write_project_report",
     "write_report",

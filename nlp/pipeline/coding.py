@@ -2,8 +2,11 @@
 decision its researchers have made; the review order and the coders' agreement."""
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -22,8 +25,37 @@ from ..store.review_order import write_review_order
 from ..store.review_themes import coder_units
 from ..types import MODEL_CODER, Codebook, Coding, Corpus
 
-__all__ = ["CodeRun", "code_project", "project_agreement", "project_embedder",
-           "project_examples", "store_review_order"]
+__all__ = ["CodeRun", "ProjectCodeRun", "code_project", "model_cuts", "project_agreement",
+           "project_embedder", "project_examples", "store_review_order"]
+
+
+@dataclass
+class ProjectCodeRun(CodeRun):
+    """A project's coding run: `CodeRun`, and what it did with answers coded before."""
+    rescored: int = 0          # answers that had the model's scores and were scored again
+    kept: int = 0              # answers whose earlier scores were kept
+    reviewed: int = 0          # answers a researcher has decided on
+    new_decisions: bool = False  # researchers decided something since the last run
+
+
+# The project's last coding run (a store setting): the decisions it learned from (a digest)
+# and each theme's cut, so the card can show a score against the cut it was judged by.
+LAST_RUN_KEY = "last_code_run"
+
+
+def _decisions_digest(ids: Sequence[str], themes: Sequence[Sequence[str]]) -> str:
+    """One string that changes whenever a researcher's resolved decision changes."""
+    pairs = sorted((r, sorted(t)) for r, t in zip(ids, themes))
+    return hashlib.sha1(json.dumps(pairs).encode("utf-8")).hexdigest()
+
+
+def model_cuts(store: Store) -> dict[str, float]:
+    """{theme id: the probability cut} of the project's last coding run ({} before one): a
+    theme is suggested on an answer when its score reaches the cut (and is near the answer's
+    likeliest theme), and an answer's likeliest theme is always suggested."""
+    last = store.get_setting(LAST_RUN_KEY) or {}
+    cuts: Mapping[str, Any] = last.get("cuts") or {}
+    return {str(t): float(c) for t, c in cuts.items()}
 
 
 def project_examples(store: Store, codebook: Codebook
@@ -53,14 +85,15 @@ def project_embedder(project: Project, *, device: str | None = "cpu"
 
 def code_project(project: Project, *, recode_all: bool = False, model_dir: str | Path | None = None,
                  progress: bool = False, chunk: int = CHUNK, device: str | None = "cpu",
-                 cluster: Any = None) -> CodeRun:
+                 cluster: Any = None) -> ProjectCodeRun:
     """Code the project's answers not yet coded (all with `recode_all`), learning first from
     every decision researchers have made.
 
     Every answer of the project is embedded first (each distinct sentence once, chunk by
     chunk into the cache, here or on `cluster`) and sets the prior's statistics; then the
     answers to code are scored and stored `chunk` at a time, one transaction each. A killed
-    run keeps its embeddings and the chunks it stored: run it again to go on from there.
+    run keeps its embeddings and the chunks it stored: run it again to go on from there (a
+    killed re-scoring after new decisions starts that re-scoring again).
 
     Args:
         model_dir: a model folder, "none" (definitions alone) or None (the project's setting,
@@ -85,11 +118,27 @@ def code_project(project: Project, *, recode_all: bool = False, model_dir: str |
     finally:
         runner.close()
     model.calibrate(enc_all)
-    done = set() if recode_all else set(store.predictions())
+    digest = _decisions_digest(ex_ids, ex_y)
+    last = store.get_setting(LAST_RUN_KEY)
+    predicted = set(store.predictions())
+    reviewed = set(ex_ids)
+    new_decisions = bool(predicted) and (
+        last.get("decisions") != digest if last else bool(ex_ids))
+    if recode_all:
+        done: set[str] = set()
+    elif new_decisions:
+        done = predicted & reviewed   # answers no researcher reviewed are scored again
+    else:
+        done = predicted
+    if not predicted:  # a first run: a killed one resumes (same decisions, chunks stored)
+        store.set_setting(LAST_RUN_KEY, {"decisions": digest, "cuts": {}})
     corpus = Corpus(tuple(r for r in everything if r.response_id not in done))
     answers = corpus.answers()
-    run = CodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
-                  model=str(model_dir or project.settings.model or "default"))
+    again = len(predicted & set(answers.ids))
+    run = ProjectCodeRun(skipped_flagged=len(corpus) - len(answers), examples=len(ex_t),
+                         model=str(model_dir or project.settings.model or "default"),
+                         rescored=again, kept=len(predicted) - again, reviewed=len(reviewed),
+                         new_decisions=new_decisions)
     todo = [i for i, r in enumerate(every_answer) if r.response_id not in done]
     enc = subset(enc_all, todo)
     per_theme = np.zeros(len(model.theme_ids_), dtype=int)
@@ -103,6 +152,9 @@ def code_project(project: Project, *, recode_all: bool = False, model_dir: str |
         bar.close()
     run.coded = len(answers)
     run.per_theme = {t: int(per_theme[i]) for i, t in enumerate(model.theme_ids_)}
+    store.set_setting(LAST_RUN_KEY, {
+        "decisions": digest,
+        "cuts": {t: round(float(c), 4) for t, c in zip(model.theme_ids_, model.thresholds_)}})
     store_review_order(store, model, every_answer, enc_all, ex_ids, ex_y, model_id=run.model)
     return run
 

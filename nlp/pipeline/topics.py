@@ -12,9 +12,10 @@ from .. import errors
 from ..codebook import dumps_codebook, loads_codebook, with_theme
 from ..project import Project
 from ..topics import TopicResult, TopicsView, fit_topics, load_topics, save_topics, view_topics
+from ..topics.model import match_by_codes
 from ..topics.figures import response_groups, write_figures
 from ..topics.persist import FORMAT
-from ..types import Codebook, Theme
+from ..types import MODEL_CODER, Codebook, Theme
 from .coding import project_embedder, project_examples
 
 log = logging.getLogger("nlp.topics")
@@ -37,6 +38,18 @@ def _examples(project: Project, codebook: Codebook) -> dict[str, list[str]]:
         for t in ts:
             out.setdefault(t, []).append(text)
     return out
+
+
+def _codes(project: Project, codebook: Codebook) -> dict[str, list[str]]:
+    """The themes each answer is coded with: a researcher's decisions where there are any,
+    else the model's suggestions."""
+    _, themes, ids = project_examples(project.store, codebook)
+    decided = {rid: list(ts) for rid, ts in zip(ids, themes)}
+    model: dict[str, list[str]] = {}
+    for c in project.store.codings(coder=MODEL_CODER, status="suggested"):
+        if c.response_id not in decided and c.theme_id in codebook.theme_ids:
+            model.setdefault(c.response_id, []).append(c.theme_id)
+    return {**model, **decided}
 
 
 def project_fingerprint(project: Project, *, seed: int = 0) -> str:
@@ -68,6 +81,7 @@ def fit_project_topics(project: Project, *, seed: int = 0, stability_runs: int =
     result = fit_topics(store.corpus(), embedder=embedder, cache=cache, codebook=codebook,
                         examples=_examples(project, codebook), seed=seed,
                         stability_runs=stability_runs, progress=progress)
+    result = match_by_codes(result, _codes(project, codebook))
     result = replace(result, fingerprint=project_fingerprint(project, seed=seed))
     save_topics(result, topics_dir(project))
     return result

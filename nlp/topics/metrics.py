@@ -97,14 +97,37 @@ def stability(X: np.ndarray, fit: Callable[[np.ndarray, int], np.ndarray], *,
                      centroid_similarity=round(float(np.mean(sims)), 4) if sims else 0.0)
 
 
-def match_themes(X: np.ndarray, labels: np.ndarray, theme_vectors: np.ndarray, *,
-                 seed: int = 0, draws: int = NULL_DRAWS, quantile: float = NULL_QUANTILE
-                 ) -> dict[int, tuple[int, float, bool]]:
-    """The nearest theme of each topic, and whether the topic is *about* it.
+def theme_match_cut(X: np.ndarray, labels: np.ndarray, theme_vectors: np.ndarray, *,
+                    seed: int = 0, draws: int = NULL_DRAWS, quantile: float = NULL_QUANTILE
+                    ) -> float:
+    """The one similarity a topic needs to its nearest theme to be that theme's: how close
+    the centroid of a random set of answers (as many as the median topic holds, each topic
+    equally likely) comes to its nearest theme, at `quantile` of `draws` such sets. One cut
+    for every topic of the fit, so a topic closer to a theme than a matched topic is matched
+    too; it needs no fixed threshold, so it works for any embedder.
+    """
+    sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, int)
+    sizes = sizes[sizes > 0]
+    if len(sizes) == 0 or len(theme_vectors) == 0 or len(X) == 0:
+        return float("inf")
+    size = int(min(max(1, np.median(sizes)), len(X)))
+    # Each topic equally likely in a draw: else a theme most answers are about would make
+    # every random set look like it, and the topics on it NEW.
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    rng = np.random.default_rng(seed)
+    cents = normalise_rows(np.stack([X[rng.choice(len(X), size, replace=False,
+                                                  p=w / w.sum())].mean(axis=0)
+                                     for _ in range(draws)]))
+    return float(np.quantile((cents @ theme_vectors.T).max(axis=1), quantile))
 
-    A topic matches its nearest theme when its centroid is closer to that theme than the
-    centroids of `draws` random sets of as many answers are in `quantile` of the draws: a
-    permutation test that needs no similarity threshold, so it works for any embedder.
+
+def match_themes(X: np.ndarray, labels: np.ndarray, theme_vectors: np.ndarray, *,
+                 seed: int = 0, draws: int = NULL_DRAWS, quantile: float = NULL_QUANTILE,
+                 cut: float | None = None) -> dict[int, tuple[int, float, bool]]:
+    """The nearest theme of each topic, and whether the topic is *about* it: its centroid's
+    cosine with that theme reaches `cut` (default `theme_match_cut`, the same for every
+    topic). A topic holding every answer is no theme's.
 
     Returns:
         {topic id: (theme index, cosine of centroid and theme vector, matched)}.
@@ -112,19 +135,15 @@ def match_themes(X: np.ndarray, labels: np.ndarray, theme_vectors: np.ndarray, *
     ids, cents = centroids(X, labels)
     if len(ids) == 0 or len(theme_vectors) == 0:
         return {}
+    if cut is None:
+        cut = theme_match_cut(X, labels, theme_vectors, seed=seed, draws=draws,
+                              quantile=quantile)
     sims = cents @ theme_vectors.T
-    rng = np.random.default_rng(seed)
     out: dict[int, tuple[int, float, bool]] = {}
-    nulls: dict[int, np.ndarray] = {}
     for t, row in zip(ids, sims):
         size = int((labels == t).sum())
-        if size not in nulls:
-            draws_ = np.stack([X[rng.choice(len(X), size, replace=False)].mean(axis=0)
-                               for _ in range(draws)])
-            nulls[size] = np.quantile(normalise_rows(draws_) @ theme_vectors.T, quantile,
-                                      axis=0)
         j = int(np.argmax(row))
-        out[int(t)] = (j, float(row[j]), bool(row[j] > nulls[size][j] and size < len(X)))
+        out[int(t)] = (j, float(row[j]), bool(row[j] >= cut and size < len(X)))
     return out
 
 
@@ -166,6 +185,31 @@ def npmi_coherence(topic_words: Sequence[Sequence[str]], doc_lemmas: Sequence[Se
         scores.append(float(np.mean(vals)) if vals else float("nan"))
     valid = [s for s in scores if not np.isnan(s)]
     return (float(np.mean(valid)) if valid else float("nan")), scores
+
+
+def random_coherence(doc_lemmas: Sequence[Sequence[str]], *, size: int = 10, sets: int = 50,
+                     min_df: int = 2, seed: int = 0) -> float:
+    """The baseline for `npmi_coherence`: the mean NPMI of `sets` random sets of `size` words
+    of the consultation's own vocabulary (lemmas used by at least `min_df` answers, drawn in
+    proportion to how many answers use them, as topic words tend to be the common ones).
+    Topics whose coherence is not above it group words no better than chance.
+
+    Returns:
+        The mean over the sets (nan when the vocabulary has fewer than two such words).
+    """
+    df: dict[str, int] = {}
+    for d in doc_lemmas:
+        for w in set(d):
+            df[w] = df.get(w, 0) + 1
+    words = sorted(w for w, c in df.items() if c >= min_df)
+    if len(words) < 2:
+        return float("nan")
+    p = np.array([df[w] for w in words], dtype=float)
+    rng = np.random.default_rng(seed)
+    k = min(size, len(words))
+    draws = [[words[i] for i in rng.choice(len(words), k, replace=False, p=p / p.sum())]
+             for _ in range(sets)]
+    return npmi_coherence(draws, doc_lemmas, top_n=k)[0]
 
 
 def diversity(topic_words: Sequence[Sequence[str]], *, top_n: int = 10) -> float:

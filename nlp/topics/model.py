@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -21,7 +21,9 @@ from ..embed import embed_texts
 from ..types import Codebook, Corpus
 from .cluster import (MIN_ANSWERS, choose_params, cluster, min_topic_size, normalise_rows,
                       seed_themes)
-from .metrics import Stability, diversity, match_themes, npmi_coherence, stability
+from .labels import distinct_first, distinct_label, shared_words, topic_label
+from .metrics import (Stability, diversity, match_themes, npmi_coherence, random_coherence,
+                      stability, theme_match_cut)
 
 if TYPE_CHECKING:
     from ..embed import Embedder, EmbeddingCache
@@ -94,6 +96,9 @@ class TopicResult:
     codebook: str | None = None
     codebook_version: str | None = None
     fingerprint: str = ""
+    # The mean NPMI of random word sets of the consultation (see metrics.random_coherence):
+    # what `coherence` is to be read against. None in results saved before it was kept.
+    coherence_baseline: float | None = None
     centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32),
                                   compare=False, repr=False)
 
@@ -113,6 +118,38 @@ class TopicResult:
     @property
     def emergent(self) -> list[Topic]:
         return [t for t in self.topics if t.emergent]
+
+
+def match_by_codes(result: TopicResult, codes: Mapping[str, Sequence[str]], *,
+                   share: float = 0.5) -> TopicResult:
+    """`result` with each NEW topic whose answers are mostly coded with one theme (more than
+    `share` of them) matched to that theme: a topic that sits on a theme is that theme's,
+    however far its centroid lies from the theme's wording. The topics so matched are listed
+    in `params["matched_by_codes"]` ({topic id: share of its answers coded so}).
+
+    Args:
+        codes: {response id: the themes it is coded with} (a researcher's decisions, else the
+            model's suggestions); answers absent count as coded with no theme.
+    """
+    members: dict[int, list[str]] = {}
+    for rid, t in zip(result.response_ids, result.assignments):
+        members.setdefault(t, []).append(rid)
+    topics, matched = [], {}
+    for topic in result.topics:
+        ids = members.get(topic.topic_id, [])
+        counts = Counter(th for rid in ids for th in set(codes.get(rid, ())))
+        if topic.emergent and ids and counts:
+            theme, n = max(counts.items(), key=lambda kv: (kv[1], kv[0] == topic.theme_id))
+            if n / len(ids) > share:
+                matched[str(topic.topic_id)] = round(n / len(ids), 4)
+                topic = replace(topic, theme_id=theme, emergent=False,
+                                theme_similarity=topic.theme_similarity
+                                if theme == topic.theme_id else None)
+        topics.append(topic)
+    if not matched:
+        return result
+    return replace(result, topics=tuple(topics),
+                   params={**result.params, "matched_by_codes": matched})
 
 
 class LemmaAnalyzer:
@@ -180,20 +217,6 @@ def _content_lemma(token) -> str | None:
     if not lemma or not lemma[0].isalpha() or lemma in STOP_WORDS or len(lemma) < 2:
         return None
     return lemma
-
-
-def topic_label(keywords: Sequence[str], *, n: int = 3, display=None) -> str:
-    """A readable label from keywords: the first `n` that share no word with one chosen
-    (`display` maps a keyword to how it is shown, e.g. `LemmaAnalyzer.display`)."""
-    chosen: list[str] = []
-    for w in keywords:
-        if any(set(w.split()) & set(c.split()) for c in chosen):
-            continue
-        chosen.append(w)
-        if len(chosen) == n:
-            break
-    label = ", ".join(display(c) if display else c for c in chosen) or "(no keywords)"
-    return label[:1].upper() + label[1:]
 
 
 def _bertopic_keywords(texts: list[str], X: np.ndarray, labels: np.ndarray,
@@ -335,16 +358,20 @@ def fit_topics(corpus: Corpus, *, embedder: Embedder, cache: EmbeddingCache | No
     analyzer = LemmaAnalyzer(texts, spacy_model=spacy_model)
     keywords = _bertopic_keywords(texts, X, labels, analyzer, embedder=embedder, cache=cache,
                                   seed=seed)
-    matches = match_themes(X, labels, T, seed=seed) if len(T) else {}
+    cut = theme_match_cut(X, labels, T, seed=seed) if len(T) else None
+    matches = match_themes(X, labels, T, seed=seed, cut=cut) if len(T) else {}
     topic_ids = sorted(keywords)
+    shared = shared_words(keywords)
+    keywords = distinct_first(keywords)
     coh, per_topic = npmi_coherence([keywords[t] for t in topic_ids], analyzer.doc_lemmas)
+    baseline = random_coherence(analyzer.doc_lemmas, size=TOP_WORDS, seed=seed)
     cents = normalise_rows(np.stack([X[labels == t].mean(axis=0) for t in topic_ids]))
     topics = []
     for t, cent, c in zip(topic_ids, cents, per_topic):
         j, sim, ok = matches.get(t, (None, None, False))
         size = int((labels == t).sum())
         topics.append(Topic(
-            topic_id=t, label=topic_label(keywords[t], display=analyzer.display),
+            topic_id=t, label=distinct_label(keywords[t], shared, display=analyzer.display),
             keywords=tuple(keywords[t]), size=size, share=round(size / n, 4),
             theme_id=theme_ids[j] if j is not None else None,
             theme_similarity=round(sim, 4) if sim is not None else None, emergent=not ok,
@@ -352,12 +379,16 @@ def fit_topics(corpus: Corpus, *, embedder: Embedder, cache: EmbeddingCache | No
             coherence=None if np.isnan(c) else round(c, 4)))
     params_d = {**params.to_dict(), "seed": seed, "stability_runs": stability_runs,
                 "top_words": TOP_WORDS, "mmr_diversity": MMR_DIVERSITY,
-                "representation": "c-TF-IDF (spaCy lemmas) > KeyBERTInspired > MMR"}
+                "representation": "c-TF-IDF (spaCy lemmas) > KeyBERTInspired > MMR, words "
+                                  "in most topics' keywords last",
+                "match_cut": None if cut is None or not np.isfinite(cut) else round(cut, 4)}
     return TopicResult(
         topics=tuple(topics), response_ids=tuple(ids), assignments=tuple(int(x) for x in labels),
         excluded=excluded, outlier_share=round(outliers, 4),
         unassigned_share=round(float(np.mean(labels < 0)), 4), stability=stab,
-        coherence=round(coh, 4), diversity=round(diversity([keywords[t] for t in topic_ids]), 4),
+        coherence=round(coh, 4),
+        coherence_baseline=None if np.isnan(baseline) else round(baseline, 4),
+        diversity=round(diversity([keywords[t] for t in topic_ids]), 4),
         params=params_d, embedder=embedder.model_id,
         codebook=codebook.name if codebook is not None else None,
         codebook_version=str(codebook.version) if codebook is not None else None,

@@ -35,8 +35,9 @@ def save_topics(result: TopicResult, directory: str | Path) -> Path:
         "params": dict(result.params), "outlier_share": result.outlier_share,
         "unassigned_share": result.unassigned_share,
         "stability": result.stability.to_dict() if result.stability else None,
-        "coherence": result.coherence, "diversity": result.diversity,
-        "excluded": list(result.excluded), "topics": [t.to_dict() for t in result.topics],
+        "coherence": result.coherence, "coherence_baseline": result.coherence_baseline,
+        "diversity": result.diversity, "excluded": list(result.excluded),
+        "topics": [t.to_dict() for t in result.topics],
         "response_ids": list(result.response_ids), "assignments": list(result.assignments)}
     _atomic_write(d / CENTROIDS_FILE,
                   lambda fh: np.save(fh, np.asarray(result.centroids, np.float32),
@@ -66,7 +67,8 @@ def load_topics(directory: str | Path) -> TopicResult | None:
             stability=Stability(**st) if st else None, coherence=data["coherence"],
             diversity=data["diversity"], params=data["params"], embedder=data["embedder"],
             codebook=data.get("codebook"), codebook_version=data.get("codebook_version"),
-            fingerprint=data.get("fingerprint", ""), centroids=cents)
+            fingerprint=data.get("fingerprint", ""),
+            coherence_baseline=data.get("coherence_baseline"), centroids=cents)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("Ignoring unreadable topic model in %s (%s); it will be refitted", d, exc)
         return None

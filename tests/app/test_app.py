@@ -346,8 +346,9 @@ def _saved_topics(project):
                          unassigned_share=0.0,
                          stability=Stability(runs=5, survival=1.0, mean_ari=0.9, min_ari=0.8,
                                              centroid_similarity=0.99),
-                         coherence=0.1, diversity=0.9, params={"method": "consensus-kmeans"},
-                         embedder="fake", centroids=cents)
+                         coherence=0.1, diversity=0.9,
+                         params={"method": "consensus-kmeans", "match_cut": 0.5},
+                         embedder="fake", coherence_baseline=-0.4, centroids=cents)
     save_topics(result, topics_dir(project))
 
 
@@ -358,6 +359,8 @@ def test_topics_page_shows_saved_model_and_adds_emergent_theme(app_at, project):
     table = at.dataframe[0].value
     assert list(table["topic"]) == ["Bid, prime, partner", "Tender page, document"]
     assert list(table["theme"])[1] == "NEW"
+    said = markdown(at)
+    assert "similarity reaches 0.50" in said and "against -0.400 for random sets" in said
     assert "Tender documents ran to 200 pages".lower() in markdown(at).lower().replace("\\", "")
     form = at.get("form")[0]
     assert form.text_input[0].value == "tender_page_document"
@@ -533,6 +536,69 @@ def test_relabel_is_one_action_and_one_undo(app_at, project):
     at.button(key="undo").click().run()
     assert mine(project) == {("a4", t[3]): "accepted"}
     assert escape_md("Undid 2 change(s)") in at.info[0].value
+
+
+def test_after_a_relabel_the_drop_downs_do_not_both_show_the_new_theme(app_at, project):
+    t = themes(project)
+    at = app_at()
+    at.button(key=f"acc:a4:{t[3]}").click().run()
+    at.selectbox(key="mv_from:a4").set_value(t[3]).run()
+    at.selectbox(key="mv_to:a4").set_value(t[6]).run()
+    at.button(key="mv:a4").click().run()
+    assert mine(project) == {("a4", t[3]): "rejected", ("a4", t[6]): "accepted"}
+    moved_from, moved_to = at.selectbox(key="mv_from:a4"), at.selectbox(key="mv_to:a4")
+    assert moved_to.value is None  # ready for the next move, not showing the last one
+    assert moved_from.value != moved_to.value
+
+
+def test_relabel_in_whole_answer_mode_stores_a_whole_answer_coding(tmp_path):
+    """The model's evidence sentence is not the researcher's pick: in whole-answer mode the
+    new theme is coded on the whole answer; in sentence mode on the picked sentences."""
+    from streamlit.testing.v1 import AppTest
+
+    from appdata import make_demo_project
+    from nlp.app.ui.card import sentence_spans
+
+    p = make_demo_project(tmp_path / "demo")
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["project_root"] = str(p.root)
+    at.session_state["coder"] = "ana"
+    at.run()
+    rid = at.query_params["item"]
+    ctx = rv.review_context(p.store, rv.find_item(p.store, rid))
+    model = {t: sp["model"][0] for t, sp in ctx.spans.items() if "model" in sp}
+    src = next(iter(model))  # a suggestion with an evidence sentence
+    dst = next(t for t in p.store.active_codebook().theme_ids if t not in ctx.decisions)
+    at.selectbox(key=f"mv_from:{rid}").set_value(src).run()
+    at.selectbox(key=f"mv_to:{rid}").set_value(dst).run()
+    at.button(key=f"mv:{rid}").click().run()
+    [c] = p.store.codings(coder="ana", theme_id=dst)
+    assert c.status == "accepted" and c.spans == ()  # the whole answer
+    at.button(key="undo").click().run()
+    at.button(key="scope").click().run()  # sentence mode: the picked sentences
+    pick = next(b for b in at.button_group if b.key == f"sents:{rid}")
+    sents = sentence_spans(ctx.item.text)
+    pick.set_value([len(sents) - 1]).run()
+    at.selectbox(key=f"mv_from:{rid}").set_value(src).run()
+    at.selectbox(key=f"mv_to:{rid}").set_value(dst).run()
+    at.button(key=f"mv:{rid}").click().run()
+    [c] = p.store.codings(coder="ana", theme_id=dst)
+    assert c.status == "accepted" and c.spans == (sents[-1],)
+    p.close()
+
+
+def test_card_shows_each_score_beside_its_theme_cut(app_at, project):
+    from nlp.pipeline.coding import LAST_RUN_KEY
+
+    t = themes(project)
+    cuts = {tid: 0.5 for tid in t}
+    cuts[t[3]] = 0.6  # a4: t3 0.51 suggested as the likeliest theme, under its own cut
+    project.store.set_setting(LAST_RUN_KEY, {"cuts": cuts})
+    at = app_at()
+    shown = [c.value for c in at.caption]
+    assert ("suggested · 0.51 (cut 0.60) · under its cut, but the answer's likeliest theme"
+            in shown)
+    assert "possible · 0.45 (cut 0.50)" in shown  # a4's near miss, t2
 
 
 def test_blind_mode_hides_other_coders_and_keeps_my_queue(app_at, project):

@@ -59,3 +59,32 @@ def test_sentences_spans_and_evidence():
     assert picked and text[sents[picked[0]][0]:].startswith("Our")
     joined = card.spans_of([0, 1], sents)
     assert len(joined) == 1 and joined[0][0] == 0
+
+
+def test_scores_shown_beside_each_theme_cut(project):
+    """A score means something only against its own theme's cut: the row says both, and why
+    the state differs from what the cut alone would give."""
+    t = project.store.active_codebook().theme_ids
+    cb = project.store.active_codebook()
+    cuts = {tid: 0.5 for tid in t}
+    cuts[t[0]] = 0.95   # a1: t0 0.91 suggested though under its cut (the likeliest theme)
+    cuts[t[1]] = 0.15   # a1: t1 0.2 a near miss though over its cut (far below t0)
+    rows = {r.theme_id: r for r in card.theme_rows(_ctx(project, "a1"), cb, "ana", cuts=cuts)}
+    assert rows[t[0]].strength == ("suggested · 0.91 (cut 0.95) · under its cut, but the "
+                                   "answer's likeliest theme")
+    assert rows[t[2]].strength == "suggested · 0.55 (cut 0.50)"
+    assert rows[t[1]].strength == ("possible · 0.20 (cut 0.15) · over its cut, but far below "
+                                   "the answer's likeliest theme")
+    bare = card.theme_rows(_ctx(project, "a1"), cb, "ana")
+    assert bare[0].strength == "suggested · 0.91" and bare[0].cut is None
+
+
+def test_list_view_shows_each_suggestion_beside_its_cut(project):
+    from nlp.app.ui.listview import _row_info
+
+    cb = project.store.active_codebook()
+    t = cb.theme_ids
+    line, _ = _row_info(project.store, "a1", "ana", cb, False, {t[0]: 0.95, t[2]: 0.5})
+    labels = {x.theme_id: x.label for x in cb.themes}
+    assert line == f"suggested: {labels[t[0]]} 0.91 (cut 0.95), {labels[t[2]]} 0.55 (cut 0.50)"
+    assert _row_info(project.store, "a1", "ana", cb, False)[0].endswith(f"{labels[t[2]]} 0.55")

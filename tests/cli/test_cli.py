@@ -1,5 +1,6 @@
 """The `nlp` command line: help for every command, exit codes, import/list/show/export."""
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -96,6 +97,11 @@ def test_topics_fits_prints_table_reuses_saved_model_and_accepts(tmp_path, monke
     res = run("--project", proj, "topics", "--figures", tmp_path / "fig", "--no-png")
     assert res.exit_code == 0, res.output
     assert "36 answers modelled" in res.output and "fitted now" in res.output
+    said = " ".join(res.output.split())
+    # coherence read against chance; no Python names, the user's own commands instead
+    assert re.search(r"Coherence \(NPMI, -1 to 1\) -?\d\.\d{3} against -?\d\.\d{3} for "
+                     r"random sets of 10 of this consultation's words", said)
+    assert "accept_topic" not in said and not re.search(r"`[a-z]+_\w+`|\w+_\w+\(", said)
     assert (tmp_path / "fig" / "intertopic_map.html").exists()
     res = run("--project", proj, "topics")
     assert res.exit_code == 0 and "saved model" in res.output
@@ -121,3 +127,45 @@ def test_topics_on_too_few_answers_is_a_clear_error(tmp_path, monkeypatch):
     run("--project", proj, "import", data)
     res = run("--project", proj, "topics")
     assert res.exit_code == 1 and "20" in res.output
+
+
+def test_code_after_decisions_rescores_the_unreviewed_answers(tmp_path, monkeypatch):
+    """After a researcher's decisions, `nlp code` scores again the answers nobody reviewed
+    (the reviewed keep their decisions) and says so; with nothing new it says what --all does."""
+    monkeypatch.setenv("NLP_EMBEDDER", "fake:64")
+    from nlp.project import open_project
+    from nlp.store import decisions as dec
+
+    proj = tmp_path / "p"
+    assert run("init", proj).exit_code == 0
+    texts = ["late payment hurts", "nobody called us back", "the tender was huge",
+             "we subsidise the contract", "no reply to emails", "grants not contracts"]
+    data = tmp_path / "a.csv"
+    data.write_text("id,text\n" + "".join(f"r{i},{x}\n" for i, x in enumerate(texts)))
+    assert run("--project", proj, "import", data).exit_code == 0
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert "coded 6 answers" in res.output and "first time" in res.output
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert "coded 0 answers" in res.output and "No new decisions" in res.output
+    assert "--all scores every answer again" in res.output
+    from nlp.pipeline import model_cuts
+
+    p = open_project(proj)
+    tid = p.store.active_codebook().theme_ids[0]
+    cuts = model_cuts(p.store)  # each theme's cut, for the review card
+    assert set(cuts) == set(p.store.active_codebook().theme_ids)
+    assert all(0 < c < 1 for c in cuts.values())
+    dec.record_decisions(p.store, "r0", [dec.Decision(tid, "accepted")], coder="ana")
+    p.close()
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert "coded 5 answers" in res.output and "learned from 1 researcher" in res.output
+    assert "the 5 answers no researcher has reviewed were scored again" in " ".join(
+        res.output.split())
+    p = open_project(proj)
+    assert {(c.theme_id, c.status) for c in p.store.codings(coder="ana")} == {
+        (tid, "accepted")}
+    p.close()
+    res = run("--project", proj, "code", "--model", "none", "--device", "cpu")
+    assert "coded 0 answers" in res.output and "No new decisions" in res.output

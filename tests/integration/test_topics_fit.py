@@ -163,3 +163,24 @@ def test_importing_topics_does_not_import_bertopic():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_project_topic_whose_answers_are_coded_with_a_theme_is_that_themes(project):
+    """The kids answers, NEW by similarity, are the money theme's once most of them are
+    coded with it (here the model's suggestions; a researcher's decision would count first)."""
+    from nlp.pipeline import fit_project_topics
+
+    kids = [r.response_id for r in project.store.corpus() if r.response_id.startswith("kids")]
+    tids = project.store.active_codebook().theme_ids
+    project.store.write_model_codings(
+        {rid: {t: (0.9 if t == "money" else 0.1) for t in tids} for rid in kids},
+        {t: 0.5 for t in tids}, model_id="test")
+    res = fit_project_topics(project, stability_runs=0)
+    seen = 0
+    for t in res.topics:
+        members = [r for r, a in zip(res.response_ids, res.assignments) if a == t.topic_id]
+        if all(m.startswith("kids") for m in members):
+            seen += 1
+            assert not t.emergent and t.theme_id == "money"
+            assert res.params["matched_by_codes"][str(t.topic_id)] == 1.0
+    assert seen  # the kids answers make a topic of their own

@@ -58,3 +58,17 @@ def test_labels_keywords_and_quotes_are_readable(fitted):
             assert res.topic_of(rid) == t.topic_id
             texts[rid] = text
     assert len(texts) == sum(len(t.quotes) for t in res.topics)  # no quote used twice
+
+
+def test_labels_tell_topics_apart_and_matching_is_one_cut(fitted):
+    """No word leads most labels; coherence is read against random word sets; a topic closer
+    to its theme than a matched topic is matched too."""
+    from collections import Counter
+
+    _, res = fitted
+    first = Counter(t.label.split(",")[0].split()[0].lower() for t in res.topics)
+    assert first.most_common(1)[0][1] <= len(res.topics) / 2
+    assert res.coherence_baseline is not None and res.coherence > res.coherence_baseline
+    cut = res.params["match_cut"]
+    for t in res.topics:
+        assert t.emergent == (t.theme_similarity < cut - 1e-4 or t.share == 1.0)

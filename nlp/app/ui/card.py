@@ -27,17 +27,42 @@ class ThemeRow:
     score: float | None
     mine: str | None        # this coder's status
     others: Mapping[str, str] = field(default_factory=dict)  # other researchers' statuses
+    cut: float | None = None  # the theme's cut in the model's last run (None: not known)
 
     @property
     def origin(self) -> str:
         return "researcher" if self.kind == "not suggested" else "model"
 
+    @property
+    def strength(self) -> str:
+        """The state and the score against the theme's own cut, and why, where the two seem
+        to disagree: "suggested · 0.15 (cut 0.12)"."""
+        if self.score is None:
+            return self.kind
+        text = f"{self.kind} · {self.score:.2f}"
+        if self.cut is None:
+            return text
+        text += f" (cut {self.cut:.2f})"
+        if self.kind == "suggested" and self.score < self.cut:
+            text += " · under its cut, but the answer's likeliest theme"
+        elif self.kind == "possible" and self.score >= self.cut:
+            text += " · over its cut, but far below the answer's likeliest theme"
+        return text
+
+
+CUT_HELP = ("Each theme has its own cut, learned from the coded examples: the model suggests "
+            "a theme when its score reaches the cut and is not far below the answer's "
+            "likeliest theme, and always suggests the likeliest theme. A score is only "
+            "comparable with its own theme's cut, not with another theme's score.")
+
 
 def theme_rows(ctx: ReviewContext, codebook: Codebook, coder: str, *, blind: bool = False,
-               near_misses: int = NEAR_MISSES) -> list[ThemeRow]:
+               near_misses: int = NEAR_MISSES, cuts: Mapping[str, float] | None = None
+               ) -> list[ThemeRow]:
     """The themes in play on an answer, highest score first: the model's suggestions, the
     themes a researcher decided (in blind mode only this coder's), and the `near_misses`
     best-scoring others. A theme whose score rounds to 0.00 is never offered as possible.
+    `cuts` ({theme id: cut} of the model's last run) go on the rows, to show beside scores.
     """
     dec = ctx.decisions
     score = {t: ctx.scores.get(t, ctx.confidences.get(t)) for t in codebook.theme_ids}
@@ -67,7 +92,8 @@ def theme_rows(ctx: ReviewContext, codebook: Codebook, coder: str, *, blind: boo
             theme_id=t, label=theme.label, definition=theme.definition,
             kind="suggested" if t in suggested else "possible" if t in near else "not suggested",
             score=score[t], mine=who.get(coder),
-            others={c: s for c, s in who.items() if c != coder}))
+            others={c: s for c, s in who.items() if c != coder},
+            cut=(cuts or {}).get(t)))
     return rows
 
 

@@ -6,6 +6,7 @@ import logging
 
 import streamlit as st
 
+from ... import pipeline
 from ...project import Project
 from ...store import decisions as dec
 from ...store import review as rv
@@ -47,21 +48,24 @@ def _open(item: rv.QueueItem) -> None:
     state.set_view("card")
 
 
-def _row_info(store, rid: str, coder: str, codebook: Codebook, blind: bool
-              ) -> tuple[str, list[tuple[int, int]]]:
+def _row_info(store, rid: str, coder: str, codebook: Codebook, blind: bool,
+              cuts: dict[str, float] | None = None) -> tuple[str, list[tuple[int, int]]]:
     """The model's suggestions and the coders' decisions on one answer, in a few words, and
     the spans this coder coded there (to highlight)."""
     labels = widgets.theme_labels(codebook)
     sug, calls, spans = [], [], []
     for c in store.codings(response_id=rid):
         if c.coder == MODEL_CODER and c.status == "suggested":
-            sug.append((c.confidence or 0.0, labels.get(c.theme_id, c.theme_id)))
+            cut = (cuts or {}).get(c.theme_id)
+            sug.append((c.confidence or 0.0, labels.get(c.theme_id, c.theme_id),
+                        "" if cut is None else f" (cut {cut:.2f})"))
         elif c.coder == coder or (not blind and c.coder != MODEL_CODER):
             who = "you" if c.coder == coder else c.coder
             calls.append(f"{who}: {c.status} {labels.get(c.theme_id, c.theme_id)}")
             if c.coder == coder and c.status == "accepted":
                 spans.extend(c.spans)
-    line = "suggested: " + (", ".join(f"{lab} {p:.2f}" for p, lab in sorted(sug, reverse=True))
+    line = "suggested: " + (", ".join(f"{lab} {p:.2f}{cut}"
+                                      for p, lab, cut in sorted(sug, reverse=True))
                             or "none")
     return line + (" · " + "; ".join(calls) if calls else ""), spans
 
@@ -70,6 +74,7 @@ def render_list(project: Project, coder: str, codebook: Codebook, flt: rv.QueueF
                 total: int) -> None:
     """The list view of the queue as filtered."""
     store = project.store
+    cuts = pipeline.model_cuts(store)
     pages = max(1, -(-total // PAGE))
     c = st.columns([1, 4], vertical_alignment="bottom")
     page = int(c[0].number_input("Page", 1, pages, min(state.recall("list_page", 1), pages),
@@ -101,7 +106,7 @@ def render_list(project: Project, coder: str, codebook: Codebook, flt: rv.QueueF
     for it in items:
         row = st.columns([0.4, 8, 1], vertical_alignment="top")
         row[0].checkbox("select", key=f"sel:{it.response_id}", label_visibility="collapsed")
-        line, coded = _row_info(store, it.response_id, coder, codebook, blind)
+        line, coded = _row_info(store, it.response_id, coder, codebook, blind, cuts)
         with row[1]:
             st.markdown(card.highlight_md(it.text, hits=card.search_hits(it.text, flt.text),
                                           coded=coded))

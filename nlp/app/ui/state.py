@@ -182,6 +182,11 @@ def set_widget(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+def reset_widget(key: str) -> None:
+    """Forget a keyed widget's value (in a callback): it is drawn again with its default."""
+    st.session_state.pop(key, None)
+
+
 def url_params() -> dict[str, str]:
     """The query string, to carry along when one page forwards to another."""
     return dict(st.query_params)

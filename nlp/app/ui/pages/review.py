@@ -169,13 +169,20 @@ def _evidence(ctx: rv.ReviewContext) -> dict[str, tuple[int, int]]:
     return {t: sp[MODEL_CODER][0] for t, sp in ctx.spans.items() if sp.get(MODEL_CODER)}
 
 
-def relabel(project: Project, coder: str, rid: str, key_from: str, key_to: str) -> None:
-    """Move the answer from one theme to another: one action, one undo."""
+def relabel(project: Project, coder: str, rid: str, key_from: str, key_to: str,
+            spans: tuple[tuple[int, int], ...] = ()) -> None:
+    """Move the answer from one theme to another: one action, one undo. The new theme rests
+    on `spans` (the picked sentences; () the whole answer), as any other decision on the
+    card: never on the model's evidence sentence the researcher did not pick."""
     a, b = state.widget(key_from), state.widget(key_to)
     if not a or not b or a == b:
         state.flash("Pick two different themes to move between.", "warning")
         return
-    dec.relabel(project.store, rid, a, b, coder=coder)
+    dec.relabel(project.store, rid, a, b, coder=coder, spans=spans)
+    # Both boxes start over: "from" its first theme, "to" empty (else, once the old theme
+    # left the "from" list, both showed the new one).
+    state.reset_widget(key_from)
+    state.reset_widget(key_to)
     state.flash(f"Moved answer {rid} from {a} to {b} (one undo takes it back).")
     _decided(project, coder)
 
@@ -256,7 +263,7 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
                         help=widgets.escape_md(row.definition) if row.definition else None)
             if row.definition:
                 widgets.text(_short(row.definition), caption=True)
-        cols[1].caption(row.kind + (f" · {row.score:.2f}" if row.score is not None else ""))
+        cols[1].caption(row.strength, help=card.CUT_HELP if row.cut is not None else None)
         where = ctx.spans.get(tid, {}).get(coder) if mine else None
         quoted = " / ".join(f"“{_short(text[a:b], 40)}”" for a, b in where or ())
         cols[2].caption(f"you: {mine or '—'}" + (
@@ -308,11 +315,11 @@ def _theme_rows(project: Project, coder: str, codebook: Codebook, ctx: rv.Review
                 args=(project, coder, rid, none_of), kwargs={"advance": True},
                 shortcut=KEYS["none"],
                 help="Rejects the open suggestions (or the likeliest theme) and moves on.")
-    _relabel_row(project, coder, codebook, rid, rows)
+    _relabel_row(project, coder, codebook, rid, rows, spans)
 
 
 def _relabel_row(project: Project, coder: str, codebook: Codebook, rid: str,
-                 rows: list[card.ThemeRow]) -> None:
+                 rows: list[card.ThemeRow], spans: list[tuple[int, int]]) -> None:
     movable = [r.theme_id for r in rows if r.mine == "accepted"
                or (r.kind == "suggested" and r.mine is None)]
     if not movable:
@@ -325,10 +332,10 @@ def _relabel_row(project: Project, coder: str, codebook: Codebook, rid: str,
                    index=None, placeholder="another theme",
                    format_func=lambda t: labels.get(t, t))
     c[2].button("Move", key=f"mv:{rid}", on_click=relabel,
-                args=(project, coder, rid, f"mv_from:{rid}", f"mv_to:{rid}"),
+                args=(project, coder, rid, f"mv_from:{rid}", f"mv_to:{rid}", tuple(spans)),
                 shortcut=KEYS["move"],
-                help="Rejects the first theme and accepts the second, keeping its sentences: "
-                     "one action, one undo.")
+                help="Rejects the first theme and accepts the second, on the picked sentences "
+                     "in sentence scope, else on the whole answer: one action, one undo.")
 
 
 def _add_from_pills(project: Project, coder: str, rid: str, key: str,
@@ -389,7 +396,8 @@ def render() -> None:
         return
     blind = state.blind()
     ctx = rv.review_context(store, item, coder=coder, blind=blind)
-    rows = card.theme_rows(ctx, codebook, coder, blind=blind)
+    rows = card.theme_rows(ctx, codebook, coder, blind=blind,
+                           cuts=pipeline.model_cuts(store))
     evidence = _evidence(ctx)
     top = next((r.theme_id for r in rows if r.kind == "suggested" and r.theme_id in evidence),
                None)

@@ -87,6 +87,15 @@ def render() -> None:
                    "answers": t.size, "share": f"{t.share:.1%}",
                    "theme": "NEW" if t.emergent else t.theme_id,
                    "similarity": t.theme_similarity} for t in result.topics], hide_index=True)
+    cut = result.params.get("match_cut")
+    if cut is not None:
+        st.caption(f"A topic is its nearest theme's when their similarity reaches {cut:.2f}, "
+                   "or a theme's when most of its answers are coded with it; else it is NEW "
+                   "(emergent).")
+    if result.coherence_baseline is not None:
+        st.caption(f"Coherence (NPMI) {result.coherence:.3f}, against "
+                   f"{result.coherence_baseline:.3f} for random sets of this consultation's "
+                   "words.")
     st.subheader("Emergent themes")
     if not result.emergent:
         st.caption("Every topic matches a codebook theme.")
