@@ -351,7 +351,7 @@ def _code_run_says(run, all_: bool) -> str:
 
 
 topics_app = typer.Typer(help="Fit (or refresh) the project's topic model and print the topic "
-                                "table; `nlp topics accept` adds an emergent topic to the codebook.",
+                         "table; `nlp topics accept` adds an emergent topic to the codebook.",
                            no_args_is_help=False)
 app.add_typer(topics_app, name="topics")
 
