@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from classifydata import three_themes
 from nlp.classify.active import likely_mistakes, rank_for_review, uncertainty
 from nlp.classify.learning import Learning
 from nlp.classify.model import (MARGIN_Z, MAX_THEMES, MIN_CALIBRATION, MIN_Z, PRIOR_MID,
@@ -16,22 +17,7 @@ from nlp.classify.propagate import knn_graph, propagate
 from nlp.classify.shares import estimated_counts, share_offset
 from nlp.text.segment import split_segments
 
-CB = loads_codebook("""
-name: t
-version: 1
-themes:
-  - id: money
-    label: Money
-    definition: funding budget reserves cost price money
-    include: [we used our reserves]
-  - id: talk
-    label: Communication
-    definition: communication reply email told contact
-    exclude: [long complex documents]
-  - id: kids
-    label: Children
-    definition: children young people families school
-""")
+CB = three_themes()
 
 TRAIN = [
     ("we used our reserves because the price was below cost", ["money"]),

@@ -7,10 +7,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from classifydata import three_themes
 from nlp.classify import _maths, encoded, learning, lexical, model, prior, prototypes, rule
 from nlp.classify.model import (DecisionRule, Learning, LexicalPrior, Prototypes,
                                 ThemeClassifier)
-from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 
 # The checks run on the codebook-free configuration (no embedder: X is embeddings, the
@@ -40,23 +40,7 @@ def test_scikit_learn_checks(estimator, check):
     check(estimator)
 
 
-CB = loads_codebook("""
-name: t
-version: 1
-question: What went wrong?
-themes:
-  - id: money
-    label: Money
-    definition: funding budget reserves cost price money
-    include: [we used our reserves]
-  - id: talk
-    label: Communication
-    definition: communication reply email told contact
-    exclude: [long complex documents]
-  - id: kids
-    label: Children
-    definition: children young people families school
-""")
+CB = three_themes(question="What went wrong?")
 TEXTS = ["we used our reserves because the price was below cost",
          "the budget was cut and funding ran out", "nobody replied to our email",
          "no contact and no reply from the commissioner", "families and children lost support",

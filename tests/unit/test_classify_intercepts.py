@@ -3,26 +3,13 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from classifydata import three_themes
 from nlp.classify.intercepts import theme_intercepts
 from nlp.classify.learning import Learning
 from nlp.classify.model import ThemeClassifier
-from nlp.codebook import loads_codebook
 from nlp.embed import FakeEmbedder
 
-CB = loads_codebook("""
-name: t
-version: 1
-themes:
-  - id: money
-    label: Money
-    definition: funding budget reserves cost price money
-  - id: talk
-    label: Communication
-    definition: communication reply email told contact
-  - id: kids
-    label: Children
-    definition: children young people families school
-""")
+CB = three_themes(examples=False)
 WORDS = {"money": "funding budget reserves cost price money".split(),
          "talk": "communication reply email told contact".split(),
          "kids": "children young people families school".split()}
