@@ -525,14 +525,19 @@ def test_evidence_sentence_is_preselected(tmp_path):
     p.close()
 
 
+def _accept_then_move(at, project, old, new):
+    """Accept `old` on answer a4, then move it to `new` with the relabel controls."""
+    at.button(key=f"acc:a4:{old}").click().run()
+    at.selectbox(key="mv_from:a4").set_value(old).run()
+    at.selectbox(key="mv_to:a4").set_value(new).run()
+    at.button(key="mv:a4").click().run()
+    assert mine(project) == {("a4", old): "rejected", ("a4", new): "accepted"}
+
+
 def test_relabel_is_one_action_and_one_undo(app_at, project):
     t = themes(project)
     at = app_at()
-    at.button(key=f"acc:a4:{t[3]}").click().run()
-    at.selectbox(key="mv_from:a4").set_value(t[3]).run()
-    at.selectbox(key="mv_to:a4").set_value(t[6]).run()
-    at.button(key="mv:a4").click().run()
-    assert mine(project) == {("a4", t[3]): "rejected", ("a4", t[6]): "accepted"}
+    _accept_then_move(at, project, t[3], t[6])
     at.button(key="undo").click().run()
     assert mine(project) == {("a4", t[3]): "accepted"}
     assert escape_md("Undid 2 change(s)") in at.info[0].value
@@ -541,11 +546,7 @@ def test_relabel_is_one_action_and_one_undo(app_at, project):
 def test_after_a_relabel_the_drop_downs_do_not_both_show_the_new_theme(app_at, project):
     t = themes(project)
     at = app_at()
-    at.button(key=f"acc:a4:{t[3]}").click().run()
-    at.selectbox(key="mv_from:a4").set_value(t[3]).run()
-    at.selectbox(key="mv_to:a4").set_value(t[6]).run()
-    at.button(key="mv:a4").click().run()
-    assert mine(project) == {("a4", t[3]): "rejected", ("a4", t[6]): "accepted"}
+    _accept_then_move(at, project, t[3], t[6])
     moved_from, moved_to = at.selectbox(key="mv_from:a4"), at.selectbox(key="mv_to:a4")
     assert moved_to.value is None  # ready for the next move, not showing the last one
     assert moved_from.value != moved_to.value
