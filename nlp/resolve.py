@@ -12,6 +12,9 @@ from .types import MODEL_CODER, Coding
 RESOLUTION_RULE = ("A researcher's decision beats the model's suggestion; where researchers "
                    "differ, the latest decision wins (the disagreement flag marks those "
                    "answers and themes, and every coder's call is kept apart).")
+#: What the exports' `resolution` column holds on every row: the rule's short name. The rule
+#: itself (RESOLUTION_RULE) is written once, in the Excel README sheet and the README.
+RESOLUTION_NAME = "decision over suggestion, latest decision wins"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 from .. import errors
 from ..fsio import atomic_path
-from ..resolve import RESOLUTION_RULE, resolve_codings
+from ..resolve import RESOLUTION_NAME, RESOLUTION_RULE, resolve_codings
 from ..text.offsets import rewrite_with_spans
 from ..types import Codebook, Coding, Corpus, Memo
 from .cells import EXCEL_CELL_LIMIT, FORMULA_START, cell, fit_excel, neutralise
@@ -30,7 +30,8 @@ def wide_rows(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding], *,
     A theme's status on a response follows nlp.resolve.RESOLUTION_RULE (the latest
     researcher decision, else the model's suggestion); `coders:THEME` keeps each researcher's
     own call ("ana=accepted; ben=rejected"), `disagreement` lists the themes researchers
-    differ on, and `resolution` states the rule. Every metadata column the import kept
+    differ on, and `resolution` names the rule (its short name, RESOLUTION_NAME: the
+    rule's sentence is written once, in the Excel README sheet). Every metadata column the import kept
     follows (see `metadata_columns`).
 
     Args:
@@ -68,7 +69,7 @@ def wide_rows(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding], *,
         row["accepted_themes"] = ";".join(accepted)
         row["suggested_themes"] = ";".join(model)
         row["disagreement"] = ";".join(split)
-        row["resolution"] = RESOLUTION_RULE
+        row["resolution"] = RESOLUTION_NAME
         row.update(meta.get(r.response_id, {}))
         rows.append(row)
     return rows, theme_ids
@@ -116,7 +117,7 @@ def long_rows(corpus: Corpus, codings: Sequence[Coding], *,
             "spans": ";".join(f"{a}-{b}" for a, b in sp),
             "disagreement": bool(res and res.disagreement),
             "stands": bool(res and res.coder == c.coder),
-            "resolution": RESOLUTION_RULE, "text": text, **meta.get(c.response_id, {})})
+            "resolution": RESOLUTION_NAME, "text": text, **meta.get(c.response_id, {})})
     return rows
 
 
@@ -205,7 +206,8 @@ README_WIDE = (
     ("score:THEME", "the model's confidence, when it suggested the theme"),
     ("coders:THEME", "each researcher's own decision, e.g. 'ana=accepted; ben=rejected'"),
     ("disagreement", "themes on which researchers decided differently"),
-    ("resolution", "the rule that made one status out of every coder's decision"),
+    ("resolution", f"'{RESOLUTION_NAME}': the short name of the resolution rule (above) "
+     "that made one status out of every coder's decision"),
 )
 README_LONG = (
     ("coder", "who decided: a researcher's name, or 'model' for a suggestion"),
@@ -213,7 +215,8 @@ README_LONG = (
      "(blank: the whole answer); spans lists every one as start-end, end excluded"),
     ("disagreement", "researchers decided differently on this answer and theme"),
     ("stands", "this coding is the one the rule keeps"),
-    ("resolution", "the rule that made one status out of every coder's decision"),
+    ("resolution", f"'{RESOLUTION_NAME}': the short name of the resolution rule (above) "
+     "that made one status out of every coder's decision"),
 )
 
 

@@ -124,7 +124,7 @@ def two_coders(tmp_path):
 
 def test_wide_rows_keep_coders_apart_and_state_the_rule(two_coders):
     from nlp.pipeline import coded_rows
-    from nlp.resolve import RESOLUTION_RULE
+    from nlp.resolve import RESOLUTION_NAME, RESOLUTION_RULE
 
     p, t = two_coders
     rows, _ = coded_rows(p.store, anonymise=False)
@@ -133,7 +133,31 @@ def test_wide_rows_keep_coders_apart_and_state_the_rule(two_coders):
     assert r1[f"coders:{t[0]}"] == "ana=accepted; ben=rejected"
     assert r1["disagreement"] == t[0] and r2["disagreement"] == ""
     assert r2[f"theme:{t[1]}"] == "suggested" and r2[f"coders:{t[1]}"] == ""
-    assert r1["resolution"] == RESOLUTION_RULE and "latest decision wins" in RESOLUTION_RULE
+    assert r1["resolution"] == RESOLUTION_NAME and "latest decision wins" in RESOLUTION_RULE
+
+
+def test_csv_and_jsonl_rows_name_the_rule_without_repeating_its_sentence(two_coders, tmp_path):
+    """The rule's sentence is written once (the README sheet), not on every row; the
+    `resolution` column stays where it was (scripts read columns by name and order)."""
+    import csv
+
+    from nlp.pipeline import export_project
+    from nlp.resolve import RESOLUTION_NAME, RESOLUTION_RULE
+
+    p, _ = two_coders
+    for layout, before in (("wide", "disagreement"), ("long", "stands")):
+        out = export_project(p.store, tmp_path / f"{layout}.csv", format="csv",
+                             anonymise=False, layout=layout)
+        raw = out.read_text(encoding="utf-8-sig")
+        assert RESOLUTION_RULE not in raw
+        with open(out, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = list(reader.fieldnames or [])
+            assert {r["resolution"] for r in reader} == {RESOLUTION_NAME}
+        assert cols.index("resolution") == cols.index(before) + 1
+        js = export_project(p.store, tmp_path / f"{layout}.jsonl", format="jsonl",
+                            anonymise=False, layout=layout)
+        assert RESOLUTION_RULE not in js.read_text(encoding="utf-8")
 
 
 def test_long_rows_carry_spans_through_anonymisation(two_coders):
