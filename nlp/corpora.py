@@ -12,6 +12,11 @@ from . import errors
 DEFAULT_CORPUS = "vcs-commissioning"
 
 
+#: A bundled corpus's hand codes (the gold standard and each coder's), which a project made from
+#: it does not import: they are for evaluation, not the researcher's data.
+GOLD_COLUMNS = ("themes", "coder1", "coder2")
+
+
 def corpora_dir() -> Path:
     """Where bundled corpora live: `corpora/` beside the package, or $NLP_CORPORA_DIR."""
     env = os.environ.get("NLP_CORPORA_DIR")

@@ -180,7 +180,7 @@ def _iter_table_responses(path: Path, table: Table, opts: ImportOptions, prefix:
     for key in ("id", "respondent", "question"):
         if chosen[key] and getattr(opts, f"{key}_col") is None:
             notes.append(f"{key} column: {chosen[key]!r} (detected)")
-    used = {v for v in chosen.values() if v}
+    used = {v for v in chosen.values() if v} | set(opts.skip_cols)
     seen: dict[str, int] = {}
     budget = Budget(path)
 

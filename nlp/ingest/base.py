@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class ImportOptions:
-    """How to read a file: column names (detected when None), sheet, kind, id prefix."""
+    """How to read a file: column names (detected when None), sheet, kind, id prefix, and
+    `skip_cols`: columns of a table left out (not kept as metadata)."""
     text_col: str | None = None
     id_col: str | None = None
     respondent_col: str | None = None
@@ -21,6 +22,7 @@ class ImportOptions:
     sheet: str | None = None
     kind: str | None = None  # "table" | "transcript" | "report"; detected when None
     id_prefix: str | None = None
+    skip_cols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

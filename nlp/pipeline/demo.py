@@ -6,16 +6,29 @@ from pathlib import Path
 from typing import Generator
 
 from ..codebook import load_codebook
-from ..corpora import DEFAULT_CORPUS, codebook_path, corpus_path
+from ..corpora import DEFAULT_CORPUS, GOLD_COLUMNS, codebook_path, corpus_path
 from ..ingest import ImportOptions
 from ..project import CONFIG_NAME, init_project, open_project
+from ..store import Store
+from ..types import ImportSummary
 from .coding import code_project
 from .exports import export_project
 from .imports import import_file
 from .report import write_report
 from .topics import topics_command
 
-__all__ = ["run_demo"]
+__all__ = ["import_demo_corpus", "run_demo"]
+
+#: How the demo reads a bundled corpus: its hand codes (GOLD_COLUMNS) stay out of the project,
+#: so the exports and the report show the model's and the researcher's codes only; the other
+#: fields (kind, section, source, line) are kept as metadata.
+DEMO_IMPORT = ImportOptions(text_col="text", id_col="id", respondent_col="speaker",
+                            skip_cols=GOLD_COLUMNS)
+
+
+def import_demo_corpus(store: Store, corpus: str = DEFAULT_CORPUS) -> ImportSummary:
+    """Import the bundled `corpus` into `store` as the demo does: without its hand codes."""
+    return import_file(store, corpus_path(corpus), DEMO_IMPORT)
 
 
 def run_demo(directory: str | Path, *, write_files: bool = False,
@@ -31,8 +44,7 @@ def run_demo(directory: str | Path, *, write_files: bool = False,
         project = init_project(d, codebook=codebook_path(corpus))
         yield f"created project {project.root}"
     load_codebook(codebook_path(corpus))
-    s = import_file(project.store, corpus_path(corpus),
-                    ImportOptions(text_col="text", id_col="id", respondent_col="speaker"))
+    s = import_demo_corpus(project.store, corpus)
     yield (f"imported {s.imported} units of corpus {corpus} ({s.skipped_present} already "
            "present)")
     run = code_project(project, progress=True)
