@@ -14,7 +14,7 @@ from ..topics import Topic as ModelTopic
 from .anonymise import project_anonymiser
 from .topics import load_project_topics
 
-__all__ = ["build_report_data", "write_project_report", "write_report"]
+__all__ = ["build_report_data", "project_name", "write_project_report", "write_report"]
 
 
 def build_report_data(project: Project | Store, *, anonymise: bool = True,
@@ -30,13 +30,21 @@ def build_report_data(project: Project | Store, *, anonymise: bool = True,
     """
     store = project if isinstance(project, Store) else project.store
     codebook = store.active_codebook()
+    name = None if isinstance(project, Store) else project_name(project)
     if anonymise and anonymiser is None:
         anonymiser = project_anonymiser(project)
     return report_data(codebook, store.corpus(), store.codings(), store.predictions(),
                        checks=decided_checks(store, codebook.theme_ids),
                        anonymiser=anonymiser if anonymise else None, topics=topics,
                        embeddings=embeddings, group_by=group_by,
-                       quotes_per_theme=quotes_per_theme, title=title)
+                       quotes_per_theme=quotes_per_theme, title=title, name=name)
+
+
+def project_name(project: Project) -> str:
+    """The project's name for the report's title: project.json's "name" when it has one,
+    else the project folder's name."""
+    name = project.config.get("name")
+    return name.strip() if isinstance(name, str) and name.strip() else project.root.name
 
 
 def write_report(project: Project | Store, out_dir: str | Path, *,
@@ -59,7 +67,8 @@ def write_report(project: Project | Store, out_dir: str | Path, *,
         embeddings: {response_id: vector} to choose quotes by meaning instead of TF-IDF.
         group_by: metadata column (or "respondent_id") for the crosstab; default: detected.
         quotes_per_theme: at most this many quotes per theme (3-5 reads best).
-        title: the report's title (default: from the codebook's question or name).
+        title: the report's title (default: the project's name and a short label of the
+            codebook's question, nlp.report.data.report_title).
 
     Returns:
         The files written: the documents in `formats` order, then the chart.

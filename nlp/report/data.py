@@ -16,7 +16,7 @@ from ..resolve import resolve_codings
 from ..topics.model import Topic as ModelTopic
 from ..types import MODEL_CODER, Codebook, Coding, Corpus, Theme
 from .estimate import Estimate, estimate
-from .select import QuoteCandidate, SelectedQuote, select_quotes
+from .select import QuoteCandidate, SelectedQuote, plain_text, select_quotes
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,38 @@ GROUP_NAMES = ("group", "respondent_group", "respondent_type", "stakeholder_type
                "organisation_type", "organization_type", "org_type", "type_of_organisation",
                "sector", "region", "area", "location_type", "category", "segment", "role")
 MAX_GROUPS = 12
+#: Values of a unit's `kind` metadata that mark a report's own prose (the bundled corpora mark
+#: each unit "quote" or "report_prose"): counted, but never quoted as a respondent's words.
+REPORT_PROSE_KINDS = frozenset({"report_prose", "report", "prose", "narrative", "summary"})
+LABEL_WORDS = 10  # a question longer than this is shortened to a label for the title
+
+
+def is_report_prose(metadata: Mapping[str, Any]) -> bool:
+    """Whether a unit is a report author's prose rather than a respondent's answer."""
+    kind = metadata.get("kind")
+    return isinstance(kind, str) and _norm(kind) in REPORT_PROSE_KINDS
+
+
+def question_label(question: str, *, max_words: int = LABEL_WORDS) -> str:
+    """A short label for a question, for a title: its first sentence when that has at most
+    `max_words` words, else its first `max_words` words and "…"."""
+    q = " ".join(question.split())
+    first = re.split(r"(?<=[?.!:;])\s", q, maxsplit=1)[0]
+    ws = first.split()
+    if len(ws) <= max_words:
+        return first
+    return " ".join(ws[:max_words]).rstrip(",;:–—-") + " …"
+
+
+def report_title(codebook: Codebook, name: str | None = None) -> str:
+    """The draft's title: the project's name and a short label of the question ("Bidding for
+    contracts: What gets in the way of …"); the full question is in the text below it."""
+    label = question_label(codebook.question) if codebook.question else ""
+    if name and label:
+        return f"{name}: {label}"
+    if name:
+        return f"{name}: findings"
+    return f"Findings: {label or codebook.name}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +127,7 @@ class ReportData:
     estimated: bool = False  # some figures are the model's estimates (answers not reviewed)
     unscored: int = 0  # answers neither reviewed nor scored by the model
     audit: str = ""  # how far to trust unreviewed suggestions, from the random checks
+    prose_units: int = 0  # units of report prose (`is_report_prose`): counted, never quoted
 
 
 def _norm(k: str) -> str:
@@ -221,7 +254,7 @@ def report_data(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
                 topics: Sequence[ModelTopic] | None = None,
                 embeddings: Mapping[str, Any] | None = None,
                 group_by: str | None = None, quotes_per_theme: int = 5,
-                title: str | None = None) -> ReportData:
+                title: str | None = None, name: str | None = None) -> ReportData:
     """Count, crosstab and choose quotes for every theme of `codebook`.
 
     Args:
@@ -233,6 +266,12 @@ def report_data(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
         anonymiser: texts -> texts for the quotes and topic words (None: as stored, and the
             report says it is not anonymised).
         topics, embeddings, group_by, quotes_per_theme, title: see nlp.pipeline.write_report.
+        name: the project's name, for the title (`report_title`).
+
+    Quotes are respondents' words only: units marked as report prose (`is_report_prose`)
+    are counted but never quoted; each answer is quoted at most once in the whole report
+    (under the first theme, in codebook order, that picks it); quote texts are printed
+    without markup (`plain_text`).
     """
     codings = list(codings)
     answers = corpus.answers()
@@ -249,6 +288,8 @@ def report_data(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
         n_reviewed = len({rid for (rid, _), st in status.items()
                           if st in ("accepted", "rejected")} & set(by_id))
     findings = []
+    quoted: set[str] = set()  # one quote per answer across the report
+    quotable = {rid for rid, r in by_id.items() if not is_report_prose(r.metadata)}
     for t in codebook.themes:
         acc = [rid for rid in by_id if status.get((rid, t.theme_id)) == "accepted"]
         sug = [rid for rid in by_id if status.get((rid, t.theme_id)) == "suggested"]
@@ -256,8 +297,10 @@ def report_data(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
         if group_name:
             counts = Counter(groups.get(rid, "not stated") for rid in acc)
             by_group = {g: (counts.get(g, 0), n) for g, n in group_sizes.most_common()}
-        pool = (acc + sug) if len(acc) < 3 else acc
-        cands = [QuoteCandidate(rid, by_id[rid].text, accepted=rid in set(acc),
+        acc_q, sug_q = ([rid for rid in ids if rid in quotable and rid not in quoted]
+                        for ids in (acc, sug))
+        pool = (acc_q + sug_q) if len(acc_q) < 3 else acc_q
+        cands = [QuoteCandidate(rid, plain_text(by_id[rid].text), accepted=rid in set(acc),
                                 confidence=conf.get((rid, t.theme_id)),
                                 reference=_reference(by_id[rid])) for rid in pool]
         emb = None
@@ -265,6 +308,7 @@ def report_data(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
             emb = np.vstack([np.asarray(embeddings[c.response_id], dtype=float) for c in cands])
         theme_text = f"{t.label}. {t.definition} " + " ".join(t.include)
         quotes = select_quotes(cands, k=quotes_per_theme, embeddings=emb, theme_text=theme_text)
+        quoted.update(q.response_id for q in quotes)
         findings.append(ThemeFinding(theme=t, accepted=len(acc), suggested=len(sug),
                                      n_answers=len(answers), by_group=by_group,
                                      quotes=tuple(quotes), estimate=est.get(t.theme_id),
@@ -286,17 +330,15 @@ def report_data(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding],
                                  f.theme.label.lower()))
     coders = sorted({c.coder for c in codings if c.coder != MODEL_CODER})
     decisions = sum(1 for c in codings if c.coder != MODEL_CODER)
-    question = codebook.question
     return ReportData(
-        title=title or (f"Findings: {question}" if question else
-                        f"Findings: {codebook.name}"),
+        title=title or report_title(codebook, name),
         codebook=codebook, generated=date.today(), n_responses=len(corpus),
         n_answers=len(answers), coders=tuple(coders), decisions=decisions,
         open_suggestions=sum(1 for v in status.values() if v == "suggested"),
         group_name=group_name, group_sizes=dict(group_sizes), findings=tuple(findings),
         topics=tuple(topic_list), anonymised=anonymiser is not None, reviewed=n_reviewed,
         estimated=any(f.estimated for f in findings), unscored=unscored,
-        audit=_audit(checks))
+        audit=_audit(checks), prose_units=len(by_id) - len(quotable))
 
 
 def _audit(checks: Checks) -> str:

@@ -57,11 +57,8 @@ def share_words(p: float) -> str:
     return f"{q}{words}{' of' if of else ''}"
 
 
-def _lc(label: str) -> str:
-    """A label inside a sentence: 'Staff morale' -> 'staff morale', 'EU-rules ...' unchanged."""
-    return label[:1].lower() + label[1:] if label[1:2].islower() else label
-
-
+# Theme labels are printed as the codebook writes them, mid-sentence too: a case change would
+# misspell 'Industry Regulation Criticism' as 'industry Regulation Criticism'.
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
@@ -79,7 +76,7 @@ def count_sentence(k: int, n: int, label: str, *, tail: str = "") -> str:
     many: 'No response raised …', 'One response (<1%, 1 of 222) raised …', 'Both responses
     (100%, 2 of 2) raised …'."""
     if k <= 0:
-        return f"No response raised {_lc(label)}{tail}."
+        return f"No response raised {label}{tail}."
     share = k / n if n else 0.0
     nums = f"({pct(share)}, {k} of {n})"
     if k == 1:
@@ -91,14 +88,14 @@ def count_sentence(k: int, n: int, label: str, *, tail: str = "") -> str:
         phrase = share_words(share)
         who = f"{_cap(phrase)} responses" if phrase != "a small minority of" else \
             f"A small minority of responses"
-    return f"{who} {nums} raised {_lc(label)}{tail}."
+    return f"{who} {nums} raised {label}{tail}."
 
 
 def _estimate_sentence(f: ThemeFinding) -> str:
     """The theme's share when some answers rest on the model's estimate."""
     e = f.estimate
     assert e is not None
-    label = _lc(f.theme.label)
+    label = f.theme.label
     about = f"about {round(e.total)}" if e.total >= 0.5 else "fewer than one"
     if e.reviewed == 0:
         if e.total < 0.5 and e.high < 1:
@@ -130,13 +127,13 @@ def _prose(f: ThemeFinding, data: ReportData) -> Iterator[str]:
                    "turns part of the estimate into a count.")
     else:
         if f.accepted == 0 and f.suggested == 0:
-            yield f"No response was coded with {_lc(label)}."
+            yield f"No response was coded with {label}."
             return
         if f.accepted:
             yield count_sentence(f.accepted, f.n_answers, label,
                                  tail=", as confirmed by a researcher")
         else:
-            yield f"No researcher has yet confirmed {_lc(label)} in any response."
+            yield f"No researcher has yet confirmed {label} in any response."
         if f.suggested:
             more = "a further " if f.accepted else ""
             yield (f"The model suggested it for {more}{_plural(f.suggested, 'response')} "
@@ -211,7 +208,11 @@ def _method(data: ReportData) -> list[str]:
                    f"no researcher has reviewed ({data.open_suggestions} suggestions) are shown "
                    "apart and are not included in the percentages.")
     out.append("Quotes were chosen to be representative of each theme and different from one "
-               "another, and shortened to the sentences that carry the theme (… marks a cut). "
+               "another, and shortened to the sentences that carry the theme (… marks a cut); "
+               "each answer is quoted once at most. "
+               + (f"{_plural(data.prose_units, 'passage')} of report prose (marked as such "
+                  "in the data) count in the figures but are never quoted as respondents' "
+                  "words. " if data.prose_units else "")
                + ("Names of people, places, addresses and contact details in quotes are "
                   "replaced by placeholders (the same one for the same name throughout the "
                   "project); public bodies, national programmes and sector bodies are kept. "
@@ -236,9 +237,9 @@ def _overview(data: ReportData) -> str:
         if not top:
             return "The model estimates that no theme was raised by more than a few answers."
         first = top[0]
-        s = (f"The theme raised most often was {_lc(first.theme.label)}: "
+        s = (f"The theme raised most often was {first.theme.label}: "
              f"{_share_text(first)} of answers")
-        rest = [f"{_lc(f.theme.label)} at {_share_text(f)}" for f in top[1:]]
+        rest = [f"{f.theme.label} at {_share_text(f)}" for f in top[1:]]
         s += (", followed by " + " and ".join(rest) if rest else "") + "."
         if not data.reviewed:
             s += (" These are the model's estimates: no researcher has reviewed any answer "
@@ -249,9 +250,9 @@ def _overview(data: ReportData) -> str:
         return ("No theme has yet been confirmed by a researcher: review the model's "
                 "suggestions before reading anything into this draft.")
     first = top[0]
-    s = (f"The theme raised most often was {_lc(first.theme.label)} ({pct(first.share)}, "
+    s = (f"The theme raised most often was {first.theme.label} ({pct(first.share)}, "
          f"{first.accepted} of {first.n_answers} answers)")
-    rest = [f"{_lc(f.theme.label)} ({pct(f.share)})" for f in top[1:]]
+    rest = [f"{f.theme.label} ({pct(f.share)})" for f in top[1:]]
     return s + (", followed by " + " and ".join(rest) if rest else "") + "."
 
 

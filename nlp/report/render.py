@@ -114,7 +114,7 @@ def render_md(data: ReportData, path: Path, chart: Path | None) -> Path:
         if f.quotes:
             L += ["**What respondents said**", ""]
             for q in f.quotes:
-                L += [f"> ***“{e(q.text)}”***", ">", f"> — {e(_quote_ref(q))}", ""]
+                L += [f"> “{e(q.text)}”", ">", f"> — {e(_quote_ref(q))}", ""]
     if silent:
         L += [f"### 2.{len(raised) + 1} / Themes not raised", "", e(silent), ""]
     if data.topics:
@@ -138,7 +138,7 @@ table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
 th,td{border:1px solid #ccd;padding:.3em .6em;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#e8eef5}
 blockquote{margin:1em 0;padding:.2em 1em;border-left:4px solid #1f4e79}
-blockquote p{margin:.2em 0}.q{font-weight:bold;font-style:italic}.ref{color:#555;font-size:.9em}
+blockquote p{margin:.2em 0}.q{font-style:normal}.ref{color:#555;font-size:.9em}
 .caption{font-weight:bold}.note{color:#555;font-size:.9em;font-style:italic}
 .draft{color:#666;font-style:italic}img{max-width:100%}"""
 
@@ -283,7 +283,7 @@ def render_docx(data: ReportData, path: Path, chart: Path | None) -> Path:
         if f.quotes:
             para("What respondents said", bold=True)
             for q in f.quotes:
-                para(f"“{q.text}”", bold=True, italic=True, style="Quote")
+                para(f"“{q.text}”", style="Quote")  # the style's own italic, no bold
                 para(f"— {_quote_ref(q)}", grey=True, size=9).alignment = \
                     WD_ALIGN_PARAGRAPH.RIGHT
     if silent:

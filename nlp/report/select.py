@@ -1,6 +1,7 @@
 """Report stage: choose the few quotes that best show a theme: representative, diverse, short."""
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -38,6 +39,22 @@ class SelectedQuote:
     accepted: bool
     trimmed: bool
     score: float
+
+
+_FOOTNOTE = re.compile(r"<(sup|script|style)\b[^<>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+
+
+def plain_text(text: str) -> str:
+    """`text` without markup, as a quote prints it: footnote markers (<sup>12</sup>) dropped
+    with their number (and scripts and styles with their code), any other HTML tag dropped with its text kept, entities (&amp;)
+    decoded, and spaces left by a removed tag closed up ("limited<sup>12</sup>." ->
+    "limited."). Text without tags comes back unchanged, "<" and ">" in prose included."""
+    if "<" not in text and "&" not in text:
+        return text
+    out = _TAG.sub("", _FOOTNOTE.sub("", text))
+    out = html.unescape(out) if "&" in out else out
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", out)).strip()
 
 
 def words(text: str) -> int:

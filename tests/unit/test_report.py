@@ -127,7 +127,7 @@ def test_write_report_all_formats(project, tmp_path):
     assert paths[-1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = paths[1].read_text(encoding="utf-8")
     assert "## 2 / Findings" in md and "### 2.1 / Late payment" in md
-    assert "Three in five responses (60%, 3 of 5) raised late payment" in md
+    assert "Three in five responses (60%, 3 of 5) raised Late payment" in md
     assert "Themes not raised" in md and "Silence" in md
     assert "![Bar chart" in md and "theme-shares.png" in md
     assert "Emergent topics" not in md
@@ -148,7 +148,9 @@ def test_html_escapes_all_user_text(project, tmp_path):
                        topics=[topic("<img src=x onerror=alert(1)>", 2, ["<i>k</i>"],
                                      ["<b>bold</b>"])])
     page = out[0].read_text(encoding="utf-8")
-    assert "<script>" not in page and "&lt;script&gt;" in page
+    # a quote prints as plain text (no markup, escaped or not); labels are escaped
+    assert "<script>" not in page and "script&gt;" not in page
+    assert "200 pages for a £20k contract" in page
     assert "<b>Tender</b>" not in page and "&lt;b&gt;Tender&lt;/b&gt; burden &amp; cost" in page
     assert "<img src=x" not in page and "<i>k</i>" not in page and "<b>bold</b>" not in page
     assert page.count("<img ") == 1  # the chart alone, inlined
@@ -168,7 +170,7 @@ def test_docx_opens_and_has_the_parts(project, tmp_path):
     doc = Document(str(path))
     heads = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
     assert heads[:3] == ["1 / About this draft", "2 / Findings", "2.1 / Late payment"]
-    assert doc.paragraphs[0].text.startswith("Findings: What gets in the way")
+    assert doc.paragraphs[0].text == "p: What gets in the way of bidding for contracts?"
     assert len(doc.tables) == 2 and len(doc.inline_shapes) == 1
     assert doc.tables[0].rows[1].cells[0].text == "Late payment"
     quotes = [p.text for p in doc.paragraphs if p.style.name == "Quote"]

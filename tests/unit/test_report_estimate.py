@@ -78,16 +78,16 @@ def test_est_text_form():
 
 def test_wording_for_zero_one_and_many():
     assert pct(1 / 222) == "<1%" and pct(0) == "0%" and pct(221.5 / 222) == ">99%"
-    assert count_sentence(0, 222, "Bid candy") == "No response raised bid candy."
+    assert count_sentence(0, 222, "Bid candy") == "No response raised Bid candy."
     assert count_sentence(1, 222, "Bid candy") == \
-        "One response (<1%, 1 of 222) raised bid candy."
+        "One response (<1%, 1 of 222) raised Bid candy."
     assert count_sentence(1, 1, "Bid candy") == \
-        "The only response (100%, 1 of 1) raised bid candy."
-    assert count_sentence(2, 2, "Bid candy") == "Both responses (100%, 2 of 2) raised bid candy."
+        "The only response (100%, 1 of 1) raised Bid candy."
+    assert count_sentence(2, 2, "Bid candy") == "Both responses (100%, 2 of 2) raised Bid candy."
     assert count_sentence(7, 222, "Bid candy") == \
-        "A small minority of responses (3%, 7 of 222) raised bid candy."
+        "A small minority of responses (3%, 7 of 222) raised Bid candy."
     assert count_sentence(74, 222, "Bid candy") == \
-        "A third of responses (33%, 74 of 222) raised bid candy."
+        "A third of responses (33%, 74 of 222) raised Bid candy."
 
 
 # -- a project ---------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_partly_reviewed_project_counts_the_reviewed_and_estimates_the_rest(code
     assert f["rare"].estimate.reviewed == 10 - rare_open
     md = write_report(p, tmp_path / "r", formats=("md",), anonymiser=_no_anon)[0] \
         .read_text(encoding="utf-8")
-    assert "Researchers confirmed common theme in 5 of the 10 answers they reviewed" in md
+    assert "Researchers confirmed Common theme in 5 of the 10 answers they reviewed" in md
     assert "With the model's estimate for the 50 answers not yet reviewed" in md
     assert "10 of the 60 answers have been reviewed" in md
 
@@ -193,7 +193,7 @@ def test_a_theme_added_after_the_model_ran_is_counted_in_the_overview(coded, tmp
     md = write_report(p, tmp_path / "r", formats=("md",), anonymiser=_no_anon)[0] \
         .read_text(encoding="utf-8")
     overview = md[md.index("## 2 / Findings"):md.index("**Table 1")]
-    assert "added theme at 2%" in overview
+    assert "Added theme at 2%" in overview
 
 
 def test_every_format_labels_estimates(coded, tmp_path):
