@@ -144,7 +144,7 @@ def test_same_name_same_placeholder_in_every_quote_and_export(project, tmp_path)
     # the report numbers them the same way
     md = write_project_report(project, tmp_path / "r", formats=("md",))[0]
     body = _md_unescape(md.read_text(encoding="utf-8"))
-    quotes = [line for line in body.splitlines() if line.startswith("> ***“")]
+    quotes = [line for line in body.splitlines() if line.startswith("> “")]
     assert quotes and any(nacro in q for q in quotes)
     assert not any("Nacro" in q or "Kwame" in q for q in quotes)
     numbering = project.store.get_setting(NUMBERING_KEY)
@@ -225,7 +225,7 @@ def test_strict_mode_from_the_command_line(project, tmp_path):
     for out, flags in (("r", []), ("rs", ["--strict-anonymise"])):
         run("report", "--out", tmp_path / out, "--format", "md", *flags)
     quotes = {out: [line for line in (tmp_path / out / "report.md").read_text(encoding="utf-8")
-                    .splitlines() if line.startswith("> ***“")] for out in ("r", "rs")}
+                    .splitlines() if line.startswith("> “")] for out in ("r", "rs")}
     assert any("Ministry of Justice" in q for q in quotes["r"])
     assert quotes["rs"] and not any("Ministry of Justice" in q for q in quotes["rs"])
 
