@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nlp import corpora  # noqa: E402
-from nlp.ingest import ImportOptions  # noqa: E402
-from nlp.pipeline import code_project, import_file, topics_command, write_report  # noqa: E402
+from nlp.pipeline import code_project, topics_command, write_report  # noqa: E402
+from nlp.pipeline.demo import import_demo_corpus  # noqa: E402
 from nlp.project import init_project  # noqa: E402
 from nlp.store import review as rv  # noqa: E402
 
@@ -37,9 +37,10 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        project = init_project(tmp / "p", codebook=corpora.codebook_path("vcs-commissioning"))
-        import_file(project.store, corpora.corpus_path("vcs-commissioning"),
-                    ImportOptions(text_col="text", id_col="id", respondent_col="speaker"))
+        # The folder's name is the report's title.
+        project = init_project(tmp / "VCS commissioning",
+                               codebook=corpora.codebook_path("vcs-commissioning"))
+        import_demo_corpus(project.store, "vcs-commissioning")  # without its hand codes
         code_project(project)
         view = topics_command(project)
         gold = dict(zip(corpora.load("vcs-commissioning")["id"],
