@@ -93,7 +93,8 @@ class ThemeFinding:
 @dataclass(frozen=True)
 class TopicSummary:
     """What the draft prints of an emergent topic (nlp.topics.Topic): label, size, keywords
-    and the texts of its example quotes, anonymised with the rest of the report."""
+    and the texts of its example quotes (without markup), anonymised with the rest of the
+    report."""
 
     label: str
     size: int = 0
@@ -103,7 +104,7 @@ class TopicSummary:
     @classmethod
     def of(cls, topic: ModelTopic) -> "TopicSummary":
         return cls(label=topic.label, size=topic.size, keywords=tuple(topic.keywords[:8]),
-                   examples=tuple(text for _, text in topic.quotes[:3]))
+                   examples=tuple(plain_text(text) for _, text in topic.quotes[:3]))
 
 
 @dataclass(frozen=True)

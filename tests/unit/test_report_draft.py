@@ -109,6 +109,16 @@ def test_quotes_print_without_markup(rendered):
         assert "limited and the paperwork" in text
 
 
+def test_topic_examples_print_without_markup():
+    from nlp.report.data import TopicSummary
+    from nlp.topics import Topic
+
+    t = Topic(topic_id=1, label="fees", keywords=("fees",), size=2, share=0.1, theme_id=None,
+              theme_similarity=None, emergent=True,
+              quotes=(("r1", "Fees are high<sup>4</sup>, <em>very</em> high."),))
+    assert TopicSummary.of(t).examples == ("Fees are high, very high.",)
+
+
 def test_labels_are_printed_as_written(rendered):
     md = rendered[".md"].read_text(encoding="utf-8")
     assert "raised Industry Regulation Criticism" in md
