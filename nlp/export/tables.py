@@ -31,8 +31,8 @@ def wide_rows(codebook: Codebook, corpus: Corpus, codings: Sequence[Coding], *,
     researcher decision, else the model's suggestion); `coders:THEME` keeps each researcher's
     own call ("ana=accepted; ben=rejected"), `disagreement` lists the themes researchers
     differ on, and `resolution` names the rule (its short name, RESOLUTION_NAME: the
-    rule's sentence is written once, in the Excel README sheet). Every metadata column the import kept
-    follows (see `metadata_columns`).
+    rule's sentence is written once, in the Excel README sheet). Every metadata column the
+    import kept follows (see `metadata_columns`).
 
     Args:
         anonymiser: texts -> texts for the answers and free-text metadata (None: as stored).

@@ -47,9 +47,10 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
 
 def plain_text(text: str) -> str:
     """`text` without markup, as a quote prints it: footnote markers (<sup>12</sup>) dropped
-    with their number (and scripts and styles with their code), any other HTML tag dropped with its text kept, entities (&amp;)
-    decoded, and spaces left by a removed tag closed up ("limited<sup>12</sup>." ->
-    "limited."). Text without tags comes back unchanged, "<" and ">" in prose included."""
+    with their number (scripts and styles with their code), any other HTML tag dropped with
+    its text kept, entities (&amp;) decoded, and spaces left by a removed tag closed up
+    ("limited<sup>12</sup>." -> "limited."). Text without tags or entities comes back
+    unchanged ("<" and ">" in prose included)."""
     if "<" not in text and "&" not in text:
         return text
     out = _TAG.sub("", _FOOTNOTE.sub("", text))
