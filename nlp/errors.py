@@ -774,3 +774,21 @@ def out_of_memory() -> NlpError:
                     "or run it on a machine with more memory; for a large input, import or "
                     "code it in parts, and for a large --examples file lower NLP_MAX_EXAMPLES.")
 
+
+# -- store lookups (session 31) -----------------------------------------------------------------
+class NotInProjectError(StoreRequestError, KeyError):
+    """An id the project does not hold (an answer, a codebook version). One of the toolkit's
+    errors (callers catch NlpError) and still a KeyError, as store lookups raised before."""
+
+    def __str__(self) -> str:  # the message, not KeyError's quoted repr of it
+        return Exception.__str__(self)
+
+
+def answer_not_in_project(response_id: str) -> NotInProjectError:
+    return NotInProjectError(f"no response {response_id!r} in the project; 'nlp list' shows "
+                             "the ids.")
+
+
+def codebook_version_not_in_project(codebook_id: int) -> NotInProjectError:
+    return NotInProjectError(f"no codebook version #{codebook_id} in the project; the codebook "
+                             "page lists the versions.")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from .. import errors
 from .core import Store
 from .schema import responses, sources
 
@@ -75,7 +76,7 @@ def source_context(store: Store, response_id: str, *, around: int = 2) -> Source
                           .select_from(r.outerjoin(sources, sources.c.id == r.c.source_id))
                           .where(r.c.response_id == response_id)).mappings().first()
         if me is None:
-            raise KeyError(response_id)
+            raise errors.answer_not_in_project(response_id)
         meta = me["meta"] or {}
         kind: Kind = ("transcript" if "speaker" in meta else
                       "report" if "section" in meta else "table")

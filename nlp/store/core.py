@@ -320,7 +320,7 @@ class Store:
     def response(self, response_id: str) -> Response:
         c = self.corpus(ids=[response_id])
         if not len(c):
-            raise KeyError(response_id)
+            raise errors.answer_not_in_project(response_id)
         return c[0]
 
     # -- codebooks ---------------------------------------------------------------------------

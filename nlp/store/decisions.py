@@ -62,7 +62,7 @@ def _apply_all(conn: sa.Connection, by_response: Mapping[str, Sequence[Decision]
     changes = []
     for rid, decisions in by_response.items():
         if rid not in lengths:
-            raise KeyError(rid)
+            raise errors.answer_not_in_project(rid)
         for d in decisions:
             spans = normalise_spans(d.spans, lengths[rid], where=f"answer {rid!r}, theme "
                                                                   f"{d.theme_id!r}: ")

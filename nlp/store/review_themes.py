@@ -205,7 +205,7 @@ def codebook_by_id(store: Store, codebook_id: int) -> Codebook:
     with store.read() as conn:
         y = conn.execute(sa.select(codebooks.c.yaml).where(codebooks.c.id == codebook_id)).scalar()
     if y is None:
-        raise KeyError(codebook_id)
+        raise errors.codebook_version_not_in_project(codebook_id)
     return clean_codebook(loads_codebook(y, source=f"project codebook #{codebook_id}"))
 
 

@@ -104,3 +104,19 @@ def test_mypy_passes_on_nlp():
                                       "--cache-dir", str(root / ".mypy_cache"), str(NLP)])
     assert status == 0, stdout + stderr
     assert "ignore_errors" not in (root / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_an_id_the_project_lacks_is_one_of_the_toolkits_errors(tmp_path):
+    """The store's lookups raise NlpError (so the app and CLI catch one family), still a
+    KeyError for code written against the old behaviour, and print their message plainly."""
+    from nlp import errors
+    from nlp.project import init_project
+
+    project = init_project(tmp_path / "p")
+    try:
+        with pytest.raises(errors.NlpError) as info:
+            project.store.response("nope")
+        assert isinstance(info.value, KeyError)
+        assert str(info.value).startswith("no response 'nope' in the project")
+    finally:
+        project.close()
